@@ -1,0 +1,58 @@
+"""Configuration: one validated pydantic model, built once per cold start from the environment.
+
+Handlers call :func:`get_settings`; domain code receives a :class:`Settings` (or the pieces it needs)
+and never reads ``os.environ`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Every setting the control plane reads, with the environment variable that sets it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    stage: Literal["dev", "prod", "local"] = Field("prod", alias="OPENHELM_STAGE")
+    table_name: str = Field("openhelm", alias="OPENHELM_TABLE")
+    evidence_bucket: str = Field("openhelm-evidence", alias="OPENHELM_EVIDENCE_BUCKET")
+    event_bus: str = Field("openhelm", alias="OPENHELM_EVENT_BUS")
+    run_state_machine_arn: str = Field("", alias="OPENHELM_RUN_STATE_MACHINE")
+    default_model: str = Field("gpt-4.1-mini", alias="OPENHELM_DEFAULT_MODEL")
+    sandbox_provider: Literal["e2b", "local"] = Field("e2b", alias="OPENHELM_SANDBOX_PROVIDER")
+    e2b_template: str = Field("openhelm-agent", alias="OPENHELM_E2B_TEMPLATE")
+    llm_base_url: str = Field("https://api.openai.com/v1", alias="OPENHELM_LLM_BASE_URL")
+    # Public base URL of this API; used for poll URLs. Empty: derived from the request's Host.
+    public_url: str = Field("", alias="OPENHELM_PUBLIC_URL")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    # Request limits.
+    max_body_bytes: int = Field(256 * 1024, alias="OPENHELM_MAX_BODY_BYTES", ge=1024)
+    max_wait_s: int = Field(50, alias="OPENHELM_MAX_WAIT_S", ge=0, le=50)
+
+    # Defaults for a new org (each org may carry its own values).
+    default_rate_per_minute: int = Field(120, alias="OPENHELM_RATE_PER_MINUTE", ge=1)
+    default_rate_burst: int = Field(30, alias="OPENHELM_RATE_BURST", ge=1)
+    idempotency_ttl_s: int = Field(24 * 3600, alias="OPENHELM_IDEMPOTENCY_TTL_S", ge=60)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        known = {f.alias for f in cls.model_fields.values() if f.alias}
+        return cls.model_validate({k: v for k, v in env.items() if k in known})
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached: one validation per cold start)."""
+    return Settings.from_env()

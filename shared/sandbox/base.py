@@ -1,0 +1,84 @@
+"""The sandbox provider interface. See docs/agent-contract.md for what runs inside.
+
+A provider creates an isolated sandbox for one run, writes the run spec into it, starts the agent
+(``python -m openhelm_agent``) in the background and returns at once. The agent reports back over
+HTTP to the control plane (progress, LLM gateway, completion); the control plane then reads the
+agent's out dir through the provider and kills the sandbox. Every provider must make ``kill`` safe
+to call twice and on a sandbox that already ended.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class SandboxError(Exception):
+    """Base class of provider errors."""
+
+
+class SandboxStartError(SandboxError):
+    """The sandbox or the agent could not be started (maps to SANDBOX_START_FAILED)."""
+
+
+class SandboxNotFound(SandboxError):
+    """No such sandbox (never existed, killed, or expired)."""
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    run_id: str
+    org_id: str
+    # Hard lifetime of the sandbox; the provider kills it after this many seconds whatever happens.
+    timeout_s: int
+    # The run spec (docs/agent-contract.md), written to the sandbox as JSON before the agent starts.
+    run_spec: dict[str, Any]
+    # Base URL of the control plane as seen from inside the sandbox (callback + LLM gateway).
+    control_url: str
+    # The per-run token: the agent's only credential.
+    run_token: str
+    allowed_domains: tuple[str, ...] = ()
+    blocked_domains: tuple[str, ...] = ()
+    # Extra environment for the agent process (never AWS or model-provider credentials).
+    envs: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    sandbox_id: str
+    run_id: str
+    provider: str
+    started_at: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class SandboxProvider(abc.ABC):
+    """Creates, inspects and kills run sandboxes."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def start(self, request: SandboxRequest) -> SandboxInfo:
+        """Create the sandbox, write the spec, start the agent in the background; return at once.
+
+        Raises SandboxStartError when anything fails; no sandbox is left running in that case.
+        """
+
+    @abc.abstractmethod
+    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
+        """Paths (relative to the agent's out dir, '/'-separated) of the files under ``subdir``."""
+
+    @abc.abstractmethod
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        """Bytes of a file in the agent's out dir (path relative to it). SandboxNotFound if gone."""
+
+    @abc.abstractmethod
+    def kill(self, sandbox_id: str) -> bool:
+        """Kill the sandbox; True if it was running. Never raises for an unknown or dead sandbox."""
+
+    @abc.abstractmethod
+    def list_running(self) -> list[SandboxInfo]:
+        """Sandboxes of this deployment that are still alive (for the reaper)."""
