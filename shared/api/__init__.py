@@ -1,0 +1,1 @@
+"""The public HTTP API: a Powertools resolver, routers per resource, one error-mapping module."""

@@ -1,0 +1,92 @@
+"""/v1/jobs: named task templates, and runs created from them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from shared import jobs
+from shared.api.deps import caller, services
+from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
+from shared.api.urls import accepted
+from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
+from shared.models.runs import JobRunRequest, RunAccepted
+
+router = APIGatewayHttpRouter()
+JobId = Annotated[str, Path(description="Job id (job_...).")]
+
+
+@router.post(
+    "/v1/jobs",
+    summary="Create a job",
+    responses={201: {"description": "Created.", "content": {"application/json": {"model": Job}}}, **COMMON_ERRORS},
+    tags=["Jobs"],
+)
+def create_job(body: CreateJobRequest) -> Response[Job]:
+    job = jobs.create_job(services(), caller(router.context).id, body)
+    return Response(
+        status_code=201, body=job, content_type="application/json", headers={"Location": f"/v1/jobs/{job.id}"}
+    )
+
+
+@router.get("/v1/jobs", summary="List jobs", responses={**COMMON_ERRORS}, tags=["Jobs"])
+def list_jobs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> JobList:
+    return jobs.list_jobs(services(), caller(router.context).id, limit, cursor)
+
+
+@router.get("/v1/jobs/<job_id>", summary="Get a job", responses={**COMMON_ERRORS, **NOT_FOUND}, tags=["Jobs"])
+def get_job(job_id: JobId) -> Job:
+    return jobs.get_job(services(), caller(router.context).id, job_id)
+
+
+@router.patch(
+    "/v1/jobs/<job_id>",
+    summary="Update a job",
+    description="Only the fields given change; null clears an optional field.",
+    responses={**COMMON_ERRORS, **NOT_FOUND, **CONFLICT},
+    tags=["Jobs"],
+)
+def update_job(job_id: JobId, body: UpdateJobRequest) -> Job:
+    return jobs.update_job(services(), caller(router.context).id, job_id, body)
+
+
+@router.delete(
+    "/v1/jobs/<job_id>",
+    summary="Delete a job",
+    description="Runs created from the job keep their job_id.",
+    responses={204: {"description": "Deleted."}, **COMMON_ERRORS, **NOT_FOUND},
+    tags=["Jobs"],
+)
+def delete_job(job_id: JobId) -> Response[None]:
+    jobs.delete_job(services(), caller(router.context).id, job_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/jobs/<job_id>/runs",
+    summary="Run a job",
+    description="Creates a run from the job: the job's prompt and defaults, with the given inputs and overrides.",
+    responses={
+        202: {"description": "Accepted; poll `poll_url`.", "content": {"application/json": {"model": RunAccepted}}},
+        **COMMON_ERRORS,
+        **NOT_FOUND,
+        **CONFLICT,
+        **RATE_LIMITED,
+        **PAYMENT,
+    },
+    tags=["Jobs"],
+)
+def run_job(
+    job_id: JobId,
+    body: JobRunRequest,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
+) -> Response[RunAccepted]:
+    svc = services()
+    created = jobs.run_job(svc, caller(router.context), job_id, body, idempotency_key)
+    return accepted(router, svc, created.run, replayed=created.replayed)

@@ -1,0 +1,109 @@
+"""/v1/runs: create, read, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from shared import runs
+from shared.api.deps import caller, services
+from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
+from shared.api.urls import accepted
+from shared.models.common import RunStatus
+from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
+
+router = APIGatewayHttpRouter()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=255,
+        description="Same key and same body return the same run for 24 h; a different body answers 409.",
+    ),
+]
+RunId = Annotated[str, Path(description="Run id (run_...).")]
+
+
+@router.post(
+    "/v1/runs",
+    summary="Create a run",
+    description="Accepts the run at once (202) and starts it. With `wait`, answers 200 with the finished run "
+    "if it ends within that many seconds.",
+    responses={
+        200: {
+            "description": "The run finished within `wait` seconds.",
+            "content": {"application/json": {"model": Run}},
+        },
+        202: {"description": "Accepted; poll `poll_url`.", "content": {"application/json": {"model": RunAccepted}}},
+        **COMMON_ERRORS,
+        **CONFLICT,
+        **RATE_LIMITED,
+        **PAYMENT,
+    },
+    tags=["Runs"],
+)
+def create_run(
+    body: CreateRunRequest,
+    idempotency_key: IdempotencyKey = None,
+    wait: Annotated[int, Query(ge=0, le=50, description="Seconds to wait for the run to finish.")] = 0,
+) -> Response[RunAccepted | Run]:
+    svc = services()
+    org = caller(router.context)
+    created = runs.create_run(svc, org, body, idempotency_key)
+    if wait:
+        done = runs.wait_for_terminal(svc, org.id, created.run.id, min(wait, svc.settings.max_wait_s))
+        if done is not None:
+            return Response(status_code=200, body=done, content_type="application/json")
+    return accepted(router, svc, created.run, replayed=created.replayed)
+
+
+@router.get(
+    "/v1/runs",
+    summary="List runs",
+    description="Newest first. Filter by status, project or job; page with `cursor`.",
+    responses={**COMMON_ERRORS},
+    tags=["Runs"],
+)
+def list_runs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    status: Annotated[RunStatus | None, Query()] = None,
+    project_id: Annotated[str | None, Query(max_length=40)] = None,
+    job_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> RunList:
+    org = caller(router.context)
+    return runs.list_runs(
+        services(), org.id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id
+    )
+
+
+@router.get(
+    "/v1/runs/<run_id>",
+    summary="Get a run",
+    responses={**COMMON_ERRORS, **NOT_FOUND},
+    tags=["Runs"],
+)
+def get_run(run_id: RunId) -> Run:
+    return runs.get_run(services(), caller(router.context).id, run_id)
+
+
+@router.post(
+    "/v1/runs/<run_id>/cancel",
+    summary="Cancel a run",
+    description="Cancels a queued or running run and stops its sandbox. A finished run answers 409.",
+    responses={
+        202: {"description": "Cancelled.", "content": {"application/json": {"model": Run}}},
+        **COMMON_ERRORS,
+        **NOT_FOUND,
+        **CONFLICT,
+    },
+    tags=["Runs"],
+)
+def cancel_run(run_id: RunId) -> Response[Run]:
+    run = runs.cancel_run(services(), caller(router.context).id, run_id)
+    return Response(status_code=202, body=run, content_type="application/json")

@@ -1,0 +1,194 @@
+"""Runs and their idempotency records.
+
+A run lives at (org#{org}, run#{id}); ids are ULIDs, so a query on the org partition in reverse
+order lists newest first. Sparse index keys list a project's runs (gsi1) and a job's runs (gsi2).
+Every status change is a conditional update on the current status: a terminal run never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from shared.db import keys
+from shared.db.dynamo import (
+    ConditionalCheckFailed,
+    Table,
+    decode_cursor,
+    encode_cursor,
+    pack_json,
+    serialize,
+    unpack_json,
+)
+from shared.models.common import RunStatus
+
+JSON_FIELDS = ("inputs", "output_schema", "result", "steps", "network", "evidence")
+# How many DynamoDB pages one listing request may read while a filter drops items.
+_MAX_FILTERED_PAGES = 5
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key exists; ``record`` says for which body and run."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("idempotency key in use")
+        self.record = record
+
+
+def run_to_item(org_id: str, run: Mapping[str, Any]) -> dict[str, Any]:
+    item = {"pk": keys.org_pk(org_id), "sk": keys.run_sk(run["id"]), "type": "run", "org_id": org_id, **run}
+    item["gsi1pk"] = keys.runs_by_project_pk(org_id, run["project_id"])
+    item["gsi1sk"] = keys.run_sk(run["id"])
+    if run.get("job_id"):
+        item["gsi2pk"] = keys.runs_by_job_pk(org_id, run["job_id"])
+        item["gsi2sk"] = keys.run_sk(run["id"])
+    return pack_json(item, JSON_FIELDS)
+
+
+def item_to_run(item: Mapping[str, Any]) -> dict[str, Any]:
+    return unpack_json(dict(item), JSON_FIELDS)
+
+
+class RunRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def create(
+        self,
+        org_id: str,
+        run: Mapping[str, Any],
+        idempotency: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Put a new run; with an idempotency record, both or neither (one transaction).
+
+        Raises IdempotencyConflict when the key is already taken (by any body).
+        """
+        item = run_to_item(org_id, run)
+        if idempotency is None:
+            self.table.put(item, condition="attribute_not_exists(pk)")
+            return
+        idem_item = {
+            "pk": keys.org_pk(org_id),
+            "sk": keys.idempotency_sk(idempotency["key_hash"]),
+            "type": "idempotency",
+            **idempotency,
+        }
+        try:
+            self.table.transact_put([(item, "attribute_not_exists(pk)"), (idem_item, "attribute_not_exists(pk)")])
+        except ConditionalCheckFailed as exc:
+            existing = self.get_idempotency(org_id, idempotency["key_hash"])
+            if existing is None:  # the key expired between the two calls; the run id clash is ours
+                raise
+            raise IdempotencyConflict(existing) from exc
+
+    def get_idempotency(self, org_id: str, key_hash: str) -> dict[str, Any] | None:
+        return self.table.get(keys.org_pk(org_id), keys.idempotency_sk(key_hash), consistent=True)
+
+    def get(self, org_id: str, run_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        item = self.table.get(keys.org_pk(org_id), keys.run_sk(run_id), consistent=consistent)
+        return item_to_run(item) if item else None
+
+    def list(
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: RunStatus | None = None,
+        project_id: str | None = None,
+        job_id: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        filters = []
+        if job_id:
+            index, hk, rk = "gsi2", "gsi2pk", "gsi2sk"
+            values[":pk"] = keys.runs_by_job_pk(org_id, job_id)
+            if project_id:
+                filters.append("project_id = :prj")
+                values[":prj"] = project_id
+        elif project_id:
+            index, hk, rk = "gsi1", "gsi1pk", "gsi1sk"
+            values[":pk"] = keys.runs_by_project_pk(org_id, project_id)
+        else:
+            index, hk, rk = None, "pk", "sk"
+            values[":pk"] = keys.org_pk(org_id)
+        values[":p"] = "run#"
+        if status:
+            filters.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = status.value
+        start = decode_cursor(cursor, {hk: values[":pk"]}) if cursor else None
+        collected: list[dict[str, Any]] = []
+        last: dict[str, Any] | None = None
+        for _ in range(_MAX_FILTERED_PAGES):
+            page, last = self.table.query_page(
+                key_condition=f"{hk} = :pk AND begins_with({rk}, :p)",
+                names=names or None,
+                values=values,
+                index=index,
+                limit=limit - len(collected) if not filters else limit,
+                start_key=start,
+                filter_expression=" AND ".join(filters) or None,
+            )
+            collected.extend(page)
+            if len(collected) >= limit or last is None:
+                break
+            start = last
+        if len(collected) > limit:
+            collected = collected[:limit]
+            next_cursor = _cursor_from_item(collected[-1], index)
+        else:
+            next_cursor = encode_cursor(last) if last else None
+        return [item_to_run(i) for i in collected], next_cursor
+
+    def transition(
+        self,
+        org_id: str,
+        run_id: str,
+        *,
+        from_statuses: Iterable[RunStatus],
+        to_status: RunStatus | None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Conditionally set the status (and fields); ConditionalCheckFailed if not in from_statuses."""
+        sets: list[str] = []
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {}
+        packed = pack_json(dict(fields or {}), JSON_FIELDS)
+        if to_status is not None:
+            packed["status"] = to_status.value
+        removes = []
+        for i, (name, value) in enumerate(packed.items()):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :v{i}")
+                values[f":v{i}"] = value
+        allowed = []
+        for j, s in enumerate(from_statuses):
+            values[f":s{j}"] = s.value
+            allowed.append(f":s{j}")
+        update = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+        item = self.table.update(
+            keys.org_pk(org_id),
+            keys.run_sk(run_id),
+            update=update.strip(),
+            condition=f"attribute_exists(pk) AND #status IN ({', '.join(allowed)})",
+            names=names,
+            values=values,
+        )
+        return item_to_run(item)
+
+
+def _key_of(item: Mapping[str, Any], index: str | None) -> dict[str, Any]:
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    if index:
+        key[f"{index}pk"] = item[f"{index}pk"]
+        key[f"{index}sk"] = item[f"{index}sk"]
+    return key
+
+
+def _cursor_from_item(item: Mapping[str, Any], index: str | None) -> str:
+    return encode_cursor(serialize(_key_of(item, index)))

@@ -1,0 +1,66 @@
+"""Job models: named task templates that runs are created from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, HttpUrl
+
+from shared.models.common import DomainList, Metadata
+from shared.models.runs import RunLimits
+
+
+class JobFields(RunLimits):
+    description: str | None = Field(None, max_length=1000)
+    output_schema: dict[str, Any] | None = None
+    model: str | None = Field(None, min_length=1, max_length=100)
+    project_id: str | None = None
+    default_inputs: dict[str, Any] | None = Field(None, description="Inputs used when a run omits them.")
+    webhook_url: HttpUrl | None = None
+    start_url: HttpUrl | None = None
+    allowed_domains: DomainList | None = None
+    blocked_domains: DomainList | None = None
+    metadata: Metadata | None = None
+
+
+class CreateJobRequest(JobFields):
+    name: str = Field(min_length=1, max_length=100)
+    prompt: str = Field(min_length=3, max_length=20_000, description="Prompt with `{{name}}` placeholders.")
+
+
+class UpdateJobRequest(JobFields):
+    """PATCH: only the fields given change; null clears an optional field."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    prompt: str | None = Field(None, min_length=3, max_length=20_000)
+
+
+class Job(BaseModel):
+    id: str
+    object: str = "job"
+    name: str
+    prompt: str
+    placeholders: list[str] = Field(default_factory=list, description="Placeholder names in the prompt.")
+    description: str | None = None
+    output_schema: dict[str, Any] | None = None
+    model: str | None = None
+    project_id: str | None = None
+    default_inputs: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    start_url: str | None = None
+    allowed_domains: list[str] | None = None
+    blocked_domains: list[str] | None = None
+    max_duration_s: int | None = None
+    max_steps: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobList(BaseModel):
+    object: str = "list"
+    data: list[Job]
+    next_cursor: str | None = None

@@ -1,0 +1,35 @@
+"""Org and API key records (internal: no public endpoint manages orgs yet)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class OrgLimits(BaseModel):
+    """Bounds every run of the org must stay within; also the defaults a run gets."""
+
+    max_duration_s: int = Field(600, ge=10, le=3600)
+    max_steps: int = Field(50, ge=1, le=200)
+    max_input_tokens: int = Field(500_000, ge=1000)
+    max_output_tokens: int = Field(50_000, ge=100)
+    max_concurrent_runs: int = Field(5, ge=1)
+    rate_per_minute: int = Field(120, ge=1, description="Run creations per minute (token bucket refill).")
+    rate_burst: int = Field(30, ge=1, description="Token bucket size.")
+
+
+class Org(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    default_project_id: str
+    limits: OrgLimits = Field(default_factory=OrgLimits)
+
+
+class ApiKeyRecord(BaseModel):
+    key_id: str
+    org_id: str
+    prefix: str = Field(description="First characters of the key, for display; the key itself is not stored.")
+    created_at: datetime
+    revoked: bool = False

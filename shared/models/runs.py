@@ -1,0 +1,145 @@
+"""Run models: the create request, the 202 acknowledgement and the run envelope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, HttpUrl
+
+from shared.models.common import ApiModel, DomainList, Metadata, RunStatus
+
+
+class RunLimits(ApiModel):
+    """Per-run bounds; each is capped by the org's limits and defaults to them."""
+
+    max_duration_s: int | None = Field(None, ge=10, le=3600, description="Wall-clock budget in seconds.")
+    max_steps: int | None = Field(None, ge=1, le=200, description="Maximum browser actions.")
+    max_input_tokens: int | None = Field(None, ge=1000, le=5_000_000, description="LLM input token budget.")
+    max_output_tokens: int | None = Field(None, ge=100, le=500_000, description="LLM output token budget.")
+
+
+class RunOptions(RunLimits):
+    """Everything a run can be given besides the prompt; shared by runs and job overrides."""
+
+    inputs: dict[str, Any] | None = Field(
+        None, description="Values for `{{name}}` placeholders in the prompt; also handed to the agent."
+    )
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema the result must validate against (any draft jsonschema knows)."
+    )
+    model: str | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
+    project_id: str | None = Field(None, description="Project; defaults to the org's 'API Runs' project.")
+    webhook_url: HttpUrl | None = Field(None, description="Receives this run's events (signed).")
+    start_url: HttpUrl | None = Field(None, description="Page the browser opens first.")
+    allowed_domains: DomainList | None = Field(
+        None, description="If set, the browser may only visit these domains ('example.com', '*.example.com')."
+    )
+    blocked_domains: DomainList | None = Field(None, description="Domains the browser may never visit.")
+    metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+
+class CreateRunRequest(RunOptions):
+    prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do.")
+    job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
+
+
+class JobRunRequest(RunOptions):
+    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
+
+
+class RunAccepted(BaseModel):
+    task_id: str = Field(description="The run id; poll it at poll_url.")
+    poll_url: str
+    status: RunStatus
+
+
+class Confidence(BaseModel):
+    score: float = Field(ge=0, le=1)
+    reason: str
+
+
+class EvidenceItem(BaseModel):
+    step: int
+    url: str | None = None
+    time: datetime | None = None
+    sha256: str | None = None
+    screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the PNG.")
+
+
+class StepRecord(BaseModel):
+    index: int
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    url: str | None = None
+    title: str | None = None
+    started_at: datetime | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+class NetworkEntry(BaseModel):
+    url: str
+    time: datetime | None = None
+    status: int | None = None
+    blocked: bool = False
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    llm_calls: int = 0
+    sandbox_seconds: float = 0.0
+    cost_usd: float = 0.0
+
+
+class RunError(BaseModel):
+    code: str
+    message: str
+
+
+class Progress(BaseModel):
+    step: int = 0
+    last_url: str | None = None
+    last_action: str | None = None
+    updated_at: datetime | None = None
+
+
+class Run(BaseModel):
+    """The run envelope. Fields a run has not reached yet are null."""
+
+    id: str
+    object: str = "run"
+    status: RunStatus
+    prompt: str
+    inputs: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    model: str
+    project_id: str
+    job_id: str | None = None
+    webhook_url: str | None = None
+    start_url: str | None = None
+    allowed_domains: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    max_duration_s: int
+    max_steps: int
+    max_input_tokens: int
+    max_output_tokens: int
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress | None = None
+    result: Any = None
+    confidence: Confidence | None = None
+    evidence: list[EvidenceItem] | None = None
+    steps: list[StepRecord] | None = None
+    network: list[NetworkEntry] | None = None
+    usage: Usage | None = None
+    error: RunError | None = None
+
+
+class RunList(BaseModel):
+    object: str = "list"
+    data: list[Run]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")

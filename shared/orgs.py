@@ -1,0 +1,33 @@
+"""Orgs: creation with a default project and a first API key (used by `openhelm dev` and admin tools)."""
+
+from __future__ import annotations
+
+from shared.auth import hash_key, new_api_key
+from shared.models.orgs import ApiKeyRecord, Org, OrgLimits
+from shared.models.projects import CreateProjectRequest
+from shared.projects import DEFAULT_PROJECT_NAME, create_project
+from shared.services import Services, get_services
+
+
+def bootstrap_org(name: str, svc: Services | None = None, limits: OrgLimits | None = None) -> tuple[str, str]:
+    """Create an org, its default project and an API key. Returns (org_id, api_key); the key is
+    shown only here."""
+    svc = svc or get_services()
+    org_id = svc.ids.new("org")
+    project = create_project(
+        svc,
+        org_id,
+        CreateProjectRequest(name=DEFAULT_PROJECT_NAME, description="Runs created without a project"),
+        is_default=True,
+    )
+    base = limits or OrgLimits(
+        rate_per_minute=svc.settings.default_rate_per_minute, rate_burst=svc.settings.default_rate_burst
+    )
+    org = Org(id=org_id, name=name, created_at=svc.clock.now(), default_project_id=project.id, limits=base)
+    svc.orgs.create(org)
+    key = new_api_key(live=svc.settings.is_production)
+    svc.orgs.put_api_key(
+        hash_key(key),
+        ApiKeyRecord(key_id=svc.ids.new("key"), org_id=org_id, prefix=key[:12], created_at=svc.clock.now()),
+    )
+    return org_id, key

@@ -1,0 +1,248 @@
+"""Run logic: create (idempotent, rate limited), read, list, cancel, wait.
+
+Takes and returns models; data access goes through the repositories on :class:`Services`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.db.dynamo import ConditionalCheckFailed
+from shared.db.runs import IdempotencyConflict
+from shared.errors import (
+    Conflict,
+    NotFound,
+    OpenHelmError,
+    RateLimited,
+    Unprocessable,
+)
+from shared.events import run_summary
+from shared.ids import is_id
+from shared.logging import get_logger
+from shared.models.common import ACTIVE_STATUSES, RunStatus
+from shared.models.orgs import Org
+from shared.models.runs import CreateRunRequest, Run, RunError, RunList
+from shared.schemas import check_output_schema
+from shared.services import Services
+from shared.templating import render
+
+log = get_logger("runs")
+_LIMIT_FIELDS = ("max_duration_s", "max_steps", "max_input_tokens", "max_output_tokens")
+MAX_RENDERED_PROMPT = 20_000
+
+
+@dataclass(frozen=True)
+class CreatedRun:
+    run: Run
+    replayed: bool  # True when an Idempotency-Key returned an earlier run
+
+
+def request_hash(req: CreateRunRequest) -> str:
+    canonical = json.dumps(req.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _resolve_limits(org: Org, req: CreateRunRequest) -> dict[str, int]:
+    limits: dict[str, int] = {}
+    over = []
+    for name in _LIMIT_FIELDS:
+        cap = getattr(org.limits, name)
+        asked = getattr(req, name)
+        if asked is not None and asked > cap:
+            over.append({"loc": [name], "msg": f"at most {cap} for this org", "limit": cap, "requested": asked})
+        limits[name] = asked if asked is not None else cap
+    if over:
+        raise Unprocessable(
+            f"{', '.join(o['loc'][0] for o in over)} above the org's limits",
+            code="limit_exceeded",
+            details=over,
+        )
+    return limits
+
+
+def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str, dict[str, int]]:
+    """Everything that can refuse a request before anything is written. Returns (prompt, project, limits)."""
+    project_id = req.project_id or org.default_project_id
+    if not is_id(project_id, "prj") or svc.projects.get(org.id, project_id) is None:
+        raise Unprocessable(f"no project {project_id}", code="project_not_found", details=[{"loc": ["project_id"]}])
+    if req.job_id and (not is_id(req.job_id, "job") or svc.jobs.get(org.id, req.job_id) is None):
+        raise Unprocessable(f"no job {req.job_id}", code="job_not_found", details=[{"loc": ["job_id"]}])
+    if req.output_schema is not None:
+        check_output_schema(req.output_schema)
+    if req.webhook_url is not None and svc.settings.is_production and req.webhook_url.scheme != "https":
+        raise Unprocessable(
+            "webhook_url must use https", code="insecure_webhook_url", details=[{"loc": ["webhook_url"]}]
+        )
+    prompt = render(req.prompt, req.inputs)
+    if len(prompt) > MAX_RENDERED_PROMPT:
+        raise Unprocessable(
+            f"the prompt is {len(prompt)} characters once inputs are filled in; at most {MAX_RENDERED_PROMPT}",
+            code="prompt_too_long",
+        )
+    return prompt, project_id, _resolve_limits(org, req)
+
+
+def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None) -> CreatedRun:
+    key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
+    body_hash = request_hash(req)
+    if key_hash:
+        existing = svc.runs.get_idempotency(org.id, key_hash)
+        if existing is not None:
+            return _replay(svc, org, existing, body_hash)
+
+    prompt, project_id, limits = _validate(svc, org, req)
+    decision = svc.rate_limiter.take(
+        org.id, per_minute=org.limits.rate_per_minute, burst=org.limits.rate_burst, now_ms=svc.clock.now_ms()
+    )
+    if not decision.allowed:
+        raise RateLimited(
+            f"too many runs created; retry in {decision.retry_after_s} s",
+            details={"retry_after_s": decision.retry_after_s},
+            headers={"Retry-After": str(decision.retry_after_s)},
+        )
+
+    run = Run(
+        id=svc.ids.new("run"),
+        status=RunStatus.queued,
+        prompt=prompt,
+        inputs=req.inputs,
+        output_schema=req.output_schema,
+        model=req.model or svc.settings.default_model,
+        project_id=project_id,
+        job_id=req.job_id,
+        webhook_url=str(req.webhook_url) if req.webhook_url else None,
+        start_url=str(req.start_url) if req.start_url else None,
+        allowed_domains=req.allowed_domains or [],
+        blocked_domains=req.blocked_domains or [],
+        metadata=req.metadata or {},
+        created_at=svc.clock.now(),
+        **limits,
+    )
+    item = run.model_dump(mode="json")
+    idem = None
+    if key_hash:
+        idem = {
+            "key_hash": key_hash,
+            "body_hash": body_hash,
+            "run_id": run.id,
+            "expires_at": svc.clock.now_ms() // 1000 + svc.settings.idempotency_ttl_s,
+        }
+    try:
+        svc.runs.create(org.id, item, idem)
+    except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
+        return _replay(svc, org, exc.record, body_hash)
+    _start(svc, org.id, item)
+    return CreatedRun(run=run, replayed=False)
+
+
+def _replay(svc: Services, org: Org, record: dict[str, Any], body_hash: str) -> CreatedRun:
+    if record.get("body_hash") != body_hash:
+        raise Conflict(
+            "this Idempotency-Key was used with a different request body",
+            code="idempotency_key_reused",
+        )
+    item = svc.runs.get(org.id, record["run_id"], consistent=True)
+    if item is None:  # pragma: no cover - the run and its key are written in one transaction
+        raise NotFound("the run of this Idempotency-Key no longer exists", code="run_not_found")
+    if item["status"] == RunStatus.queued.value:
+        # The first request may have died between writing the run and starting it; starting again
+        # is safe because executions are named by the run id.
+        _start(svc, org.id, item, publish=False)
+    return CreatedRun(run=Run.model_validate(item), replayed=True)
+
+
+def _start(svc: Services, org_id: str, item: dict[str, Any], publish: bool = True) -> None:
+    try:
+        svc.orchestrator.start(item["id"], org_id)
+    except OpenHelmError:
+        fail_run(svc, org_id, item["id"], "ORCHESTRATION_UNAVAILABLE", "the run could not be started")
+        raise
+    if publish:
+        try:
+            svc.events.publish("Run Queued", run_summary({**item, "org_id": org_id}), resources=[item["id"]])
+        except OpenHelmError as exc:  # the run is started; a missing integration event must not fail it
+            log.error("run_queued_event_failed", run_id=item["id"], error=exc.message)
+
+
+def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> dict[str, Any] | None:
+    """Move an active run to failed with an error code; None if it was already terminal."""
+    try:
+        return svc.runs.transition(
+            org_id,
+            run_id,
+            from_statuses=ACTIVE_STATUSES,
+            to_status=RunStatus.failed,
+            fields={
+                "finished_at": svc.clock.now().isoformat(),
+                "error": RunError(code=code, message=message).model_dump(),
+            },
+        )
+    except ConditionalCheckFailed:
+        return None
+
+
+def get_run(svc: Services, org_id: str, run_id: str) -> Run:
+    item = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
+    if item is None:
+        raise NotFound(f"no run {run_id}", code="run_not_found")
+    return Run.model_validate(item)
+
+
+def list_runs(
+    svc: Services,
+    org_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: RunStatus | None,
+    project_id: str | None,
+    job_id: str | None,
+) -> RunList:
+    items, next_cursor = svc.runs.list(
+        org_id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id
+    )
+    return RunList(data=[Run.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+def cancel_run(svc: Services, org_id: str, run_id: str) -> Run:
+    get_run(svc, org_id, run_id)  # 404 before anything else
+    try:
+        item = svc.runs.transition(
+            org_id,
+            run_id,
+            from_statuses=ACTIVE_STATUSES,
+            to_status=RunStatus.cancelled,
+            fields={
+                "finished_at": svc.clock.now().isoformat(),
+                "error": RunError(code="CANCELLED", message="cancelled by request").model_dump(),
+            },
+        )
+    except ConditionalCheckFailed as exc:
+        current = get_run(svc, org_id, run_id)
+        raise Conflict(
+            f"run {run_id} is already {current.status.value} and cannot be cancelled",
+            code="run_not_cancellable",
+            details={"status": current.status.value},
+        ) from exc
+    svc.orchestrator.stop(run_id, "cancelled by request")
+    try:
+        svc.events.publish("Run Cancelled", run_summary(item), resources=[run_id])
+    except OpenHelmError as exc:
+        log.error("run_cancelled_event_failed", run_id=run_id, error=exc.message)
+    return Run.model_validate(item)
+
+
+def wait_for_terminal(svc: Services, org_id: str, run_id: str, seconds: float, poll_s: float = 0.25) -> Run | None:
+    """Poll until the run is terminal or ``seconds`` pass; the run if terminal, else None."""
+    deadline = svc.clock.monotonic() + seconds
+    while True:
+        item = svc.runs.get(org_id, run_id, consistent=True)
+        if item and RunStatus(item["status"]).is_terminal:
+            return Run.model_validate(item)
+        remaining = deadline - svc.clock.monotonic()
+        if remaining <= 0:
+            return None
+        svc.clock.sleep(min(poll_s, remaining))

@@ -1,0 +1,68 @@
+"""The dependency container: settings, clock, ids and the adapters built on AWS clients.
+
+Built once per cold start by handlers (:func:`get_services`); tests build their own with a
+FakeClock, deterministic ids or clients pointed at moto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+from shared.aws import AwsClients
+from shared.clock import Clock
+from shared.config import Settings, get_settings
+from shared.db.dynamo import Table
+from shared.db.jobs import JobRepository
+from shared.db.orgs import OrgRepository
+from shared.db.projects import ProjectRepository
+from shared.db.ratelimit import RateLimiter
+from shared.db.runs import RunRepository
+from shared.events import EventPublisher
+from shared.ids import IdFactory
+from shared.orchestrator import Orchestrator
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    ids: IdFactory = field(default_factory=IdFactory)
+    aws: AwsClients = field(default_factory=AwsClients)
+
+    @cached_property
+    def table(self) -> Table:
+        return Table(self.aws.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def orgs(self) -> OrgRepository:
+        return OrgRepository(self.table)
+
+    @cached_property
+    def projects(self) -> ProjectRepository:
+        return ProjectRepository(self.table)
+
+    @cached_property
+    def jobs(self) -> JobRepository:
+        return JobRepository(self.table)
+
+    @cached_property
+    def runs(self) -> RunRepository:
+        return RunRepository(self.table)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(self.table)
+
+    @cached_property
+    def events(self) -> EventPublisher:
+        return EventPublisher(self.aws.events, self.settings.event_bus)
+
+    @cached_property
+    def orchestrator(self) -> Orchestrator:
+        return Orchestrator(self.aws.stepfunctions, self.settings.run_state_machine_arn)
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    return Services(settings=get_settings())

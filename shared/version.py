@@ -1,0 +1,3 @@
+"""The package version, reported by /v1/health."""
+
+VERSION = "0.1.0"
