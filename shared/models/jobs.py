@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
 from shared.models.common import DomainList, Metadata
 from shared.models.runs import RunLimits
@@ -58,6 +58,11 @@ class Job(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _cleared_metadata_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
 
 
 class JobList(BaseModel):

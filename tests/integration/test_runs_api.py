@@ -128,3 +128,23 @@ def test_health_and_openapi_need_no_key(svc: Services) -> None:
     assert call(http_event("GET", "/v1/health")).json["status"] == "ok"
     doc = json.loads(call(http_event("GET", "/openapi.json")).text)
     assert doc["openapi"].startswith("3.1")
+
+
+def test_wait_returns_a_finished_run_and_gives_up_on_time(svc: Services, org_key: tuple[str, str]) -> None:
+    from shared import runs
+
+    org_id, key = org_key
+    run_id = create(key).json["task_id"]
+    start = svc.clock.monotonic()
+    assert runs.wait_for_terminal(svc, org_id, run_id, seconds=3) is None
+    assert svc.clock.monotonic() - start == 3  # the fake clock moved exactly by the bound
+    call(http_event("POST", f"/v1/runs/{run_id}/cancel", key=key))
+    done = runs.wait_for_terminal(svc, org_id, run_id, seconds=3)
+    assert done is not None and done.status == "cancelled"
+
+
+def test_wait_zero_answers_202_at_once(svc: Services, org_key: tuple[str, str]) -> None:
+    _, key = org_key
+    r = call(http_event("POST", "/v1/runs", body={"prompt": "Count the links"}, key=key, query={"wait": "0"}))
+    assert r.status == 202
+    assert call(http_event("POST", "/v1/runs", body={"prompt": "Count"}, key=key, query={"wait": "51"})).status == 422
