@@ -30,15 +30,37 @@ class Orchestrator:
                 input=json.dumps({"run_id": run_id, "org_id": org_id}),
             )
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code == "ExecutionAlreadyExists":
+            if _code(exc) == "ExecutionAlreadyExists":
                 return self.execution_arn(run_id)
             raise ServiceUnavailable("could not start the run", code="orchestration_unavailable") from exc
         return str(out["executionArn"])
 
-    def stop(self, run_id: str, cause: str) -> None:
-        """Best effort: the run record is already terminal; a stopped execution also kills its sandbox."""
+    def succeed_task(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Complete a waiting task; False if the task already ended (duplicate callback, timeout)."""
         try:
-            self.client.stop_execution(executionArn=self.execution_arn(run_id), error="CANCELLED", cause=cause)
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(output, default=str))
         except Exception as exc:
-            log.warning("stop_execution_failed", run_id=run_id, error=str(exc))
+            if _code(exc) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                return False
+            raise ServiceUnavailable("orchestration unavailable", code="orchestration_unavailable") from exc
+        return True
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> bool:
+        try:
+            self.client.send_task_failure(taskToken=task_token, error=error, cause=cause[:32000])
+        except Exception as exc:
+            if _code(exc) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                return False
+            log.warning("send_task_failure_failed", error=str(exc))
+            return False
+        return True
+
+    def heartbeat(self, task_token: str) -> None:
+        try:
+            self.client.send_task_heartbeat(taskToken=task_token)
+        except Exception as exc:  # best effort: a missed heartbeat only matters if all of them are missed
+            log.debug("heartbeat_failed", error=str(exc))
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))

@@ -22,7 +22,7 @@ from shared.errors import (
 from shared.events import run_summary
 from shared.ids import is_id
 from shared.logging import get_logger
-from shared.models.common import ACTIVE_STATUSES, RunStatus
+from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
 from shared.schemas import check_output_schema
@@ -167,21 +167,43 @@ def _start(svc: Services, org_id: str, item: dict[str, Any], publish: bool = Tru
             log.error("run_queued_event_failed", run_id=item["id"], error=exc.message)
 
 
-def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> dict[str, Any] | None:
-    """Move an active run to failed with an error code; None if it was already terminal."""
+ADMITTED_STATUSES = frozenset({RunStatus.starting, RunStatus.running, RunStatus.needs_input})
+_FINISHED_EVENT = {
+    RunStatus.succeeded: "Run Succeeded",
+    RunStatus.failed: "Run Failed",
+    RunStatus.cancelled: "Run Cancelled",
+}
+
+
+def finish_run(
+    svc: Services, org_id: str, run_id: str, status: RunStatus, fields: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
+    one) and emit the matching event. None if it was already terminal: the first finisher wins."""
+    fields = {"finished_at": svc.clock.now().isoformat(), **fields}
     try:
-        return svc.runs.transition(
-            org_id,
-            run_id,
-            from_statuses=ACTIVE_STATUSES,
-            to_status=RunStatus.failed,
-            fields={
-                "finished_at": svc.clock.now().isoformat(),
-                "error": RunError(code=code, message=message).model_dump(),
-            },
+        item = svc.runs.transition(
+            org_id, run_id, from_statuses=ADMITTED_STATUSES, to_status=status, fields=fields, slot="release"
         )
     except ConditionalCheckFailed:
-        return None
+        try:
+            item = svc.runs.transition(
+                org_id, run_id, from_statuses=[RunStatus.queued], to_status=status, fields=fields
+            )
+        except ConditionalCheckFailed:
+            return None
+    try:
+        svc.events.publish(_FINISHED_EVENT[status], run_summary(item), resources=[run_id])
+    except OpenHelmError as exc:  # the run is final either way; integrations may miss one event
+        log.error("run_finished_event_failed", run_id=run_id, error=exc.message)
+    return item
+
+
+def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> dict[str, Any] | None:
+    """Move a run that is not terminal to failed with an error code; None if it was already terminal."""
+    return finish_run(
+        svc, org_id, run_id, RunStatus.failed, {"error": RunError(code=code, message=message).model_dump()}
+    )
 
 
 def get_run(svc: Services, org_id: str, run_id: str) -> Run:
@@ -209,29 +231,19 @@ def list_runs(
 
 def cancel_run(svc: Services, org_id: str, run_id: str) -> Run:
     get_run(svc, org_id, run_id)  # 404 before anything else
-    try:
-        item = svc.runs.transition(
-            org_id,
-            run_id,
-            from_statuses=ACTIVE_STATUSES,
-            to_status=RunStatus.cancelled,
-            fields={
-                "finished_at": svc.clock.now().isoformat(),
-                "error": RunError(code="CANCELLED", message="cancelled by request").model_dump(),
-            },
-        )
-    except ConditionalCheckFailed as exc:
+    error = RunError(code="CANCELLED", message="cancelled by request").model_dump()
+    item = finish_run(svc, org_id, run_id, RunStatus.cancelled, {"error": error})
+    if item is None:
         current = get_run(svc, org_id, run_id)
         raise Conflict(
             f"run {run_id} is already {current.status.value} and cannot be cancelled",
             code="run_not_cancellable",
             details={"status": current.status.value},
-        ) from exc
-    svc.orchestrator.stop(run_id, "cancelled by request")
-    try:
-        svc.events.publish("Run Cancelled", run_summary(item), resources=[run_id])
-    except OpenHelmError as exc:
-        log.error("run_cancelled_event_failed", run_id=run_id, error=exc.message)
+        )
+    if item.get("task_token"):
+        # The execution is waiting on the sandbox: fail its task so the Catch path kills the sandbox now.
+        # A run without a token yet is noticed by the next state (it checks the status first).
+        svc.orchestrator.fail_task(item["task_token"], "CANCELLED", "cancelled by request")
     return Run.model_validate(item)
 
 

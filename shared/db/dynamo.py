@@ -117,6 +117,27 @@ class Table:
         kwargs.update(_expr(**expr))
         self._call("put_item", **kwargs)
 
+    def update_request(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        update: str,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The low-level parameters of one UpdateItem (also usable inside a transaction)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize({"pk": pk, "sk": sk}),
+            "UpdateExpression": update,
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        kwargs.update(_expr(names=names, values=values))
+        return kwargs
+
     def update(
         self,
         pk: str,
@@ -127,16 +148,13 @@ class Table:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": serialize({"pk": pk, "sk": sk}),
-            "UpdateExpression": update,
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        kwargs.update(_expr(names=names, values=values))
+        kwargs = self.update_request(pk, sk, update=update, condition=condition, names=names, values=values)
+        kwargs["ReturnValues"] = "ALL_NEW"
         return deserialize(self._call("update_item", **kwargs)["Attributes"])
+
+    def transact_updates(self, updates: Iterable[dict[str, Any]]) -> None:
+        """Apply several ``update_request`` results atomically."""
+        self._call("transact_write_items", TransactItems=[{"Update": u} for u in updates])
 
     def delete(self, pk: str, sk: str, *, condition: str | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": serialize({"pk": pk, "sk": sk})}

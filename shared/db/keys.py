@@ -42,3 +42,5 @@ def idempotency_sk(key_hash: str) -> str:
 
 
 RATE_LIMIT_SK = "ratelimit#runs"
+
+ACTIVE_SK = "active"

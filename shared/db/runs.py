@@ -15,6 +15,7 @@ from shared.db.dynamo import (
     ConditionalCheckFailed,
     Table,
     decode_cursor,
+    deserialize,
     encode_cursor,
     pack_json,
     serialize,
@@ -25,6 +26,10 @@ from shared.models.common import RunStatus
 JSON_FIELDS = ("inputs", "output_schema", "result", "steps", "network", "evidence")
 # How many DynamoDB pages one listing request may read while a filter drops items.
 _MAX_FILTERED_PAGES = 5
+
+
+class ConcurrencyLimited(Exception):
+    """All of the org's concurrent-run slots are taken."""
 
 
 class IdempotencyConflict(Exception):
@@ -46,7 +51,15 @@ def run_to_item(org_id: str, run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_to_run(item: Mapping[str, Any]) -> dict[str, Any]:
-    return unpack_json(dict(item), JSON_FIELDS)
+    run = unpack_json(dict(item), JSON_FIELDS)
+    if run.get("usage") is None and "usage_llm_calls" in run:
+        # Live usage while the run is going; finalize writes the full record (sandbox time, cost).
+        run["usage"] = {
+            "input_tokens": run.get("usage_input_tokens", 0),
+            "output_tokens": run.get("usage_output_tokens", 0),
+            "llm_calls": run.get("usage_llm_calls", 0),
+        }
+    return run
 
 
 class RunRepository:
@@ -150,12 +163,60 @@ class RunRepository:
         from_statuses: Iterable[RunStatus],
         to_status: RunStatus | None,
         fields: Mapping[str, Any] | None = None,
+        slot: str | None = None,
+        max_active: int = 0,
     ) -> dict[str, Any]:
-        """Conditionally set the status (and fields); ConditionalCheckFailed if not in from_statuses."""
+        """Conditionally set the status (and fields); ConditionalCheckFailed if not in from_statuses.
+
+        ``slot="acquire"`` also takes one of the org's concurrent-run slots (ConcurrencyLimited when
+        all ``max_active`` are taken) and ``slot="release"`` gives one back, in the same transaction,
+        so the counter moves exactly when the status does.
+        """
+        request = self._transition_request(org_id, run_id, from_statuses, to_status, fields)
+        if slot is None:
+            request["ReturnValues"] = "ALL_NEW"
+            return item_to_run(deserialize(self.table._call("update_item", **request)["Attributes"]))
+        if slot == "acquire":
+            counter = self.table.update_request(
+                keys.org_pk(org_id),
+                keys.ACTIVE_SK,
+                update="ADD active :one",
+                condition="attribute_not_exists(active) OR active < :max",
+                values={":one": 1, ":max": max_active},
+            )
+        else:
+            counter = self.table.update_request(
+                keys.org_pk(org_id), keys.ACTIVE_SK, update="ADD active :minus", values={":minus": -1}
+            )
+        try:
+            self.table.transact_updates([request, counter])
+        except ConditionalCheckFailed as exc:
+            if len(exc.reasons) > 1 and exc.reasons[0] in ("None", "") and slot == "acquire":
+                raise ConcurrencyLimited() from exc
+            raise
+        item = self.get(org_id, run_id, consistent=True)
+        assert item is not None
+        return item
+
+    def active_count(self, org_id: str) -> int:
+        item = self.table.get(keys.org_pk(org_id), keys.ACTIVE_SK, consistent=True)
+        return int(item.get("active", 0)) if item else 0
+
+    def _transition_request(
+        self,
+        org_id: str,
+        run_id: str,
+        from_statuses: Iterable[RunStatus],
+        to_status: RunStatus | None,
+        fields: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         sets: list[str] = []
         names: dict[str, str] = {"#status": "status"}
         values: dict[str, Any] = {}
         packed = pack_json(dict(fields or {}), JSON_FIELDS)
+        for f in JSON_FIELDS:  # an explicit None clears a JSON field too
+            if fields and f in fields and fields[f] is None:
+                packed[f"{f}_json"] = None
         if to_status is not None:
             packed["status"] = to_status.value
         removes = []
@@ -167,17 +228,27 @@ class RunRepository:
                 sets.append(f"#f{i} = :v{i}")
                 values[f":v{i}"] = value
         allowed = []
-        for j, s in enumerate(from_statuses):
-            values[f":s{j}"] = s.value
+        for j, st in enumerate(from_statuses):
+            values[f":s{j}"] = st.value
             allowed.append(f":s{j}")
         update = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
-        item = self.table.update(
+        return self.table.update_request(
             keys.org_pk(org_id),
             keys.run_sk(run_id),
             update=update.strip(),
             condition=f"attribute_exists(pk) AND #status IN ({', '.join(allowed)})",
             names=names,
             values=values,
+        )
+
+    def add_usage(self, org_id: str, run_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        """Count one LLM call into the run (atomic ADDs; safe under concurrent calls)."""
+        item = self.table.update(
+            keys.org_pk(org_id),
+            keys.run_sk(run_id),
+            update="ADD usage_input_tokens :i, usage_output_tokens :o, usage_llm_calls :one",
+            condition="attribute_exists(pk)",
+            values={":i": input_tokens, ":o": output_tokens, ":one": 1},
         )
         return item_to_run(item)
 
