@@ -32,6 +32,21 @@ class Settings(BaseModel):
     public_url: str = Field("", alias="OPENHELM_PUBLIC_URL")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
+    # Secrets (from the deployment's secret parameters; `openhelm dev` makes its own).
+    run_token_secret: str = Field("", alias="OPENHELM_RUN_TOKEN_SECRET", repr=False)
+    llm_api_key: str = Field("", alias="OPENHELM_LLM_API_KEY", repr=False)
+    e2b_api_key: str = Field("", alias="OPENHELM_E2B_API_KEY", repr=False)
+
+    # Sandboxes.
+    # URL the agent inside a sandbox uses to reach this control plane; defaults to public_url.
+    control_url: str = Field("", alias="OPENHELM_CONTROL_URL")
+    # Local provider only: let the sandbox reach loopback addresses (pages served on this machine).
+    sandbox_allow_loopback: bool = Field(False, alias="OPENHELM_SANDBOX_ALLOW_LOOPBACK")
+    # Extra seconds a sandbox and its task may live beyond the run's max_duration_s.
+    sandbox_grace_s: int = Field(60, alias="OPENHELM_SANDBOX_GRACE_S", ge=5)
+    # Seconds the LLM gateway waits for the upstream model.
+    llm_timeout_s: float = Field(25.0, alias="OPENHELM_LLM_TIMEOUT_S", gt=0)
+
     # Request limits.
     max_body_bytes: int = Field(256 * 1024, alias="OPENHELM_MAX_BODY_BYTES", ge=1024)
     max_wait_s: int = Field(50, alias="OPENHELM_MAX_WAIT_S", ge=0, le=50)
@@ -50,6 +65,15 @@ class Settings(BaseModel):
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def sandbox_control_url(self) -> str:
+        return (self.control_url or self.public_url).rstrip("/")
+
+    def token_secret(self) -> bytes:
+        if len(self.run_token_secret) < 32:
+            raise RuntimeError("OPENHELM_RUN_TOKEN_SECRET must be set to at least 32 characters")
+        return self.run_token_secret.encode()
 
 
 @lru_cache(maxsize=1)

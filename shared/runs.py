@@ -76,6 +76,7 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
         raise Unprocessable(
             "webhook_url must use https", code="insecure_webhook_url", details=[{"loc": ["webhook_url"]}]
         )
+    _check_replay(req)
     prompt = render(req.prompt, req.inputs)
     if len(prompt) > MAX_RENDERED_PROMPT:
         raise Unprocessable(
@@ -83,6 +84,33 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
             code="prompt_too_long",
         )
     return prompt, project_id, _resolve_limits(org, req)
+
+
+REPLAY_MODEL = "replay"
+
+
+def _check_replay(req: CreateRunRequest) -> None:
+    replaying = req.replay_of is not None or req.replay_steps is not None
+    if req.replay_of is not None and req.replay_steps is not None:
+        raise Unprocessable("give replay_of or replay_steps, not both", code="validation_failed")
+    if replaying and req.model not in (None, REPLAY_MODEL):
+        raise Unprocessable(f"a replay runs with model '{REPLAY_MODEL}'", code="validation_failed")
+    if req.model == REPLAY_MODEL and not replaying:
+        raise Unprocessable("model 'replay' needs replay_of or replay_steps", code="validation_failed")
+
+
+def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[dict[str, Any]] | None:
+    if req.replay_steps is not None:
+        return [s.model_dump() for s in req.replay_steps]
+    if req.replay_of is None:
+        return None
+    source = svc.runs.get(org_id, req.replay_of) if is_id(req.replay_of, "run") else None
+    if source is None or source["status"] != RunStatus.succeeded.value or not source.get("steps"):
+        raise Unprocessable(
+            f"replay_of must name a succeeded run with recorded steps; {req.replay_of} is not one",
+            code="replay_source_invalid",
+        )
+    return [{"action": st["action"], "args": st.get("args") or {}} for st in source["steps"]]
 
 
 def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None) -> CreatedRun:
@@ -110,7 +138,8 @@ def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: 
         prompt=prompt,
         inputs=req.inputs,
         output_schema=req.output_schema,
-        model=req.model or svc.settings.default_model,
+        model=REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model),
+        replay_of=req.replay_of,
         project_id=project_id,
         job_id=req.job_id,
         webhook_url=str(req.webhook_url) if req.webhook_url else None,
@@ -122,6 +151,7 @@ def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: 
         **limits,
     )
     item = run.model_dump(mode="json")
+    item["replay"] = _replay_workflow(svc, org.id, req)
     idem = None
     if key_hash:
         idem = {

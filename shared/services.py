@@ -21,6 +21,7 @@ from shared.db.runs import RunRepository
 from shared.events import EventPublisher
 from shared.ids import IdFactory
 from shared.orchestrator import Orchestrator
+from shared.sandbox.base import SandboxProvider
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Services:
     clock: Clock = field(default_factory=Clock)
     ids: IdFactory = field(default_factory=IdFactory)
     aws: AwsClients = field(default_factory=AwsClients)
+    # Tests hand in a provider; otherwise the configured one is built on first use.
+    sandbox_provider: SandboxProvider | None = None
 
     @cached_property
     def table(self) -> Table:
@@ -57,6 +60,14 @@ class Services:
     @cached_property
     def events(self) -> EventPublisher:
         return EventPublisher(self.aws.events, self.settings.event_bus)
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        if self.sandbox_provider is None:
+            from shared.sandbox.factory import get_provider
+
+            self.sandbox_provider = get_provider(self.settings)
+        return self.sandbox_provider
 
     @cached_property
     def orchestrator(self) -> Orchestrator:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.api import deps, errors, guard
-from shared.api.routes import jobs, meta, projects, runs
+from shared.api.routes import internal, jobs, meta, projects, runs
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
 
@@ -26,7 +26,7 @@ SECURITY = [{"bearerAuth": []}]
 
 def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     path = app.current_event.path
-    if path not in meta.PUBLIC_PATHS:
+    if path not in meta.PUBLIC_PATHS and not path.startswith(internal.PREFIX):
         svc = deps.services()
         record = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
         org = svc.orgs.get(record.org_id)
@@ -40,7 +40,7 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
 def build_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     app.use(middlewares=[authenticate])
-    for module in (runs, jobs, projects, meta):
+    for module in (runs, jobs, projects, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

@@ -23,7 +23,7 @@ from shared.db.dynamo import (
 )
 from shared.models.common import RunStatus
 
-JSON_FIELDS = ("inputs", "output_schema", "result", "steps", "network", "evidence")
+JSON_FIELDS = ("inputs", "output_schema", "result", "steps", "network", "evidence", "replay")
 # How many DynamoDB pages one listing request may read while a filter drops items.
 _MAX_FILTERED_PAGES = 5
 

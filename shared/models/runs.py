@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
@@ -39,9 +39,22 @@ class RunOptions(RunLimits):
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
 
 
+class ReplayStep(ApiModel):
+    """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
+
+    action: Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
 class CreateRunRequest(RunOptions):
     prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do.")
     job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
+    replay_of: str | None = Field(
+        None, description="Replay the steps of this succeeded run with no LLM (model becomes `replay`)."
+    )
+    replay_steps: list[ReplayStep] | None = Field(
+        None, max_length=200, description="Replay this recorded workflow with no LLM (model becomes `replay`)."
+    )
 
 
 class JobRunRequest(RunOptions):
@@ -64,6 +77,7 @@ class EvidenceItem(BaseModel):
     url: str | None = None
     time: datetime | None = None
     sha256: str | None = None
+    path: str | None = Field(None, description="Path of the screenshot in the run's evidence.")
     screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the PNG.")
 
 
@@ -117,6 +131,7 @@ class Run(BaseModel):
     model: str
     project_id: str
     job_id: str | None = None
+    replay_of: str | None = None
     webhook_url: str | None = None
     start_url: str | None = None
     allowed_domains: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""The tasks of the run state machine (statemachine/run.asl.json), one module each."""

@@ -1,0 +1,58 @@
+"""Admit: a queued run gets one of its org's concurrent-run slots, or waits for one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db.dynamo import ConditionalCheckFailed
+from shared.db.runs import ConcurrencyLimited
+from shared.models.common import RunStatus
+from shared.runs import fail_run
+from shared.services import Services
+
+SLOT_WAIT_S = 5
+# A run that could not get a slot for this long fails instead of waiting forever.
+QUEUE_TIMEOUT_S = 3600
+
+
+def _answer(admitted: bool, stop: bool, task_timeout_s: int = 0) -> dict[str, Any]:
+    # Every key is always present: the ASL ResultSelector reads all four.
+    return {"admitted": admitted, "stop": stop, "wait_s": SLOT_WAIT_S, "task_timeout_s": task_timeout_s}
+
+
+def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
+    run = svc.runs.get(org_id, run_id, consistent=True)
+    if run is None or RunStatus(run["status"]).is_terminal:
+        return _answer(False, True)
+    timeout = int(run["max_duration_s"]) + svc.settings.sandbox_grace_s
+    if run["status"] != RunStatus.queued.value:  # a retried Admit after it already succeeded
+        return _answer(True, False, timeout)
+    org = svc.orgs.get(org_id)
+    if org is None:
+        fail_run(svc, org_id, run_id, "ORG_NOT_FOUND", "the run's org no longer exists")
+        return _answer(False, True)
+    try:
+        svc.runs.transition(
+            org_id,
+            run_id,
+            from_statuses=[RunStatus.queued],
+            to_status=RunStatus.starting,
+            fields={"admitted_at": svc.clock.now().isoformat()},
+            slot="acquire",
+            max_active=org.limits.max_concurrent_runs,
+        )
+    except ConcurrencyLimited:
+        waited = (svc.clock.now().timestamp()) - _ts(run["created_at"])
+        if waited > QUEUE_TIMEOUT_S:
+            fail_run(svc, org_id, run_id, "QUEUE_TIMEOUT", "no concurrency slot became free in time")
+            return _answer(False, True)
+        return _answer(False, False)
+    except ConditionalCheckFailed:  # cancelled meanwhile, or a concurrent Admit won
+        return admit(svc, run_id, org_id)
+    return _answer(True, False, timeout)
+
+
+def _ts(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()

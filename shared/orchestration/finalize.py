@@ -1,0 +1,166 @@
+"""Finalize: after the agent's callback, read its outputs, re-validate the result, score confidence,
+record usage and write the terminal run. Cleanup: the same end for every failure path."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jsonschema import validators
+
+from shared.confidence import Signals, score
+from shared.logging import get_logger
+from shared.models.common import RunStatus
+from shared.models.runs import Confidence, EvidenceItem, RunError, Usage
+from shared.orchestration.errors import ERROR_CODES
+from shared.orchestration.outputs import AgentOutputs, read_outputs
+from shared.runs import finish_run
+from shared.services import Services
+
+log = get_logger("orchestration.finalize")
+AGENT_CODES = frozenset(
+    {"AGENT_MAX_STEPS", "AGENT_TIMEOUT", "LLM_ERROR", "BUDGET_EXCEEDED", "SCHEMA_UNSATISFIED", "AGENT_CRASHED"}
+)
+
+
+def _schema_errors(schema: dict[str, Any] | None, value: Any) -> list[str]:
+    if schema is None:
+        return []
+    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+    return [e.message for e in cls(schema).iter_errors(value)][:5]
+
+
+def usage_of(svc: Services, run: dict[str, Any]) -> dict[str, Any]:
+    """Usage as the control plane counted it: tokens from the LLM gateway, time from our clock."""
+    seconds = 0.0
+    if run.get("started_at"):
+        seconds = max(0.0, (svc.clock.now() - datetime.fromisoformat(run["started_at"])).total_seconds())
+    return Usage(
+        input_tokens=int(run.get("usage_input_tokens", 0)),
+        output_tokens=int(run.get("usage_output_tokens", 0)),
+        llm_calls=int(run.get("usage_llm_calls", 0)),
+        sandbox_seconds=round(seconds, 3),
+    ).model_dump()
+
+
+def _evidence(outputs: AgentOutputs) -> list[dict[str, Any]]:
+    by_step = {s.index: s for s in outputs.steps}
+    items = []
+    for index, path in sorted(outputs.screenshots.items()):
+        step = by_step.get(index)
+        items.append(
+            EvidenceItem(
+                step=index,
+                url=step.url if step else None,
+                time=step.started_at if step else None,
+                path=path,
+            ).model_dump(mode="json")
+        )
+    return items
+
+
+def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] | None) -> dict[str, Any]:
+    run = svc.runs.get(org_id, run_id, consistent=True)
+    if run is None:
+        return {"status": "missing"}
+    sandbox_id = run.get("sandbox_id")
+    try:
+        if RunStatus(run["status"]).is_terminal:
+            return {"status": run["status"]}
+        outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
+        fields, status = _terminal_fields(run, outputs)
+        fields["usage"] = usage_of(svc, run)
+        item = finish_run(svc, org_id, run_id, status, fields)
+        log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
+        return {"status": (item or run)["status"]}
+    finally:
+        if sandbox_id:
+            svc.sandbox.kill(sandbox_id)
+
+
+def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[str, Any], RunStatus]:
+    fields: dict[str, Any] = {
+        "steps": [s.model_dump(mode="json") for s in outputs.steps],
+        "network": [n.model_dump(mode="json") for n in outputs.network],
+        "evidence": _evidence(outputs),
+    }
+    res = outputs.result
+    if res is None:
+        detail = "; ".join(outputs.problems) or "no result.json"
+        fields["error"] = RunError(code="AGENT_CRASHED", message=f"the agent left no readable result ({detail})")
+        return _dump(fields), RunStatus.failed
+    if res.get("status") != "succeeded":
+        code = res.get("error_code") if res.get("error_code") in AGENT_CODES else "AGENT_CRASHED"
+        message = str(res.get("error_message") or "the agent failed")[:1000]
+        fields["error"] = RunError(code=code, message=message)
+        return _dump(fields), RunStatus.failed
+    errors = _schema_errors(run.get("output_schema"), res.get("result"))
+    signals = Signals(
+        model_confidence=_float(res.get("confidence")),
+        schema_valid=not errors,
+        schema_repairs=int(res.get("schema_repairs") or 0),
+        step_errors=sum(1 for s in outputs.steps if s.error),
+        blocked_requests=sum(1 for n in outputs.network if n.blocked),
+        replay=run.get("model") == "replay",
+    )
+    value, reason = score(signals)
+    fields["confidence"] = Confidence(score=value, reason=reason)
+    if errors:
+        fields["error"] = RunError(code="SCHEMA_UNSATISFIED", message="; ".join(errors)[:1000])
+        return _dump(fields), RunStatus.failed
+    fields["result"] = res.get("result")
+    return _dump(fields), RunStatus.succeeded
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dump(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v) for k, v in fields.items()}
+
+
+def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The Catch path: record the error code, kill the sandbox. Safe to run more than once."""
+    error = error or {}
+    err_type = str(error.get("Error") or "AGENT_CRASHED")
+    cause = str(error.get("Cause") or "")
+    code = ERROR_CODES.get(err_type, "AGENT_CRASHED")
+    run = svc.runs.get(org_id, run_id, consistent=True)
+    if run is None:
+        return {"status": "missing"}
+    sandbox_id = run.get("sandbox_id")
+    try:
+        if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
+            code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
+        if not RunStatus(run["status"]).is_terminal:
+            message = _message(code, err_type, cause)
+            status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
+            fields = {"error": RunError(code=code, message=message).model_dump(), "usage": usage_of(svc, run)}
+            finish_run(svc, org_id, run_id, status, fields)
+            log.warning("run_failed", run_id=run_id, code=code, error_type=err_type)
+    finally:
+        if sandbox_id:
+            svc.sandbox.kill(sandbox_id)
+    return {"code": code}
+
+
+def _before_deadline(svc: Services, run: dict[str, Any]) -> bool:
+    started = datetime.fromisoformat(run["started_at"]).timestamp()
+    return svc.clock.now().timestamp() < started + int(run["max_duration_s"])
+
+
+def _message(code: str, err_type: str, cause: str) -> str:
+    known = {
+        "SANDBOX_START_FAILED": "the sandbox could not be started",
+        "AGENT_TIMEOUT": "the agent did not finish within max_duration_s",
+        "AGENT_CRASHED": "the agent stopped without reporting a result",
+        "CANCELLED": "cancelled by request",
+    }
+    text = known.get(code, err_type)
+    if cause and code != "CANCELLED":
+        text += f": {cause[:300]}"
+    return text

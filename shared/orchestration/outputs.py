@@ -1,0 +1,74 @@
+"""Reads what the agent left in its out dir (docs/agent-contract.md), defensively: the sandbox is
+untrusted, so every file is size-capped, parsed leniently and validated before it reaches a record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.models.runs import NetworkEntry, StepRecord
+from shared.sandbox.base import SandboxError, SandboxProvider
+
+MAX_RESULT_BYTES = 256 * 1024
+MAX_LOG_BYTES = 2 * 1024 * 1024
+MAX_STEPS_KEPT = 200
+MAX_NETWORK_KEPT = 500
+
+
+@dataclass
+class AgentOutputs:
+    result: dict[str, Any] | None  # result.json, or None if missing/unreadable
+    steps: list[StepRecord] = field(default_factory=list)
+    network: list[NetworkEntry] = field(default_factory=list)
+    screenshots: dict[int, str] = field(default_factory=dict)  # step index -> path in the out dir
+    problems: list[str] = field(default_factory=list)
+
+
+def _jsonl(raw: bytes, model: type, limit: int, problems: list[str], name: str) -> list[Any]:
+    out = []
+    for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(model.model_validate(json.loads(line)))
+        except (ValueError, ValidationError):
+            problems.append(f"{name}: line {n} unreadable")
+        if len(out) >= limit:
+            problems.append(f"{name}: truncated at {limit} entries")
+            break
+    return out
+
+
+def read_outputs(provider: SandboxProvider, sandbox_id: str) -> AgentOutputs:
+    problems: list[str] = []
+    result: dict[str, Any] | None = None
+    try:
+        raw = provider.read_file(sandbox_id, "result.json")
+        if len(raw) > MAX_RESULT_BYTES:
+            problems.append("result.json larger than 256 KiB")
+        else:
+            parsed = json.loads(raw)
+            result = parsed if isinstance(parsed, dict) else None
+    except (SandboxError, ValueError) as exc:
+        problems.append(f"result.json: {exc}")
+    outputs = AgentOutputs(result=result, problems=problems)
+    for name, model, limit, attr in (
+        ("steps.jsonl", StepRecord, MAX_STEPS_KEPT, "steps"),
+        ("network.jsonl", NetworkEntry, MAX_NETWORK_KEPT, "network"),
+    ):
+        try:
+            raw = provider.read_file(sandbox_id, name)[:MAX_LOG_BYTES]
+        except SandboxError:
+            continue
+        setattr(outputs, attr, _jsonl(raw, model, limit, problems, name))
+    try:
+        for path in provider.list_files(sandbox_id, "screenshots"):
+            stem = path.rsplit("/", 1)[-1]
+            if stem.startswith("step-") and stem.endswith(".png") and stem[5:-4].isdigit():
+                outputs.screenshots[int(stem[5:-4])] = path
+    except SandboxError:
+        pass
+    return outputs

@@ -1,0 +1,92 @@
+"""RunAgent: mint the run token, start the sandbox with the run spec, mark the run running.
+
+Runs as a ``lambda:invoke.waitForTaskToken`` task: it returns at once, and the execution then waits,
+with no compute, until the agent's completion callback sends the task token back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import tokens
+from shared.db.dynamo import ConditionalCheckFailed
+from shared.logging import get_logger
+from shared.models.common import RunStatus
+from shared.orchestration.errors import RunCancelled, SandboxStartFailed
+from shared.sandbox.base import SandboxError, SandboxRequest
+from shared.services import Services
+
+log = get_logger("orchestration.sandbox")
+
+
+def run_spec(run: dict[str, Any]) -> dict[str, Any]:
+    """The spec the agent reads (docs/agent-contract.md). Holds no credentials."""
+    return {
+        "run_id": run["id"],
+        "prompt": run["prompt"],
+        "inputs": run.get("inputs"),
+        "start_url": run.get("start_url"),
+        "output_schema": run.get("output_schema"),
+        "model": run["model"],
+        "max_steps": run["max_steps"],
+        "max_duration_s": run["max_duration_s"],
+        "allowed_domains": run.get("allowed_domains") or [],
+        "blocked_domains": run.get("blocked_domains") or [],
+        "replay": {"steps": run["replay"]} if run.get("replay") else None,
+    }
+
+
+def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> dict[str, Any]:
+    try:
+        # Store the task token first: from here a cancel can fail the waiting task.
+        run = svc.runs.transition(
+            org_id,
+            run_id,
+            from_statuses=[RunStatus.starting],
+            to_status=None,
+            fields={"task_token": task_token},
+        )
+    except ConditionalCheckFailed as exc:
+        raise RunCancelled(f"run {run_id} is no longer starting") from exc
+
+    lifetime = int(run["max_duration_s"]) + svc.settings.sandbox_grace_s
+    now_s = int(svc.clock.now().timestamp())
+    token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
+    request = SandboxRequest(
+        run_id=run_id,
+        org_id=org_id,
+        timeout_s=lifetime,
+        run_spec=run_spec(run),
+        control_url=svc.settings.sandbox_control_url,
+        run_token=token,
+        allowed_domains=tuple(run.get("allowed_domains") or ()),
+        blocked_domains=tuple(run.get("blocked_domains") or ()),
+        metadata={"run_id": run_id, "org_id": org_id},
+    )
+    try:
+        info = svc.sandbox.start(request)
+    except SandboxError as exc:
+        log.warning("sandbox_start_failed", run_id=run_id, error=str(exc))
+        raise SandboxStartFailed(str(exc)) from exc
+
+    try:
+        svc.runs.transition(
+            org_id,
+            run_id,
+            from_statuses=[RunStatus.starting],
+            to_status=RunStatus.running,
+            fields={
+                "sandbox_id": info.sandbox_id,
+                "sandbox_provider": info.provider,
+                "started_at": svc.clock.now().isoformat(),
+            },
+        )
+    except ConditionalCheckFailed as exc:  # cancelled while the sandbox was starting
+        svc.sandbox.kill(info.sandbox_id)
+        raise RunCancelled(f"run {run_id} was cancelled while its sandbox started") from exc
+    try:
+        svc.events.publish("Run Started", {"run_id": run_id, "org_id": org_id, "sandbox": info.provider})
+    except Exception as exc:  # integrations may miss an event; the run goes on
+        log.error("run_started_event_failed", run_id=run_id, error=str(exc))
+    log.info("sandbox_started", run_id=run_id, sandbox_id=info.sandbox_id, provider=info.provider)
+    return {"sandbox_id": info.sandbox_id}

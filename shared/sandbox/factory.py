@@ -1,0 +1,31 @@
+"""Picks the configured sandbox provider, once per process (the local one keeps a registry of live
+sandboxes, so there must be only one)."""
+
+from __future__ import annotations
+
+import threading
+
+from shared.config import Settings
+from shared.sandbox.base import SandboxProvider
+
+_lock = threading.Lock()
+_providers: dict[tuple[str, ...], SandboxProvider] = {}
+
+
+def get_provider(settings: Settings) -> SandboxProvider:
+    key = (settings.sandbox_provider, settings.e2b_template, str(settings.sandbox_allow_loopback))
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None:
+            provider = _providers[key] = _build(settings)
+        return provider
+
+
+def _build(settings: Settings) -> SandboxProvider:
+    if settings.sandbox_provider == "e2b":
+        from shared.sandbox.e2b_provider import E2BProvider
+
+        return E2BProvider(api_key=settings.e2b_api_key, template=settings.e2b_template)
+    from shared.sandbox.local_provider import LocalProvider
+
+    return LocalProvider(allow_loopback=settings.sandbox_allow_loopback)
