@@ -1,0 +1,185 @@
+"""The state machine's tasks against moto, with the sandbox boundary played by a fake provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared import callbacks, runs, tokens
+from shared.clock import FakeClock
+from shared.errors import Conflict
+from shared.models.runs import CreateRunRequest
+from shared.orchestration.admission import admit
+from shared.orchestration.errors import RunCancelled, SandboxStartFailed
+from shared.orchestration.finalize import cleanup, finalize
+from shared.orchestration.sandboxing import start_sandbox
+from shared.services import Services
+from tests.support.aws import make_services
+from tests.support.fake_sandbox import FakeSandboxProvider
+
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+@pytest.fixture
+def env(moto_aws: None) -> tuple[Services, FakeSandboxProvider, str]:
+    from shared.orgs import bootstrap_org
+
+    provider = FakeSandboxProvider()
+    svc = make_services(
+        clock=FakeClock(),
+        OPENHELM_RUN_TOKEN_SECRET="x" * 40,
+        OPENHELM_PUBLIC_URL="http://127.0.0.1:9",
+    )
+    svc.sandbox_provider = provider
+    org_id, _ = bootstrap_org("acme", svc)
+    return svc, provider, org_id
+
+
+def new_run(svc: Services, org_id: str, **kw) -> str:
+    org = svc.orgs.get(org_id)
+    return runs.create_run(svc, org, CreateRunRequest(prompt="Count things", output_schema=SCHEMA, **kw)).run.id
+
+
+def started(svc: Services, provider: FakeSandboxProvider, org_id: str, **kw) -> tuple[str, str]:
+    run_id = new_run(svc, org_id, **kw)
+    assert admit(svc, run_id, org_id)["admitted"]
+    sandbox_id = start_sandbox(svc, run_id, org_id, task_token=f"tok-{run_id}")["sandbox_id"]
+    return run_id, sandbox_id
+
+
+def agent_outputs(provider: FakeSandboxProvider, sandbox_id: str, result: dict) -> None:
+    provider.put(sandbox_id, "result.json", json.dumps(result))
+    steps = [
+        {"index": 1, "action": "navigate", "args": {"url": "http://shop.test/"}, "url": "http://shop.test/"},
+        {"index": 2, "action": "done", "args": {}, "url": "http://shop.test/", "error": None},
+    ]
+    provider.put(sandbox_id, "steps.jsonl", "\n".join(json.dumps(s) for s in steps) + "\n{broken\n")
+    provider.put(sandbox_id, "network.jsonl", json.dumps({"url": "http://shop.test/", "status": 200}) + "\n")
+    provider.put(sandbox_id, "screenshots/step-0001.png", PNG)
+    provider.put(sandbox_id, "screenshots/step-0002.png", PNG)
+
+
+def test_admit_then_start_hands_the_agent_a_spec_and_a_scoped_token(env) -> None:
+    svc, provider, org_id = env
+    run_id, _sandbox_id = started(svc, provider, org_id, allowed_domains=["shop.test"])
+    req = provider.requests[0]
+    assert req.run_spec["run_id"] == run_id and req.run_spec["output_schema"] == SCHEMA
+    assert req.allowed_domains == ("shop.test",)
+    assert req.control_url == "http://127.0.0.1:9"
+    claims = tokens.verify(svc.settings.token_secret(), req.run_token, int(svc.clock.now().timestamp()), run_id)
+    assert claims.org_id == org_id
+    assert "task_token" not in json.dumps(req.run_spec) and "tok-" not in json.dumps(req.run_spec)
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.status == "running" and run.started_at is not None
+    assert svc.runs.active_count(org_id) == 1
+
+
+def test_finalize_records_result_evidence_confidence_usage_and_kills(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    svc.runs.add_usage(org_id, run_id, 1200, 80)
+    svc.clock.advance(7)
+    agent_outputs(provider, sandbox_id, {"status": "succeeded", "result": {"n": 3}, "confidence": 0.8})
+    assert finalize(svc, run_id, org_id, {"status": "succeeded"}) == {"status": "succeeded"}
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.result == {"n": 3}
+    assert run.confidence.score == 0.8
+    assert [e.path for e in run.evidence] == ["screenshots/step-0001.png", "screenshots/step-0002.png"]
+    assert [s.action for s in run.steps] == ["navigate", "done"]
+    assert run.usage.input_tokens == 1200 and run.usage.output_tokens == 80 and run.usage.sandbox_seconds == 7
+    assert sandbox_id in provider.killed and svc.runs.active_count(org_id) == 0
+
+
+def test_result_that_breaks_the_schema_fails_the_run(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    agent_outputs(provider, sandbox_id, {"status": "succeeded", "result": {"n": "three"}, "confidence": 1})
+    finalize(svc, run_id, org_id, {})
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.status == "failed" and run.error.code == "SCHEMA_UNSATISFIED" and run.result is None
+
+
+def test_agent_failure_code_is_kept_and_missing_result_is_a_crash(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    agent_outputs(
+        provider, sandbox_id, {"status": "failed", "error_code": "AGENT_MAX_STEPS", "error_message": "15 steps"}
+    )
+    finalize(svc, run_id, org_id, {})
+    assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_MAX_STEPS"
+
+    run_id, sandbox_id = started(svc, provider, org_id)
+    finalize(svc, run_id, org_id, {})
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.status == "failed" and run.error.code == "AGENT_CRASHED"
+
+
+def test_sandbox_start_failure_raises_for_the_state_machine_and_cleanup_records_it(env) -> None:
+    svc, provider, org_id = env
+    run_id = new_run(svc, org_id)
+    admit(svc, run_id, org_id)
+    provider.fail_start = "no capacity"
+    with pytest.raises(SandboxStartFailed):
+        start_sandbox(svc, run_id, org_id, task_token="t")
+    assert cleanup(svc, run_id, org_id, {"Error": "SandboxStartFailed", "Cause": "no capacity"}) == {
+        "code": "SANDBOX_START_FAILED"
+    }
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.status == "failed" and "no capacity" in run.error.message
+    assert svc.runs.active_count(org_id) == 0
+    # Cleanup twice (a retried Catch) changes nothing
+    cleanup(svc, run_id, org_id, {"Error": "States.Timeout"})
+    assert runs.get_run(svc, org_id, run_id).error.code == "SANDBOX_START_FAILED"
+
+
+def test_timeout_after_the_deadline_is_agent_timeout_before_it_a_crash(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id, max_duration_s=60)
+    svc.clock.advance(61)
+    cleanup(svc, run_id, org_id, {"Error": "States.Timeout"})
+    assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_TIMEOUT"
+    assert sandbox_id in provider.killed
+
+    run_id, _ = started(svc, provider, org_id, max_duration_s=60)
+    svc.clock.advance(10)
+    cleanup(svc, run_id, org_id, {"Error": "States.Timeout"})
+    assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_CRASHED"
+
+
+def test_concurrency_slots_make_runs_wait(env) -> None:
+    svc, _provider, org_id = env
+    org = svc.orgs.get(org_id)
+    limited = org.model_copy(update={"limits": org.limits.model_copy(update={"max_concurrent_runs": 1})})
+    svc.table.put({"pk": f"org#{org_id}", "sk": "org", "type": "org", **limited.model_dump(mode="json")})
+    first, second = new_run(svc, org_id), new_run(svc, org_id)
+    assert admit(svc, first, org_id)["admitted"] is True
+    waiting = admit(svc, second, org_id)
+    assert waiting == {"admitted": False, "stop": False, "wait_s": 5, "task_timeout_s": 0}
+    runs.cancel_run(svc, org_id, first)
+    assert admit(svc, second, org_id)["admitted"] is True
+
+
+def test_cancel_while_starting_kills_the_new_sandbox(env) -> None:
+    svc, provider, org_id = env
+    run_id = new_run(svc, org_id)
+    admit(svc, run_id, org_id)
+    runs.cancel_run(svc, org_id, run_id)
+    with pytest.raises(RunCancelled):
+        start_sandbox(svc, run_id, org_id, task_token="t")
+    assert provider.requests == []
+    assert admit(svc, run_id, org_id)["stop"] is True
+
+
+def test_progress_updates_the_run_and_stops_after_cancel(env) -> None:
+    svc, provider, org_id = env
+    run_id, _ = started(svc, provider, org_id)
+    callbacks.record_progress(
+        svc, org_id, run_id, callbacks.ProgressReport(step=3, url="http://shop.test/a", action="click")
+    )
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.progress.step == 3 and run.progress.last_url == "http://shop.test/a"
+    runs.cancel_run(svc, org_id, run_id)
+    with pytest.raises(Conflict):
+        callbacks.record_progress(svc, org_id, run_id, callbacks.ProgressReport(step=4))
