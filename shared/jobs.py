@@ -78,11 +78,13 @@ def delete_job(svc: Services, org_id: str, job_id: str) -> None:
         raise NotFound(f"no job {job_id}", code="job_not_found")
 
 
-def run_job(svc: Services, org: Org, job_id: str, req: JobRunRequest, idempotency_key: str | None) -> CreatedRun:
+def run_job(
+    svc: Services, org: Org, job_id: str, req: JobRunRequest, idempotency_key: str | None, control_url: str = ""
+) -> CreatedRun:
     job = get_job(svc, org.id, job_id)
     given = req.model_dump(mode="json", exclude_none=True)
     fields = {name: getattr(job, name) for name in _RUN_DEFAULTS if getattr(job, name) is not None}
     fields.update({k: v for k, v in given.items() if k != "inputs"})
     inputs = {**(job.default_inputs or {}), **(req.inputs or {})}
     run_req = CreateRunRequest(prompt=job.prompt, job_id=job.id, inputs=inputs or None, **fields)
-    return create_run(svc, org, run_req, idempotency_key)
+    return create_run(svc, org, run_req, idempotency_key, control_url=control_url)

@@ -113,7 +113,11 @@ def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[
     return [{"action": st["action"], "args": st.get("args") or {}} for st in source["steps"]]
 
 
-def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None) -> CreatedRun:
+def create_run(
+    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None, control_url: str = ""
+) -> CreatedRun:
+    """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
+    the run's sandbox will call back on (unless configuration names another)."""
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
     body_hash = request_hash(req)
     if key_hash:
@@ -152,6 +156,7 @@ def create_run(svc: Services, org: Org, req: CreateRunRequest, idempotency_key: 
     )
     item = run.model_dump(mode="json")
     item["replay"] = _replay_workflow(svc, org.id, req)
+    item["control_url"] = control_url or None
     idem = None
     if key_hash:
         idem = {

@@ -11,12 +11,11 @@ from shared.services import Services
 
 
 def base_url(router: Any, svc: Services) -> str:
+    """The API's own base URL: the configured one, else the domain API Gateway received the request
+    on (``requestContext.domainName`` is set by API Gateway; the Host header is the client's word)."""
     if svc.settings.public_url:
         return svc.settings.public_url.rstrip("/")
-    event = router.current_event
-    host = event.headers.get("host") or event.request_context.domain_name
-    proto = event.headers.get("x-forwarded-proto", "https")
-    return f"{proto}://{host}"
+    return f"https://{router.current_event.request_context.domain_name}"
 
 
 def accepted(router: Any, svc: Services, run: Run, replayed: bool = False) -> Response[RunAccepted]:

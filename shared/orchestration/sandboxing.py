@@ -57,7 +57,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         org_id=org_id,
         timeout_s=lifetime,
         run_spec=run_spec(run),
-        control_url=svc.settings.sandbox_control_url,
+        control_url=svc.settings.control_url or run.get("control_url") or svc.settings.sandbox_control_url,
         run_token=token,
         allowed_domains=tuple(run.get("allowed_domains") or ()),
         blocked_domains=tuple(run.get("blocked_domains") or ()),

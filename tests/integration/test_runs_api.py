@@ -20,7 +20,7 @@ def test_create_then_get_returns_the_queued_run(svc: Services, org_key: tuple[st
     assert r.status == 202, r.text
     task_id = r.json["task_id"]
     assert r.json["status"] == "queued"
-    assert r.json["poll_url"] == f"https://api.test/v1/runs/{task_id}"
+    assert r.json["poll_url"] == f"https://abc123.execute-api.us-east-1.amazonaws.com/v1/runs/{task_id}"
     assert r.headers["location"] == f"/v1/runs/{task_id}"
 
     got = call(http_event("GET", f"/v1/runs/{task_id}", key=key))

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from shared import jobs
 from shared.api.deps import caller, services
 from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
-from shared.api.urls import accepted
+from shared.api.urls import accepted, base_url
 from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
 from shared.models.runs import JobRunRequest, RunAccepted
 
@@ -88,5 +88,5 @@ def run_job(
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
 ) -> Response[RunAccepted]:
     svc = services()
-    created = jobs.run_job(svc, caller(router.context), job_id, body, idempotency_key)
+    created = jobs.run_job(svc, caller(router.context), job_id, body, idempotency_key, base_url(router, svc))
     return accepted(router, svc, created.run, replayed=created.replayed)

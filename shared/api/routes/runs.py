@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from shared import runs
 from shared.api.deps import caller, services
 from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
-from shared.api.urls import accepted
+from shared.api.urls import accepted, base_url
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
 
@@ -54,7 +54,7 @@ def create_run(
 ) -> Response[RunAccepted | Run]:
     svc = services()
     org = caller(router.context)
-    created = runs.create_run(svc, org, body, idempotency_key)
+    created = runs.create_run(svc, org, body, idempotency_key, control_url=base_url(router, svc))
     if wait:
         done = runs.wait_for_terminal(svc, org.id, created.run.id, min(wait, svc.settings.max_wait_s))
         if done is not None:
