@@ -215,7 +215,8 @@ def finish_run(
 ) -> dict[str, Any] | None:
     """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
     one) and emit the matching event. None if it was already terminal: the first finisher wins."""
-    fields = {"finished_at": svc.clock.now().isoformat(), **fields}
+    # A finished run leaves the reaper's index (gsi3) and forgets its task token.
+    fields = {"finished_at": svc.clock.now().isoformat(), "gsi3pk": None, "gsi3sk": None, **fields}
     try:
         item = svc.runs.transition(
             org_id, run_id, from_statuses=ADMITTED_STATUSES, to_status=status, fields=fields, slot="release"

@@ -44,3 +44,8 @@ def idempotency_sk(key_hash: str) -> str:
 RATE_LIMIT_SK = "ratelimit#runs"
 
 ACTIVE_SK = "active"
+RUNNING_PK = "running"
+
+
+def running_sk(deadline_iso: str, run_id: str) -> str:
+    return f"{deadline_iso}#{run_id}"

@@ -198,6 +198,17 @@ class RunRepository:
         assert item is not None
         return item
 
+    def list_running(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Runs whose agent is running, earliest deadline first (the sparse gsi3)."""
+        items, _ = self.table.query_page(
+            key_condition="gsi3pk = :r",
+            values={":r": keys.RUNNING_PK},
+            index="gsi3",
+            limit=limit,
+            newest_first=False,
+        )
+        return items
+
     def active_count(self, org_id: str) -> int:
         item = self.table.get(keys.org_pk(org_id), keys.ACTIVE_SK, consistent=True)
         return int(item.get("active", 0)) if item else 0

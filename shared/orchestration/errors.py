@@ -23,6 +23,8 @@ ERROR_CODES = {
     "CANCELLED": "CANCELLED",
     "States.Timeout": "AGENT_TIMEOUT",
     "States.HeartbeatTimeout": "AGENT_CRASHED",
+    # Codes sent as the error of SendTaskFailure (cancel, reaper) stand for themselves.
     "AGENT_CRASHED": "AGENT_CRASHED",
+    "AGENT_TIMEOUT": "AGENT_TIMEOUT",
     "BUDGET_EXCEEDED": "BUDGET_EXCEEDED",
 }

@@ -6,9 +6,11 @@ with no compute, until the agent's completion callback sends the task token back
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shared import tokens
+from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.logging import get_logger
 from shared.models.common import RunStatus
@@ -79,6 +81,9 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
                 "sandbox_id": info.sandbox_id,
                 "sandbox_provider": info.provider,
                 "started_at": svc.clock.now().isoformat(),
+                # Listed by the reaper until the run ends (finish_run removes these keys).
+                "gsi3pk": keys.RUNNING_PK,
+                "gsi3sk": keys.running_sk((svc.clock.now() + timedelta(seconds=lifetime)).isoformat(), run_id),
             },
         )
     except ConditionalCheckFailed as exc:  # cancelled while the sandbox was starting

@@ -183,3 +183,28 @@ def test_progress_updates_the_run_and_stops_after_cancel(env) -> None:
     runs.cancel_run(svc, org_id, run_id)
     with pytest.raises(Conflict):
         callbacks.record_progress(svc, org_id, run_id, callbacks.ProgressReport(step=4))
+
+
+def test_reaper_ends_crashed_and_overdue_runs_and_kills_orphans(env) -> None:
+    from shared.reaper import reap
+
+    svc, provider, org_id = env
+    crashed, crashed_sbx = started(svc, provider, org_id, max_duration_s=600)
+    overdue, overdue_sbx = started(svc, provider, org_id, max_duration_s=60)
+    healthy, healthy_sbx = started(svc, provider, org_id, max_duration_s=600)
+    finished, finished_sbx = started(svc, provider, org_id)
+    runs.cancel_run(svc, org_id, finished)
+    provider.alive.add(finished_sbx)  # its kill was lost: an orphan
+    provider.alive.discard(crashed_sbx)  # the agent died without a callback
+    svc.clock.advance(60 + svc.settings.sandbox_grace_s + 1)
+
+    report = reap(svc)
+    assert report.crashed == [crashed] and report.timed_out == [overdue]
+    assert finished_sbx in report.killed
+    assert runs.get_run(svc, org_id, crashed).error.code == "AGENT_CRASHED"
+    assert runs.get_run(svc, org_id, overdue).error.code == "AGENT_TIMEOUT"
+    assert runs.get_run(svc, org_id, healthy).status == "running" and healthy_sbx in provider.alive
+    assert overdue_sbx in provider.killed and crashed_sbx in provider.killed
+    # finished runs left the index: a second pass finds nothing new
+    again = reap(svc)
+    assert again.crashed == [] and again.timed_out == [] and again.killed == []

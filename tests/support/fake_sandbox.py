@@ -21,6 +21,7 @@ class FakeSandboxProvider(SandboxProvider):
         self.alive: set[str] = set()
         self.killed: list[str] = []
         self.fail_start: str | None = None
+        self.infos: dict[str, SandboxInfo] = {}
 
     def start(self, request: SandboxRequest) -> SandboxInfo:
         if self.fail_start:
@@ -29,7 +30,9 @@ class FakeSandboxProvider(SandboxProvider):
         sandbox_id = f"fake_{len(self.requests)}"
         self.files[sandbox_id] = {}
         self.alive.add(sandbox_id)
-        return SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+        info = SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+        self.infos[sandbox_id] = info
+        return info
 
     def put(self, sandbox_id: str, path: str, data: bytes | str) -> None:
         self.files[sandbox_id][path] = data.encode() if isinstance(data, str) else data
@@ -53,4 +56,4 @@ class FakeSandboxProvider(SandboxProvider):
         return was
 
     def list_running(self) -> list[SandboxInfo]:
-        return [SandboxInfo(s, "", self.name, datetime.now(UTC)) for s in sorted(self.alive)]
+        return [self.infos[s] for s in sorted(self.alive)]
