@@ -1,0 +1,260 @@
+"""Stand-in for ``openhelm_agent`` in the local sandbox tests. Stdlib only; run as
+``python -m standin_agent`` inside the sandbox with the agent-contract environment.
+
+The run spec's ``"standin"`` object picks what it does:
+
+* ``{"mode": "probe", ...}``: look at the sandbox from the inside (identity, writable paths,
+  hidden host files, direct network, the proxy), write ``probe.json``, a contract-shaped
+  ``result.json`` and a PNG, plus hostile entries for the read_file tests, then POST ``complete``.
+* ``{"mode": "hang", "marker": "..."}``: start a grandchild in its own session (like Playwright's
+  detached browser), report ``progress``, then wait forever (kill/timeout tests).
+* ``{"mode": "chromium", "url": "..."}``: ``chromium --headless --dump-dom`` through the proxy.
+* ``{"mode": "playwright", "url": "..."}``: Playwright's Chromium through the proxy.
+
+Every mode first POSTs a ``progress`` callback with ``"action": "started"`` (the test's "running"
+signal). Results that are observations go to ``probe.json``; the test asserts on them.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+from typing import Any
+
+OUT = os.environ.get("OPENHELM_OUT_DIR", "/out")
+CONTROL = os.environ.get("OPENHELM_CONTROL_URL", "")
+TOKEN = os.environ.get("OPENHELM_RUN_TOKEN", "")
+PROXY = os.environ.get("OPENHELM_BROWSER_PROXY", "")
+T0 = time.monotonic()
+
+
+def post(path: str, payload: dict[str, Any]) -> int:
+    req = urllib.request.Request(
+        CONTROL + path,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=10) as resp:
+        return int(resp.status)
+
+
+def via_proxy(url: str) -> dict[str, Any]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": PROXY, "https": PROXY}))
+    started = time.monotonic()
+    try:
+        with opener.open(url, timeout=10) as resp:
+            body = resp.read(4096).decode(errors="replace")
+            status = int(resp.status)
+    except urllib.error.HTTPError as exc:
+        body = exc.read(4096).decode(errors="replace")
+        status = exc.code
+    except OSError as exc:
+        return {"status": None, "error": repr(exc)}
+    return {"status": status, "body": body, "ms": round((time.monotonic() - started) * 1000, 2)}
+
+
+def connect_via_proxy(host_port: str) -> str:
+    host, port = PROXY.rsplit("/", 1)[-1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"CONNECT {host_port} HTTP/1.1\r\nHost: {host_port}\r\n\r\n".encode())
+        return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def err_name(exc: BaseException) -> str:
+    code = getattr(exc, "errno", None)
+    return errno.errorcode.get(code, exc.__class__.__name__) if code else exc.__class__.__name__
+
+
+def try_connect(host: str, port: int) -> str:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return "connected"
+    except OSError as exc:
+        return err_name(exc)
+
+
+def try_write(path: str) -> str:
+    try:
+        with open(path, "w") as fh:
+            fh.write("x")
+        return "ok"
+    except OSError as exc:
+        return err_name(exc)
+
+
+def png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b"")
+    )
+
+
+def proc_status() -> dict[str, str]:
+    with open("/proc/self/status") as fh:
+        return dict(line.split(":\t", 1) for line in fh.read().splitlines() if ":\t" in line)
+
+
+def write_result(status: str = "succeeded", result: Any = None) -> dict[str, Any]:
+    doc = {
+        "status": status,
+        "result": result,
+        "confidence": 0.9,
+        "summary": "stand-in agent",
+        "error_code": None,
+        "error_message": None,
+        "schema_repairs": 0,
+        "steps": 1,
+    }
+    os.makedirs(os.path.join(OUT, "screenshots"), exist_ok=True)
+    with open(os.path.join(OUT, "screenshots", "step-0001.png"), "wb") as fh:
+        fh.write(png_1x1())
+    with open(os.path.join(OUT, "result.json"), "w") as fh:
+        json.dump(doc, fh)
+    return doc
+
+
+def probe(cfg: dict[str, Any]) -> dict[str, Any]:
+    status = proc_status()
+    report: dict[str, Any] = {
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "euid": os.geteuid(),
+        "groups": os.getgroups(),
+        "hostname": socket.gethostname(),
+        "env_keys": sorted(os.environ),
+        "control_url": CONTROL,
+        "proxy_url": PROXY,
+        "cap_eff": status.get("CapEff", "").strip(),
+        "cap_bnd": status.get("CapBnd", "").strip(),
+        "no_new_privs": status.get("NoNewPrivs", "").strip(),
+        "pids_visible": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "writes": {p: try_write(p) for p in cfg.get("write_paths", [])},
+        "exists": {p: os.path.exists(p) for p in cfg.get("must_not_exist", [])},
+    }
+    try:
+        report["root_listing"] = sorted(os.listdir("/root"))
+    except OSError as exc:
+        report["root_listing"] = err_name(exc)
+    if "direct_port" in cfg:
+        report["direct_loopback"] = try_connect("127.0.0.1", int(cfg["direct_port"]))
+    report["direct_remote"] = try_connect("192.0.2.1", 80)
+    try:
+        socket.getaddrinfo("example.com", 80)
+        report["dns"] = "resolved"
+    except OSError as exc:
+        report["dns"] = err_name(exc)
+    report["proxy"] = {name: via_proxy(url) for name, url in cfg.get("proxy_urls", {}).items()}
+    report["connect"] = {hp: connect_via_proxy(hp) for hp in cfg.get("connect_targets", [])}
+
+    # Hostile out-dir entries for the read_file/list_files tests.
+    os.makedirs(os.path.join(OUT, "sub"), exist_ok=True)
+    with open(os.path.join(OUT, "sub", "ok.txt"), "w") as fh:
+        fh.write("fine")
+    os.symlink("/etc/shadow", os.path.join(OUT, "link-shadow"))
+    os.symlink("/", os.path.join(OUT, "dirlink"))
+    os.symlink("../../../../../etc/passwd", os.path.join(OUT, "sub", "rel-link"))
+    os.mkfifo(os.path.join(OUT, "fifo"))
+    return report
+
+
+def hang(cfg: dict[str, Any]) -> None:
+    marker = cfg.get("marker", "standin-hang")
+    subprocess.Popen(
+        [sys.executable, "-c", "import threading; threading.Event().wait()", marker], start_new_session=True
+    )
+    with open(os.path.join(OUT, "hang.txt"), "w") as fh:
+        fh.write("hanging")
+    post(f"/internal/runs/{RUN_ID}/progress", {"step": 1, "action": "hanging"})
+    threading.Event().wait()
+
+
+def chromium(cfg: dict[str, Any]) -> dict[str, Any]:
+    cmd = [
+        os.environ.get("OPENHELM_CHROMIUM", "/usr/bin/chromium"),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--user-data-dir=/tmp/chromium-profile",
+        f"--proxy-server={PROXY}",
+        "--proxy-bypass-list=<-loopback>",
+        "--dump-dom",
+        cfg["url"],
+    ]
+    started = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, timeout=60)
+    return {
+        "returncode": done.returncode,
+        "dom": done.stdout.decode(errors="replace"),
+        "stderr_tail": done.stderr.decode(errors="replace")[-3000:],
+        "ms": round((time.monotonic() - started) * 1000, 1),
+    }
+
+
+def playwright(cfg: dict[str, Any]) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright  # type: ignore[import-not-found]
+
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("OPENHELM_CHROMIUM", "/usr/bin/chromium"),
+            proxy={"server": PROXY},
+            args=["--disable-gpu"],
+        )
+        launched = time.monotonic()
+        page = browser.new_page()
+        page.goto(cfg["url"])
+        title = page.title()
+        shot = page.screenshot()
+        browser.close()
+    with open(os.path.join(OUT, "playwright.png"), "wb") as fh:
+        fh.write(shot)
+    return {
+        "title": title,
+        "launch_ms": round((launched - started) * 1000, 1),
+        "total_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+
+
+RUN_ID = "unknown"
+
+
+def main() -> int:
+    global RUN_ID
+    with open(os.environ["OPENHELM_RUN_SPEC"]) as fh:
+        spec = json.load(fh)
+    RUN_ID = spec["run_id"]
+    cfg = spec.get("standin", {})
+    mode = cfg.get("mode", "probe")
+    post(f"/internal/runs/{RUN_ID}/progress", {"step": 0, "action": "started", "t": time.monotonic() - T0})
+    if mode == "hang":
+        hang(cfg)
+        return 0
+    if mode == "exit":
+        return int(cfg.get("code", 3))
+    report = {"probe": probe, "chromium": chromium, "playwright": playwright}[mode](cfg)
+    with open(os.path.join(OUT, "probe.json"), "w") as fh:
+        json.dump(report, fh)
+    doc = write_result(result={"mode": mode})
+    post(f"/internal/runs/{RUN_ID}/complete", doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
