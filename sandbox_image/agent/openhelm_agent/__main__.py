@@ -1,0 +1,60 @@
+"""``python -m openhelm_agent``: read the environment (docs/agent-contract.md) and run the spec."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openhelm_agent.log import get_logger, setup_logging
+from openhelm_agent.options import AgentOptions
+from openhelm_agent.run import fail_without_spec, run_agent
+from openhelm_agent.spec import SpecError, read_spec_file
+
+
+class AgentEnv(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    OPENHELM_RUN_SPEC: str = Field(min_length=1)
+    OPENHELM_OUT_DIR: str = Field(min_length=1)
+    OPENHELM_CONTROL_URL: str = Field(min_length=1)
+    OPENHELM_RUN_TOKEN: str = Field(min_length=1, repr=False)
+    OPENHELM_CHROMIUM: str = "/usr/bin/chromium"
+    OPENHELM_BROWSER_PROXY: str | None = None
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    # Unwind through the loop's finally blocks: the browser closes and result.json is written.
+    raise SystemExit(128 + signum)
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Exit 0 when the run succeeded, 1 when it failed (result.json says why), 2 on unusable environment."""
+    setup_logging()
+    log = get_logger("openhelm_agent")
+    env_source = os.environ if environ is None else environ
+    try:
+        env = AgentEnv.model_validate({k: v for k, v in env_source.items() if k.startswith("OPENHELM_") and v})
+    except ValidationError as exc:
+        missing = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        log.error("bad agent environment", extra={"variables": missing})
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        spec: Mapping[str, Any] = read_spec_file(env.OPENHELM_RUN_SPEC)
+    except SpecError as exc:
+        # Still leave a result.json (AGENT_CRASHED); without a run_id no callback can be sent.
+        log.error("unreadable run spec", extra={"error": str(exc)})
+        fail_without_spec(env.OPENHELM_OUT_DIR, str(exc))
+        return 1
+    options = AgentOptions(chromium_path=env.OPENHELM_CHROMIUM, browser_proxy=env.OPENHELM_BROWSER_PROXY)
+    result = run_agent(spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options)
+    return 0 if result.status == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Chromium via Playwright (sync API): launch, one context per run, domain policy routes, network log."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from openhelm_agent.evidence import EvidenceWriter, NetworkEntry, now_iso
+from openhelm_agent.log import get_logger
+from openhelm_agent.policy import DomainPolicy
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Request, Response, Route
+
+log = get_logger("openhelm_agent.browser")
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+VIEWPORT = {"width": 1280, "height": 800}
+BLOCKED_STATUS = 451
+
+
+def _proxy(proxy: str | None) -> dict[str, str] | None:
+    return {"server": proxy} if proxy else None
+
+
+@contextmanager
+def launched_browser(chromium_path: str, proxy: str | None = None) -> Iterator[Browser]:
+    """Start Playwright and a headless Chromium; both are stopped on exit, whatever happens."""
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=list(CHROMIUM_ARGS),
+            proxy=_proxy(proxy),  # type: ignore[arg-type]
+            timeout=60_000,
+        )
+        try:
+            yield browser
+        finally:
+            try:
+                browser.close()
+            except Exception as exc:  # a dead browser must not hide the run's outcome
+                log.warning("browser close failed", extra={"error": str(exc)})
+    finally:
+        playwright.stop()
+
+
+def blocked_page(url: str, reason: str) -> str:
+    """The HTML shown instead of a page the domain policy refuses."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Blocked by policy</title></head>"
+        "<body><h1>Blocked by policy</h1>"
+        f"<p>OpenHelm did not load <code>{html.escape(url)}</code>: {html.escape(reason)}.</p>"
+        "<p>This run's domain policy does not allow this site. Do not retry it.</p></body></html>"
+    )
+
+
+class BrowserSession:
+    """One run's browser context: policy routing, network log, and the page the agent acts on."""
+
+    def __init__(
+        self,
+        browser: Browser,
+        policy: DomainPolicy,
+        evidence: EvidenceWriter,
+        *,
+        context_proxy: str | None = None,
+    ) -> None:
+        self.policy = policy
+        self.evidence = evidence
+        self._pages: list[Page] = []
+        self._new_page_notices: list[str] = []
+        self.blocked_navigations: list[str] = []
+        self._blocked_fulfilled: set[str] = set()
+        self.blocked_urls: set[str] = set()
+        self.context = browser.new_context(
+            service_workers="block",
+            viewport=VIEWPORT,  # type: ignore[arg-type]
+            accept_downloads=False,
+            proxy=_proxy(context_proxy),  # type: ignore[arg-type]
+        )
+        self.context.route("**/*", self._route)
+        self.context.on("page", self._on_page)
+        self.context.new_page()
+
+    @property
+    def page(self) -> Page:
+        """The page the agent acts on: the most recently opened tab that is still open."""
+        open_pages = [p for p in self._pages if not p.is_closed()]
+        if not open_pages:
+            self.context.new_page()
+            open_pages = [p for p in self._pages if not p.is_closed()]
+        return open_pages[-1]
+
+    def _on_page(self, page: Page) -> None:
+        if self._pages:
+            self._new_page_notices.append("A new tab opened and is now the current page.")
+        self._pages.append(page)
+        page.on("response", lambda response: self._on_response(page, response))
+
+    def take_notices(self) -> list[str]:
+        """Tab changes and blocked navigations since the last call (for the model)."""
+        notices = self._new_page_notices
+        self._new_page_notices = []
+        for url in self.blocked_navigations:
+            notices.append(f"Navigation to {url} was blocked by the domain policy; do not retry it.")
+        self.blocked_navigations = []
+        return notices
+
+    def _log_network(self, url: str, status: int | None, blocked: bool) -> None:
+        try:
+            self.evidence.write_network(NetworkEntry(url=url, time=now_iso(), status=status, blocked=blocked))
+        except OSError as exc:
+            log.warning("network log write failed", extra={"error": str(exc)})
+
+    def _on_response(self, page: Page, response: Response) -> None:
+        try:
+            request = response.request
+            if not request.is_navigation_request() or response.frame != page.main_frame:
+                return
+            if response.status == BLOCKED_STATUS and response.url in self._blocked_fulfilled:
+                self._blocked_fulfilled.discard(response.url)
+                return  # already logged by the route handler
+            self._log_network(response.url, response.status, False)
+        except Exception as exc:  # events must never break the run
+            log.warning("response event failed", extra={"error": str(exc)})
+
+    @staticmethod
+    def _is_top_level(request: Request) -> bool:
+        try:
+            return request.is_navigation_request() and request.frame.parent_frame is None
+        except Exception:  # service-worker and detached-frame requests have no frame
+            return False
+
+    def _route(self, route: Route, request: Request) -> None:
+        try:
+            decision = self.policy.check_url(request.url)
+            if decision.allowed:
+                route.continue_()
+                return
+            top_level = self._is_top_level(request)
+            self._log_network(request.url, BLOCKED_STATUS if top_level else None, True)
+            if top_level:
+                # Fulfil rather than abort: an aborted navigation leaves chrome-error:// behind and the
+                # next goto from there fails; a real page tells the model (and the screenshot) why.
+                self.blocked_navigations.append(request.url)
+                self.blocked_urls.add(request.url)
+                self._blocked_fulfilled.add(request.url)
+                route.fulfill(
+                    status=BLOCKED_STATUS,
+                    content_type="text/html",
+                    body=blocked_page(request.url, decision.reason),
+                )
+            else:
+                route.abort("blockedbyclient")
+        except Exception as exc:  # the page may have closed under the request
+            log.info("route handling failed", extra={"error": str(exc)})
+
+    def close(self) -> None:
+        try:
+            self.context.close()
+        except Exception as exc:
+            log.warning("context close failed", extra={"error": str(exc)})
+
+
+def safe_title(page: Page) -> str:
+    try:
+        return page.title()
+    except Exception:  # mid-navigation
+        return ""
+
+
+def page_url(page: Page) -> str:
+    try:
+        return page.url
+    except Exception:
+        return ""
+
+
+def short_error(exc: BaseException, limit: int = 400) -> str:
+    """First line of a Playwright error (without its call log), bounded."""
+    text = str(exc).split("Call log:", 1)[0].strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:limit]

@@ -1,0 +1,103 @@
+"""Calls to the control plane: best-effort progress and the completion callback (stdlib urllib)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from openhelm_agent.log import get_logger
+
+log = get_logger("openhelm_agent.callback")
+
+
+def post_json(url: str, token: str, payload: dict[str, Any], timeout: float) -> int:
+    """POST ``payload`` as JSON with the Bearer token; return the HTTP status (raises on network errors)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload, default=str).encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+class ControlPlaneClient:
+    """Progress posts go through one background thread so a slow control plane never slows a step."""
+
+    def __init__(
+        self,
+        control_url: str,
+        token: str,
+        run_id: str,
+        *,
+        progress_timeout_s: float = 2.0,
+        complete_timeout_s: float = 10.0,
+        complete_attempts: int = 3,
+    ) -> None:
+        base = control_url.rstrip("/")
+        self._progress_url = f"{base}/internal/runs/{quote(run_id, safe='')}/progress"
+        self._complete_url = f"{base}/internal/runs/{quote(run_id, safe='')}/complete"
+        self._token = token
+        self._progress_timeout = progress_timeout_s
+        self._complete_timeout = complete_timeout_s
+        self._complete_attempts = max(1, complete_attempts)
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=100)
+        self._worker = threading.Thread(target=self._drain, name="openhelm-progress", daemon=True)
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                status = post_json(self._progress_url, self._token, item, self._progress_timeout)
+                if status >= 300:
+                    log.info("progress rejected", extra={"status": status, "step": item.get("step")})
+            except (OSError, ValueError) as exc:
+                log.info("progress not delivered", extra={"error": type(exc).__name__})
+
+    def progress(self, step: int, url: str, action: str) -> None:
+        """Queue a progress post; dropped (never blocks) if the queue is full."""
+        try:
+            self._queue.put_nowait({"step": step, "url": url, "action": action})
+        except queue.Full:
+            log.info("progress dropped", extra={"step": step})
+
+    def close(self, wait_s: float = 3.0) -> None:
+        """Stop the progress thread, letting queued posts go out for at most ``wait_s`` seconds."""
+        try:
+            self._queue.put(None, timeout=wait_s)
+        except queue.Full:
+            return
+        self._worker.join(timeout=wait_s)
+
+    def complete(self, result: dict[str, Any]) -> bool:
+        """POST the completion (the result.json content), retrying a few times; True if accepted."""
+        self.close()
+        delay = 0.5
+        for attempt in range(1, self._complete_attempts + 1):
+            try:
+                status = post_json(self._complete_url, self._token, result, self._complete_timeout)
+                if status < 300:
+                    return True
+                log.warning("completion rejected", extra={"status": status, "attempt": attempt})
+                if status < 500 and status != 429:
+                    return False
+            except (OSError, ValueError) as exc:
+                log.warning("completion not delivered", extra={"error": str(exc), "attempt": attempt})
+            if attempt < self._complete_attempts:
+                time.sleep(delay)
+                delay *= 2
+        return False

@@ -1,0 +1,279 @@
+"""The agent loop, LLM-driven or replayed, bounded by max_steps, max_duration_s and schema repairs."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_error
+from openhelm_agent.callback import ControlPlaneClient
+from openhelm_agent.clock import Deadline
+from openhelm_agent.conversation import Conversation
+from openhelm_agent.errors import AgentFailure, ErrorCode
+from openhelm_agent.evidence import EvidenceWriter, RunResult, StepRecord, now_iso
+from openhelm_agent.llm import LLMClient, LLMReply, LLMTimeout
+from openhelm_agent.log import get_logger
+from openhelm_agent.observation import Observation, observe
+from openhelm_agent.prompt import MAX_SCHEMA_REPAIRS, build_system_prompt, build_task_message
+from openhelm_agent.spec import RunSpec
+from openhelm_agent.tools import DoneArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
+from openhelm_agent.validation import schema_errors
+
+if TYPE_CHECKING:
+    from openhelm_agent.options import AgentOptions
+
+log = get_logger("openhelm_agent.loop")
+
+_NUDGE_TOOL = "Reply with a tool call: an action, or done(result, confidence, summary) if you have the answer."
+_LAST_TURN = (
+    "You have used all {n} browser actions. Call done now with your best schema-valid result "
+    "(use a low confidence if unsure and say what is missing in the summary)."
+)
+
+
+class AgentRun:
+    """One run's loop over an open browser session. ``steps``/``schema_repairs`` survive a failure."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        session: BrowserSession,
+        evidence: EvidenceWriter,
+        callback: ControlPlaneClient | None,
+        deadline: Deadline,
+        options: AgentOptions,
+    ) -> None:
+        self.spec = spec
+        self.session = session
+        self.evidence = evidence
+        self.callback = callback
+        self.deadline = deadline
+        self.options = options
+        self.executor = ToolExecutor(
+            session,
+            deadline,
+            action_timeout_s=options.action_timeout_s,
+            navigation_timeout_s=options.navigation_timeout_s,
+        )
+        self.schema_repairs = 0
+        self.actions = 0
+        self.observation: Observation | None = None
+
+    # -- limits -------------------------------------------------------------------------------
+    def _check_time(self) -> None:
+        if self.deadline.expired():
+            raise AgentFailure(
+                ErrorCode.AGENT_TIMEOUT,
+                f"run exceeded max_duration_s={self.spec.max_duration_s:g} after {self.evidence.steps_written} steps",
+            )
+
+    # -- evidence -----------------------------------------------------------------------------
+    def _screenshot(self, index: int) -> str | None:
+        try:
+            self.session.page.screenshot(
+                path=str(self.evidence.screenshot_path(index)), timeout=self.deadline.cap_ms(10) + 2000
+            )
+        except Exception as exc:  # a missing screenshot must not end the run
+            log.warning("screenshot failed", extra={"step": index, "error": short_error(exc)})
+            return None
+        return self.evidence.screenshot_relpath(index)
+
+    def _record(self, action: str, args: dict[str, Any], error: str | None, started_at: str, t0: float) -> None:
+        index = self.evidence.steps_written + 1
+        screenshot = self._screenshot(index)
+        page = self.session.page
+        record = StepRecord(
+            index=index,
+            action=action,
+            args=args,
+            url=page_url(page),
+            title=safe_title(page),
+            started_at=started_at,
+            duration_ms=int((time.monotonic() - t0) * 1000),
+            error=error,
+            screenshot=screenshot,
+        )
+        self.evidence.write_step(record)
+        log.info("step", extra={"step": index, "action": action, "error": error, "ms": record.duration_ms})
+        if self.callback is not None:
+            self.callback.progress(index, record.url, action)
+
+    def _act(self, action: str, arguments: str | dict[str, Any] | None) -> ToolOutcome:
+        """Run one browser action (not done) and record it as a step."""
+        started_at, t0 = now_iso(), time.monotonic()
+        try:
+            args = parse_args(action, arguments)
+        except ToolArgsError as exc:
+            outcome = ToolOutcome("", str(exc))
+            recorded = arguments if isinstance(arguments, dict) else {"raw": arguments}
+        else:
+            recorded = args.model_dump()
+            if action == "done":
+                outcome = ToolOutcome("", "done cannot be combined here")
+            else:
+                known = self.observation.refs if self.observation else set()
+                outcome = self.executor.execute(action, args, known)
+        notices = self.session.take_notices()
+        if notices:
+            outcome.message = " ".join(filter(None, [outcome.message, *notices]))
+            blocked = [n for n in notices if "blocked by the domain policy" in n]
+            if blocked and outcome.error is None:
+                outcome.error = blocked[0]
+        self._record(action, recorded, outcome.error, started_at, t0)
+        return outcome
+
+    def _attempt_done(self, arguments: str | dict[str, Any] | None) -> tuple[RunResult | None, str]:
+        """Validate a done call and record it as a step; (result, "") or (None, errors for the model)."""
+        started_at, t0 = now_iso(), time.monotonic()
+        error = ""
+        recorded: dict[str, Any]
+        try:
+            args = parse_args("done", arguments)
+            assert isinstance(args, DoneArgs)
+        except ToolArgsError as exc:
+            error = str(exc)
+            recorded = arguments if isinstance(arguments, dict) else {"raw": arguments}
+            args = None
+        else:
+            recorded = args.model_dump()
+            problems = schema_errors(self.spec.output_schema, args.result)
+            if problems:
+                error = "done.result does not match the output schema:\n" + "\n".join(f"- {p}" for p in problems)
+        self._record("done", recorded, error or None, started_at, t0)
+        if error or args is None:
+            return None, error
+        return (
+            RunResult(
+                status="succeeded",
+                result=args.result,
+                confidence=args.confidence,
+                summary=args.summary,
+                schema_repairs=self.schema_repairs,
+                steps=self.evidence.steps_written,
+            ),
+            "",
+        )
+
+    def _observe(self) -> Observation:
+        self.observation = observe(
+            self.session.page,
+            max_chars=self.options.observation_max_chars,
+            timeout_s=self.deadline.cap(10),
+        )
+        log.info(
+            "observation",
+            extra={
+                "ms": self.observation.snapshot_ms,
+                "chars": len(self.observation.snapshot.text),
+                "raw_chars": self.observation.snapshot.original_chars,
+            },
+        )
+        return self.observation
+
+    # -- replay -------------------------------------------------------------------------------
+    def run_replay(self) -> RunResult:
+        """Perform the recorded steps with no LLM, then finish with the recorded done arguments."""
+        assert self.spec.replay is not None
+        steps = self.spec.replay.steps
+        self._observe()
+        for step in steps[:-1]:
+            self._check_time()
+            if self.actions >= self.spec.max_steps:
+                raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"replay has more than {self.spec.max_steps} steps")
+            outcome = self._act(step.action, step.args)
+            self.actions += 1
+            if outcome.error:
+                log.warning("replay step failed", extra={"action": step.action, "error": outcome.error})
+            self._observe()
+        result, error = self._attempt_done(steps[-1].args)
+        if result is None:
+            raise AgentFailure(ErrorCode.SCHEMA_UNSATISFIED, f"replayed done is invalid: {error}")
+        return result
+
+    # -- LLM ----------------------------------------------------------------------------------
+    def _header(self) -> str:
+        left = self.spec.max_steps - self.actions
+        return (
+            f"[{self.actions} of {self.spec.max_steps} actions used; {max(0, int(self.deadline.remaining()))}s left]"
+            + (" This is your last action: call done next unless it is essential." if left == 1 else "")
+        )
+
+    def _ask(self, llm: LLMClient, conversation: Conversation, tools: list[dict[str, Any]]) -> LLMReply:
+        try:
+            return llm.complete(conversation.messages(), tools, self.deadline.cap(self.options.llm_timeout_s))
+        except LLMTimeout as exc:
+            self._check_time()
+            raise AgentFailure(ErrorCode.LLM_ERROR, "LLM call timed out") from exc
+
+    def run_llm(self, llm: LLMClient) -> RunResult:
+        spec = self.spec
+        all_tools = tool_specs()
+        done_only = [t for t in all_tools if t["function"]["name"] == "done"]
+        conversation = Conversation(
+            build_system_prompt(spec), build_task_message(spec), keep_turns=self.options.keep_turns
+        )
+        if spec.start_url:
+            self._act("navigate", {"url": spec.start_url})
+        obs = self._observe()
+        conversation.set_observation(obs.render(self._header()), obs.brief())
+        budget = 0  # browser actions + replies without a tool call
+        told_last_turn = False
+        while True:
+            self._check_time()
+            last_turn = budget >= spec.max_steps
+            if last_turn and not told_last_turn:
+                conversation.add_user(_LAST_TURN.format(n=spec.max_steps))
+                told_last_turn = True
+            reply = self._ask(llm, conversation, done_only if last_turn else all_tools)
+            self._check_time()
+            conversation.start_turn(reply.assistant_message)
+            if not reply.tool_calls:
+                if last_turn:
+                    raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"no answer after {spec.max_steps} steps")
+                budget += 1
+                conversation.add_user(_NUDGE_TOOL)
+                continue
+            stop_reason = ""
+            acted = tried_done = False
+            for call in reply.tool_calls:
+                if stop_reason:
+                    conversation.add_tool_result(call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped")
+                    continue
+                if call.name == "done":
+                    tried_done = True
+                    result, error = self._attempt_done(call.arguments)
+                    if result is not None:
+                        return result
+                    if self.schema_repairs >= MAX_SCHEMA_REPAIRS:
+                        raise AgentFailure(
+                            ErrorCode.SCHEMA_UNSATISFIED,
+                            f"done result still invalid after {MAX_SCHEMA_REPAIRS} corrections: {error[:500]}",
+                        )
+                    self.schema_repairs += 1
+                    left = MAX_SCHEMA_REPAIRS - self.schema_repairs
+                    conversation.add_tool_result(
+                        call.id,
+                        f"Error: {error}\nFix the result and call done again ({left} more correction(s) allowed).",
+                        "done: result rejected by the output schema",
+                    )
+                    stop_reason = "done must be corrected first"
+                    continue
+                if budget >= spec.max_steps:
+                    stop_reason = "the step limit is reached; call done"
+                    conversation.add_tool_result(call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped")
+                    continue
+                self._check_time()
+                url_before = page_url(self.session.page)
+                outcome = self._act(call.name, call.arguments)
+                budget += 1
+                self.actions += 1
+                acted = True
+                text = f"Error: {outcome.error}. {outcome.message}".strip() if outcome.error else outcome.message
+                conversation.add_tool_result(call.id, text, f"{call.name}({call.arguments[:120]}): {text[:160]}")
+                if outcome.error or page_url(self.session.page) != url_before:
+                    stop_reason = "the page changed or the previous action failed; read the new snapshot first"
+            if last_turn and not tried_done:
+                raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"no answer after {spec.max_steps} steps")
+            if acted:
+                obs = self._observe()
+                conversation.set_observation(obs.render(self._header()), obs.brief())

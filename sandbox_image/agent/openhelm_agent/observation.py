@@ -1,0 +1,82 @@
+"""What the model sees after each step: URL, title and the capped AI aria snapshot."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from openhelm_agent.browser import page_url, safe_title, short_error
+from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+DEFAULT_MAX_CHARS = 40_000
+
+
+@dataclass
+class Observation:
+    url: str
+    title: str
+    snapshot: CappedSnapshot
+    refs: set[str] = field(default_factory=set)
+    error: str | None = None
+    snapshot_ms: int = 0
+
+    def render(self, header: str = "") -> str:
+        """The observation as the model reads it."""
+        lines = [header] if header else []
+        lines += [f"URL: {self.url}", f"Title: {self.title}"]
+        if self.error:
+            lines.append(f"Snapshot unavailable: {self.error}")
+        elif not self.snapshot.text.strip():
+            lines.append("Snapshot: (empty page)")
+        else:
+            note = ""
+            if self.snapshot.capped:
+                note = (
+                    f" (page is long: {self.snapshot.original_chars} characters, long texts shortened"
+                    + (f", {self.snapshot.omitted_lines} lines left out" if self.snapshot.omitted_lines else "")
+                    + ")"
+                )
+            lines.append(f"Snapshot{note}:")
+            lines.append(self.snapshot.text)
+        return "\n".join(lines)
+
+    def brief(self) -> str:
+        """One line standing in for this observation once a newer one exists."""
+        return f"(earlier page: {self.url} — {self.title!r}; snapshot elided, its refs are stale)"
+
+
+def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float = 10.0) -> Observation:
+    """Snapshot the page, retrying while a navigation replaces the document under us."""
+    started = time.monotonic()
+    raw: str | None = None
+    error: str | None = None
+    for attempt in range(3):
+        remaining = timeout_s - (time.monotonic() - started)
+        if remaining <= 0:
+            error = error or "timed out"
+            break
+        try:
+            page.wait_for_load_state("domcontentloaded", timeout=max(1.0, remaining * 1000))
+            raw = page.aria_snapshot(mode="ai", timeout=max(1.0, remaining * 1000))
+            error = None
+            break
+        except Exception as exc:  # "Execution context was destroyed" during a navigation, timeouts
+            error = short_error(exc)
+            if attempt < 2:
+                try:
+                    page.wait_for_timeout(100)
+                except Exception:
+                    break
+    text = raw or ""
+    return Observation(
+        url=page_url(page),
+        title=safe_title(page),
+        snapshot=cap_snapshot(text, max_chars),
+        refs=extract_refs(text),
+        error=error if raw is None else None,
+        snapshot_ms=int((time.monotonic() - started) * 1000),
+    )

@@ -1,0 +1,169 @@
+"""``run_agent``: one run from spec to result.json and the completion callback, whatever happens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openhelm_agent.browser import BrowserSession, launched_browser, short_error
+from openhelm_agent.callback import ControlPlaneClient
+from openhelm_agent.clock import Deadline
+from openhelm_agent.errors import AgentFailure, ErrorCode
+from openhelm_agent.evidence import EvidenceWriter, RunResult
+from openhelm_agent.llm import LLMClient
+from openhelm_agent.log import get_logger
+from openhelm_agent.loop import AgentRun
+from openhelm_agent.options import AgentOptions
+from openhelm_agent.policy import DomainPolicy
+from openhelm_agent.spec import RunSpec, SpecError, parse_spec
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+log = get_logger("openhelm_agent")
+
+
+@contextmanager
+def _browser(options: AgentOptions, shared: Browser | None) -> Iterator[Browser]:
+    if shared is not None:
+        yield shared
+        return
+    started = time.monotonic()
+    with launched_browser(options.chromium_path, options.browser_proxy) as browser:
+        log.info("browser launched", extra={"ms": int((time.monotonic() - started) * 1000)})
+        yield browser
+
+
+def _failed(code: ErrorCode, message: str, evidence: EvidenceWriter, repairs: int) -> RunResult:
+    return RunResult(
+        status="failed",
+        result=None,
+        confidence=None,
+        summary=message,
+        error_code=code.value,
+        error_message=message,
+        schema_repairs=repairs,
+        steps=evidence.steps_written,
+    )
+
+
+def _execute(
+    spec: RunSpec,
+    evidence: EvidenceWriter,
+    callback: ControlPlaneClient | None,
+    options: AgentOptions,
+    shared: Browser | None,
+    deadline: Deadline,
+    holder: list[AgentRun],
+    control_url: str,
+    token: str,
+) -> RunResult:
+    policy = DomainPolicy.from_lists(spec.allowed_domains, spec.blocked_domains)
+    llm: LLMClient | None = None
+    if spec.replay is None:
+        base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
+        llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
+    try:
+        with _browser(options, shared) as browser:
+            session = BrowserSession(
+                browser,
+                policy,
+                evidence,
+                context_proxy=options.browser_proxy if shared is not None else None,
+            )
+            try:
+                agent = AgentRun(spec, session, evidence, callback, deadline, options)
+                holder.append(agent)
+                return agent.run_llm(llm) if llm is not None else agent.run_replay()
+            finally:
+                session.close()
+    finally:
+        if llm is not None:
+            log.info("llm usage", extra={"calls": llm.calls, **llm.usage})
+
+
+def _run_id(spec: RunSpec | Mapping[str, Any]) -> str | None:
+    run_id = spec.run_id if isinstance(spec, RunSpec) else spec.get("run_id")
+    return run_id if isinstance(run_id, str) and run_id else None
+
+
+def run_agent(
+    spec: RunSpec | Mapping[str, Any],
+    out_dir: str | Path,
+    control_url: str,
+    token: str,
+    *,
+    options: AgentOptions | None = None,
+    browser: Browser | None = None,
+) -> RunResult:
+    """Run one spec to the end: evidence in ``out_dir``, result.json, then the completion callback.
+
+    Never raises for a run failure: every outcome (bad spec, browser crash, LLM errors, limits) ends
+    in a result.json with an error code. ``browser`` lets a caller share one launched Chromium
+    (tests); the run then gets its own context in it, and the browser stays open.
+    """
+    started = time.monotonic()
+    options = options or AgentOptions()
+    evidence = EvidenceWriter(out_dir)
+    run_id = _run_id(spec)
+    callback = (
+        ControlPlaneClient(
+            control_url,
+            token,
+            run_id,
+            progress_timeout_s=options.progress_timeout_s,
+            complete_attempts=options.complete_attempts,
+        )
+        if run_id
+        else None
+    )
+    holder: list[AgentRun] = []
+    interrupted: BaseException | None = None
+
+    def repairs() -> int:
+        return holder[0].schema_repairs if holder else 0
+
+    try:
+        parsed = spec if isinstance(spec, RunSpec) else parse_spec(spec)
+        deadline = Deadline(parsed.max_duration_s, start=started)
+        log.info("run started", extra={"run_id": parsed.run_id, "model": parsed.model, "replay": bool(parsed.replay)})
+        result = _execute(parsed, evidence, callback, options, browser, deadline, holder, control_url, token)
+    except AgentFailure as failure:
+        result = _failed(failure.code, failure.message, evidence, repairs())
+    except SpecError as exc:
+        result = _failed(ErrorCode.AGENT_CRASHED, str(exc), evidence, repairs())
+    except Exception as exc:
+        log.exception("agent crashed")
+        result = _failed(ErrorCode.AGENT_CRASHED, f"{type(exc).__name__}: {short_error(exc)}", evidence, repairs())
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit from SIGTERM: report, then re-raise
+        interrupted = exc
+        result = _failed(ErrorCode.AGENT_CRASHED, f"agent interrupted ({type(exc).__name__})", evidence, repairs())
+    evidence.write_result(result)
+    log.info(
+        "run finished",
+        extra={
+            "status": result.status,
+            "error_code": result.error_code,
+            "steps": result.steps,
+            "ms": int((time.monotonic() - started) * 1000),
+        },
+    )
+    if callback is not None:
+        if not callback.complete(result.model_dump(mode="json")):
+            log.warning("completion callback not accepted; the control plane will find result.json")
+    else:
+        log.warning("no run_id in the spec: completion callback not sent")
+    if interrupted is not None:
+        raise interrupted
+    return result
+
+
+def fail_without_spec(out_dir: str | Path, message: str) -> RunResult:
+    """Write an AGENT_CRASHED result.json when there is no usable spec (hence no run id to call back)."""
+    evidence = EvidenceWriter(out_dir)
+    result = _failed(ErrorCode.AGENT_CRASHED, message, evidence, 0)
+    evidence.write_result(result)
+    return result

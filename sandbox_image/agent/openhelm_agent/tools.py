@@ -1,0 +1,230 @@
+"""The tools offered to the model: parameter models (their descriptions reach the model) and execution."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openhelm_agent.browser import BLOCKED_STATUS, BrowserSession, page_url, short_error
+
+if TYPE_CHECKING:
+    from openhelm_agent.clock import Deadline
+
+_REF = "Element ref from the LATEST snapshot, e.g. 'e12' or 'f2e7' (without brackets)."
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NavigateArgs(_Args):
+    url: str = Field(description="Absolute http(s) URL to open in the current tab.")
+
+
+class ClickArgs(_Args):
+    ref: str = Field(description=_REF)
+
+
+class TypeArgs(_Args):
+    ref: str = Field(description=_REF + " Must be a text box, search box or text area.")
+    text: str = Field(description="Text to put into the field (replaces what is there).")
+    submit: bool = Field(default=False, description="Press Enter after typing (submits most forms).")
+
+
+class SelectArgs(_Args):
+    ref: str = Field(description=_REF + " Must be a combobox / <select>.")
+    value: str = Field(description="The option to choose: its value or its visible label.")
+
+
+class ScrollArgs(_Args):
+    direction: Literal["up", "down"] = Field(description="Which way to scroll.")
+    amount: float = Field(default=1.0, gt=0, le=20, description="How far, in screen heights (1 = one screen).")
+
+
+class GoBackArgs(_Args):
+    pass
+
+
+class WaitArgs(_Args):
+    seconds: float = Field(ge=0, le=30, description="How long to wait, in seconds (at most 30).")
+
+
+class DoneArgs(_Args):
+    result: Any = Field(description="The answer, as JSON that validates against the output schema in the instructions.")
+    confidence: float = Field(
+        ge=0,
+        le=1,
+        description="How sure you are that the result is correct and complete, from 0.0 to 1.0.",
+    )
+    summary: str = Field(description="One or two sentences: what you found and where.")
+
+
+TOOLS: dict[str, tuple[type[_Args], str]] = {
+    "navigate": (NavigateArgs, "Open a URL in the current tab. Prefer clicking links found on the page."),
+    "click": (ClickArgs, "Click the element with this ref (link, button, tab, checkbox ...)."),
+    "type": (TypeArgs, "Type text into the input with this ref; submit=true presses Enter afterwards."),
+    "select": (SelectArgs, "Choose an option of the drop-down (combobox) with this ref."),
+    "scroll": (
+        ScrollArgs,
+        "Scroll the page. The snapshot already lists the whole page; scroll to load lazy content.",
+    ),
+    "go_back": (GoBackArgs, "Go back to the previous page of this tab."),
+    "wait": (WaitArgs, "Wait for the page to finish loading or updating."),
+    "done": (
+        DoneArgs,
+        "Finish the task with the result, your confidence and a short summary. Ends the run "
+        "if the result matches the output schema; otherwise you get the errors and can call it again.",
+    ),
+}
+
+
+def _strip_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def tool_specs() -> list[dict[str, Any]]:
+    """The tools in OpenAI chat-completions ``tools`` format."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": description,
+                "parameters": _strip_titles(model.model_json_schema()),
+            },
+        }
+        for name, (model, description) in TOOLS.items()
+    ]
+
+
+class ToolArgsError(ValueError):
+    """Unknown tool or arguments that do not fit its parameter model (sent back to the model)."""
+
+
+def parse_args(name: str, arguments: str | dict[str, Any] | None) -> _Args:
+    """Validate a tool call's arguments (a JSON string from the model, or a dict from a replay)."""
+    if name not in TOOLS:
+        raise ToolArgsError(f"unknown tool {name!r}; use one of: {', '.join(TOOLS)}")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            raise ToolArgsError(f"arguments of {name} are not valid JSON: {exc}") from exc
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise ToolArgsError(f"arguments of {name} must be a JSON object")
+    try:
+        return TOOLS[name][0].model_validate(arguments)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+        raise ToolArgsError(f"invalid arguments for {name}: {problems}") from exc
+
+
+@dataclass
+class ToolOutcome:
+    message: str
+    error: str | None = None
+
+
+class ToolExecutor:
+    """Runs one browser action on the session's current page, every wait bounded by the deadline."""
+
+    def __init__(
+        self,
+        session: BrowserSession,
+        deadline: Deadline,
+        *,
+        action_timeout_s: float = 10.0,
+        navigation_timeout_s: float = 30.0,
+        settle_timeout_s: float = 3.0,
+    ) -> None:
+        self.session = session
+        self.deadline = deadline
+        self.action_timeout_s = action_timeout_s
+        self.navigation_timeout_s = navigation_timeout_s
+        self.settle_timeout_s = settle_timeout_s
+
+    def execute(self, name: str, args: _Args, known_refs: set[str]) -> ToolOutcome:
+        """Run the action; Playwright errors (bad ref, timeout) come back as an error outcome."""
+        ref = getattr(args, "ref", None)
+        if ref is not None and ref not in known_refs:
+            return ToolOutcome("", f"ref {ref!r} is not in the latest snapshot; use a ref from the latest snapshot")
+        try:
+            outcome = getattr(self, f"_do_{name}")(args)
+        except Exception as exc:  # Playwright errors and timeouts are data for the model
+            return ToolOutcome("", f"{name} failed: {short_error(exc)}")
+        if name not in ("wait", "scroll"):
+            self._settle()
+        return outcome
+
+    def _timeout_ms(self, seconds: float | None = None) -> float:
+        return self.deadline.cap_ms(self.action_timeout_s if seconds is None else seconds)
+
+    def _settle(self) -> None:
+        """Let a navigation the action started reach DOMContentLoaded (bounded, errors ignored)."""
+        with contextlib.suppress(Exception):
+            self.session.page.wait_for_load_state("domcontentloaded", timeout=self._timeout_ms(self.settle_timeout_s))
+
+    def _do_navigate(self, args: NavigateArgs) -> ToolOutcome:
+        if not args.url.lower().startswith(("http://", "https://")):
+            return ToolOutcome("", "navigate needs an absolute http:// or https:// URL")
+        page = self.session.page
+        response = page.goto(
+            args.url, wait_until="domcontentloaded", timeout=self._timeout_ms(self.navigation_timeout_s)
+        )
+        status = response.status if response is not None else None
+        if response is not None and status == BLOCKED_STATUS and response.url in self.session.blocked_urls:
+            return ToolOutcome("", f"blocked by policy: {args.url} is not an allowed domain for this run")
+        if status is not None and status >= 400:
+            return ToolOutcome(f"opened {page_url(page)} (HTTP {status})")
+        return ToolOutcome(f"opened {page_url(page)}")
+
+    def _do_click(self, args: ClickArgs) -> ToolOutcome:
+        self.session.page.get_by_ref(args.ref).click(timeout=self._timeout_ms())
+        return ToolOutcome(f"clicked {args.ref}")
+
+    def _do_type(self, args: TypeArgs) -> ToolOutcome:
+        locator = self.session.page.get_by_ref(args.ref)
+        locator.fill(args.text, timeout=self._timeout_ms())
+        if args.submit:
+            locator.press("Enter", timeout=self._timeout_ms())
+        return ToolOutcome(f"typed into {args.ref}" + (" and pressed Enter" if args.submit else ""))
+
+    def _do_select(self, args: SelectArgs) -> ToolOutcome:
+        chosen = self.session.page.get_by_ref(args.ref).select_option(args.value, timeout=self._timeout_ms())
+        return ToolOutcome(f"selected {', '.join(chosen) or args.value} in {args.ref}")
+
+    def _do_scroll(self, args: ScrollArgs) -> ToolOutcome:
+        page = self.session.page
+        height = (page.viewport_size or {"height": 800})["height"]
+        delta = int(height * args.amount) * (1 if args.direction == "down" else -1)
+        page.mouse.move(640, 400)
+        page.mouse.wheel(0, delta)
+        position = page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+            "() => r([Math.round(scrollY), document.documentElement.scrollHeight]))))"
+        )
+        return ToolOutcome(f"scrolled {args.direction}; now at y={position[0]} of {position[1]}px")
+
+    def _do_go_back(self, args: GoBackArgs) -> ToolOutcome:
+        page = self.session.page
+        before = page_url(page)
+        response = page.go_back(wait_until="domcontentloaded", timeout=self._timeout_ms(self.navigation_timeout_s))
+        if response is None and page_url(page) == before:
+            return ToolOutcome("", "there is no previous page to go back to")
+        return ToolOutcome(f"went back to {page_url(page)}")
+
+    def _do_wait(self, args: WaitArgs) -> ToolOutcome:
+        seconds = self.deadline.cap(args.seconds) if args.seconds > 0 else 0
+        if seconds > 0:
+            self.session.page.wait_for_timeout(seconds * 1000)
+        return ToolOutcome(f"waited {seconds:.1f}s")
