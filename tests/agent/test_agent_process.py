@@ -1,0 +1,163 @@
+"""``python -m openhelm_agent`` as a real process: environment in, evidence and callbacks out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agent.harness import CHROMIUM, TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl
+from tests.support.fake_openai import ToolCall, find_ref
+
+AGENT_SRC = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent"
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A plain-HTTP forward proxy that relays GETs and records the absolute URLs it was asked for."""
+    seen: list[str] = []
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            try:
+                with direct.open(self.path, timeout=10) as upstream:
+                    status, body = upstream.status, upstream.read()
+                    ctype = upstream.headers.get("Content-Type", "text/html")
+            except urllib.error.HTTPError as exc:
+                status, body, ctype = exc.code, b"", "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def agent_env(spec_path: Path, out_dir: Path, control_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHELM_")}
+    env.update(
+        PYTHONPATH=str(AGENT_SRC),
+        OPENHELM_RUN_SPEC=str(spec_path),
+        OPENHELM_OUT_DIR=str(out_dir),
+        OPENHELM_CONTROL_URL=control_url,
+        OPENHELM_RUN_TOKEN=TOKEN,
+        OPENHELM_CHROMIUM=CHROMIUM,
+        **extra,
+    )
+    return env
+
+
+def test_module_entry_point_runs_a_spec_through_the_proxy(
+    site: str, control: tuple[FakeControlPlane, str], forward_proxy: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    plane, url = control
+    proxy_url, proxied = forward_proxy
+    plane.llm.add(
+        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        ToolCall("done", {"result": VALID_PLANS, "confidence": 0.8, "summary": "From the pricing table."}),
+    )
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0001")))
+    out_dir = tmp_path / "out"
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, out_dir, url, OPENHELM_BROWSER_PROXY=proxy_url),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out_dir / "result.json").read_text())
+    assert result["status"] == "succeeded" and result["result"] == VALID_PLANS
+    assert [s["action"] for s in read_jsonl(out_dir / "steps.jsonl")] == ["navigate", "click", "done"]
+    assert plane.completions[0]["run_id"] == "run_proc0001"
+    assert plane.completions[0]["authorization"] == f"Bearer {TOKEN}"
+    assert plane.completions[0]["body"] == result
+    # Chromium sent even loopback traffic through OPENHELM_BROWSER_PROXY.
+    assert f"{site}/index.html" in proxied and f"{site}/pricing.html" in proxied
+    # Logs are JSON lines on stderr and never carry the token.
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert any(line["event"] == "run finished" for line in lines)
+    assert TOKEN not in proc.stderr
+
+
+def test_sigterm_still_leaves_a_result(site: str, control: tuple[FakeControlPlane, str], tmp_path: Path) -> None:
+    plane, url = control
+    asked, release = threading.Event(), threading.Event()
+
+    def stall(body: dict[str, Any]) -> ToolCall:
+        asked.set()
+        release.wait(30)
+        return ToolCall("wait", {"seconds": 0})
+
+    plane.llm.add(stall)
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0002")))
+    out_dir = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, out_dir, url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert asked.wait(60), "the agent never called the LLM"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    result = json.loads((out_dir / "result.json").read_text())
+    assert result["error_code"] == "AGENT_CRASHED"
+    assert "interrupted" in result["error_message"]
+    assert plane.completions and plane.completions[0]["body"] == result
+
+
+def test_unreadable_spec_still_leaves_a_result(control: tuple[FakeControlPlane, str], tmp_path: Path) -> None:
+    _, url = control
+    spec_path = tmp_path / "missing.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, tmp_path / "out", url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["error_code"] == "AGENT_CRASHED" and "cannot read run spec" in result["error_message"]
+
+
+def test_missing_environment_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHELM_")}
+    env["PYTHONPATH"] = str(AGENT_SRC)
+    proc = subprocess.run([sys.executable, "-m", "openhelm_agent"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "OPENHELM_RUN_TOKEN" in proc.stderr

@@ -1,0 +1,125 @@
+"""Pure parts of the agent: spec validation, tool definitions, conversation bounds, schema errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openhelm_agent.conversation import Conversation
+from openhelm_agent.prompt import build_system_prompt
+from openhelm_agent.spec import SpecError, parse_spec
+from openhelm_agent.tools import ToolArgsError, parse_args, tool_specs
+from openhelm_agent.validation import schema_errors
+
+BASE: dict[str, Any] = {"run_id": "run_1", "prompt": "Find the price.", "model": "gpt-test"}
+
+
+def test_minimal_spec_gets_defaults() -> None:
+    spec = parse_spec({**BASE, "extra_field_from_control_plane": 1})
+    assert (spec.max_steps, spec.max_duration_s, spec.output_schema, spec.replay) == (25, 300, None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"start_url": "file:///etc/passwd"}, "start_url must be an http(s) URL"),
+        ({"output_schema": {"type": "nonsense"}}, "output_schema is not a valid JSON Schema"),
+        ({"allowed_domains": ["exa*mple.com"]}, "invalid domain pattern"),
+        ({"max_duration_s": 0}, "max_duration_s"),
+        ({"replay": {"steps": [{"action": "click", "args": {"ref": "e1"}}]}}, "must end with a 'done' step"),
+        ({"replay": {"steps": [{"action": "fly", "args": {}}]}}, "replay.steps.0.action"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match="invalid run spec") as info:
+        parse_spec({**BASE, **change})
+    assert message in str(info.value)
+
+
+def test_domains_are_normalised() -> None:
+    spec = parse_spec({**BASE, "allowed_domains": ["https://Example.com/x", "*.Docs.example.org"]})
+    assert spec.allowed_domains == ["example.com", "*.docs.example.org"]
+
+
+def test_tool_definitions_carry_field_descriptions() -> None:
+    specs = {t["function"]["name"]: t["function"] for t in tool_specs()}
+    assert list(specs) == ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    typed = specs["type"]["parameters"]
+    assert typed["required"] == ["ref", "text"]
+    assert "LATEST snapshot" in typed["properties"]["ref"]["description"]
+    assert typed["properties"]["submit"]["default"] is False
+    assert specs["done"]["parameters"]["properties"]["confidence"]["maximum"] == 1
+    assert "title" not in str(specs)  # titles are noise for the model
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "error"),
+    [
+        ("click", "{not json", "not valid JSON"),
+        ("click", "{}", "ref: Field required"),
+        ("wait", {"seconds": 99}, "less than or equal to 30"),
+        ("scroll", {"direction": "down", "speed": 3}, "speed: Extra inputs are not permitted"),
+        ("done", {"result": 1, "confidence": 2, "summary": ""}, "confidence"),
+        ("fly", {}, "unknown tool"),
+    ],
+)
+def test_bad_tool_arguments(name: str, arguments: Any, error: str) -> None:
+    with pytest.raises(ToolArgsError, match=error):
+        parse_args(name, arguments)
+
+
+def test_schema_errors_are_readable_and_bounded() -> None:
+    schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "integer"}}}}
+    errors = schema_errors(schema, {"items": ["a"] * 20})
+    assert errors[0] == "at $.items[0]: 'a' is not of type 'integer'"
+    assert len(errors) == 10
+    assert schema_errors(None, {"anything": True}) == []
+    assert schema_errors(schema, {"items": [1, 2]}) == []
+
+
+def test_system_prompt_has_schema_limits_and_domains() -> None:
+    spec = parse_spec(
+        {**BASE, "output_schema": {"type": "object"}, "max_steps": 7, "blocked_domains": ["ads.example.com"]}
+    )
+    prompt = build_system_prompt(spec)
+    assert '{"type": "object"}' in prompt
+    assert "at most 7 browser actions" in prompt
+    assert "Blocked domains: ads.example.com" in prompt
+
+
+def _turn(conversation: Conversation, n: int) -> None:
+    call = {"id": f"c{n}", "type": "function", "function": {"name": "wait", "arguments": "{}"}}
+    conversation.start_turn({"role": "assistant", "content": None, "tool_calls": [call]})
+    conversation.add_tool_result(f"c{n}", f"waited {n}", f"wait #{n}")
+    conversation.set_observation(f"full observation {n} [ref=e{n}]", f"brief {n}")
+
+
+def test_conversation_keeps_only_the_latest_observation_and_recent_turns() -> None:
+    conversation = Conversation("system", "task", keep_turns=3)
+    conversation.set_observation("full observation 0 [ref=e0]", "brief 0")
+    for n in range(1, 7):
+        _turn(conversation, n)
+    messages = conversation.messages()
+    contents = [m.get("content") or "" for m in messages]
+    assert contents[:2] == ["system", "task"]
+    assert sum("full observation" in c for c in contents) == 1 and "full observation 6" in contents[-1]
+    assert "Earlier actions" in contents[2] and "wait #3" in contents[2] and "wait #4" not in contents[2]
+    # Every tool message still follows the assistant message that asked for it.
+    pending: set[str] = set()
+    for message in messages:
+        if message["role"] == "assistant":
+            assert not pending
+            pending = {c["id"] for c in message.get("tool_calls", [])}
+        elif message["role"] == "tool":
+            pending.remove(message["tool_call_id"])
+
+
+def test_conversation_never_drops_the_current_observation() -> None:
+    conversation = Conversation("system", "task", keep_turns=2)
+    conversation.set_observation("full observation 0 [ref=e0]", "brief 0")
+    for n in range(4):  # replies without tool calls: no new observation
+        conversation.start_turn({"role": "assistant", "content": f"thinking {n}"})
+        conversation.add_user("call a tool")
+    contents = [m.get("content") or "" for m in conversation.messages()]
+    assert "full observation 0 [ref=e0]" in contents
