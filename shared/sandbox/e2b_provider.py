@@ -1,0 +1,472 @@
+"""The E2B sandbox provider: one E2B cloud sandbox per run, built from ``sandbox_image/``.
+
+``start`` creates the sandbox from the template, writes the run spec to ``/home/user/run_spec.json``
+and starts ``python -m openhelm_agent`` in the background; the agent's evidence lands in
+``/home/user/out``, which ``list_files``/``read_file`` read back through E2B's in-sandbox daemon.
+
+Network policy. E2B filters egress per sandbox (``network.allow_out``/``deny_out``):
+
+* ``allow_out`` takes IPs, CIDRs and host names (``example.com``, ``*.example.com``), and allowed
+  entries win over denied ones. Host names are matched on HTTP ``Host`` (port 80) and TLS SNI
+  (port 443) only; other ports fall back to IP/CIDR matching, UDP (QUIC) cannot be matched by name.
+* ``deny_out`` takes IPs and CIDRs only: **host names cannot be denied**.
+
+So a run with allowed domains becomes ``allow_out = allowed + control plane host`` with
+``deny_out = [0.0.0.0/0]``; a run without them keeps the internet open but denies private,
+link-local (cloud metadata), CGNAT and reserved IPv4 ranges. Blocked *domains* cannot be expressed
+at E2B's network layer; they are enforced inside the browser only (the agent's Playwright routes),
+and blocked IPs/CIDRs are added to ``deny_out``. Our ``*.example.com`` also matches the apex
+(``example.com``), E2B's wildcard does not, so both are sent.
+
+Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
+the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
+
+The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import posixpath
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from shared.clock import Clock
+from shared.logging import get_logger
+from shared.sandbox.base import (
+    SandboxError,
+    SandboxInfo,
+    SandboxNotFound,
+    SandboxProvider,
+    SandboxRequest,
+    SandboxStartError,
+)
+
+if TYPE_CHECKING:
+    from e2b import Sandbox, SandboxNetworkOpts
+
+log = get_logger("shared.sandbox.e2b")
+
+HOME_DIR = "/home/user"
+RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
+OUT_DIR = f"{HOME_DIR}/out"
+AGENT_COMMAND = "python -m openhelm_agent"
+CHROMIUM_PATH = "/usr/bin/chromium"
+# Metadata marking our sandboxes (list_running filters on it).
+OPENHELM_METADATA = {"openhelm": "1"}
+ALL_TRAFFIC = "0.0.0.0/0"
+# Denied when a run has no allowed-domain list: everything that is not the public internet.
+PRIVATE_IPV4_RANGES: tuple[str, ...] = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
+# Environment variables that must never reach a sandbox (AWS, E2B, model-provider credentials).
+_FORBIDDEN_ENV = re.compile(
+    r"^(AWS_|E2B_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)|_API_KEY$|^OPENAI_|^ANTHROPIC_", re.IGNORECASE
+)
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
+)
+# How deep list_files walks the out dir (screenshots/ is one level down).
+_LIST_DEPTH = 8
+# Connecting to a running sandbox may extend its life to at least this many seconds (E2B only ever
+# extends, never shortens): enough for the control plane to copy evidence at the deadline's edge.
+CONNECT_GRACE_S = 60
+_CACHE_SIZE = 32
+
+
+class OutDirPathError(SandboxError, ValueError):
+    """A path given to list_files/read_file leaves the out dir (absolute, ``..``)."""
+
+
+class SandboxFileNotFound(SandboxError, FileNotFoundError):
+    """The sandbox is alive but the file is not in its out dir (caught as either base)."""
+
+
+def _e2b() -> Any:
+    """The e2b module, imported on first use."""
+    import e2b
+
+    return e2b
+
+
+def _allow_entries(pattern: str) -> list[str] | None:
+    """E2B ``allow_out`` entries for one allowed-domain pattern; None for ``*`` (allow everything).
+
+    Follows the agent's domain rule (lower-cased, scheme/port/path/user stripped, one trailing dot
+    dropped, IDNA-encoded; ``*.host`` also matches ``host``). IPv4 addresses and CIDRs pass through.
+    IPv6 entries are returned too; the caller decides (E2B's egress rules are IPv4).
+    Raises ValueError for anything else.
+    """
+    raw = pattern.strip()
+    if raw == "*":
+        return None
+    ip = _ip_entry(raw)
+    if ip:
+        return [ip]
+    if "://" in raw:
+        raw = raw.split("://", 1)[1]
+    raw = raw.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    if raw.count(":") == 1:
+        raw = raw.split(":", 1)[0]
+    wildcard = raw.startswith("*.")
+    host = (raw[2:] if wildcard else raw).strip().lower()
+    host = host[:-1] if host.endswith(".") else host
+    if host and not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"invalid domain pattern: {pattern!r}") from exc
+    ip = _ip_entry(host)
+    if ip and not wildcard:
+        return [ip]
+    if not host or ip or not _HOSTNAME.match(host):
+        raise ValueError(f"invalid domain pattern: {pattern!r} (use 'example.com' or '*.example.com')")
+    return [host, f"*.{host}"] if wildcard else [host]
+
+
+def _ip_entry(value: str) -> str | None:
+    """``value`` as a normalised IP address or CIDR if it is one, else None."""
+    candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        net = ipaddress.ip_network(candidate, strict=False)
+    except ValueError:
+        return None
+    return str(net) if "/" in candidate else str(net.network_address)
+
+
+def _control_host_entry(control_url: str) -> str:
+    parts = urlsplit(control_url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError(f"control_url has no host: {control_url!r}")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if parts.port not in (None, 80, 443):
+            # E2B matches host names on ports 80/443 only: say so rather than fail mysteriously.
+            log.warning("e2b_control_url_port_not_filterable", host=host, port=parts.port)
+        return host
+    if ip.version != 4:
+        raise ValueError(f"IPv6 control_url is not supported by E2B egress rules: {control_url!r}")
+    return str(ip)
+
+
+def network_policy(
+    allowed_domains: Iterable[str], blocked_domains: Iterable[str], control_url: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The E2B ``network`` option for a run, plus the blocked patterns E2B cannot enforce.
+
+    Raises ValueError on an invalid pattern or control URL (before anything is created).
+    """
+    control = _control_host_entry(control_url)
+    patterns = [p for p in allowed_domains if p.strip()]
+    # No list, or "*" in it: the open internet (minus private ranges). Otherwise fail closed.
+    open_internet = not patterns
+    allow: list[str] = []
+    for pattern in patterns:
+        entries = _allow_entries(pattern)
+        if entries is None:
+            open_internet = True
+        elif all(_is_ipv4_entry(e) or not _ip_entry(e) for e in entries):
+            allow.extend(entries)
+        else:  # IPv6: E2B's rules are IPv4-only; the browser still enforces the pattern
+            log.warning("e2b_ipv6_allow_entry_dropped", pattern=pattern)
+    deny: list[str] = list(PRIVATE_IPV4_RANGES) if open_internet else [ALL_TRAFFIC]
+    unenforced: list[str] = []
+    for pattern in blocked_domains:
+        entries = _allow_entries(pattern)
+        if entries and all(_is_ipv4_entry(e) for e in entries):
+            deny.extend(entries)
+        else:  # host names (and IPv6) cannot be denied at E2B's network layer
+            unenforced.append(pattern.strip())
+    allow = [control] if open_internet else [*allow, control]
+    opts: dict[str, Any] = {
+        "allow_out": list(dict.fromkeys(allow)),
+        "deny_out": list(dict.fromkeys(deny)),
+        # Nothing is served from the sandbox: its public URLs require the traffic token.
+        "allow_public_traffic": False,
+    }
+    return opts, unenforced
+
+
+def _is_ipv4_entry(value: str) -> bool:
+    try:
+        return ipaddress.ip_network(value, strict=False).version == 4
+    except ValueError:
+        return False
+
+
+def _out_path(path: str) -> str:
+    """Absolute sandbox path of ``path`` (relative to the out dir); OutDirPathError if it escapes."""
+    rel = posixpath.normpath(path.replace("\\", "/")) if path else "."
+    if rel.startswith("/") or rel == ".." or rel.startswith("../"):
+        raise OutDirPathError(f"path escapes the out dir: {path!r}")
+    return OUT_DIR if rel == "." else f"{OUT_DIR}/{rel}"
+
+
+class E2BProvider(SandboxProvider):
+    """Runs each run's agent in its own E2B sandbox (template built from ``sandbox_image/``)."""
+
+    name = "e2b"
+
+    def __init__(
+        self,
+        api_key: str,
+        template: str = "openhelm-agent",
+        *,
+        domain: str | None = None,
+        deployment: str | None = None,
+        request_timeout_s: float = 30.0,
+        max_read_bytes: int = 64 * 1024 * 1024,
+        clock: Clock | None = None,
+    ) -> None:
+        """``deployment`` (e.g. the stack name) is stored in every sandbox's metadata and scopes
+        ``list_running``, so a reaper of one deployment never sees another's sandboxes on a shared
+        E2B team."""
+        if not api_key:
+            raise ValueError("E2B api_key is required")
+        self.template = template
+        self.deployment = deployment
+        self.max_read_bytes = max_read_bytes
+        self._opts: dict[str, Any] = {"api_key": api_key, "request_timeout": request_timeout_s}
+        if domain:
+            self._opts["domain"] = domain
+        self._clock = clock or Clock()
+        self._connected: OrderedDict[str, Sandbox] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _selector_metadata(self) -> dict[str, str]:
+        md = dict(OPENHELM_METADATA)
+        if self.deployment:
+            md["deployment"] = self.deployment
+        return md
+
+    def _map_error(self, exc: BaseException, sandbox_id: str, op: str) -> SandboxError:
+        e2b = _e2b()
+        if isinstance(exc, e2b.SandboxNotFoundException | e2b.SandboxNotRunningException):
+            self._forget(sandbox_id)
+            return SandboxNotFound(f"E2B sandbox {sandbox_id} not found ({op}): {exc}")
+        return SandboxError(f"E2B {op} failed for sandbox {sandbox_id}: {type(exc).__name__}: {exc}")
+
+    def _forget(self, sandbox_id: str) -> None:
+        with self._lock:
+            self._connected.pop(sandbox_id, None)
+
+    def _connect(self, sandbox_id: str) -> Sandbox:
+        """A connected Sandbox (one control-plane call per sandbox, then cached)."""
+        with self._lock:
+            sbx = self._connected.get(sandbox_id)
+            if sbx is not None:
+                self._connected.move_to_end(sandbox_id)
+                return sbx
+        sbx = _e2b().Sandbox.connect(sandbox_id, timeout=CONNECT_GRACE_S, **self._opts)
+        with self._lock:
+            self._connected[sandbox_id] = sbx
+            while len(self._connected) > _CACHE_SIZE:
+                self._connected.popitem(last=False)
+        return sbx
+
+    def _envs(self, request: SandboxRequest) -> tuple[dict[str, str], dict[str, str]]:
+        """(sandbox-wide envs, agent process envs). The run token goes to the agent process only."""
+        forbidden = sorted(k for k in request.envs if _FORBIDDEN_ENV.search(k))
+        if forbidden:
+            raise ValueError(f"refusing to pass credentials into a sandbox: {forbidden}")
+        public = {
+            **{str(k): str(v) for k, v in request.envs.items()},
+            "OPENHELM_RUN_SPEC": RUN_SPEC_PATH,
+            "OPENHELM_OUT_DIR": OUT_DIR,
+            "OPENHELM_CONTROL_URL": request.control_url,
+            "OPENHELM_CHROMIUM": CHROMIUM_PATH,
+        }
+        return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token}
+
+    # -- SandboxProvider -------------------------------------------------------------------------
+
+    def start(self, request: SandboxRequest) -> SandboxInfo:
+        started = time.monotonic()
+        try:
+            if request.timeout_s <= 0:
+                raise ValueError(f"timeout_s must be positive, got {request.timeout_s}")
+            network, unenforced = network_policy(request.allowed_domains, request.blocked_domains, request.control_url)
+            sandbox_envs, agent_envs = self._envs(request)
+            spec = json.dumps(request.run_spec)
+            e2b = _e2b()
+        except (ValueError, TypeError, ImportError) as exc:
+            raise SandboxStartError(f"invalid sandbox request for run {request.run_id}: {exc}") from exc
+        if unenforced:
+            log.warning(
+                "e2b_blocked_domains_browser_only",
+                run_id=request.run_id,
+                count=len(unenforced),
+                reason="E2B deny_out takes IPs/CIDRs only",
+            )
+        metadata = {
+            **{str(k): str(v) for k, v in request.metadata.items()},
+            **self._selector_metadata(),
+            "run_id": request.run_id,
+            "org_id": request.org_id,
+        }
+        net_opts: SandboxNetworkOpts = network  # type: ignore[assignment]
+        try:
+            sbx = e2b.Sandbox.create(
+                template=self.template,
+                timeout=request.timeout_s,
+                metadata=metadata,
+                envs=sandbox_envs,
+                network=net_opts,
+                allow_internet_access=True,
+                # Fresh per start(): the SDK's own retries (429/502/503/504) then cannot create a
+                # second sandbox, while a retried StartSandbox step never reuses a started one.
+                idempotency_key=str(uuid.uuid4()),
+                **self._opts,
+            )
+        except Exception as exc:
+            log.error("e2b_create_failed", run_id=request.run_id, error=type(exc).__name__, detail=str(exc))
+            raise SandboxStartError(f"E2B sandbox create failed for run {request.run_id}: {exc}") from exc
+        created = time.monotonic()
+        try:
+            sbx.files.write(RUN_SPEC_PATH, spec)
+            handle = sbx.commands.run(AGENT_COMMAND, background=True, envs=agent_envs, cwd=HOME_DIR, timeout=0)
+            pid = handle.pid
+            # Stop streaming the agent's output: envd keeps the process running (timeout=0: no deadline
+            # but the sandbox's own).
+            handle.disconnect()
+        except BaseException as exc:
+            self._kill_after_failed_start(sbx.sandbox_id, request.run_id)
+            if not isinstance(exc, Exception):
+                raise
+            log.error(
+                "e2b_agent_start_failed",
+                run_id=request.run_id,
+                sandbox_id=sbx.sandbox_id,
+                error=type(exc).__name__,
+                detail=str(exc),
+            )
+            raise SandboxStartError(f"starting the agent failed for run {request.run_id}: {exc}") from exc
+        with self._lock:
+            self._connected[sbx.sandbox_id] = sbx
+            while len(self._connected) > _CACHE_SIZE:
+                self._connected.popitem(last=False)
+        done = time.monotonic()
+        log.info(
+            "e2b_sandbox_started",
+            run_id=request.run_id,
+            sandbox_id=sbx.sandbox_id,
+            template=self.template,
+            agent_pid=pid,
+            create_ms=round((created - started) * 1000, 1),
+            agent_ms=round((done - created) * 1000, 1),
+        )
+        return SandboxInfo(
+            sandbox_id=sbx.sandbox_id,
+            run_id=request.run_id,
+            provider=self.name,
+            started_at=self._clock.now(),
+            metadata={"template": self.template, "agent_pid": str(pid)},
+        )
+
+    def _kill_after_failed_start(self, sandbox_id: str, run_id: str) -> None:
+        try:
+            _e2b().Sandbox.kill(sandbox_id, **self._opts)
+        except Exception as exc:  # the sandbox's own timeout and the reaper remain as backstops
+            log.error("e2b_kill_after_failed_start_failed", run_id=run_id, sandbox_id=sandbox_id, error=str(exc))
+        self._forget(sandbox_id)
+
+    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
+        base = _out_path(subdir)
+        e2b = _e2b()
+        try:
+            entries = self._connect(sandbox_id).files.list(base, depth=_LIST_DEPTH)
+        except e2b.FileNotFoundException:
+            return []
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "list_files") from exc
+        prefix = OUT_DIR + "/"
+        out = [
+            entry.path[len(prefix) :]
+            for entry in entries
+            if entry.type == e2b.FileType.FILE and entry.path.startswith(prefix)
+        ]
+        return sorted(out)
+
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        """Bytes of ``path`` (relative to the out dir), streamed and capped at ``max_read_bytes``.
+
+        SandboxFileNotFound (a SandboxError and a FileNotFoundError) if the file is missing,
+        SandboxNotFound if the sandbox is gone, SandboxError if the file is too large."""
+        full = _out_path(path)
+        e2b = _e2b()
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with self._connect(sandbox_id).files.read(full, format="stream") as stream:
+                for chunk in stream:
+                    size += len(chunk)
+                    if size > self.max_read_bytes:
+                        raise SandboxError(f"{path!r} is larger than {self.max_read_bytes} bytes")
+                    chunks.append(chunk)
+        except SandboxError:
+            raise
+        except e2b.FileNotFoundException as exc:
+            raise SandboxFileNotFound(f"{path} not found in sandbox {sandbox_id}") from exc
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "read_file") from exc
+        return b"".join(chunks)
+
+    def kill(self, sandbox_id: str) -> bool:
+        """True if E2B killed a live sandbox, False if it was unknown or already gone.
+
+        Raises SandboxError only when E2B could not be asked (auth, network, 5xx after retries)."""
+        self._forget(sandbox_id)
+        e2b = _e2b()
+        try:
+            killed = bool(e2b.Sandbox.kill(sandbox_id, **self._opts))
+        except (e2b.SandboxNotFoundException, e2b.NotFoundException):
+            killed = False
+        except Exception as exc:
+            raise SandboxError(f"E2B kill failed for sandbox {sandbox_id}: {type(exc).__name__}: {exc}") from exc
+        log.info("e2b_sandbox_killed", sandbox_id=sandbox_id, was_running=killed)
+        return killed
+
+    def list_running(self) -> list[SandboxInfo]:
+        """Running and paused sandboxes of this deployment (every page)."""
+        e2b = _e2b()
+        query = e2b.SandboxQuery(
+            metadata=self._selector_metadata(), state=[e2b.SandboxState.RUNNING, e2b.SandboxState.PAUSED]
+        )
+        found: list[SandboxInfo] = []
+        try:
+            paginator = e2b.Sandbox.list(query=query, limit=100, **self._opts)
+            while paginator.has_next:
+                for item in paginator.next_items():
+                    md: Mapping[str, str] = item.metadata or {}
+                    found.append(
+                        SandboxInfo(
+                            sandbox_id=item.sandbox_id,
+                            run_id=md.get("run_id", ""),
+                            provider=self.name,
+                            started_at=item.started_at,
+                            metadata={**md, "state": str(getattr(item.state, "value", item.state))},
+                        )
+                    )
+        except Exception as exc:
+            raise SandboxError(f"E2B list failed: {type(exc).__name__}: {exc}") from exc
+        return found
