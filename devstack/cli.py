@@ -1,0 +1,150 @@
+"""``openhelm`` command line: ``openhelm dev`` runs the embedded local stack in the foreground.
+
+stdout is a machine-readable channel for whoever starts the stack (``make demo``, e2e tests): the
+first line is ``OPENHELM_READY url=...`` once the API answers and every org exists, then one
+``OPENHELM_KEY org=<name> key=<api key>`` line per org. Everything else (logs, handler output,
+sandbox subprocesses) goes to stderr: file descriptor 1 itself is pointed at stderr, and the
+protocol lines are written to a private duplicate of the original stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from devstack.bootstrap import BootstrapOrg
+
+DEV_PARAMS = {"Stage": "dev", "SandboxProvider": "local"}
+DEV_ENV = {"OPENHELM_STAGE": "local"}
+
+
+def default_template() -> Path:
+    """template.yaml in the working directory, else the one of this checkout."""
+    here = Path.cwd() / "template.yaml"
+    return here if here.is_file() else Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openhelm", description="OpenHelm developer commands.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run the embedded local stack in the foreground")
+    dev.add_argument("--port", type=int, default=8787, help="gateway port on 127.0.0.1 (0: any free port)")
+    dev.add_argument("--org", action="append", default=[], metavar="NAME", help="create this org and an API key")
+    dev.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter override")
+    dev.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
+    dev.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    return parser
+
+
+def dev_params(template: Path, overrides: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Dev defaults (for the parameters the template declares) + overrides, plus a random
+    per-session value for every NoEcho parameter without a default (secrets such as the run-token
+    HMAC key: nothing to configure locally)."""
+    from devstack.template import load_yaml
+
+    declared: dict[str, Any] = load_yaml(template).get("Parameters") or {}
+    params = {**{k: v for k, v in DEV_PARAMS.items() if k in declared}, **overrides}
+    generated: list[str] = []
+    for name, spec in declared.items():
+        if name not in params and "Default" not in spec and str(spec.get("NoEcho")).lower() == "true":
+            params[name] = secrets.token_urlsafe(max(32, int(spec.get("MinLength", 32))))
+            generated.append(name)
+    return params, generated
+
+
+def run_dev(
+    args: argparse.Namespace,
+    *,
+    stop: threading.Event,
+    out: TextIO,
+    bootstrap: BootstrapOrg | None = None,
+) -> int:
+    """Start the stack, create the orgs, announce, serve until ``stop`` is set. Returns an exit code.
+
+    Kept apart from :func:`main` (signals, file descriptors) so tests can run it in a thread.
+    """
+    from devstack.stack import LocalStack
+    from devstack.template import TemplateError, parse_params
+    from shared.logging import get_logger
+
+    log = get_logger("devstack.cli")
+    template = (args.template or default_template()).resolve()
+    try:
+        params, generated = dev_params(template, parse_params(args.param))
+    except (TemplateError, OSError) as exc:
+        log.error("bad_parameters", error=str(exc))
+        return 2
+    if generated:
+        log.info("generated_secret_parameters", names=generated, note="random per session; pass --param to fix")
+
+    stack = LocalStack(template, params, port=args.port, env=DEV_ENV, preload=True)
+    try:
+        stack.start()
+    except Exception as exc:
+        log.exception("stack_start_failed", error=str(exc))
+        return 1
+    try:
+        if bootstrap is None:
+            from devstack.bootstrap import bootstrap_org
+
+            bootstrap = bootstrap_org
+        keys: list[tuple[str, str]] = []
+        for name in args.org:
+            try:
+                _org_id, api_key = bootstrap(name)
+            except Exception as exc:
+                log.exception("org_bootstrap_failed", org=name, error=str(exc))
+                return 1
+            keys.append((name, api_key))
+        out.write(f"OPENHELM_READY url={stack.url}\n")
+        for name, api_key in keys:
+            out.write(f"OPENHELM_KEY org={name} key={api_key}\n")
+        out.flush()
+        log.info("ready", url=stack.url, orgs=[n for n, _ in keys], start_ms=round(stack.started_s * 1000))
+        while not stop.wait(0.5):
+            pass
+        log.info("stopping")
+        return 0
+    finally:
+        stack.stop()
+
+
+def _protocol_stdout() -> TextIO:
+    """Keep the real stdout for the protocol lines and send fd 1 to stderr for everyone else."""
+    sys.stdout.flush()
+    proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    return proto
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script entry point (``openhelm``)."""
+    args = build_parser().parse_args(argv)
+    if args.command != "dev":  # pragma: no cover - argparse rejects unknown commands
+        return 2
+    out = _protocol_stdout()
+    from shared.logging import configure
+
+    configure(args.log_level, stream=sys.stderr)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return run_dev(args, stop=stop, out=out)
+    finally:
+        out.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

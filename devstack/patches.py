@@ -1,0 +1,232 @@
+"""The few moto patches the local stack needs, pinned to moto 5.2.5.
+
+Each patch is small, says why it exists, and delegates to moto for everything it does not
+change. They are installed once per process (:func:`install`) and act only while a runtime is
+active (:func:`activate`); with none active, moto behaves as shipped.
+
+Why patches at all: moto runs Lambda functions in Docker (or returns a canned answer), fails a
+whole PutEvents for Lambda/Step Functions targets, and handles SQS event source mappings inside
+SendMessage only. The local stack needs every one of those paths to reach the handler that the
+template names, in this process.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+import threading
+import types
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import moto
+from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
+from moto.events.models import Rule
+
+from devstack.runtime import FunctionRegistry
+from shared.logging import get_logger
+
+log = get_logger("devstack.patches")
+
+MOTO_VERSION = "5.2.5"
+if moto.__version__ != MOTO_VERSION:  # the patched internals are private; re-check them on upgrade
+    raise RuntimeError(f"devstack patches are written for moto=={MOTO_VERSION}, found {moto.__version__}")
+
+
+class Runtime(Protocol):
+    """What the patches need from the running local stack."""
+
+    registry: FunctionRegistry
+
+    def deliver(self, target_arn: str, event: Any, source: str) -> None: ...
+
+    def on_event_source_mapping(self, esm: EventSourceMapping) -> None: ...
+
+
+_active: Runtime | None = None
+_installed = False
+_install_lock = threading.Lock()
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+def activate(runtime: Runtime) -> None:
+    """Route moto's invoke paths to ``runtime`` (one local stack per process at a time)."""
+    global _active
+    install()
+    if _active is not None and _active is not runtime:
+        raise RuntimeError("another LocalStack is already running in this process")
+    _active = runtime
+
+
+def deactivate(runtime: Runtime) -> None:
+    global _active
+    if _active is runtime:
+        _active = None
+
+
+def install() -> None:
+    """Install the patches (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        _import_sfn_interpreter()
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        _originals["start_execution"] = StepFunctionsParserBackend.start_execution
+        StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+        _originals["invoke_lambda"] = LambdaFunction._invoke_lambda
+        _originals["invoke"] = LambdaFunction.invoke
+        _originals["create_esm"] = LambdaBackend.create_event_source_mapping
+        _originals["send_to_targets"] = Rule.send_to_targets
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
+        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+        _installed = True
+
+
+# moto 5.2.5: the Step Functions interpreter imports moto.batch.utils for one enum, and importing
+# it runs moto.batch's __init__, which loads the EC2 models and their region/instance JSON: ~0.8 s
+# of a ~1 s stack start, for a service the stack never uses. The interpreter is imported here with
+# moto.batch briefly stubbed as a bare package, so only utils loads; the stub is removed afterwards
+# and a later real ``import moto.batch`` loads the full package as usual.
+def _import_sfn_interpreter() -> None:
+    if "moto.stepfunctions.parser.models" in sys.modules or "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    stub = types.ModuleType("moto.batch")
+    stub.__path__ = list(spec.submodule_search_locations)
+    sys.modules["moto.batch"] = stub
+    try:
+        import moto.stepfunctions.parser.models  # noqa: F401
+    finally:
+        for name in [n for n in sys.modules if n == "moto.batch" or n.startswith("moto.batch.")]:
+            sys.modules.pop(name, None)
+
+
+# moto 5.2.5: with execute_state_machine on, StartExecution without a name creates an execution
+# literally named "None" (the interpreter's backend lacks the plain backend's uuid default), so the
+# second unnamed start of a machine fails with ExecutionAlreadyExists. Unnamed executions get a
+# uuid, as in AWS.
+def _start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    return _originals["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+# moto 5.2.5: LambdaFunction._invoke_lambda(event) -> (payload, errored, logs) starts a Docker
+# container. Every synchronous invoke (Invoke API, Step Functions lambda:invoke and
+# .waitForTaskToken, DynamoDB/Kinesis mappings) passes through it, so this is the one place to run
+# the template's handler in-process instead. Lambda.use_docker stays untouched: its "simple"
+# backend would bypass this method and answer canned results.
+def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    runtime = _active
+    fn = runtime.registry.get(self.function_arn) if runtime else None
+    if fn is None:
+        payload = {
+            "errorType": "ResourceNotFoundException",
+            "errorMessage": f"{self.function_name} is not a function of the local stack's template",
+        }
+        return json.dumps(payload), True, ""
+    if isinstance(event, str):  # moto hands "{}" (a string) for an empty body
+        event = json.loads(event or "{}")
+    payload, errored = fn.invoke(event)
+    return payload, errored, ""
+
+
+# moto 5.2.5: LambdaFunction.invoke runs InvocationType=Event synchronously and answers only
+# afterwards. Lambda queues the event and answers 202 at once; callers that fire and forget must
+# not wait for the handler, so Event invokes go to the registry's async queue.
+def _invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
+    runtime = _active
+    fn = runtime.registry.get(self.function_arn) if runtime else None
+    if fn is not None and (request_headers or {}).get("x-amz-invocation-type") == "Event":
+        runtime.registry.invoke_async(fn, json.loads(body) if body else {}, source="lambda:Invoke")  # type: ignore[union-attr]
+        return b""
+    return _originals["invoke"](self, body, request_headers, response_headers)  # type: ignore[no-any-return]
+
+
+# moto 5.2.5: create_event_source_mapping registers an SQS mapping on the queue, and
+# Queue.add_message then invokes the function synchronously inside SendMessage, one receive per
+# send, with nothing to redeliver delayed or failed messages. The local stack polls the queues
+# itself like Lambda's poller, so the mapping is detached from the queue (no double processing)
+# and handed to the runtime's poller.
+def _create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
+    esm: EventSourceMapping = _originals["create_esm"](self, spec)
+    runtime = _active
+    if runtime is not None and esm.event_source_arn.split(":")[2] == "sqs":
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            if queue.queue_arn == esm.event_source_arn:
+                queue.lambda_event_source_mappings.pop(esm.function_arn, None)
+        runtime.on_event_source_mapping(esm)
+    return esm
+
+
+# moto 5.2.5: Rule.send_to_targets raises NotImplementedError for Lambda and Step Functions
+# targets, which fails the whole PutEvents. Lambda targets are invoked asynchronously here (as
+# EventBridge does) with the event envelope; Step Functions targets start an execution; every
+# other target goes back to moto. Disabled rules deliver nothing (moto ignores State).
+def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    runtime = _active
+    if runtime is None:
+        return _originals["send_to_targets"](self, original_event, transform_input)  # type: ignore[no-any-return]
+    if getattr(self, "state", "ENABLED") != "ENABLED" or not self.event_pattern.matches_event(original_event):
+        return None
+    ours, theirs = [], []
+    for target in self.targets:
+        service = target["Arn"].split(":")[2]
+        (ours if service in ("lambda", "states") else theirs).append(target)
+    for target in ours:
+        event = _target_input(target, _envelope(original_event), transform_input)
+        runtime.deliver(target["Arn"], event, f"events:{self.name}")
+    if theirs:
+        rest = copy.copy(self)  # shallow copy: other threads may deliver through the same rule
+        rest.targets = theirs
+        _originals["send_to_targets"](rest, original_event, transform_input)
+    return None
+
+
+def _envelope(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge delivers it (ISO time, no moto bookkeeping fields)."""
+    out = {k: v for k, v in event.items() if k != "ingestion-time"}
+    when = out.get("time")
+    if isinstance(when, int | float):
+        out["time"] = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(when, datetime):
+        out["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any], transform_input: bool) -> Any:
+    """Apply a target's Input / InputPath / InputTransformer like EventBridge does."""
+    if not transform_input:
+        return event
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _json_path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.utils import EventTemplateParser
+
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+    return event
+
+
+def _json_path(event: Any, path: str) -> Any:
+    """The dotted subset of JSONPath that InputPath uses in practice (``$.detail.run``)."""
+    value = event
+    for part in [p for p in path.lstrip("$").split(".") if p]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

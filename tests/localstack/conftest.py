@@ -1,0 +1,75 @@
+"""Shared helpers for the local stack tests: the fixture template, a stack per test module, and
+waits that block on the recorder's condition or poll state with a deadline (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from devstack.stack import LocalStack  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
+FIXTURE_PARAMS = {"Stage": "dev", "FixtureSecret": "fixture-secret-value"}
+
+T = TypeVar("T")
+
+
+def wait_records(
+    module: ModuleType, predicate: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Block on the recorder's condition until ``count`` records match ``predicate``."""
+    deadline = time.monotonic() + timeout
+    with module.CHANGED:
+        while True:
+            found = [r for r in module.RECORDS if predicate(r)]
+            if len(found) >= count:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                kinds = [r["kind"] for r in module.RECORDS]
+                raise AssertionError(f"{len(found)}/{count} matching records after {timeout}s; have {kinds}")
+            module.CHANGED.wait(remaining)
+
+
+def poll_until(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Bounded polling of state that has no notification to wait on (an execution's status)."""
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met after {timeout}s")
+        tick.wait(interval)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def recorder(stack: LocalStack) -> ModuleType:
+    return stack.handler_module("Recorder")
+
+
+@pytest.fixture(autouse=True)
+def _clear_records(request: pytest.FixtureRequest) -> None:
+    if "recorder" in request.fixturenames:
+        module = request.getfixturevalue("recorder")
+        with module.CHANGED:
+            module.RECORDS.clear()
