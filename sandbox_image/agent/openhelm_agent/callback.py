@@ -14,6 +14,7 @@ from urllib.parse import quote
 from openhelm_agent.log import get_logger
 
 log = get_logger("openhelm_agent.callback")
+MAX_PROGRESS_URL = 4096
 
 
 def post_json(url: str, token: str, payload: dict[str, Any], timeout: float) -> int:
@@ -71,7 +72,7 @@ class ControlPlaneClient:
     def progress(self, step: int, url: str, action: str) -> None:
         """Queue a progress post; dropped (never blocks) if the queue is full."""
         try:
-            self._queue.put_nowait({"step": step, "url": url, "action": action})
+            self._queue.put_nowait({"step": step, "url": url[:MAX_PROGRESS_URL], "action": action[:40]})
         except queue.Full:
             log.info("progress dropped", extra={"step": step})
 
