@@ -70,11 +70,13 @@ from urllib.parse import urlsplit
 from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxError,
+    SandboxFileNotFound,
     SandboxInfo,
     SandboxNotFound,
     SandboxProvider,
     SandboxRequest,
     SandboxStartError,
+    UnsafePath,
 )
 from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy, Resolver, system_resolver
 
@@ -122,10 +124,6 @@ _SANDBOX_ID = re.compile(r"^lsb_[0-9a-f]{24}$")
 
 _probe_lock = threading.Lock()
 _probe_cache: dict[tuple[str, ...], tuple[bool, str]] = {}
-
-
-class UnsafePath(SandboxError, ValueError):
-    """A path given to list_files/read_file tries to leave the out dir (``..``, absolute, symlink)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,6 +178,14 @@ def probe_bwrap(bwrap: str = "bwrap", setpriv: str | None = None) -> tuple[bool,
                 result = (True, "ok")
         _probe_cache[key] = result
         return result
+
+
+def _bwrap_has_option(bwrap: str, option: str) -> bool:
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option.encode() in done.stdout + done.stderr
 
 
 def reachable_by(path: str | os.PathLike[str], uid: int, gid: int) -> bool:
@@ -325,6 +331,9 @@ class LocalProvider(SandboxProvider):
         retain_files: keep the run directory after :meth:`kill` (debugging).
         max_read_bytes: largest file :meth:`read_file` returns.
         resolver: host name → addresses for the proxy (tests); default the system resolver.
+        allow_nested_userns: let processes inside create user namespaces (needed only if Chromium
+            runs with its own namespace sandbox; the agent runs it with ``--no-sandbox``). Off by
+            default: unprivileged user namespaces are a large kernel attack surface.
     """
 
     name = "local"
@@ -347,6 +356,7 @@ class LocalProvider(SandboxProvider):
         retain_files: bool = False,
         max_read_bytes: int = 64 * 1024 * 1024,
         resolver: Resolver = system_resolver,
+        allow_nested_userns: bool = False,
     ) -> None:
         self.python = python_executable or sys.executable
         default_agent = REPO_ROOT / "sandbox_image" / "agent"
@@ -368,6 +378,7 @@ class LocalProvider(SandboxProvider):
             raise ValueError("running as root needs setpriv (util-linux) to drop to uid 65534")
         self._unshare = shutil.which("unshare") if self.is_root else None
         self._bwrap = shutil.which(bwrap) or bwrap
+        self._disable_userns = not allow_nested_userns and _bwrap_has_option(self._bwrap, "--disable-userns")
 
         # Software the sandbox needs, bound read-only at the same path.
         ro: list[str] = [*_python_layout(self.python)]
@@ -559,13 +570,18 @@ class LocalProvider(SandboxProvider):
     def read_file(self, sandbox_id: str, path: str) -> bytes:
         rec = self._get(sandbox_id)
         parts = _safe_parts(path, allow_empty=False)
-        parent = _open_dir_chain(rec.out_dir, parts[:-1])
+        try:
+            parent = _open_dir_chain(rec.out_dir, parts[:-1])
+        except FileNotFoundError as exc:
+            raise SandboxFileNotFound(f"{path!r} not in the out dir of {sandbox_id}") from exc
         try:
             try:
                 fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise UnsafePath(f"{path!r} is a symlink; refused") from exc
+                if exc.errno == errno.ENOENT:
+                    raise SandboxFileNotFound(f"{path!r} not in the out dir of {sandbox_id}") from exc
                 raise
         finally:
             os.close(parent)
@@ -728,6 +744,8 @@ class LocalProvider(SandboxProvider):
         fds: list[int] = []
         try:
             args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+            if self._disable_userns:
+                args += ["--unshare-user", "--disable-userns"]
             args += ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_gid), "--hostname", HOSTNAME]
             args += _system_args()
             for path in ETC_PATHS:
@@ -874,7 +892,6 @@ class LocalProvider(SandboxProvider):
                 os.close(rec.status_fd)
             rec.status_fd = None
         rec.exit_code = code
-        rec.exited.set()
         if rec.timer is not None:
             rec.timer.cancel()
         for server in rec.servers:
@@ -887,6 +904,7 @@ class LocalProvider(SandboxProvider):
             timed_out=rec.timed_out,
             duration_s=round(time.monotonic() - rec.started_mono, 3),
         )
+        rec.exited.set()
 
     def _expire(self, rec: _Sandbox) -> None:
         if rec.exited.is_set():

@@ -90,6 +90,7 @@ def test_stand_in_run_end_to_end(provider: LocalProvider, control: RecordingServ
     assert probe["hostname"] == "openhelm-sandbox"
     assert probe["cap_eff"] == "0000000000000000"
     assert probe["no_new_privs"] == "1"
+    assert probe["nested_userns"] != 0  # --disable-userns: no user namespaces inside
     assert len(probe["pids_visible"]) <= 4  # bwrap's init, the bridge, the agent (own pid namespace)
     out_dir = provider.base_dir / info.sandbox_id / "out"
     assert os.stat(out_dir / "result.json").st_uid == 65534  # written by uid 65534 on the host too

@@ -10,6 +10,8 @@ The run spec's ``"standin"`` object picks what it does:
   detached browser), report ``progress``, then wait forever (kill/timeout tests).
 * ``{"mode": "chromium", "url": "..."}``: ``chromium --headless --dump-dom`` through the proxy.
 * ``{"mode": "playwright", "url": "..."}``: Playwright's Chromium through the proxy.
+* ``{"mode": "bench", "url": "...", "n": 50}``: request latencies through the proxy and the control
+  channel (``bench_local_sandbox.py``).
 
 Every mode first POSTs a ``progress`` callback with ``"action": "started"`` (the test's "running"
 signal). Results that are observations go to ``probe.json``; the test asserts on them.
@@ -147,6 +149,10 @@ def probe(cfg: dict[str, Any]) -> dict[str, Any]:
         "exists": {p: os.path.exists(p) for p in cfg.get("must_not_exist", [])},
     }
     try:
+        report["nested_userns"] = subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode
+    except OSError as exc:
+        report["nested_userns"] = err_name(exc)
+    try:
         report["root_listing"] = sorted(os.listdir("/root"))
     except OSError as exc:
         report["root_listing"] = err_name(exc)
@@ -232,6 +238,18 @@ def playwright(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def bench(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Per-request latency through the proxy and through the control channel (fresh connections)."""
+    n = int(cfg.get("n", 50))
+    proxied = [via_proxy(cfg["url"])["ms"] for _ in range(n)]
+    control = []
+    for _ in range(n):
+        started = time.monotonic()
+        post(f"/internal/runs/{RUN_ID}/progress", {"step": 0, "action": "bench"})
+        control.append(round((time.monotonic() - started) * 1000, 2))
+    return {"proxy_ms": proxied, "control_ms": control}
+
+
 RUN_ID = "unknown"
 
 
@@ -248,7 +266,7 @@ def main() -> int:
         return 0
     if mode == "exit":
         return int(cfg.get("code", 3))
-    report = {"probe": probe, "chromium": chromium, "playwright": playwright}[mode](cfg)
+    report = {"probe": probe, "chromium": chromium, "playwright": playwright, "bench": bench}[mode](cfg)
     with open(os.path.join(OUT, "probe.json"), "w") as fh:
         json.dump(report, fh)
     doc = write_result(result={"mode": mode})
