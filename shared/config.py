@@ -27,6 +27,8 @@ class Settings(BaseModel):
     default_model: str = Field("gpt-4.1-mini", alias="OPENHELM_DEFAULT_MODEL")
     sandbox_provider: Literal["e2b", "local"] = Field("e2b", alias="OPENHELM_SANDBOX_PROVIDER")
     e2b_template: str = Field("openhelm-agent", alias="OPENHELM_E2B_TEMPLATE")
+    # Name of this deployment (the stack name): scopes the sandboxes one reaper may see and kill.
+    deployment: str = Field("openhelm", alias="OPENHELM_DEPLOYMENT")
     llm_base_url: str = Field("https://api.openai.com/v1", alias="OPENHELM_LLM_BASE_URL")
     # Public base URL of this API; used for poll URLs. Empty: derived from the request's Host.
     public_url: str = Field("", alias="OPENHELM_PUBLIC_URL")

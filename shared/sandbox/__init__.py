@@ -2,18 +2,22 @@
 
 from shared.sandbox.base import (
     SandboxError,
+    SandboxFileNotFound,
     SandboxInfo,
     SandboxNotFound,
     SandboxProvider,
     SandboxRequest,
     SandboxStartError,
+    UnsafePath,
 )
 
 __all__ = [
     "SandboxError",
+    "SandboxFileNotFound",
     "SandboxInfo",
     "SandboxNotFound",
     "SandboxProvider",
     "SandboxRequest",
     "SandboxStartError",
+    "UnsafePath",
 ]

@@ -27,6 +27,14 @@ class SandboxNotFound(SandboxError):
     """No such sandbox (never existed, killed, or expired)."""
 
 
+class SandboxFileNotFound(SandboxError, FileNotFoundError):
+    """The sandbox exists but the file is not in its out dir (catchable as either base)."""
+
+
+class UnsafePath(SandboxError, ValueError):
+    """A path given to list_files/read_file would leave the out dir (``..``, absolute, symlink)."""
+
+
 @dataclass(frozen=True)
 class SandboxRequest:
     run_id: str
@@ -73,7 +81,11 @@ class SandboxProvider(abc.ABC):
 
     @abc.abstractmethod
     def read_file(self, sandbox_id: str, path: str) -> bytes:
-        """Bytes of a file in the agent's out dir (path relative to it). SandboxNotFound if gone."""
+        """Bytes of a file in the agent's out dir (path relative to it).
+
+        SandboxNotFound if the sandbox is gone, SandboxFileNotFound if the file is missing,
+        UnsafePath if the path would leave the out dir.
+        """
 
     @abc.abstractmethod
     def kill(self, sandbox_id: str) -> bool:

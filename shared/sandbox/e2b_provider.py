@@ -42,11 +42,13 @@ from shared.clock import Clock
 from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxError,
+    SandboxFileNotFound,
     SandboxInfo,
     SandboxNotFound,
     SandboxProvider,
     SandboxRequest,
     SandboxStartError,
+    UnsafePath,
 )
 
 if TYPE_CHECKING:
@@ -90,14 +92,8 @@ CONNECT_GRACE_S = 60
 _CACHE_SIZE = 32
 
 
-class OutDirPathError(SandboxError, ValueError):
-    """A path given to list_files/read_file leaves the out dir (absolute, ``..``)."""
-
-
-class SandboxFileNotFound(SandboxError, FileNotFoundError):
-    """The sandbox is alive but the file is not in its out dir (caught as either base)."""
-
-
+# Kept under their earlier names for callers of this module.
+OutDirPathError = UnsafePath
 def _e2b() -> Any:
     """The e2b module, imported on first use."""
     import e2b
