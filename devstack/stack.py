@@ -191,6 +191,7 @@ class LocalStack:
 
     def _start(self) -> None:
         self._running = True
+        patches.activate(self)  # first: raises if another stack runs, before anything is touched
         self.aws_endpoint = moto_server_url()
         self._set_env(
             {
@@ -204,7 +205,6 @@ class LocalStack:
         )
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
         self._mock.start()
-        patches.activate(self)
 
         tpl = self._template_arg
         if not isinstance(tpl, LocalTemplate):
