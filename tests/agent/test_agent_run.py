@@ -293,6 +293,19 @@ def test_tools_and_their_errors_go_back_to_the_model(
     assert nudge["role"] == "user" and "tool call" in nudge["content"]
 
 
+def test_observation_waits_for_the_page_to_react(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    plane.llm.add(click(r'link "Pricing"'), click(r'button "Show yearly prices"'), done())
+
+    result = run(make_spec(site), tmp_path, url, browser)
+
+    assert result.status == "succeeded"
+    # The button's fetch() finished before the observation was taken.
+    assert "Yearly: Team 290, Enterprise 990" in last_user_text(plane.llm.chat_requests[2].body)
+
+
 def test_several_tool_calls_in_one_reply(
     site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:

@@ -94,6 +94,10 @@ class BrowserSession:
         )
         self.context.route("**/*", self._route)
         self.context.on("page", self._on_page)
+        self._inflight = 0
+        self.context.on("request", self._request_started)
+        self.context.on("requestfinished", self._request_ended)
+        self.context.on("requestfailed", self._request_ended)
         self.context.new_page()
 
     @property
@@ -110,6 +114,26 @@ class BrowserSession:
             self._new_page_notices.append("A new tab opened and is now the current page.")
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
+
+    def _request_started(self, _request: Request) -> None:
+        self._inflight += 1
+
+    def _request_ended(self, _request: Request) -> None:
+        self._inflight = max(0, self._inflight - 1)
+
+    def wait_for_quiet(self, quiet_ms: float = 150, max_ms: float = 1000) -> None:
+        """Give the page a moment after an action: until no request has been in flight for ``quiet_ms``
+        (XHR-driven updates, delayed navigations), at most ``max_ms``. Errors are ignored."""
+        page = self.page
+        waited = quiet = 0.0
+        step = 50.0
+        try:
+            while waited < max_ms and quiet < quiet_ms:
+                page.wait_for_timeout(step)
+                waited += step
+                quiet = quiet + step if self._inflight == 0 else 0.0
+        except Exception:  # the page closed or navigated away under us
+            return
 
     def take_notices(self) -> list[str]:
         """Tab changes and blocked navigations since the last call (for the model)."""

@@ -170,7 +170,9 @@ class ToolExecutor:
         return self.deadline.cap_ms(self.action_timeout_s if seconds is None else seconds)
 
     def _settle(self) -> None:
-        """Let a navigation the action started reach DOMContentLoaded (bounded, errors ignored)."""
+        """Let the page react: network quiet for a moment, then DOMContentLoaded of whatever document
+        is current (bounded by the deadline; errors ignored)."""
+        self.session.wait_for_quiet(max_ms=min(1000.0, self._timeout_ms(1.0)))
         with contextlib.suppress(Exception):
             self.session.page.wait_for_load_state("domcontentloaded", timeout=self._timeout_ms(self.settle_timeout_s))
 
