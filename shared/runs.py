@@ -110,7 +110,13 @@ def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[
             f"replay_of must name a succeeded run with recorded steps; {req.replay_of} is not one",
             code="replay_source_invalid",
         )
-    return [{"action": st["action"], "args": st.get("args") or {}} for st in source["steps"]]
+    # Keep the actions that worked; a run that repaired its result recorded earlier, refused `done`s.
+    good = [st for st in source["steps"] if not st.get("error")]
+    actions = [{"action": st["action"], "args": st.get("args") or {}} for st in good if st["action"] != "done"]
+    final = [st for st in good if st["action"] == "done"]
+    if not final:
+        raise Unprocessable(f"run {req.replay_of} recorded no successful done step", code="replay_source_invalid")
+    return [*actions, {"action": "done", "args": final[-1].get("args") or {}}]
 
 
 def create_run(

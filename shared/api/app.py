@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import queue
 import re
 from typing import Any
 
@@ -33,7 +34,7 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
         if org is None:
             return errors.from_domain(OpenHelmError("the key's org no longer exists"))
         bind_context(org_id=org.id)
-        app.append_context(org=org)
+        deps.set_caller(org)
     return next_middleware(app)
 
 
@@ -58,7 +59,13 @@ def build_app() -> APIGatewayHttpResolver:
     return app
 
 
+# The app that serves the OpenAPI document and the route table; also the first one in the pool.
 app = build_app()
+# Powertools resolvers keep the current request on the instance, so one instance serves one request
+# at a time. Lambda runs one request per process; a multi-threaded host (the local stack) gets one
+# resolver per concurrent request from this pool.
+_pool: queue.SimpleQueue[APIGatewayHttpResolver] = queue.SimpleQueue()
+_pool.put(app)
 
 
 def _route_table() -> list[tuple[str, re.Pattern[str]]]:
@@ -79,7 +86,14 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rejected = guard.check_event(event, svc.settings.max_body_bytes, ROUTES)
     if rejected is not None:
         return rejected
+    deps.set_event(event)
     try:
-        return app.resolve(event, context)
+        resolver = _pool.get_nowait()
+    except queue.Empty:
+        resolver = build_app()
+    try:
+        return resolver.resolve(event, context)
     except Exception as exc:  # the resolver let something escape: never a bare 500 without envelope
         return errors.to_gateway(errors.internal_error(exc))
+    finally:
+        _pool.put(resolver)

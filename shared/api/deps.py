@@ -1,10 +1,13 @@
-"""What routes depend on: the services container and the authenticated caller.
+"""What routes depend on: the services container, the authenticated caller and the raw event.
 
-Routes call :func:`services` and :func:`caller`; tests may :func:`override` the container.
+Routes call :func:`services`, :func:`caller` and :func:`event`; tests may :func:`override` the
+container. The caller and event live in context variables rather than on the (module-global)
+router, so the handler is safe to call from several threads at once, as the local stack does.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from shared.auth import Authenticator
@@ -12,6 +15,8 @@ from shared.models.orgs import Org
 from shared.services import Services, get_services
 
 _override: Services | None = None
+_caller: ContextVar[Org] = ContextVar("openhelm_caller")
+_event: ContextVar[dict[str, Any]] = ContextVar("openhelm_event")
 _authenticators: dict[int, Authenticator] = {}
 
 
@@ -32,6 +37,23 @@ def authenticator(svc: Services) -> Authenticator:
     return auth
 
 
-def caller(context: dict[str, Any]) -> Org:
-    """The org the auth middleware put in the router context."""
-    return context["org"]  # type: ignore[no-any-return]
+def set_caller(org: Org) -> None:
+    _caller.set(org)
+
+
+def caller() -> Org:
+    """The org of the API key that authenticated this request (set by the auth middleware)."""
+    return _caller.get()
+
+
+def set_event(event: dict[str, Any]) -> None:
+    _event.set(event)
+
+
+def event() -> dict[str, Any]:
+    """The raw API Gateway (payload 2.0) event of this request."""
+    return _event.get()
+
+
+def header(name: str) -> str | None:
+    return (event().get("headers") or {}).get(name.lower())

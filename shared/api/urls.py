@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 
+from shared.api import deps
 from shared.models.runs import Run, RunAccepted
 from shared.services import Services
 
 
-def base_url(router: Any, svc: Services) -> str:
+def base_url(svc: Services) -> str:
     """The API's own base URL: the configured one, else the domain API Gateway received the request
     on (``requestContext.domainName`` is set by API Gateway; the Host header is the client's word)."""
     if svc.settings.public_url:
         return svc.settings.public_url.rstrip("/")
-    return f"https://{router.current_event.request_context.domain_name}"
+    return f"https://{deps.event()['requestContext']['domainName']}"
 
 
-def accepted(router: Any, svc: Services, run: Run, replayed: bool = False) -> Response[RunAccepted]:
+def accepted(svc: Services, run: Run, replayed: bool = False) -> Response[RunAccepted]:
     path = f"/v1/runs/{run.id}"
-    body = RunAccepted(task_id=run.id, poll_url=base_url(router, svc) + path, status=run.status)
+    body = RunAccepted(task_id=run.id, poll_url=base_url(svc) + path, status=run.status)
     headers = {"Location": path}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -38,9 +38,11 @@ pointed at the filtering proxy (on a host TCP port), but nothing stops the agent
 This is logged loudly at construction.
 
 Lifecycle: :meth:`LocalProvider.start` returns as soon as bwrap has set the sandbox up (a few tens
-of milliseconds). A watcher thread reaps the process; a timer kills it after ``request.timeout_s``.
-Files stay readable after the process ends (the control plane reads them after the completion
-callback) until :meth:`LocalProvider.kill`, which also removes the run's files unless
+of milliseconds). A watcher thread reaps the process; a timer kills it after ``request.timeout_s``;
+``setpriv --pdeathsig`` kills it if the provider's process dies (no orphans after a crash of
+``openhelm dev``). "Exited" means the sandbox's whole pid namespace is gone (waited on through a
+pidfd of its init). Files stay readable after the process ends (the control plane reads them after
+the completion callback) until :meth:`LocalProvider.kill`, which also removes the run's files unless
 ``retain_files`` is set (logs are always kept).
 """
 
@@ -61,6 +63,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +143,14 @@ def _setpriv_prefix(setpriv: str) -> list[str]:
         "--inh-caps=-all",
         "--bounding-set=-all",
     ]
+
+
+def _launch_prefix(setpriv: str | None, drop_to_sandbox_uid: bool) -> list[str]:
+    """setpriv: drop to the sandbox uid (as root) and die with the provider (PR_SET_PDEATHSIG)."""
+    if setpriv is None:
+        return []
+    prefix = _setpriv_prefix(setpriv) if drop_to_sandbox_uid else [setpriv]
+    return [*prefix, "--pdeathsig", "SIGKILL"]
 
 
 def _system_args() -> list[str]:
@@ -292,6 +303,7 @@ class _Sandbox:
     status_fd: int | None = None
     # pidfd of the sandbox's init (bwrap's pid 1): readable once every process of the sandbox is gone.
     init_pidfd: int | None = None
+    init_pid: int | None = None
     stage_dir: Path | None = None
     timer: threading.Timer | None = None
     exited: threading.Event = field(default_factory=threading.Event)
@@ -372,8 +384,9 @@ class LocalProvider(SandboxProvider):
         self.is_root = os.geteuid() == 0
         self._sandboxes: dict[str, _Sandbox] = {}
         self._lock = threading.Lock()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
 
-        self._setpriv = shutil.which(setpriv) if self.is_root else None
+        self._setpriv = shutil.which(setpriv)
         if self.is_root and self._setpriv is None:
             raise ValueError("running as root needs setpriv (util-linux) to drop to uid 65534")
         self._unshare = shutil.which("unshare") if self.is_root else None
@@ -394,7 +407,7 @@ class LocalProvider(SandboxProvider):
             self.isolation = "subprocess"
             reason = "isolation='subprocess' was requested"
         else:
-            ok, reason = probe_bwrap(self._bwrap, self._setpriv)
+            ok, reason = probe_bwrap(self._bwrap, self._setpriv if self.is_root else None)
             if ok and self.is_root and self._unshare is None and self._needs_staging():
                 ok, reason = False, "some bind sources are unreachable by uid 65534 and 'unshare' is missing"
             if not ok and isolation == "bwrap":
@@ -780,8 +793,7 @@ class LocalProvider(SandboxProvider):
             bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
             bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
             cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *self.command]
-            if self.is_root:
-                cmd = _setpriv_prefix(self._setpriv or "setpriv") + cmd
+            cmd = _launch_prefix(self._setpriv, self.is_root) + cmd
             if staged:
                 stage_args = [str(rec.stage_dir)]
                 for bind, path in staged:
@@ -831,23 +843,26 @@ class LocalProvider(SandboxProvider):
             spec=str(spec),
             home=str(home),
         )
-        cmd = list(self.command)
-        if self.sandbox_uid != os.geteuid():
-            cmd = _setpriv_prefix(self._setpriv or "setpriv") + cmd
+        cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid()) + list(self.command)
         self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
 
     def _spawn(self, rec: _Sandbox, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
-        with open(rec.log_dir / "stdout.log", "wb") as out, open(rec.log_dir / "stderr.log", "wb") as err:
-            rec.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=env,
-                cwd=cwd,
-                start_new_session=True,
-                pass_fds=pass_fds,
-            )
+        def popen() -> subprocess.Popen[bytes]:
+            with open(rec.log_dir / "stdout.log", "wb") as out, open(rec.log_dir / "stderr.log", "wb") as err:
+                return subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
+                    pass_fds=pass_fds,
+                )
+
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every sandbox is
+        # forked by one long-lived thread: callers' short-lived request threads may come and go.
+        rec.proc = self._spawner.submit(popen).result()
 
     def _await_bwrap(self, rec: _Sandbox, timeout: float = 15.0) -> None:
         """Wait for bwrap's first status line (the sandbox is set up and the bridge started)."""
@@ -870,8 +885,9 @@ class LocalProvider(SandboxProvider):
         except ValueError:
             status = {}
         if "child-pid" in status:
+            rec.init_pid = int(status["child-pid"])
             with contextlib.suppress(OSError):
-                rec.init_pidfd = os.pidfd_open(int(status["child-pid"]))
+                rec.init_pidfd = os.pidfd_open(rec.init_pid)
         else:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 rec.proc.wait(timeout=5)
@@ -885,8 +901,9 @@ class LocalProvider(SandboxProvider):
             # The outer bwrap is gone; its pid 1 dies with it (--die-with-parent) and takes the
             # whole pid namespace along. Wait for that, so "exited" means no process is left.
             _wait_pidfds([rec.init_pidfd], 10.0)
-            os.close(rec.init_pidfd)
-            rec.init_pidfd = None
+            with rec.lock:
+                os.close(rec.init_pidfd)
+                rec.init_pidfd = None
         if rec.status_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(rec.status_fd)
@@ -914,33 +931,54 @@ class LocalProvider(SandboxProvider):
         self._terminate(rec)
 
     def _terminate(self, rec: _Sandbox) -> None:
-        """SIGTERM the whole tree, SIGKILL after the grace period; returns once it is reaped."""
+        """SIGTERM every process of the sandbox, SIGKILL after the grace period; returns once the
+        whole tree is gone. Processes are signalled through pidfds (no pid-reuse races).
+
+        bwrap mode: the processes inside are the descendants of bwrap's init. After the grace period
+        the init gets SIGKILL, which makes the kernel kill the rest of its pid namespace; the outer
+        bwrap then reaps it and exits by itself (killing the outer bwrap first would also work,
+        through --die-with-parent, but would orphan the init). Subprocess mode: the process group
+        plus every descendant, since Playwright starts Chromium in a session of its own.
+        """
         proc = rec.proc
         if proc is None or rec.exited.is_set():
             return
-        # In bwrap mode the outer bwrap's death takes the whole pid namespace with it
-        # (--die-with-parent); in subprocess mode children may have left our process group.
-        extra: list[int] = []
-        if rec.isolation == "subprocess":
-            for pid in _descendants(proc.pid):
+        init_fd: int | None = None
+        if rec.isolation == "bwrap":
+            with rec.lock:
+                if rec.init_pidfd is not None:
+                    init_fd = os.dup(rec.init_pidfd)
+        root_pid = rec.init_pid if init_fd is not None else proc.pid
+        members: list[int] = []
+        for pid in _descendants(root_pid) if root_pid else []:
+            with contextlib.suppress(OSError):
+                members.append(os.pidfd_open(pid))
+
+        def signal_all(sig: int, *, group: bool) -> None:
+            for pidfd in members:
                 with contextlib.suppress(OSError):
-                    extra.append(os.pidfd_open(pid))
-        try:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
+                    signal.pidfd_send_signal(pidfd, sig)
+            if group:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, sig)
-                for pidfd in extra:
-                    with contextlib.suppress(OSError):
-                        signal.pidfd_send_signal(pidfd, sig)
-                grace = self.kill_grace_s if sig == signal.SIGTERM else 10.0
-                deadline = time.monotonic() + grace
-                if rec.exited.wait(grace) and _wait_pidfds(extra, max(0.0, deadline - time.monotonic())):
-                    break
+
+        try:
+            deadline = time.monotonic() + self.kill_grace_s
+            signal_all(signal.SIGTERM, group=init_fd is None)
+            if rec.exited.wait(self.kill_grace_s) and _wait_pidfds(members, deadline - time.monotonic()):
+                return
+            if init_fd is not None:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(init_fd, signal.SIGKILL)
+                signal_all(signal.SIGKILL, group=False)
+                if rec.exited.wait(5.0):
+                    return
+            signal_all(signal.SIGKILL, group=True)
+            if not (rec.exited.wait(10.0) and _wait_pidfds(members, 10.0)):
+                log.error("sandbox.unkillable", sandbox_id=rec.info.sandbox_id, pid=proc.pid)
         finally:
-            for pidfd in extra:
+            for pidfd in [*members, *([init_fd] if init_fd is not None else [])]:
                 os.close(pidfd)
-        if not rec.exited.is_set():
-            log.error("sandbox.unkillable", sandbox_id=rec.info.sandbox_id, pid=proc.pid)
 
     def _cleanup(self, rec: _Sandbox) -> None:
         if rec.timer is not None:

@@ -169,6 +169,12 @@ class FakeOpenAI:
         with self._lock:
             self._script.extend(replies)
 
+    def reset(self, *replies: Reply) -> None:
+        """Replace the script and forget recorded requests (one server shared by several tests)."""
+        with self._lock:
+            self._script[:] = list(replies)
+            self.requests.clear()
+
     @property
     def remaining(self) -> int:
         with self._lock:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import callbacks, llm_gateway, tokens
-from shared.api.deps import services
+from shared.api.deps import event, header, services
 from shared.errors import BadRequest
 from shared.logging import bind_context
 
@@ -19,7 +19,7 @@ PREFIX = "/internal/"
 
 def _claims(run_id: str | None = None) -> tokens.RunClaims:
     svc = services()
-    token = tokens.bearer(router.current_event.headers.get("authorization"))
+    token = tokens.bearer(header("authorization"))
     claims = tokens.verify(svc.settings.token_secret(), token, int(svc.clock.now().timestamp()), run_id)
     bind_context(run_id=claims.run_id, org_id=claims.org_id)
     return claims
@@ -27,7 +27,7 @@ def _claims(run_id: str | None = None) -> tokens.RunClaims:
 
 def _json_body() -> Any:
     try:
-        return json.loads(router.current_event.body or "null")
+        return json.loads(event().get("body") or "null")
     except ValueError as exc:
         raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
 

@@ -26,7 +26,7 @@ JobId = Annotated[str, Path(description="Job id (job_...).")]
     tags=["Jobs"],
 )
 def create_job(body: CreateJobRequest) -> Response[Job]:
-    job = jobs.create_job(services(), caller(router.context).id, body)
+    job = jobs.create_job(services(), caller().id, body)
     return Response(
         status_code=201, body=job, content_type="application/json", headers={"Location": f"/v1/jobs/{job.id}"}
     )
@@ -37,12 +37,12 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> JobList:
-    return jobs.list_jobs(services(), caller(router.context).id, limit, cursor)
+    return jobs.list_jobs(services(), caller().id, limit, cursor)
 
 
 @router.get("/v1/jobs/<job_id>", summary="Get a job", responses={**COMMON_ERRORS, **NOT_FOUND}, tags=["Jobs"])
 def get_job(job_id: JobId) -> Job:
-    return jobs.get_job(services(), caller(router.context).id, job_id)
+    return jobs.get_job(services(), caller().id, job_id)
 
 
 @router.patch(
@@ -53,7 +53,7 @@ def get_job(job_id: JobId) -> Job:
     tags=["Jobs"],
 )
 def update_job(job_id: JobId, body: UpdateJobRequest) -> Job:
-    return jobs.update_job(services(), caller(router.context).id, job_id, body)
+    return jobs.update_job(services(), caller().id, job_id, body)
 
 
 @router.delete(
@@ -64,7 +64,7 @@ def update_job(job_id: JobId, body: UpdateJobRequest) -> Job:
     tags=["Jobs"],
 )
 def delete_job(job_id: JobId) -> Response[None]:
-    jobs.delete_job(services(), caller(router.context).id, job_id)
+    jobs.delete_job(services(), caller().id, job_id)
     return Response(status_code=204)
 
 
@@ -88,5 +88,5 @@ def run_job(
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=255)] = None,
 ) -> Response[RunAccepted]:
     svc = services()
-    created = jobs.run_job(svc, caller(router.context), job_id, body, idempotency_key, base_url(router, svc))
-    return accepted(router, svc, created.run, replayed=created.replayed)
+    created = jobs.run_job(svc, caller(), job_id, body, idempotency_key, base_url(svc))
+    return accepted(svc, created.run, replayed=created.replayed)

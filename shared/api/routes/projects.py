@@ -23,7 +23,7 @@ router = APIGatewayHttpRouter()
     tags=["Projects"],
 )
 def create_project(body: CreateProjectRequest) -> Response[Project]:
-    project = projects.create_project(services(), caller(router.context).id, body)
+    project = projects.create_project(services(), caller().id, body)
     return Response(
         status_code=201,
         body=project,
@@ -37,11 +37,11 @@ def list_projects(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> ProjectList:
-    return projects.list_projects(services(), caller(router.context).id, limit, cursor)
+    return projects.list_projects(services(), caller().id, limit, cursor)
 
 
 @router.get(
     "/v1/projects/<project_id>", summary="Get a project", responses={**COMMON_ERRORS, **NOT_FOUND}, tags=["Projects"]
 )
 def get_project(project_id: Annotated[str, Path()]) -> Project:
-    return projects.get_project(services(), caller(router.context).id, project_id)
+    return projects.get_project(services(), caller().id, project_id)

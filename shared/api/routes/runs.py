@@ -53,13 +53,13 @@ def create_run(
     wait: Annotated[int, Query(ge=0, le=50, description="Seconds to wait for the run to finish.")] = 0,
 ) -> Response[RunAccepted | Run]:
     svc = services()
-    org = caller(router.context)
-    created = runs.create_run(svc, org, body, idempotency_key, control_url=base_url(router, svc))
+    org = caller()
+    created = runs.create_run(svc, org, body, idempotency_key, control_url=base_url(svc))
     if wait:
         done = runs.wait_for_terminal(svc, org.id, created.run.id, min(wait, svc.settings.max_wait_s))
         if done is not None:
             return Response(status_code=200, body=done, content_type="application/json")
-    return accepted(router, svc, created.run, replayed=created.replayed)
+    return accepted(svc, created.run, replayed=created.replayed)
 
 
 @router.get(
@@ -76,7 +76,7 @@ def list_runs(
     project_id: Annotated[str | None, Query(max_length=40)] = None,
     job_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> RunList:
-    org = caller(router.context)
+    org = caller()
     return runs.list_runs(
         services(), org.id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id
     )
@@ -89,7 +89,7 @@ def list_runs(
     tags=["Runs"],
 )
 def get_run(run_id: RunId) -> Run:
-    return runs.get_run(services(), caller(router.context).id, run_id)
+    return runs.get_run(services(), caller().id, run_id)
 
 
 @router.post(
@@ -105,5 +105,5 @@ def get_run(run_id: RunId) -> Run:
     tags=["Runs"],
 )
 def cancel_run(run_id: RunId) -> Response[Run]:
-    run = runs.cancel_run(services(), caller(router.context).id, run_id)
+    run = runs.cancel_run(services(), caller().id, run_id)
     return Response(status_code=202, body=run, content_type="application/json")

@@ -1,0 +1,93 @@
+"""End-to-end fixtures: the real template in the local stack, a local website, a scripted model.
+
+One stack per session (starting it is the slow part); every test gets its own org, so tests never
+see each other's runs. The model is played by tests/support/fake_openai.py over real HTTP; the
+agent runs in a real bubblewrap sandbox with real Chromium.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "devstack" / "demo_site"
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI([]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(llm: FakeOpenAI) -> Iterator[Any]:
+    from devstack.stack import LocalStack
+
+    params = {
+        "Stage": "dev",
+        "SandboxProvider": "local",
+        "RunTokenSecret": "e2e-" + "s" * 40,
+        "OpenAIBaseUrl": llm.base_url,
+        "LlmApiKey": "sk-upstream-test-key-000000",
+        "DefaultModel": "fake-model",
+    }
+    env = {"OPENHELM_STAGE": "local", "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true", "OPENHELM_SANDBOX_GRACE_S": "10"}
+    with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
+        yield s
+
+
+@pytest.fixture
+def api(stack: Any) -> Callable[..., requests.Response]:
+    from shared.orgs import bootstrap_org
+
+    org_id, key = bootstrap_org(f"e2e-{time.monotonic_ns()}")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+
+    def call(method: str, path: str, **kw: Any) -> requests.Response:
+        return session.request(method, stack.url + path, timeout=30, **kw)
+
+    call.org_id = org_id  # type: ignore[attr-defined]
+    return call
+
+
+def wait_for_status(
+    api: Callable[..., requests.Response], run_id: str, statuses: set[str], timeout: float = 60
+) -> dict:
+    """Poll the run through the API until it reaches one of ``statuses`` (bounded)."""
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while True:
+        run = api("GET", f"/v1/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s: {run.get('progress')}")
+        tick.wait(0.1)
