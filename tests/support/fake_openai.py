@@ -254,8 +254,7 @@ class FakeOpenAI:
         """``http://127.0.0.1:PORT`` (after ``start``)."""
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def base_url(self) -> str:

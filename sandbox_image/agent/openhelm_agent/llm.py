@@ -68,10 +68,10 @@ class LLMClient:
         openai = self._openai
         self.calls += 1
         try:
-            response = self._client.chat.completions.create(
+            response = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                tools=tools,  # type: ignore[arg-type]
+                messages=messages,
+                tools=tools,
                 tool_choice="auto",
                 timeout=timeout_s,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -159,7 +160,8 @@ class ToolExecutor:
         if ref is not None and ref not in known_refs:
             return ToolOutcome("", f"ref {ref!r} is not in the latest snapshot; use a ref from the latest snapshot")
         try:
-            outcome = getattr(self, f"_do_{name}")(args)
+            handler: Callable[[Any], ToolOutcome] = getattr(self, f"_do_{name}")
+            outcome = handler(args)
         except Exception as exc:  # Playwright errors and timeouts are data for the model
             return ToolOutcome("", f"{name} failed: {short_error(exc)}")
         if name not in ("wait", "scroll"):
