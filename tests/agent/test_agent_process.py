@@ -104,18 +104,59 @@ def test_module_entry_point_runs_a_spec_through_the_proxy(
     assert TOKEN not in proc.stderr
 
 
-def test_sigterm_still_leaves_a_result(site: str, control: tuple[FakeControlPlane, str], tmp_path: Path) -> None:
-    plane, url = control
+@pytest.fixture
+def hanging_site() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """(base URL, asked, release): GET /hang blocks until ``release`` is set; any other path is a page."""
     asked, release = threading.Event(), threading.Event()
 
-    def stall(body: dict[str, Any]) -> ToolCall:
-        asked.set()
-        release.wait(30)
-        return ToolCall("wait", {"seconds": 0})
+    class Hang(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/hang"):
+                asked.set()
+                release.wait(30)
+            body = b"<!doctype html><title>Start</title><h1>Start</h1>"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the browser is gone
+                pass
 
-    plane.llm.add(stall)
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hang)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked, release
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("busy_in", ["llm_call", "page_load"])
+def test_sigterm_still_leaves_a_result(
+    busy_in: str,
+    hanging_site: tuple[str, threading.Event, threading.Event],
+    control: tuple[FakeControlPlane, str],
+    tmp_path: Path,
+) -> None:
+    plane, url = control
+    site, asked, release = hanging_site
+    if busy_in == "llm_call":
+
+        def stall(body: dict[str, Any]) -> ToolCall:
+            asked.set()
+            release.wait(30)
+            return ToolCall("wait", {"seconds": 0})
+
+        plane.llm.add(stall)
+    else:
+        plane.llm.add(ToolCall("navigate", {"url": f"{site}/hang"}))
     spec_path = tmp_path / "run_spec.json"
-    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0002")))
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0002", start_url=f"{site}/")))
     out_dir = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "openhelm_agent"],
@@ -125,7 +166,7 @@ def test_sigterm_still_leaves_a_result(site: str, control: tuple[FakeControlPlan
         text=True,
     )
     try:
-        assert asked.wait(60), "the agent never called the LLM"
+        assert asked.wait(60), "the agent never got busy"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
     finally:
