@@ -46,6 +46,8 @@ class Settings(BaseModel):
     sandbox_allow_loopback: bool = Field(False, alias="OPENHELM_SANDBOX_ALLOW_LOOPBACK")
     # Extra seconds a sandbox and its task may live beyond the run's max_duration_s.
     sandbox_grace_s: int = Field(60, alias="OPENHELM_SANDBOX_GRACE_S", ge=5)
+    # The reaper treats a running run whose sandbox is gone as crashed only after this many seconds.
+    reaper_start_grace_s: int = Field(30, alias="OPENHELM_REAPER_START_GRACE_S", ge=0)
     # Seconds the LLM gateway waits for the upstream model.
     llm_timeout_s: float = Field(25.0, alias="OPENHELM_LLM_TIMEOUT_S", gt=0)
 

@@ -21,8 +21,6 @@ from shared.orchestration.finalize import cleanup
 from shared.services import Services
 
 log = get_logger("reaper")
-# A sandbox may take this long to show up in the provider's listing after start.
-START_GRACE_S = 30
 
 
 @dataclass
@@ -42,7 +40,9 @@ def reap(svc: Services) -> ReapReport:
         if now > deadline:
             _end(svc, run, "AGENT_TIMEOUT", "the run overran its deadline")
             report.timed_out.append(run["id"])
-        elif run.get("sandbox_id") not in alive and (now - started).total_seconds() > START_GRACE_S:
+        elif (
+            run.get("sandbox_id") not in alive and (now - started).total_seconds() >= svc.settings.reaper_start_grace_s
+        ):
             _end(svc, run, "AGENT_CRASHED", "the sandbox exited without reporting a result")
             report.crashed.append(run["id"])
     for sandbox_id, info in alive.items():

@@ -99,7 +99,8 @@ def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[s
         model_confidence=_float(res.get("confidence")),
         schema_valid=not errors,
         schema_repairs=int(res.get("schema_repairs") or 0),
-        step_errors=sum(1 for s in outputs.steps if s.error),
+        # a refused `done` is counted once, as a schema repair, not again as a step error
+        step_errors=sum(1 for s in outputs.steps if s.error and s.action != "done"),
         blocked_requests=sum(1 for n in outputs.network if n.blocked),
         replay=run.get("model") == "replay",
     )

@@ -58,7 +58,12 @@ def stack(llm: FakeOpenAI) -> Iterator[Any]:
         "LlmApiKey": "sk-upstream-test-key-000000",
         "DefaultModel": "fake-model",
     }
-    env = {"OPENHELM_STAGE": "local", "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true", "OPENHELM_SANDBOX_GRACE_S": "10"}
+    env = {
+        "OPENHELM_STAGE": "local",
+        "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true",
+        "OPENHELM_SANDBOX_GRACE_S": "10",
+        "OPENHELM_REAPER_START_GRACE_S": "0",
+    }
     with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
         yield s
 
@@ -78,16 +83,30 @@ def api(stack: Any) -> Callable[..., requests.Response]:
     return call
 
 
-def wait_for_status(
-    api: Callable[..., requests.Response], run_id: str, statuses: set[str], timeout: float = 60
-) -> dict:
-    """Poll the run through the API until it reaches one of ``statuses`` (bounded)."""
+def poll(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Bounded polling of state that has no notification to wait on (a run's status, a process)."""
     deadline = time.monotonic() + timeout
     tick = threading.Event()
     while True:
-        run = api("GET", f"/v1/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
+        value = probe()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s: {run.get('progress')}")
+            raise AssertionError(f"{what}: not after {timeout}s")
         tick.wait(0.1)
+
+
+def wait_for_status(
+    api: Callable[..., requests.Response], run_id: str, statuses: set[str], timeout: float = 60
+) -> dict:
+    """Poll the run through the API until it reaches one of ``statuses``."""
+
+    def probe() -> dict | None:
+        run = api("GET", f"/v1/runs/{run_id}").json()
+        return run if run["status"] in statuses else None
+
+    return poll(probe, f"run {run_id} in {sorted(statuses)}", timeout)
+
+
+def finished(api: Callable[..., requests.Response], run_id: str, timeout: float = 60) -> dict:
+    return wait_for_status(api, run_id, {"succeeded", "failed", "cancelled"}, timeout)
