@@ -268,7 +268,7 @@ class LocalGateway:
             method=method,
             raw_path=raw_path,
             raw_query=raw_query,
-            headers=headers,
+            headers=self._forwarded(headers, source_ip),
             body=body,
             route=route,
             path_parameters=params,
@@ -285,6 +285,20 @@ class LocalGateway:
             log.error("malformed_lambda_response", function=route.function, error=str(exc))
             return _message(500, "Internal Server Error", request_id)
         return status, [*out_headers, ("apigw-requestid", request_id)], out_body
+
+    def _forwarded(self, headers: list[tuple[str, str]], source_ip: str) -> list[tuple[str, str]]:
+        """The headers API Gateway adds: X-Forwarded-For/Port/Proto and a trace id. Handlers that
+        build absolute URLs from the request (poll URLs) read them."""
+        drop = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
+        prior = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+        trace = f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+        return [
+            *((k, v) for k, v in headers if k.lower() not in drop),
+            ("x-forwarded-for", ", ".join([*prior, source_ip])),
+            ("x-forwarded-port", str(self.port)),
+            ("x-forwarded-proto", "http"),
+            ("x-amzn-trace-id", trace),
+        ]
 
 
 def _uuid_from(request_id: str) -> str:

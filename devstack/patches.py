@@ -58,7 +58,11 @@ def activate(runtime: Runtime) -> None:
     global _active
     install()
     if _active is not None and _active is not runtime:
-        raise RuntimeError("another LocalStack is already running in this process")
+        raise RuntimeError(
+            "another LocalStack is already running in this process; one at a time, because "
+            "os.environ and moto's state are process-wide (stop it first: in pytest, scope the "
+            "stack fixture to the module rather than the session)"
+        )
     _active = runtime
 
 

@@ -192,6 +192,7 @@ class LocalStack:
     def _start(self) -> None:
         self._running = True
         patches.activate(self)  # first: raises if another stack runs, before anything is touched
+        self.scheduler = LocalScheduler(self.deliver)
         self.aws_endpoint = moto_server_url()
         self._set_env(
             {
@@ -245,15 +246,17 @@ class LocalStack:
         if not self._running:
             return
         self._running = False
+        # Outside in: no new requests, schedules or batches, then no running executions, then the
+        # handlers themselves, then moto.
         if self.gateway:
             self.gateway.stop()
         self.scheduler.stop()
         if self.poller:
             self.poller.stop()
-        if self.registry:
-            self.registry.close()
         self._stop_executions()
         patches.deactivate(self)
+        if self.registry:
+            self.registry.close()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

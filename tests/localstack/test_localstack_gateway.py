@@ -62,6 +62,10 @@ def test_request_becomes_a_payload_2_event(stack: LocalStack, recorder: ModuleTy
     assert "cookie" not in event["headers"]
     assert event["headers"]["x-dup"] == "one,two"
     assert event["headers"]["user-agent"] == "fixture-agent/1.0"
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(urlsplit(stack.url).port)
+    assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert all(k == k.lower() for k in event["headers"])
     assert event["isBase64Encoded"] is False and "body" not in event
     ctx = event["requestContext"]

@@ -21,6 +21,7 @@ def test_resources_from_the_fixture_template(stack: LocalStack) -> None:
     queues = sqs.list_queues()["QueueUrls"]
     assert any(q.endswith("/fixture-WorkQueue") for q in queues)
     assert not any("ProdOnlyQueue" in q for q in queues), "Condition IsProd is false for Stage=dev"
+    assert len(queues) == 3
     attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_id("WorkQueue"), AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive == {"deadLetterTargetArn": stack.resolver.arn("WorkDeadLetterQueue"), "maxReceiveCount": 2}
@@ -140,6 +141,24 @@ def test_eventbridge_rule_starts_state_machine_target(stack: LocalStack, recorde
     (task,) = wait_records(recorder, lambda r: r["kind"] == "sfn-task")
     assert task["event"]["input"]["detail"] == {"n": 7}
     assert task["event"]["input"]["detail-type"] == "Go"
+
+
+def test_eventbridge_rule_with_mixed_targets(stack: LocalStack, recorder: ModuleType) -> None:
+    stack.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": "fixture-dev",
+                "Source": "fixture.forward",
+                "DetailType": "Forward",
+                "Detail": '{"kind": "forwarded", "n": 3}',
+            }
+        ]
+    )
+    (record,) = wait_records(recorder, lambda r: r["kind"] == "forwarded")
+    assert record["event"] == {"kind": "forwarded", "n": 3}, "InputPath $.detail applied"
+    got = stack.client("sqs").receive_message(QueueUrl=stack.physical_id("EventsQueue"), WaitTimeSeconds=5)
+    (message,) = got["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"kind": "forwarded", "n": 3}
 
 
 def test_sqs_mapping_partial_batch_retry_and_dead_letter(stack: LocalStack, recorder: ModuleType) -> None:
