@@ -23,9 +23,11 @@ consumes the next script entry:
 * ``HttpError(status, body, retry_after)`` — that HTTP error (an OpenAI-style error body by default);
 * a callable ``f(body) -> reply`` — called with the decoded request body; returns one of the above.
 
-When the script runs out, the server answers ``when_exhausted`` (default: HTTP 500 "script
-exhausted"), so a runaway client fails loudly instead of hanging. Every request (chat or not) is
-recorded in ``requests`` with its path, headers and decoded body. Other paths answer 404.
+``add(*replies)`` appends to the script; ``reset(*replies)`` replaces it and forgets the recorded
+requests (one server shared by several tests). When the script runs out, the server answers
+``when_exhausted`` (default: HTTP 500 "script exhausted"), so a runaway client fails loudly instead
+of hanging. Every request (chat or not) is recorded in ``requests`` with its path, headers and
+decoded body. Other paths answer 404.
 
 To embed the script engine in another fake server (e.g. a fake control plane that also serves
 the LLM gateway path), call ``respond(method, path, headers, body_bytes)`` from its own
