@@ -74,6 +74,7 @@ class LocalFunction:
     timeout_s: float = 3.0
     memory_mb: int = 128
     environment: dict[str, str] = field(default_factory=dict)
+    async_retries: int = 2  # Lambda's default; EventInvokeConfig.MaximumRetryAttempts overrides
     module_prefix: str = "_openhelm_fn"
     _module: ModuleType | None = field(default=None, init=False, repr=False)
     _callable: Callable[[Any, Any], Any] | None = field(default=None, init=False, repr=False)
@@ -214,10 +215,11 @@ class FunctionRegistry:
 
     def invoke_async(self, fn: LocalFunction, event: Any, source: str) -> Future[Any]:
         """Lambda's asynchronous invoke: queued, run in a worker, retried on error like Lambda
-        (two retries), with short local delays instead of Lambda's minutes."""
+        (two retries unless the function's EventInvokeConfig says otherwise), with short local
+        delays instead of Lambda's minutes."""
 
         def run() -> None:
-            attempts = 1 + len(self.async_retry_delays)
+            attempts = 1 + min(fn.async_retries, len(self.async_retry_delays))
             for attempt in range(attempts):
                 _payload, errored = fn.invoke(event)
                 if not errored:

@@ -107,7 +107,9 @@ class LocalStack:
 
     ``params`` override template parameters; ``env`` is applied on top of the functions' merged
     Environment (so it may override template values, e.g. ``OPENHELM_STAGE=local``);
-    ``public_url_env`` names a variable set to the gateway URL (None: not set).
+    ``public_url_env`` names a variable set to the gateway URL (None: not set);
+    ``async_retry_delays`` replaces Lambda's minutes between async retries; ``schedules=False``
+    leaves schedules to :meth:`trigger_schedule`; ``preload`` imports every handler at start.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class LocalStack:
         cache_dir: str | Path | bool | None = True,
         preload: bool = False,
         schedules: bool = True,
+        async_retry_delays: tuple[float, ...] = (1.0, 2.0),
     ) -> None:
         self._template_arg = template
         self.params = dict(params or {})
@@ -137,6 +140,7 @@ class LocalStack:
         self.cache_dir = cache_dir
         self.preload_handlers = preload
         self.run_schedules = schedules
+        self.async_retry_delays = async_retry_delays
 
         self.template: LocalTemplate | None = None
         self.resolver: Resolver | None = None
@@ -221,7 +225,7 @@ class LocalStack:
             endpoint_url=self.aws_endpoint,
             api_url=self.gateway.url if self.gateway else None,
         )
-        self.registry = FunctionRegistry(self._functions())
+        self.registry = FunctionRegistry(self._functions(), async_retry_delays=self.async_retry_delays)
         self.poller = SqsPoller(
             self.registry,
             self.client("sqs"),
@@ -492,6 +496,7 @@ class LocalStack:
             ("AWS::StepFunctions::StateMachine", self._create_state_machine),
             ("AWS::Events::Rule", self._create_rule),
             ("AWS::Scheduler::Schedule", self._create_schedule),
+            ("AWS::Lambda::EventInvokeConfig", self._apply_event_invoke_config),
         ]
         for rtype, create in creators:
             for logical_id in by_type.pop(rtype, []):
@@ -707,6 +712,15 @@ class LocalStack:
             self.scheduler.add(
                 Schedule(logical_id, name, props["ScheduleExpression"], targets, "rule", self.resolver.arn(logical_id))
             )
+
+    def _apply_event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Async retry count per function (destinations are not delivered locally)."""
+        assert self.registry is not None
+        fn = self.registry.get(str(props.get("FunctionName", "")))
+        if fn is not None and "MaximumRetryAttempts" in props:
+            fn.async_retries = int(props["MaximumRetryAttempts"])
+        if props.get("DestinationConfig"):
+            log.warning("async_destinations_not_delivered", config=logical_id)
 
     def _create_schedule(self, logical_id: str, props: dict[str, Any]) -> None:
         """EventBridge Scheduler: fired by the local scheduler (moto would store it, never fire it)."""

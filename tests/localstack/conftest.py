@@ -58,7 +58,7 @@ def poll_until(probe: Callable[[], T | None], timeout: float = 10.0, interval: f
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture") as running:
+    with LocalStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture", async_retry_delays=(0.05, 0.1)) as running:
         yield running
 
 

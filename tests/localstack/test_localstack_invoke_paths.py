@@ -90,6 +90,14 @@ def test_async_invoke_returns_before_the_handler_runs(stack: LocalStack, recorde
     assert record["thread"].startswith("lambda-")
 
 
+def test_async_invoke_errors_are_retried_per_event_invoke_config(stack: LocalStack, recorder: ModuleType) -> None:
+    payload = json.dumps({"kind": "async-fail", "fail": True})
+    stack.client("lambda").invoke(FunctionName="fixture-Recorder", InvocationType="Event", Payload=payload)
+    stack.drain_queues(5)
+    attempts = [r for r in recorder.RECORDS if r["kind"] == "async-fail"]
+    assert len(attempts) == 2, "EventInvokeConfig.MaximumRetryAttempts=1: one try and one retry"
+
+
 def test_step_functions_task_token_and_retry_catch(stack: LocalStack, recorder: ModuleType) -> None:
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=stack.physical_id("Machine"), input=json.dumps({"x": 1}))
