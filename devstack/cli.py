@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="template parameter override")
     dev.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
     dev.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    demo = sub.add_parser("demo", help="start the local stack and complete one real browser run")
+    demo.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
     return parser
 
 
@@ -127,6 +129,12 @@ def _protocol_stdout() -> TextIO:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point (``openhelm``)."""
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from devstack.demo import run_demo
+        from shared.logging import configure
+
+        configure(args.log_level, stream=sys.stderr)
+        return run_demo(sys.stdout)
     if args.command != "dev":  # pragma: no cover - argparse rejects unknown commands
         return 2
     out = _protocol_stdout()

@@ -258,6 +258,36 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _tagged_processes(sandbox_id: str) -> list[int]:
+    """Pids whose environment carries ``OPENHELM_SANDBOX_ID=<sandbox_id>`` (readable ones only)."""
+    needle = f"OPENHELM_SANDBOX_ID={sandbox_id}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _pidfds(pids: Sequence[int]) -> list[int]:
+    fds = []
+    for pid in dict.fromkeys(pids):
+        with contextlib.suppress(OSError):
+            fds.append(os.pidfd_open(pid))
+    return fds
+
+
+def _signal_pidfds(pidfds: Sequence[int], sig: int) -> None:
+    for pidfd in pidfds:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(pidfd, sig)
+
+
 def _wait_pidfds(pidfds: Sequence[int], timeout: float) -> bool:
     """Wait until every process behind ``pidfds`` has exited; False on timeout."""
     deadline = time.monotonic() + timeout
@@ -615,6 +645,13 @@ class LocalProvider(SandboxProvider):
         finally:
             os.close(fd)
 
+    def out_path(self, sandbox_id: str) -> Path:
+        """Host path of a sandbox's out dir; with ``retain_files`` it outlives the sandbox (the local
+        stack shows evidence from there). Holds files written by the sandbox: read, don't follow links."""
+        if not _SANDBOX_ID.match(sandbox_id):
+            raise SandboxNotFound(f"no sandbox {sandbox_id!r}")
+        return self.base_dir / sandbox_id / "out"
+
     def kill(self, sandbox_id: str) -> bool:
         with self._lock:
             rec = self._sandboxes.pop(sandbox_id, None)
@@ -680,7 +717,15 @@ class LocalProvider(SandboxProvider):
             os.chown(rec.out_dir, self.sandbox_uid, self.sandbox_gid)
 
     def _env(
-        self, request: SandboxRequest, *, control_url: str, proxy_url: str, out_dir: str, spec: str, home: str
+        self,
+        request: SandboxRequest,
+        sandbox_id: str,
+        *,
+        control_url: str,
+        proxy_url: str,
+        out_dir: str,
+        spec: str,
+        home: str,
     ) -> dict[str, str]:
         env: dict[str, str] = {}
         for key, value in request.envs.items():
@@ -705,6 +750,9 @@ class LocalProvider(SandboxProvider):
             OPENHELM_CHROMIUM=self.chromium,
             OPENHELM_BROWSER_PROXY=proxy_url,
             OPENHELM_SANDBOX=self.isolation,
+            # Inherited by every process of the run (Chromium included): how the subprocess
+            # fallback finds stragglers that left its process tree.
+            OPENHELM_SANDBOX_ID=sandbox_id,
         )
         return env
 
@@ -726,6 +774,7 @@ class LocalProvider(SandboxProvider):
         control_path = urlsplit(request.control_url).path.rstrip("/")
         env = self._env(
             request,
+            rec.info.sandbox_id,
             control_url=f"http://127.0.0.1:{INNER_CONTROL_PORT}{control_path}",
             proxy_url=f"http://127.0.0.1:{INNER_PROXY_PORT}",
             out_dir=OUT_IN_SANDBOX,
@@ -837,6 +886,7 @@ class LocalProvider(SandboxProvider):
         spec.chmod(0o400)
         env = self._env(
             request,
+            rec.info.sandbox_id,
             control_url=request.control_url.rstrip("/"),
             proxy_url=f"http://{host}:{port}",
             out_dir=str(rec.out_dir),
@@ -897,6 +947,8 @@ class LocalProvider(SandboxProvider):
     def _watch(self, rec: _Sandbox) -> None:
         assert rec.proc is not None
         code = rec.proc.wait()
+        if rec.isolation == "subprocess":
+            self._end_stragglers(rec)
         if rec.init_pidfd is not None:
             # The outer bwrap is gone; its pid 1 dies with it (--die-with-parent) and takes the
             # whole pid namespace along. Wait for that, so "exited" means no process is left.
@@ -949,15 +1001,13 @@ class LocalProvider(SandboxProvider):
                 if rec.init_pidfd is not None:
                     init_fd = os.dup(rec.init_pidfd)
         root_pid = rec.init_pid if init_fd is not None else proc.pid
-        members: list[int] = []
-        for pid in _descendants(root_pid) if root_pid else []:
-            with contextlib.suppress(OSError):
-                members.append(os.pidfd_open(pid))
+        pids = _descendants(root_pid) if root_pid else []
+        if rec.isolation == "subprocess":
+            pids += _tagged_processes(rec.info.sandbox_id)
+        members = _pidfds(pids)
 
         def signal_all(sig: int, *, group: bool) -> None:
-            for pidfd in members:
-                with contextlib.suppress(OSError):
-                    signal.pidfd_send_signal(pidfd, sig)
+            _signal_pidfds(members, sig)
             if group:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, sig)
@@ -978,6 +1028,21 @@ class LocalProvider(SandboxProvider):
                 log.error("sandbox.unkillable", sandbox_id=rec.info.sandbox_id, pid=proc.pid)
         finally:
             for pidfd in [*members, *([init_fd] if init_fd is not None else [])]:
+                os.close(pidfd)
+
+    def _end_stragglers(self, rec: _Sandbox) -> None:
+        """Subprocess mode, after the agent's exit: end what it left running (SIGTERM, then SIGKILL)."""
+        stragglers = _pidfds([p for p in _tagged_processes(rec.info.sandbox_id) if p != os.getpid()])
+        if not stragglers:
+            return
+        try:
+            log.info("sandbox.stragglers", sandbox_id=rec.info.sandbox_id, count=len(stragglers))
+            _signal_pidfds(stragglers, signal.SIGTERM)
+            if not _wait_pidfds(stragglers, self.kill_grace_s):
+                _signal_pidfds(stragglers, signal.SIGKILL)
+                _wait_pidfds(stragglers, 10.0)
+        finally:
+            for pidfd in stragglers:
                 os.close(pidfd)
 
     def _cleanup(self, rec: _Sandbox) -> None:

@@ -119,7 +119,7 @@ def test_blocked_domain_is_refused_and_logged(stack, api, llm, site) -> None:
 
 
 def test_max_steps_and_max_duration_end_the_run(stack, api, llm, site) -> None:
-    llm.reset(*[ToolCall("scroll", {"direction": "down", "amount": 200})] * 10)
+    llm.reset(*[ToolCall("scroll", {"direction": "down", "amount": 1})] * 10)
     run = finished(
         api,
         api("POST", "/v1/runs", json={"prompt": "Scroll forever", "start_url": site + "/", "max_steps": 3}).json()[
