@@ -340,6 +340,14 @@ def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
                 except Exception:
                     log.exception("gateway_error", method=self.command, path=self.path)
                     status, headers, out = _message(500, "Internal Server Error", new_request_id())
+            # Logged before the response goes out, so the line precedes whatever the client does next.
+            log.info(
+                "http",
+                method=self.command,
+                path=self.path.partition("?")[0],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
             self.send_response(status)
             for key, value in headers:
                 if key.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -350,13 +358,6 @@ def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(out)
-            log.info(
-                "http",
-                method=self.command,
-                path=self.path.partition("?")[0],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
 
         def _read_body(self) -> bytes:
             limit = gateway.max_body_bytes
