@@ -94,6 +94,8 @@ _CACHE_SIZE = 32
 
 # Kept under their earlier names for callers of this module.
 OutDirPathError = UnsafePath
+
+
 def _e2b() -> Any:
     """The e2b module, imported on first use."""
     import e2b

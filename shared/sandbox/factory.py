@@ -25,9 +25,7 @@ def _build(settings: Settings) -> SandboxProvider:
     if settings.sandbox_provider == "e2b":
         from shared.sandbox.e2b_provider import E2BProvider
 
-        return E2BProvider(
-            api_key=settings.e2b_api_key, template=settings.e2b_template, deployment=settings.deployment
-        )
+        return E2BProvider(api_key=settings.e2b_api_key, template=settings.e2b_template, deployment=settings.deployment)
     from shared.sandbox.local_provider import LocalProvider
 
     # Locally the out dir outlives the sandbox, so evidence paths stay valid after the run ends.
