@@ -68,6 +68,13 @@ def test_fallback_timeout(fallback: LocalProvider, control: RecordingServer) -> 
     assert processes_with(marker) == []
 
 
+def test_fallback_ends_what_the_agent_left_running(fallback: LocalProvider, control: RecordingServer) -> None:
+    marker = f"standin-fallback-straggler-{os.getpid()}-{time.monotonic_ns()}"
+    info = fallback.start(make_request(control.url, {"mode": "exit", "code": 0, "marker": marker}))
+    assert fallback.wait(info.sandbox_id, timeout=20) == 0
+    assert processes_with(marker) == []  # found through OPENHELM_SANDBOX_ID in its environment
+
+
 def test_auto_falls_back_loudly_when_bwrap_is_missing(capfd: pytest.CaptureFixture[str]) -> None:
     with make_provider(isolation="auto", bwrap="bwrap-is-not-installed") as prov:
         assert prov.isolation == "subprocess"

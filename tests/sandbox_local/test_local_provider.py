@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from shared.sandbox.base import SandboxNotFound, SandboxStartError
-from shared.sandbox.local_provider import LocalProvider, UnsafePath
+from shared.sandbox.local_provider import LocalProvider, UnsafePath, _wait_pidfds
 from tests.sandbox_local.conftest import (
     PAGE_MARKER,
     RecordingServer,
@@ -185,6 +189,17 @@ def test_kill_stops_the_whole_tree_within_a_second(provider: LocalProvider, cont
         provider.list_files(info.sandbox_id)
 
 
+def test_kill_sends_sigterm_to_the_agent_first(control: RecordingServer) -> None:
+    with make_provider(isolation="bwrap", retain_files=True, kill_grace_s=5) as prov:
+        info = prov.start(make_request(control.url, {"mode": "hang", "record_sigterm": True}))
+        control.wait_for(lambda h: h.path.endswith("/progress") and b"hanging" in h.body)
+        started = time.monotonic()
+        assert prov.kill(info.sandbox_id) is True
+        assert time.monotonic() - started < 1.0  # it exited on SIGTERM, well within the grace
+        out_dir = prov.base_dir / info.sandbox_id / "out"
+        assert (out_dir / "sigterm.txt").read_text() == f"got signal {signal.SIGTERM.value}"
+
+
 def test_timeout_kills_the_sandbox_by_itself(provider: LocalProvider, control: RecordingServer) -> None:
     marker = f"standin-timeout-{os.getpid()}-{time.monotonic_ns()}"
     info = provider.start(make_request(control.url, {"mode": "hang", "marker": marker}, timeout_s=1))
@@ -227,10 +242,12 @@ def test_control_channel_only_reaches_internal_paths(provider: LocalProvider, co
     assert probe["proxy"]["control_via_proxy"]["status"] == 200
 
 
-def test_exit_code_is_reported(provider: LocalProvider, control: RecordingServer) -> None:
-    info = provider.start(make_request(control.url, {"mode": "exit", "code": 7}))
+def test_exit_code_is_reported_and_leftovers_die(provider: LocalProvider, control: RecordingServer) -> None:
+    marker = f"standin-leftover-{os.getpid()}-{time.monotonic_ns()}"
+    info = provider.start(make_request(control.url, {"mode": "exit", "code": 7, "marker": marker}))
     assert provider.wait(info.sandbox_id, timeout=20) == 7
     assert provider.list_running() == []
+    assert processes_with(marker) == []  # the pid namespace died with the agent
 
 
 def test_setup_failure_raises_and_leaves_nothing(control: RecordingServer) -> None:
@@ -267,3 +284,32 @@ def test_base_dir_unreachable_by_the_sandbox_user_is_staged(
         # The staging mounts lived in a private mount namespace: nothing is left mounted on the host.
         with open("/proc/self/mountinfo") as fh:
             assert info.sandbox_id not in fh.read()
+
+
+def test_sandboxes_die_with_the_provider_process(control: RecordingServer) -> None:
+    """A crashed provider (SIGKILL, no close()) leaves no sandbox behind."""
+    marker = f"standin-orphan-{os.getpid()}-{time.monotonic_ns()}"
+    script = f"""
+import sys, threading
+sys.path.insert(0, {str(Path.cwd())!r})
+from tests.sandbox_local.conftest import make_provider, make_request
+prov = make_provider(isolation="bwrap")
+# Started from a short-lived thread, as a request handler of the dev stack would.
+t = threading.Thread(target=prov.start, args=(make_request({control.url!r}, {{"mode": "hang", "marker": {marker!r}}}),))
+t.start(); t.join()
+threading.Event().wait()
+"""
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL)
+    try:
+        control.wait_for(lambda h: h.path.endswith("/progress") and b"hanging" in h.body, timeout=30)
+        pids = processes_with(marker)
+        assert pids
+        pidfds = [os.pidfd_open(pid) for pid in pids]
+        owner.kill()
+        owner.wait(timeout=10)
+        assert _wait_pidfds(pidfds, 10.0), "the sandbox outlived its provider"
+        for fd in pidfds:
+            os.close(fd)
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)

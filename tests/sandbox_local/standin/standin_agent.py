@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -180,6 +181,14 @@ def probe(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def hang(cfg: dict[str, Any]) -> None:
     marker = cfg.get("marker", "standin-hang")
+    if cfg.get("record_sigterm"):
+
+        def on_term(signum: int, _frame: object) -> None:
+            with open(os.path.join(OUT, "sigterm.txt"), "w") as fh:
+                fh.write(f"got signal {signum}")
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, on_term)
     subprocess.Popen(
         [sys.executable, "-c", "import threading; threading.Event().wait()", marker], start_new_session=True
     )
@@ -265,6 +274,11 @@ def main() -> int:
         hang(cfg)
         return 0
     if mode == "exit":
+        if "marker" in cfg:  # leave a detached process behind, as a crashed agent leaves Chromium
+            subprocess.Popen(
+                [sys.executable, "-c", "import threading; threading.Event().wait()", cfg["marker"]],
+                start_new_session=True,
+            )
         return int(cfg.get("code", 3))
     report = {"probe": probe, "chromium": chromium, "playwright": playwright, "bench": bench}[mode](cfg)
     with open(os.path.join(OUT, "probe.json"), "w") as fh:
