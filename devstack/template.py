@@ -243,6 +243,8 @@ def _translate(for_translator: dict[str, Any], params: Mapping[str, Any], region
     except InvalidDocumentException as exc:
         causes = "; ".join(str(c) for c in getattr(exc, "causes", []))
         raise TemplateError(f"SAM translation failed: {exc} {causes}".strip()) from exc
+    finally:
+        translator.metrics.publish()  # to its dummy publisher; unpublished metrics warn on stderr
     return undo_mark_unicode_str_in_template(out)  # type: ignore[no-any-return]
 
 

@@ -111,3 +111,18 @@ def test_function_environments_merge_or_conflict() -> None:
     assert merged == {"X": "1", "Y": "2", "Z": "3"} and owner["Z"] == "B"
     with pytest.raises(TemplateError, match="X: A='1' vs B='2'"):
         LocalStack.merge_environments([_fn("A", {"X": "1"}), _fn("B", {"X": "2"})])
+
+
+def test_invalid_sam_template_is_a_template_error(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12,"
+        " Events: {E: {Type: NoSuchEventType}}}\n"
+    )
+    with pytest.raises(TemplateError, match="SAM translation failed"):
+        load_template(path, cache_dir=False)
