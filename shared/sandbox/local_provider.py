@@ -585,10 +585,10 @@ class LocalProvider(SandboxProvider):
         return info
 
     def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
-        rec = self._get(sandbox_id)
+        out_dir = self._readable_out_dir(sandbox_id)
         parts = _safe_parts(subdir, allow_empty=True)
         try:
-            top = _open_dir_chain(rec.out_dir, parts)
+            top = _open_dir_chain(out_dir, parts)
         except FileNotFoundError:
             return []
         prefix = "/".join(parts)
@@ -611,10 +611,10 @@ class LocalProvider(SandboxProvider):
         return sorted(found)
 
     def read_file(self, sandbox_id: str, path: str) -> bytes:
-        rec = self._get(sandbox_id)
+        out_dir = self._readable_out_dir(sandbox_id)
         parts = _safe_parts(path, allow_empty=False)
         try:
-            parent = _open_dir_chain(rec.out_dir, parts[:-1])
+            parent = _open_dir_chain(out_dir, parts[:-1])
         except FileNotFoundError as exc:
             raise SandboxFileNotFound(f"{path!r} not in the out dir of {sandbox_id}") from exc
         try:
@@ -700,6 +700,19 @@ class LocalProvider(SandboxProvider):
 
     # ---------------------------------------------------------------------------------------------
     # Internals
+
+    def _readable_out_dir(self, sandbox_id: str) -> Path:
+        """Out dir of a live sandbox, or of a killed one whose files ``retain_files`` kept."""
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is not None:
+            return rec.out_dir
+        if self.retain_files and _SANDBOX_ID.match(sandbox_id):
+            out_dir = self.base_dir / sandbox_id / "out"
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(out_dir).st_mode):
+                    return out_dir
+        raise SandboxNotFound(sandbox_id)
 
     def _get(self, sandbox_id: str) -> _Sandbox:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,6 +199,22 @@ def test_kill_sends_sigterm_to_the_agent_first(control: RecordingServer) -> None
         assert time.monotonic() - started < 1.0  # it exited on SIGTERM, well within the grace
         out_dir = prov.base_dir / info.sandbox_id / "out"
         assert (out_dir / "sigterm.txt").read_text() == f"got signal {signal.SIGTERM.value}"
+        shutil.rmtree(prov.base_dir / info.sandbox_id)
+
+
+def test_retained_files_stay_readable_after_kill(control: RecordingServer) -> None:
+    with make_provider(isolation="bwrap", retain_files=True) as prov:
+        info = prov.start(make_request(control.url, {"mode": "probe"}))
+        control.wait_for(lambda h: h.path.endswith("/complete"))
+        assert prov.kill(info.sandbox_id) in (True, False)
+        assert json.loads(prov.read_file(info.sandbox_id, "result.json"))["status"] == "succeeded"
+        assert "result.json" in prov.list_files(info.sandbox_id)
+        assert prov.out_path(info.sandbox_id) == prov.base_dir / info.sandbox_id / "out"
+        with pytest.raises(UnsafePath):
+            prov.read_file(info.sandbox_id, "link-shadow")
+        with pytest.raises(SandboxNotFound):
+            prov.read_file("lsb_000000000000000000000000", "result.json")
+        shutil.rmtree(prov.base_dir / info.sandbox_id)
 
 
 def test_timeout_kills_the_sandbox_by_itself(provider: LocalProvider, control: RecordingServer) -> None:
