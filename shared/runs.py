@@ -66,7 +66,8 @@ def _resolve_limits(org: Org, req: CreateRunRequest) -> dict[str, int]:
 def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str, dict[str, int]]:
     """Everything that can refuse a request before anything is written. Returns (prompt, project, limits)."""
     project_id = req.project_id or org.default_project_id
-    if not is_id(project_id, "prj") or svc.projects.get(org.id, project_id) is None:
+    # The org's default project always exists; only a project the caller names is looked up.
+    if req.project_id and (not is_id(project_id, "prj") or svc.projects.get(org.id, project_id) is None):
         raise Unprocessable(f"no project {project_id}", code="project_not_found", details=[{"loc": ["project_id"]}])
     if req.job_id and (not is_id(req.job_id, "job") or svc.jobs.get(org.id, req.job_id) is None):
         raise Unprocessable(f"no job {req.job_id}", code="job_not_found", details=[{"loc": ["job_id"]}])

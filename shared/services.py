@@ -63,11 +63,11 @@ class Services:
 
     @property
     def sandbox(self) -> SandboxProvider:
-        if self.sandbox_provider is None:
-            from shared.sandbox.factory import get_provider
+        if self.sandbox_provider is not None:
+            return self.sandbox_provider
+        from shared.sandbox.factory import get_provider
 
-            self.sandbox_provider = get_provider(self.settings)
-        return self.sandbox_provider
+        return get_provider(self.settings)
 
     @cached_property
     def orchestrator(self) -> Orchestrator:

@@ -29,10 +29,7 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
     path = app.current_event.path
     if path not in meta.PUBLIC_PATHS and not path.startswith(internal.PREFIX):
         svc = deps.services()
-        record = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
-        org = svc.orgs.get(record.org_id)
-        if org is None:
-            return errors.from_domain(OpenHelmError("the key's org no longer exists"))
+        _, org = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
         bind_context(org_id=org.id)
         deps.set_caller(org)
     return next_middleware(app)

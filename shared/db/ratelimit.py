@@ -1,7 +1,11 @@
-"""Per-org token bucket kept in DynamoDB, so every API Lambda instance shares one bucket.
+"""Per-org token bucket kept in DynamoDB, shared by every API Lambda instance.
 
-Read the bucket, refill it for the elapsed time, take one token with a conditional write on the
-version read (optimistic concurrency); retry a few times when another instance won the race.
+Implemented as GCRA, the token bucket's exact equivalent: the bucket item holds one number, the
+theoretical arrival time ``tat`` (microseconds). A request at ``now`` is allowed if
+``tat - now <= (burst - 1) * interval``; allowing it moves ``tat`` to ``max(tat, now) + interval``.
+Both branches of the max are single conditional UpdateItems (no read first, no lost updates under
+contention): ``ADD tat :interval`` when the bucket is in use, ``SET tat = :now + interval`` when
+it has refilled. A request that satisfies neither condition is over the limit.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed, Table
 
-_ATTEMPTS = 5
+_ATTEMPTS = 4  # both conditions can fail only while `tat` crosses `now` between two writes
 
 
 @dataclass(frozen=True)
@@ -27,36 +31,41 @@ class RateLimiter:
         self.table = table
 
     def take(self, org_id: str, *, per_minute: int, burst: int, now_ms: int) -> RateDecision:
-        rate_per_ms = per_minute / 60_000
+        interval = 60_000_000 // per_minute  # microseconds per token
+        now = now_ms * 1000
+        ceiling = now + (burst - 1) * interval  # the latest `tat` that still allows a request
         pk = keys.org_pk(org_id)
         for _ in range(_ATTEMPTS):
-            item = self.table.get(pk, keys.RATE_LIMIT_SK, consistent=True)
-            if item is None:
-                tokens, version = float(burst), 0
-                last_ms = now_ms
-            else:
-                tokens, version, last_ms = float(item["tokens"]), int(item["version"]), int(item["ts"])
-            tokens = min(float(burst), tokens + max(0, now_ms - last_ms) * rate_per_ms)
-            if tokens < 1:
-                wait_s = math.ceil((1 - tokens) / rate_per_ms / 1000)
-                return RateDecision(False, 0, max(1, wait_s))
-            new_item = {
-                "pk": pk,
-                "sk": keys.RATE_LIMIT_SK,
-                "type": "ratelimit",
-                "tokens": round(tokens - 1, 6),
-                "ts": now_ms,
-                "version": version + 1,
-                # An idle bucket is full again after burst/rate; let TTL clean it up a day later.
-                "expires_at": now_ms // 1000 + 86_400,
-            }
-            try:
-                if item is None:
-                    self.table.put(new_item, condition="attribute_not_exists(pk)")
-                else:
-                    self.table.put(new_item, condition="version = :v", values={":v": version})
+            try:  # bucket in use: spend one token
+                item = self.table.update(
+                    pk,
+                    keys.RATE_LIMIT_SK,
+                    update="ADD tat :i SET expires_at = :exp",
+                    condition="tat >= :now AND tat <= :ceiling",
+                    values={":i": interval, ":now": now, ":ceiling": ceiling, ":exp": now_ms // 1000 + 86_400},
+                )
+                return RateDecision(True, max(0, (ceiling - int(item["tat"])) // interval + 1), 0)
             except ConditionalCheckFailed:
-                continue
-            return RateDecision(True, math.floor(tokens - 1), 0)
-        # Heavy contention on one org's bucket: treat as limited rather than spin.
+                pass
+            try:  # bucket idle long enough to be full again (or new)
+                self.table.update(
+                    pk,
+                    keys.RATE_LIMIT_SK,
+                    update="SET tat = :next, #t = :type, expires_at = :exp",
+                    condition="attribute_not_exists(tat) OR tat < :now",
+                    names={"#t": "type"},
+                    values={
+                        ":next": now + interval,
+                        ":now": now,
+                        ":type": "ratelimit",
+                        ":exp": now_ms // 1000 + 86_400,
+                    },
+                )
+                return RateDecision(True, burst - 1, 0)
+            except ConditionalCheckFailed:
+                pass
+            item = self.table.get(pk, keys.RATE_LIMIT_SK, consistent=True)
+            if item is not None and int(item["tat"]) > ceiling:
+                wait_us = int(item["tat"]) - ceiling
+                return RateDecision(False, 0, max(1, math.ceil(wait_us / 1_000_000)))
         return RateDecision(False, 0, 1)

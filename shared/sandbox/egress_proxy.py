@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from shared.logging import get_logger
 from shared.sandbox.bridge import relay
@@ -561,14 +561,15 @@ class EgressProxy(_Server):
         head = parse_head(raw)
         if head.method == "CONNECT":
             host, port = self._target(head.target, 443)
-            path = ""
+            path = authority = ""
         else:
             parts = urlsplit(head.target)
             if parts.scheme in ("https", "wss"):
                 raise BadRequest(400, f"use CONNECT for {parts.scheme}:// URLs")
             if parts.scheme not in ("http", "ws") or not parts.netloc:
                 raise BadRequest(400, "this is a forward proxy: absolute http:// URLs or CONNECT only")
-            host, port = self._target(parts.netloc.rsplit("@", 1)[-1], 80)
+            authority = parts.netloc.rsplit("@", 1)[-1]
+            host, port = self._target(authority, 80)
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
@@ -598,7 +599,9 @@ class EgressProxy(_Server):
             if head.method == "CONNECT":
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
-                upstream.sendall(render_head(head.method, path, head.version, _forwarded_headers(head)))
+                # The absolute URL's authority is the target; a client's Host header is replaced.
+                headers = _forwarded_headers(head, host_value=authority)
+                upstream.sendall(render_head(head.method, path, head.version, headers))
             if rest:
                 upstream.sendall(rest)
             sent, received = relay(conn, upstream, self.idle_timeout)
@@ -648,8 +651,9 @@ class ControlForwarder(_Server):
         head = parse_head(raw)
         if not head.target.startswith("/"):
             raise BadRequest(400, "the control channel takes origin-form requests (/path) only")
-        path = head.target.split("?", 1)[0]
-        if not path.startswith(self.prefix) or "/../" in path or path.endswith("/.."):
+        path = unquote(head.target.split("?", 1)[0])
+        segments = path.split("/")
+        if not path.startswith(self.prefix) or ".." in segments or "." in segments or "\\" in path:
             self.log.info("control.denied", method=head.method, reason="path outside the control prefix")
             self._reply(
                 conn,

@@ -10,9 +10,19 @@ from shared.sandbox.base import SandboxProvider
 
 _lock = threading.Lock()
 _providers: dict[tuple[str, ...], SandboxProvider] = {}
+_override: SandboxProvider | None = None
+
+
+def override(provider: SandboxProvider | None) -> None:
+    """Use this provider whatever the configuration says (benchmarks and tests of the whole stack
+    hand in test doubles here); None restores the configured one."""
+    global _override
+    _override = provider
 
 
 def get_provider(settings: Settings) -> SandboxProvider:
+    if _override is not None:
+        return _override
     key = (settings.sandbox_provider, settings.e2b_template, str(settings.sandbox_allow_loopback))
     with _lock:
         provider = _providers.get(key)

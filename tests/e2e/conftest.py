@@ -1,6 +1,6 @@
 """End-to-end fixtures: the real template in the local stack, a local website, a scripted model.
 
-One stack per session (starting it is the slow part); every test gets its own org, so tests never
+One stack per test module (only one stack can run per process); every test gets its own org, so tests never
 see each other's runs. The model is played by tests/support/fake_openai.py over real HTTP; the
 agent runs in a real bubblewrap sandbox with real Chromium.
 """
@@ -46,7 +46,7 @@ def llm() -> Iterator[FakeOpenAI]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(llm: FakeOpenAI) -> Iterator[Any]:
     from devstack.stack import LocalStack
 

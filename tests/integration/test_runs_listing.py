@@ -130,3 +130,18 @@ def test_orchestration_down_is_503_and_the_run_ends_failed(
     assert r.status == 503 and r.json["error"]["code"] == "orchestration_unavailable"
     runs = call(http_event("GET", "/v1/runs", key=key)).json["data"]
     assert [(x["status"], x["error"]["code"]) for x in runs] == [("failed", "ORCHESTRATION_UNAVAILABLE")]
+
+
+def test_token_bucket_allows_the_burst_then_refills_at_the_rate(svc: Services) -> None:
+    limiter, now = svc.rate_limiter, 1_800_000_000_000
+    decisions = [limiter.take("org_X", per_minute=60, burst=5, now_ms=now) for _ in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+    assert decisions[5].retry_after_s == 1
+    assert limiter.take("org_X", per_minute=60, burst=5, now_ms=now + 999).allowed is False
+    assert limiter.take("org_X", per_minute=60, burst=5, now_ms=now + 1000).allowed is True
+    # idle for a long time: the bucket is full again, not over-full
+    later = now + 3_600_000
+    assert [limiter.take("org_X", per_minute=60, burst=5, now_ms=later).allowed for _ in range(6)] == [True] * 5 + [
+        False
+    ]

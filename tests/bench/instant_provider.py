@@ -1,0 +1,92 @@
+"""A test double of a sandbox whose agent finishes at once: it writes a valid result and calls the
+control plane's completion route over real HTTP with its run token. Used by the benchmarks to load
+the control plane without browsers; never shipped as a provider."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.sandbox.base import SandboxFileNotFound, SandboxInfo, SandboxNotFound, SandboxProvider, SandboxRequest
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+
+class InstantProvider(SandboxProvider):
+    name = "instant"
+
+    def __init__(self, result: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self._result = result or (lambda spec: {"ok": True})
+        self._files: dict[str, dict[str, bytes]] = {}
+        self._alive: dict[str, SandboxInfo] = {}
+        self._lock = threading.Lock()
+        self._n = 0
+        self.started = 0
+
+    def start(self, request: SandboxRequest) -> SandboxInfo:
+        with self._lock:
+            self._n += 1
+            sandbox_id = f"inst_{self._n:08d}"
+            self.started += 1
+        info = SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+        result = {
+            "status": "succeeded",
+            "result": self._result(request.run_spec),
+            "confidence": 0.9,
+            "summary": "instant",
+            "schema_repairs": 0,
+            "steps": 1,
+        }
+        step = {"index": 1, "action": "done", "args": {}, "url": request.run_spec.get("start_url")}
+        with self._lock:
+            self._files[sandbox_id] = {
+                "result.json": json.dumps(result).encode(),
+                "steps.jsonl": (json.dumps(step) + "\n").encode(),
+                "network.jsonl": b"",
+                "screenshots/step-0001.png": PNG,
+            }
+            self._alive[sandbox_id] = info
+        # Like an agent process: report back after start() has returned.
+        threading.Thread(target=self._complete, args=(request, result), daemon=True).start()
+        return info
+
+    def _complete(self, request: SandboxRequest, result: dict[str, Any]) -> None:
+        url = f"{request.control_url}/internal/runs/{request.run_id}/complete"
+        body = json.dumps({"status": result["status"], "steps": 1}).encode()
+        headers = {"Authorization": f"Bearer {request.run_token}", "Content-Type": "application/json"}
+        for _ in range(50):  # the run may not be marked running yet when we are this fast
+            req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=10):
+                    return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409:
+                    return
+            threading.Event().wait(0.02)
+
+    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
+        files = self._files.get(sandbox_id)
+        if files is None:
+            raise SandboxNotFound(sandbox_id)
+        return sorted(p for p in files if p.startswith(subdir))
+
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        files = self._files.get(sandbox_id)
+        if files is None:
+            raise SandboxNotFound(sandbox_id)
+        if path not in files:
+            raise SandboxFileNotFound(path)
+        return files[path]
+
+    def kill(self, sandbox_id: str) -> bool:
+        with self._lock:
+            return self._alive.pop(sandbox_id, None) is not None
+
+    def list_running(self) -> list[SandboxInfo]:
+        with self._lock:
+            return list(self._alive.values())
