@@ -26,13 +26,17 @@ def test_absolute_form_request_is_forwarded_as_one_request(
     proxy: tuple[EgressProxy, int], page: RecordingServer
 ) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", proxy[1], timeout=10)
-    conn.request("GET", f"{page.url}/hello?q=1", headers={"Proxy-Authorization": "Basic eA==", "X-Keep": "1"})
+    conn.putrequest("GET", f"{page.url}/hello?q=1", skip_host=True)
+    for name, value in (("Host", "internal.corp"), ("Proxy-Authorization", "Basic eA=="), ("X-Keep", "1")):
+        conn.putheader(name, value)
+    conn.endheaders()
     resp = conn.getresponse()
     assert resp.status == 200 and PAGE_MARKER in resp.read().decode()
     hit = page.wait_for(lambda h: True)
     assert hit.path == "/hello?q=1"
     assert hit.headers["Connection"] == "close" and hit.headers["X-Keep"] == "1"
     assert "Proxy-Authorization" not in hit.headers
+    assert hit.headers["Host"] == f"127.0.0.1:{page.port}"  # from the URL, not the client's Host header
 
 
 def test_connect_tunnel(proxy: tuple[EgressProxy, int], page: RecordingServer) -> None:
@@ -109,7 +113,15 @@ def test_control_forwarder_rewrites_host_and_limits_paths(control: RecordingServ
         assert hit.headers["Host"] == f"127.0.0.1:{control.port}"
         assert hit.headers["Authorization"] == "Bearer t" and hit.headers["Connection"] == "close"
 
-        for path in ("/v1/runs", "/stage/v1/runs", "/stage/internal/../v1/runs", "http://x/stage/internal/a"):
+        for path in (
+            "/v1/runs",
+            "/stage/v1/runs",
+            "/stage/internal/../v1/runs",
+            "/stage/internal/%2e%2e/v1/runs",
+            "/stage/internal/%2E%2E%2Fv1/runs",
+            "/stage/internal/./runs",
+            "http://x/stage/internal/a",
+        ):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", path)
             resp = conn.getresponse()
