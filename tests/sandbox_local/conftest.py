@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,7 +128,24 @@ def bwrap_ready() -> bool:
 requires_bwrap = pytest.mark.skipif(not bwrap_ready(), reason="bubblewrap cannot create sandboxes here")
 
 
+_test_base_dir: str | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_base_dir() -> Iterator[str]:
+    """One base dir for the session's sandboxes (traversable by uid 65534), removed at the end."""
+    global _test_base_dir
+    path = tempfile.mkdtemp(prefix="openhelm-sandbox-tests-", dir="/tmp")
+    os.chmod(path, 0o711)
+    _test_base_dir = path
+    yield path
+    _test_base_dir = None
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def make_provider(**kwargs: Any) -> LocalProvider:
+    if _test_base_dir is not None:
+        kwargs.setdefault("base_dir", _test_base_dir)
     kwargs.setdefault("agent_path", STANDIN_DIR)
     kwargs.setdefault("command", [sys.executable, "-m", "standin_agent"])
     kwargs.setdefault("kill_grace_s", 0.3)

@@ -303,14 +303,14 @@ def test_base_dir_unreachable_by_the_sandbox_user_is_staged(
             assert info.sandbox_id not in fh.read()
 
 
-def test_sandboxes_die_with_the_provider_process(control: RecordingServer) -> None:
+def test_sandboxes_die_with_the_provider_process(control: RecordingServer, sandbox_base_dir: str) -> None:
     """A crashed provider (SIGKILL, no close()) leaves no sandbox behind."""
     marker = f"standin-orphan-{os.getpid()}-{time.monotonic_ns()}"
     script = f"""
 import sys, threading
 sys.path.insert(0, {str(Path.cwd())!r})
 from tests.sandbox_local.conftest import make_provider, make_request
-prov = make_provider(isolation="bwrap")
+prov = make_provider(isolation="bwrap", base_dir={sandbox_base_dir!r})
 # Started from a short-lived thread, as a request handler of the dev stack would.
 t = threading.Thread(target=prov.start, args=(make_request({control.url!r}, {{"mode": "hang", "marker": {marker!r}}}),))
 t.start(); t.join()
