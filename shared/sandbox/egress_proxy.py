@@ -495,6 +495,8 @@ class _Server:
             self.handle(conn)
         except BadRequest as exc:
             self._reply(conn, exc.status, f"openhelm sandbox {self.kind}: {exc.message}")
+        except OSError as exc:  # resets, timeouts, or stop() closing the connection under us
+            self.log.debug("egress.connection_error", error=str(exc), stopped=self._stopped)
         except Exception:
             self.log.exception("egress.handler_failed")
         finally:
