@@ -16,7 +16,6 @@ import http.server
 import json
 import os
 import secrets
-import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,24 +117,26 @@ def _wait(session: requests.Session, url: str, run_id: str, timeout_s: int) -> d
 
 
 def _collect_screenshots(org_id: str, run: dict[str, Any]) -> list[Path]:
-    """Copy the run's screenshots out of the sandbox's retained out dir into .openhelm/demo/<run>/."""
+    """Copy the run's screenshots into .openhelm/demo/<run>/ through the provider's read_file (which
+    refuses paths, symlinks and FIFOs the sandbox could plant; the out dir is retained locally)."""
+    from shared.sandbox.base import SandboxError
     from shared.services import get_services
 
     svc = get_services()
     item = svc.runs.get(org_id, run["id"]) or {}
-    provider = svc.sandbox
-    if not item.get("sandbox_id") or not hasattr(provider, "out_path"):
+    if not item.get("sandbox_id"):
         return []
-    src = provider.out_path(item["sandbox_id"])
     dest = ROOT / ".openhelm" / "demo" / run["id"]
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for ev in run.get("evidence") or []:
-        path = src / ev["path"]
-        if path.is_file() and not path.is_symlink():
-            target = dest / Path(ev["path"]).name
-            shutil.copyfile(path, target)
-            copied.append(target)
+        try:
+            data = svc.sandbox.read_file(item["sandbox_id"], ev["path"])
+        except SandboxError:
+            continue
+        target = dest / Path(ev["path"]).name
+        target.write_bytes(data)
+        copied.append(target)
     return copied
 
 

@@ -91,7 +91,73 @@ def install() -> None:
         LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
         LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
         Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+        _install_dynamodb_patches()
         _installed = True
+
+
+# moto 5.2.5: the DynamoDB backend has no locking, and TransactWriteItems deep-copies every table it
+# touches so it can roll back. With the local stack's concurrent handlers that copy iterates dicts
+# other threads are writing ("RuntimeError: dictionary changed size during iteration", seen under
+# bench/api.py), a failed transaction's rollback can undo other requests' writes, and the copy costs
+# O(table) per transaction. So: every DynamoDB action runs under one lock (DynamoDB itself is
+# linearizable per item; one lock is the simple, safe local model), and a transaction's rollback
+# snapshot covers only the items it names (the table copy becomes a no-op for Table objects).
+_dynamo_lock = threading.RLock()
+
+
+def _install_dynamodb_patches() -> None:
+    import moto.dynamodb.models as ddb_models
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    class _NoTableCopy:
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+    ddb_models.copy = _NoTableCopy()  # type: ignore[assignment]
+    _originals["dynamo_call_action"] = DynamoHandler.call_action
+    _originals["transact_write_items"] = ddb_models.DynamoDBBackend.transact_write_items
+    DynamoHandler.call_action = _dynamo_call_action  # type: ignore[method-assign]
+    ddb_models.DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+def _dynamo_call_action(self: Any) -> Any:
+    with _dynamo_lock:
+        return _originals["dynamo_call_action"](self)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    snapshots: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table_name = op.get("TableName")
+        table = self.tables.get(table_name)
+        if table is None:
+            continue
+        key = op.get("Key")
+        if key is None and "Item" in op:
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+            key = {n: op["Item"][n] for n in names if n in op["Item"]}
+        if not key:
+            continue
+        try:
+            before = self.get_item(table_name, key)
+        except Exception:  # an invalid key: moto's own validation below reports it
+            continue
+        snapshots.append((table_name, key, copy.deepcopy(before.to_json()["Attributes"]) if before else None))
+    with _dynamo_lock:
+        try:
+            _originals["transact_write_items"](self, transact_items)
+        except Exception:
+            for table_name, key, attrs in reversed(snapshots):
+                if attrs is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attrs)
+            raise
 
 
 # moto 5.2.5: the Step Functions interpreter imports moto.batch.utils for one enum, and importing

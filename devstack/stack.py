@@ -2,8 +2,9 @@
 
 ``LocalStack`` starts moto (``mock_aws`` with the Step Functions interpreter switched on) plus a
 moto server on 127.0.0.1, so that real HTTP clients (curl on a presigned S3 URL, the state
-machine interpreter, the handlers' boto3 clients through ``AWS_ENDPOINT_URL``) reach the same
-backends. It creates the translated template's resources directly with boto3 (not through moto's
+machine interpreter) reach the same backends; handlers' boto3 calls are served in-process by
+``mock_aws`` (S3 alone goes through the server, ``AWS_ENDPOINT_URL_S3``, so presigned URLs point
+at it). It creates the translated template's resources directly with boto3 (not through moto's
 CloudFormation, which covers fewer properties and hides what was skipped), runs every Lambda
 invoke in-process (``patches``/``runtime``), polls SQS mappings (``sqs_poller``) and serves the
 HttpApi routes (``gateway``).

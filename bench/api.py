@@ -1,0 +1,95 @@
+"""API benchmark: cold import of the API handler, and POST /v1/runs + GET /v1/runs/{id} through the
+local gateway (latency percentiles, accepts per second).
+
+    .venv/bin/python bench/api.py [--requests 300] [--threads 8]
+
+Runs complete in the background through the real state machine with an instant test agent
+(tests/bench/instant_provider.py), so the API shares the machine with the orchestration it starts,
+as it would in the local stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from common import ROOT, line, local_stack, median, pct
+
+IMPORT_SNIPPET = (
+    "import sys,time; sys.path.insert(0, 'functions/api'); t=time.perf_counter(); import api_handler; "
+    "print(time.perf_counter()-t)"
+)
+FIRST_REQUEST_SNIPPET = (
+    "import sys,time,json; sys.path.insert(0, 'functions/api'); t=time.perf_counter(); import api_handler; "
+    "e=json.load(open('events/api/health.json')); api_handler.lambda_handler(e, None); print(time.perf_counter()-t)"
+)
+
+
+def cold(snippet: str, n: int = 5) -> list[float]:
+    out = []
+    for _ in range(n):
+        res = subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, capture_output=True, text=True, check=True)
+        out.append(float(res.stdout.strip().splitlines()[-1]) * 1000)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+
+    imports = cold(IMPORT_SNIPPET)
+    line(
+        "API handler cold import (median of 5)", median(imports), "ms", f"min {min(imports):.0f} max {max(imports):.0f}"
+    )
+    first = cold(FIRST_REQUEST_SNIPPET)
+    line("API handler import + first request (median of 5)", median(first), "ms")
+
+    from shared.models.orgs import OrgLimits
+    from shared.orgs import bootstrap_org
+    from shared.sandbox import factory
+    from tests.bench.instant_provider import InstantProvider
+
+    t0 = time.perf_counter()
+    with local_stack() as stack:
+        line("local stack start", (time.perf_counter() - t0) * 1000, "ms")
+        provider = InstantProvider()
+        factory.override(provider)
+        limits = OrgLimits(rate_per_minute=10**7, rate_burst=10**6, max_concurrent_runs=10**6)
+        _, key = bootstrap_org("bench", limits=limits)
+        load = [sys.executable, str(ROOT / "bench" / "load.py"), stack.url, key]
+
+        def run_load(pairs: int, threads: int) -> dict:
+            res = subprocess.run(
+                [*load, "--pairs", str(pairs), "--threads", str(threads)], capture_output=True, text=True, check=True
+            )
+            return json.loads(res.stdout)
+
+        run_load(20, 1)  # warm every path once
+        seq = run_load(args.requests, 1)
+        line("POST /v1/runs p50 (one client)", pct(seq["post_ms"], 50), "ms")
+        line("POST /v1/runs p99 (one client)", pct(seq["post_ms"], 99), "ms")
+        line("GET /v1/runs/{id} p50 (one client)", pct(seq["get_ms"], 50), "ms")
+        line("GET /v1/runs/{id} p99 (one client)", pct(seq["get_ms"], 99), "ms")
+        line("accepts/s (one client, POST+GET pairs)", len(seq["post_ms"]) / seq["wall_s"], "/s")
+        conc = run_load(args.requests, args.threads)
+        ok = sum(1 for s in conc["statuses"] if s == 202)
+        line(
+            f"accepts/s ({args.threads} clients, POST+GET pairs)",
+            ok / conc["wall_s"],
+            "/s",
+            f"{ok}/{len(conc['statuses'])} accepted",
+        )
+        line(f"POST /v1/runs p50 ({args.threads} clients)", pct(conc["post_ms"], 50), "ms")
+        line(f"POST /v1/runs p99 ({args.threads} clients)", pct(conc["post_ms"], 99), "ms")
+        provider_started = provider.started
+        line("runs handed to the instant agent", provider_started, "")
+        factory.override(None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Helpers shared by the benchmarks: a local stack with a fake model, percentiles, printing."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def line(name: str, value: Any, unit: str = "", note: str = "") -> None:
+    text = f"{value:.1f}" if isinstance(value, float) else str(value)
+    sys.stdout.write(f"{name:<52} {text:>12} {unit:<6} {note}\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iterator[Any]:
+    """The real template in the local stack, loopback allowed, quiet logs."""
+    from devstack.stack import LocalStack
+    from shared.logging import configure
+
+    configure("ERROR", stream=sys.stderr)
+    params = {
+        "Stage": "dev",
+        "SandboxProvider": "local",
+        "RunTokenSecret": "bench-" + "s" * 40,
+        "OpenAIBaseUrl": llm_base_url,
+        "LlmApiKey": "sk-bench",
+        "DefaultModel": "bench-model",
+        "LogLevel": "ERROR",
+    }
+    base_env = {"OPENHELM_STAGE": "local", "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true", **env}
+    with LocalStack(ROOT / "template.yaml", params, env=base_env, schedules=False) as stack:
+        yield stack
