@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from shared.logging import configure  # noqa: E402
+
+# Before any module creates its logger: benchmarks print figures on stdout, errors only on stderr.
+configure("ERROR", stream=sys.stderr)
+
 
 def pct(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
@@ -36,9 +41,7 @@ def line(name: str, value: Any, unit: str = "", note: str = "") -> None:
 def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iterator[Any]:
     """The real template in the local stack, loopback allowed, quiet logs."""
     from devstack.stack import LocalStack
-    from shared.logging import configure
 
-    configure("ERROR", stream=sys.stderr)
     params = {
         "Stage": "dev",
         "SandboxProvider": "local",

@@ -28,11 +28,14 @@ def worker(url: str, key: str, n: int, out: list[tuple[float, float, int]]) -> N
         payload = json.loads(r.read())
         b = time.perf_counter()
         status = r.status
+        if status != 202:
+            sys.stderr.write(f"POST {status}: {json.dumps(payload)[:600]}\n")
         if status == 202:
             conn.request("GET", f"/v1/runs/{payload['task_id']}", headers=headers)
             g = conn.getresponse()
-            g.read()
+            gbody = g.read()
             if g.status != 200:
+                sys.stderr.write(f"GET {g.status}: {gbody[:600]!r}\n")
                 status = g.status
         c = time.perf_counter()
         out.append(((b - a) * 1000, (c - b) * 1000, status))

@@ -35,8 +35,24 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
     return next_middleware(app)
 
 
+class _Resolver(APIGatewayHttpResolver):
+    """One request at a time per instance, many instances per process.
+
+    Powertools 3.37 ``resolve`` stores the request on the class (``BaseRouter.current_event``), so two
+    resolvers in one process read each other's request under concurrency (seen as one request's body
+    validated against another's route). An instance attribute shadows the class attribute: set it
+    before resolving and each resolver reads only its own request. Lambda runs one request per
+    process and never needs this; the local stack's threaded gateway does.
+    tests/integration/test_api_concurrency.py holds the behaviour."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.current_event = self._to_proxy_event(event)
+        self.lambda_context = context
+        return super().resolve(event, context)
+
+
 def build_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     app.use(middlewares=[authenticate])
     for module in (runs, jobs, projects, meta, internal):
         app.include_router(module.router)
