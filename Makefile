@@ -53,6 +53,8 @@ demo: $(STAMP) system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/orchestration.py
+	$(BIN)/python bench/observation.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json
@@ -65,3 +67,6 @@ build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python"
 	cp -r shared "$(ARTIFACTS_DIR)/python/"
 	$(PY) -m pip install -q -r requirements-layer.txt -t "$(ARTIFACTS_DIR)/python"
+	# Lambda cannot write __pycache__ at run time: ship bytecode so cold starts do not compile
+	# (effective when the build Python is the runtime's, e.g. `sam build --use-container`).
+	$(PY) -m compileall -q "$(ARTIFACTS_DIR)/python" >/dev/null

@@ -681,9 +681,16 @@ class LocalProvider(SandboxProvider):
         return rec.exit_code if rec.exited.is_set() else None
 
     def log_paths(self, sandbox_id: str) -> tuple[Path, Path]:
-        """(stdout, stderr) log files of a sandbox (they outlive kill())."""
-        rec = self._get(sandbox_id)
-        return rec.log_dir / "stdout.log", rec.log_dir / "stderr.log"
+        """(stdout, stderr) log files of a sandbox; they outlive kill() (the run dir keeps ``logs/``)."""
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is not None:
+            log_dir = rec.log_dir
+        elif _SANDBOX_ID.match(sandbox_id) and (self.base_dir / sandbox_id / "logs").is_dir():
+            log_dir = self.base_dir / sandbox_id / "logs"
+        else:
+            raise SandboxNotFound(sandbox_id)
+        return log_dir / "stdout.log", log_dir / "stderr.log"
 
     def close(self) -> None:
         """Kill every sandbox of this provider."""

@@ -188,6 +188,11 @@ def test_kill_stops_the_whole_tree_within_a_second(provider: LocalProvider, cont
     assert provider.kill("lsb_unknown") is False
     with pytest.raises(SandboxNotFound):
         provider.list_files(info.sandbox_id)
+    # its logs stay for the operator (and the benchmarks) after the files are gone
+    _, stderr = provider.log_paths(info.sandbox_id)
+    assert '"standin started"' in stderr.read_text()
+    with pytest.raises(SandboxNotFound):
+        provider.log_paths("lsb_000000000000000000000000")
 
 
 def test_kill_sends_sigterm_to_the_agent_first(control: RecordingServer) -> None:

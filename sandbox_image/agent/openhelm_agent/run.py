@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,21 @@ def _browser(options: AgentOptions, shared: Browser | None) -> Iterator[Browser]
         yield browser
 
 
+def _prefetch_openai() -> threading.Thread:
+    """Import ``openai`` (about a second of CPU) while Chromium launches (a second of waiting on
+    another process): the two overlap instead of adding up before the first browser action."""
+
+    def load() -> None:
+        try:
+            import openai  # noqa: F401
+        except Exception as exc:  # LLMClient raises the real error on the main thread
+            log.warning("openai prefetch failed", extra={"error": short_error(exc)})
+
+    thread = threading.Thread(target=load, name="openai-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
 def _failed(code: ErrorCode, message: str, evidence: EvidenceWriter, repairs: int) -> RunResult:
     return RunResult(
         status="failed",
@@ -63,11 +79,14 @@ def _execute(
 ) -> RunResult:
     policy = DomainPolicy.from_lists(spec.allowed_domains, spec.blocked_domains)
     llm: LLMClient | None = None
-    if spec.replay is None:
-        base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
-        llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
+    prefetch = _prefetch_openai() if spec.replay is None and shared is None else None
     try:
         with _browser(options, shared) as browser:
+            if spec.replay is None:
+                if prefetch is not None:
+                    prefetch.join()
+                base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
+                llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
             session = BrowserSession(
                 browser,
                 policy,

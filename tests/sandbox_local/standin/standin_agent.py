@@ -269,6 +269,8 @@ def main() -> int:
     RUN_ID = spec["run_id"]
     cfg = spec.get("standin", {})
     mode = cfg.get("mode", "probe")
+    sys.stderr.write(json.dumps({"event": "standin started", "mode": mode}) + "\n")
+    sys.stderr.flush()
     post(f"/internal/runs/{RUN_ID}/progress", {"step": 0, "action": "started", "t": time.monotonic() - T0})
     if mode == "hang":
         hang(cfg)
