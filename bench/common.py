@@ -51,6 +51,8 @@ def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iter
         "DefaultModel": "bench-model",
         "LogLevel": "ERROR",
     }
-    base_env = {"OPENHELM_STAGE": "local", "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true", **env}
+    from devstack.local_env import LOCAL_ENV
+
+    base_env = {**LOCAL_ENV, **env}
     with LocalStack(ROOT / "template.yaml", params, env=base_env, schedules=False) as stack:
         yield stack

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from devstack.bootstrap import BootstrapOrg
+from devstack.local_env import LOCAL_ENV, announce
 
 DEV_PARAMS = {"Stage": "dev", "SandboxProvider": "local"}
-DEV_ENV = {"OPENHELM_STAGE": "local"}
+DEV_ENV = dict(LOCAL_ENV)
 
 
 def default_template() -> Path:
@@ -92,6 +93,7 @@ def run_dev(
     except Exception as exc:
         log.exception("stack_start_failed", error=str(exc))
         return 1
+    announce(log, DEV_ENV)
     try:
         if bootstrap is None:
             from devstack.bootstrap import bootstrap_org

@@ -12,6 +12,7 @@ site (``model: "replay"``): real sandbox, real Chromium, real screenshots, no LL
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import requests
+
+from devstack.local_env import LOCAL_ENV, announce
 
 SITE = Path(__file__).resolve().parent / "demo_site"
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +59,7 @@ def stack_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str
         "LlmApiKey": environ.get("OPENAI_API_KEY", ""),
         "DefaultModel": environ.get("OPENHELM_MODEL", "gpt-4.1-mini"),
     }
-    env = {"OPENHELM_STAGE": "local", "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true"}
+    env = dict(LOCAL_ENV)
     return params, env, use_llm
 
 
@@ -70,10 +73,10 @@ def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:
     site_server, site = serve_site()
     try:
         with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as stack:
-            log.warning("sandbox_loopback_allowed", note="openhelm demo lets sandboxes reach 127.0.0.1")
+            announce(log, env)
             from shared.orgs import bootstrap_org
 
-            org_id, key = bootstrap_org("demo")
+            _org_id, key = bootstrap_org("demo")
             task = json.loads((SITE / "task.json").read_text())
             body: dict[str, Any] = {**task, "start_url": site + "/"}
             if use_llm:
@@ -95,7 +98,7 @@ def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:
             run_id = accepted.json()["task_id"]
             out.write(f"202 {json.dumps(accepted.json())}\n")
             run = _wait(session, stack.url, run_id, timeout_s=int(task["max_duration_s"]) + 60)
-            shots = _collect_screenshots(org_id, run)
+            shots = _download_screenshots(run)
             _print_run(out, run, shots)
             return 0 if run["status"] == "succeeded" else 1
     finally:
@@ -104,36 +107,31 @@ def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:
 
 
 def _wait(session: requests.Session, url: str, run_id: str, timeout_s: int) -> dict[str, Any]:
-    """Long-poll with GET until the run is finished (bounded)."""
+    """Poll with GET until the run is finished and its evidence handled (bounded)."""
     import time
 
     deadline = time.monotonic() + timeout_s
     tick = threading.Event()
     while True:
         run: dict[str, Any] = session.get(f"{url}/v1/runs/{run_id}", timeout=30).json()
-        if run["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+        done = run["status"] in ("succeeded", "failed", "cancelled") and run.get("evidence_status")
+        if done or time.monotonic() > deadline:
             return run
         tick.wait(0.2)
 
 
-def _collect_screenshots(org_id: str, run: dict[str, Any]) -> list[Path]:
-    """Copy the run's screenshots into .openhelm/demo/<run>/ through the provider's read_file (which
-    refuses paths, symlinks and FIFOs the sandbox could plant; the out dir is retained locally)."""
-    from shared.sandbox.base import SandboxError
-    from shared.services import get_services
-
-    svc = get_services()
-    item = svc.runs.get(org_id, run["id"]) or {}
-    if not item.get("sandbox_id"):
-        return []
+def _download_screenshots(run: dict[str, Any]) -> list[Path]:
+    """Download the run's screenshots into .openhelm/demo/<run>/ through their presigned URLs (served
+    by the local stack's S3, as AWS would), checking each against its SHA-256."""
     dest = ROOT / ".openhelm" / "demo" / run["id"]
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for ev in run.get("evidence") or []:
-        try:
-            data = svc.sandbox.read_file(item["sandbox_id"], ev["path"])
-        except SandboxError:
+        if not ev.get("screenshot_url"):
             continue
+        data = requests.get(ev["screenshot_url"], timeout=30).content
+        if hashlib.sha256(data).hexdigest() != ev.get("sha256"):
+            raise RuntimeError(f"screenshot of step {ev['step']} does not match its SHA-256")
         target = dest / Path(ev["path"]).name
         target.write_bytes(data)
         copied.append(target)
@@ -161,7 +159,10 @@ def _print_run(out: TextIO, run: dict[str, Any], shots: list[Path]) -> None:
         f"  usage: {usage.get('input_tokens', 0)} input / {usage.get('output_tokens', 0)} output tokens, "
         f"{usage.get('llm_calls', 0)} LLM calls, {usage.get('sandbox_seconds', 0)} sandbox seconds\n"
     )
-    out.write("  screenshots:\n")
+    out.write(f"  evidence: {run.get('evidence_status')}")
+    if run.get("evidence_manifest_url"):
+        out.write(f" (manifest: {run['evidence_manifest_url'][:80]}...)")
+    out.write("\n  screenshots (downloaded through their presigned URLs, SHA-256 checked):\n")
     for path in shots:
         out.write(f"    {path}\n")
     out.flush()

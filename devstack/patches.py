@@ -242,7 +242,8 @@ def _create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> E
 
 
 # moto 5.2.5: Rule.send_to_targets raises NotImplementedError for Lambda and Step Functions
-# targets, which fails the whole PutEvents. Lambda targets are invoked asynchronously here (as
+# targets, which fails the whole PutEvents, and sends SQS targets the whole event whatever their
+# Input or InputPath says (those are delivered here). Lambda targets are invoked asynchronously here (as
 # EventBridge does) with the event envelope; Step Functions targets start an execution; every
 # other target goes back to moto. Disabled rules deliver nothing (moto ignores State).
 def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
@@ -251,13 +252,24 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
         return _originals["send_to_targets"](self, original_event, transform_input)  # type: ignore[no-any-return]
     if getattr(self, "state", "ENABLED") != "ENABLED" or not self.event_pattern.matches_event(original_event):
         return None
-    ours, theirs = [], []
+    ours, queues, theirs = [], [], []
     for target in self.targets:
         service = target["Arn"].split(":")[2]
-        (ours if service in ("lambda", "states") else theirs).append(target)
+        if service in ("lambda", "states"):
+            ours.append(target)
+        elif service == "sqs" and ("Input" in target or "InputPath" in target):
+            queues.append(target)  # moto sends the whole event, ignoring Input and InputPath
+        else:
+            theirs.append(target)
     for target in ours:
         event = _target_input(target, _envelope(original_event), transform_input)
         runtime.deliver(target["Arn"], event, f"events:{self.name}")
+    for target in queues:
+        from moto.sqs import sqs_backends
+
+        body = _target_input(target, _envelope(original_event), transform_input)
+        _, _, _, region, account, queue = target["Arn"].split(":")
+        sqs_backends[account][region].send_message(queue_name=queue, message_body=json.dumps(body))
     if theirs:
         rest = copy.copy(self)  # shallow copy: other threads may deliver through the same rule
         rest.targets = theirs

@@ -767,9 +767,9 @@ def _ints(value: Any, keys: tuple[str, ...]) -> Any:
 
 
 def _clear_settings_cache() -> None:
-    """``shared.config.get_settings`` caches the environment of the first stack; a new stack
-    (another test, other parameters) must be read afresh."""
-    config = sys.modules.get("shared.config")
-    cached = getattr(config, "get_settings", None)
-    if cached is not None and hasattr(cached, "cache_clear"):
-        cached.cache_clear()
+    """``get_settings`` and ``get_services`` cache the environment (and clients) of the first stack;
+    a new stack (another test, other parameters) must be read afresh."""
+    for module, name in (("shared.config", "get_settings"), ("shared.services", "get_services")):
+        cached = getattr(sys.modules.get(module), name, None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()

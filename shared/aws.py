@@ -50,3 +50,7 @@ class AwsClients:
     @cached_property
     def s3(self) -> Any:
         return self.client("s3")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self.client("sqs")

@@ -6,12 +6,16 @@ and never reads ``os.environ`` itself.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.models.billing import MICROS_PER_USD, Pricing
 
 
 class Settings(BaseModel):
@@ -48,6 +52,10 @@ class Settings(BaseModel):
     sandbox_grace_s: int = Field(60, alias="OPENHELM_SANDBOX_GRACE_S", ge=5)
     # The reaper treats a running run whose sandbox is gone as crashed only after this many seconds.
     reaper_start_grace_s: int = Field(30, alias="OPENHELM_REAPER_START_GRACE_S", ge=0)
+    # Evidence: lifetime of presigned GET URLs; how long the reaper leaves a finished run's sandbox
+    # alive for the evidence function before it kills it anyway.
+    evidence_url_ttl_s: int = Field(900, alias="OPENHELM_EVIDENCE_URL_TTL_S", ge=60, le=7 * 24 * 3600)
+    evidence_grace_s: int = Field(600, alias="OPENHELM_EVIDENCE_GRACE_S", ge=0)
     # Seconds the LLM gateway waits for the upstream model.
     llm_timeout_s: float = Field(25.0, alias="OPENHELM_LLM_TIMEOUT_S", gt=0)
 
@@ -60,6 +68,42 @@ class Settings(BaseModel):
     default_rate_burst: int = Field(30, alias="OPENHELM_RATE_BURST", ge=1)
     idempotency_ttl_s: int = Field(24 * 3600, alias="OPENHELM_IDEMPOTENCY_TTL_S", ge=60)
 
+    # Billing: prices (JSON of shared.models.billing.Pricing, any subset of its fields) and the
+    # balance bootstrap_org (`openhelm dev`, tests) credits a new org with.
+    pricing: Pricing = Field(default_factory=Pricing, alias="OPENHELM_PRICING_JSON")
+    dev_start_balance_usd: Decimal = Field(Decimal(100), alias="OPENHELM_DEV_START_BALANCE_USD", ge=0, decimal_places=6)
+
+    @field_validator("pricing", mode="before")
+    @classmethod
+    def _pricing_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    # Webhooks (shared/webhooks). The queue the delivery function consumes.
+    webhook_queue_url: str = Field("", alias="OPENHELM_WEBHOOK_QUEUE_URL")
+    # Local development only: also allow http:// and loopback addresses (never private ranges).
+    webhook_allow_loopback: bool = Field(False, alias="OPENHELM_WEBHOOK_ALLOW_LOOPBACK")
+    # Seconds between delivery attempts (comma-separated in the environment); attempts = len + 1.
+    # Each is at most 12 h (SQS's visibility timeout limit); the default spans about 40 h.
+    webhook_retry_schedule_s: tuple[int, ...] = Field(
+        (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 43200),
+        alias="OPENHELM_WEBHOOK_RETRY_SCHEDULE_S",
+        min_length=1,
+        max_length=50,
+    )
+    webhook_connect_timeout_s: float = Field(3.0, alias="OPENHELM_WEBHOOK_CONNECT_TIMEOUT_S", gt=0, le=30)
+    webhook_read_timeout_s: float = Field(10.0, alias="OPENHELM_WEBHOOK_READ_TIMEOUT_S", gt=0, le=60)
+    # How long the previous signing secret still signs deliveries after a rotation.
+    webhook_secret_overlap_s: int = Field(24 * 3600, alias="OPENHELM_WEBHOOK_SECRET_OVERLAP_S", ge=0, le=7 * 24 * 3600)
+
+    @field_validator("webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+        if any(not 1 <= int(v) <= 43200 for v in value):
+            raise ValueError("every retry delay must be 1..43200 seconds (SQS visibility timeout limit)")
+        return value
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -69,6 +113,10 @@ class Settings(BaseModel):
     @property
     def is_production(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def dev_start_balance_micros(self) -> int:
+        return int(self.dev_start_balance_usd * MICROS_PER_USD)
 
     @property
     def sandbox_control_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import billing
 from shared.auth import hash_key, new_api_key
 from shared.models.orgs import ApiKeyRecord, Org, OrgLimits
 from shared.models.projects import CreateProjectRequest
@@ -9,9 +10,15 @@ from shared.projects import DEFAULT_PROJECT_NAME, create_project
 from shared.services import Services, get_services
 
 
-def bootstrap_org(name: str, svc: Services | None = None, limits: OrgLimits | None = None) -> tuple[str, str]:
-    """Create an org, its default project and an API key. Returns (org_id, api_key); the key is
-    shown only here."""
+def bootstrap_org(
+    name: str,
+    svc: Services | None = None,
+    limits: OrgLimits | None = None,
+    start_balance_micros: int | None = None,
+) -> tuple[str, str]:
+    """Create an org, its default project, a starting balance and an API key. Returns (org_id,
+    api_key); the key is shown only here. The balance is ``start_balance_micros`` or else the
+    ``OPENHELM_DEV_START_BALANCE_USD`` setting (100 USD); 0 creates none (runs then answer 402)."""
     svc = svc or get_services()
     org_id = svc.ids.new("org")
     project = create_project(
@@ -25,6 +32,9 @@ def bootstrap_org(name: str, svc: Services | None = None, limits: OrgLimits | No
     )
     org = Org(id=org_id, name=name, created_at=svc.clock.now(), default_project_id=project.id, limits=base)
     svc.orgs.create(org)
+    start = svc.settings.dev_start_balance_micros if start_balance_micros is None else start_balance_micros
+    if start > 0:
+        billing.credit(svc, org_id, start, "starting balance")
     key = new_api_key(live=svc.settings.is_production)
     svc.orgs.put_api_key(
         hash_key(key),

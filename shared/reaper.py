@@ -3,7 +3,9 @@
 - A running run whose sandbox is gone (the agent died without a callback) ends as AGENT_CRASHED.
 - A running run past its deadline ends as AGENT_TIMEOUT (normally the state machine's own timeout
   does this first).
-- A live sandbox whose run is finished, missing or unknown is killed.
+- A live sandbox whose run is missing or unknown is killed; one whose run is finished is killed
+  once its evidence was handled (normally the evidence function kills it itself) or, if the evidence
+  function never got to it, ``evidence_grace_s`` after the run ended.
 
 The reaper records the end itself (the same Cleanup every failure path runs: first finisher wins,
 so it is safe beside the state machine) and then fails the execution's waiting task, so the
@@ -48,11 +50,22 @@ def reap(svc: Services) -> ReapReport:
     for sandbox_id, info in alive.items():
         org_id = info.metadata.get("org_id")
         run = svc.runs.get(org_id, info.run_id, consistent=True) if org_id and info.run_id else None
-        if (run is None or RunStatus(run["status"]).is_terminal) and svc.sandbox.kill(sandbox_id):
+        if _done_with(svc, run, now) and svc.sandbox.kill(sandbox_id):
             report.killed.append(sandbox_id)
     if report.crashed or report.timed_out or report.killed:
         log.warning("reaped", crashed=report.crashed, timed_out=report.timed_out, killed=report.killed)
     return report
+
+
+def _done_with(svc: Services, run: dict | None, now: datetime) -> bool:
+    if run is None:
+        return True
+    if not RunStatus(run["status"]).is_terminal:
+        return False
+    if run.get("evidence_status") in ("ready", "unavailable"):
+        return True
+    finished = datetime.fromisoformat(run["finished_at"]) if run.get("finished_at") else now
+    return (now - finished).total_seconds() >= svc.settings.evidence_grace_s
 
 
 def _end(svc: Services, run: dict, code: str, cause: str) -> None:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared import billing
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.runs import IdempotencyConflict
 from shared.errors import (
@@ -73,10 +74,11 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
         raise Unprocessable(f"no job {req.job_id}", code="job_not_found", details=[{"loc": ["job_id"]}])
     if req.output_schema is not None:
         check_output_schema(req.output_schema)
-    if req.webhook_url is not None and svc.settings.is_production and req.webhook_url.scheme != "https":
-        raise Unprocessable(
-            "webhook_url must use https", code="insecure_webhook_url", details=[{"loc": ["webhook_url"]}]
-        )
+    if req.webhook_url is not None:
+        from shared.webhooks.ssrf import check_webhook_url
+
+        # Scheme, credentials, port and literal addresses now; every delivery resolves and checks again.
+        check_webhook_url(str(req.webhook_url), svc.settings)
     _check_replay(req)
     prompt = render(req.prompt, req.inputs)
     if len(prompt) > MAX_RENDERED_PROMPT:
@@ -133,6 +135,8 @@ def create_run(
             return _replay(svc, org, existing, body_hash)
 
     prompt, project_id, limits = _validate(svc, org, req)
+    model = REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model)
+    billing.ensure_affordable(svc, org.id, model, limits)  # 402 before anything is written
     decision = svc.rate_limiter.take(
         org.id, per_minute=org.limits.rate_per_minute, burst=org.limits.rate_burst, now_ms=svc.clock.now_ms()
     )
@@ -149,7 +153,7 @@ def create_run(
         prompt=prompt,
         inputs=req.inputs,
         output_schema=req.output_schema,
-        model=REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model),
+        model=model,
         replay_of=req.replay_of,
         project_id=project_id,
         job_id=req.job_id,
@@ -253,7 +257,12 @@ def get_run(svc: Services, org_id: str, run_id: str) -> Run:
     item = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
     if item is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
-    return Run.model_validate(item)
+    run = Run.model_validate(item)
+    if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
+        from shared.evidence import with_download_urls
+
+        run = with_download_urls(svc, run, item["evidence_manifest_key"])
+    return run
 
 
 def list_runs(

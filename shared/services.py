@@ -12,12 +12,14 @@ from functools import cached_property, lru_cache
 from shared.aws import AwsClients
 from shared.clock import Clock
 from shared.config import Settings, get_settings
+from shared.db.billing import BillingRepository
 from shared.db.dynamo import Table
 from shared.db.jobs import JobRepository
 from shared.db.orgs import OrgRepository
 from shared.db.projects import ProjectRepository
 from shared.db.ratelimit import RateLimiter
 from shared.db.runs import RunRepository
+from shared.db.webhooks import WebhookRepository
 from shared.events import EventPublisher
 from shared.ids import IdFactory
 from shared.orchestrator import Orchestrator
@@ -52,6 +54,14 @@ class Services:
     @cached_property
     def runs(self) -> RunRepository:
         return RunRepository(self.table)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(self.table)
+
+    @cached_property
+    def billing(self) -> BillingRepository:
+        return BillingRepository(self.table)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.api import deps, errors, guard
-from shared.api.routes import internal, jobs, meta, projects, runs
+from shared.api.routes import billing, internal, jobs, meta, projects, runs, webhooks
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
 
@@ -54,7 +54,7 @@ class _Resolver(APIGatewayHttpResolver):
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
     app.use(middlewares=[authenticate])
-    for module in (runs, jobs, projects, meta, internal):
+    for module in (runs, jobs, projects, billing, webhooks, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

@@ -156,6 +156,17 @@ class Table:
         """Apply several ``update_request`` results atomically."""
         self._call("transact_write_items", TransactItems=[{"Update": u} for u in updates])
 
+    def transact_write(self, actions: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Apply mixed low-level requests atomically: ("Put" | "Update" | "Delete", params) pairs,
+        params as ``update_request`` or ``delete_request`` make them."""
+        self._call("transact_write_items", TransactItems=[{kind: params} for kind, params in actions])
+
+    def delete_request(self, pk: str, sk: str, *, condition: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Key": serialize({"pk": pk, "sk": sk})}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        return kwargs
+
     def delete(self, pk: str, sk: str, *, condition: str | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.name, "Key": serialize({"pk": pk, "sk": sk})}
         if condition:

@@ -49,3 +49,39 @@ RUNNING_PK = "running"
 
 def running_sk(deadline_iso: str, run_id: str) -> str:
     return f"{deadline_iso}#{run_id}"
+
+
+# Webhooks (all under the org's partition).
+WEBHOOK_SECRET_SK = "webhooksecret"
+WEBHOOK_COUNT_SK = "webhookcount"
+
+
+def webhook_sk(endpoint_id: str) -> str:
+    return f"webhook#{endpoint_id}"
+
+
+def delivery_state_sk(run_id: str, event_type: str) -> str:
+    return f"dlvstate#{run_id}#{event_type}"
+
+
+def delivery_log_prefix(run_id: str) -> str:
+    return f"dlv#{run_id}#"
+
+
+def delivery_log_sk(run_id: str, attempt_id: str) -> str:
+    return f"{delivery_log_prefix(run_id)}{attempt_id}"
+
+
+# Billing: the org's balance, its credits and one usage record per finished run. Usage sort keys
+# start with the run's finished time (UTC, millisecond precision), so a time window is a key range.
+BALANCE_SK = "balance"
+USAGE_PREFIX = "usage#"
+CREDIT_PREFIX = "credit#"
+
+
+def usage_sk(finished_key: str, run_id: str) -> str:
+    return f"{USAGE_PREFIX}{finished_key}#{run_id}"
+
+
+def credit_sk(time_key: str, credit_id: str) -> str:
+    return f"{CREDIT_PREFIX}{time_key}#{credit_id}"

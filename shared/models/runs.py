@@ -148,6 +148,17 @@ class Run(BaseModel):
     result: Any = None
     confidence: Confidence | None = None
     evidence: list[EvidenceItem] | None = None
+    evidence_status: Literal["ready", "unavailable", "failed"] | None = Field(
+        None,
+        description="Null until the evidence pipeline has run after the run ended. `ready`: screenshots and "
+        "step records are stored (presigned URLs in `evidence` and `evidence_manifest_url`); `unavailable`: "
+        "there was nothing to copy (no sandbox, or it was gone); `failed`: storing them failed "
+        "(`evidence_error` says why).",
+    )
+    evidence_error: str | None = None
+    evidence_manifest_url: str | None = Field(
+        None, description="Short-lived presigned GET URL of manifest.json (every file with its SHA-256)."
+    )
     steps: list[StepRecord] | None = None
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None

@@ -63,19 +63,17 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None:
         return {"status": "missing"}
+    if RunStatus(run["status"]).is_terminal:
+        return {"status": run["status"]}
     sandbox_id = run.get("sandbox_id")
-    try:
-        if RunStatus(run["status"]).is_terminal:
-            return {"status": run["status"]}
-        outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
-        fields, status = _terminal_fields(run, outputs)
-        fields["usage"] = usage_of(svc, run)
-        item = finish_run(svc, org_id, run_id, status, fields)
-        log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
-        return {"status": (item or run)["status"]}
-    finally:
-        if sandbox_id:
-            svc.sandbox.kill(sandbox_id)
+    # The sandbox stays alive: the evidence function copies its files to S3 and then kills it
+    # (shared/evidence.py); the reaper kills it if that never happens.
+    outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
+    fields, status = _terminal_fields(run, outputs)
+    fields["usage"] = usage_of(svc, run)
+    item = finish_run(svc, org_id, run_id, status, fields)
+    log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
+    return {"status": (item or run)["status"]}
 
 
 def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[str, Any], RunStatus]:
@@ -125,7 +123,8 @@ def _dump(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
-    """The Catch path: record the error code, kill the sandbox. Safe to run more than once."""
+    """The Catch path: record the error code. Safe to run more than once. The sandbox is left to the
+    evidence function (copy what the agent left, then kill), like Finalize does."""
     error = error or {}
     err_type = str(error.get("Error") or "AGENT_CRASHED")
     cause = str(error.get("Cause") or "")
@@ -133,19 +132,14 @@ def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | Non
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None:
         return {"status": "missing"}
-    sandbox_id = run.get("sandbox_id")
-    try:
-        if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
-            code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
-        if not RunStatus(run["status"]).is_terminal:
-            message = _message(code, err_type, cause)
-            status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
-            fields = {"error": RunError(code=code, message=message).model_dump(), "usage": usage_of(svc, run)}
-            finish_run(svc, org_id, run_id, status, fields)
-            log.warning("run_failed", run_id=run_id, code=code, error_type=err_type)
-    finally:
-        if sandbox_id:
-            svc.sandbox.kill(sandbox_id)
+    if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
+        code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
+    if not RunStatus(run["status"]).is_terminal:
+        message = _message(code, err_type, cause)
+        status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
+        fields = {"error": RunError(code=code, message=message).model_dump(), "usage": usage_of(svc, run)}
+        finish_run(svc, org_id, run_id, status, fields)
+        log.warning("run_failed", run_id=run_id, code=code, error_type=err_type)
     return {"code": code}
 
 

@@ -38,5 +38,5 @@ def _build(settings: Settings) -> SandboxProvider:
         return E2BProvider(api_key=settings.e2b_api_key, template=settings.e2b_template, deployment=settings.deployment)
     from shared.sandbox.local_provider import LocalProvider
 
-    # Locally the out dir outlives the sandbox, so evidence paths stay valid after the run ends.
-    return LocalProvider(allow_loopback=settings.sandbox_allow_loopback, retain_files=True)
+    # The out dir lives until kill(): the evidence function copies it to S3 first, then kills.
+    return LocalProvider(allow_loopback=settings.sandbox_allow_loopback)

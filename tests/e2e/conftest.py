@@ -58,9 +58,10 @@ def stack(llm: FakeOpenAI) -> Iterator[Any]:
         "LlmApiKey": "sk-upstream-test-key-000000",
         "DefaultModel": "fake-model",
     }
+    from devstack.local_env import LOCAL_ENV
+
     env = {
-        "OPENHELM_STAGE": "local",
-        "OPENHELM_SANDBOX_ALLOW_LOOPBACK": "true",
+        **LOCAL_ENV,
         "OPENHELM_SANDBOX_GRACE_S": "10",
         "OPENHELM_REAPER_START_GRACE_S": "0",
     }

@@ -89,7 +89,9 @@ def test_finalize_records_result_evidence_confidence_usage_and_kills(env) -> Non
     assert [e.path for e in run.evidence] == ["screenshots/step-0001.png", "screenshots/step-0002.png"]
     assert [s.action for s in run.steps] == ["navigate", "done"]
     assert run.usage.input_tokens == 1200 and run.usage.output_tokens == 80 and run.usage.sandbox_seconds == 7
-    assert sandbox_id in provider.killed and svc.runs.active_count(org_id) == 0
+    assert svc.runs.active_count(org_id) == 0
+    # the sandbox stays for the evidence function (tests/integration/test_evidence.py)
+    assert sandbox_id in provider.alive and sandbox_id not in provider.killed
 
 
 def test_result_that_breaks_the_schema_fails_the_run(env) -> None:
@@ -136,11 +138,10 @@ def test_sandbox_start_failure_raises_for_the_state_machine_and_cleanup_records_
 
 def test_timeout_after_the_deadline_is_agent_timeout_before_it_a_crash(env) -> None:
     svc, provider, org_id = env
-    run_id, sandbox_id = started(svc, provider, org_id, max_duration_s=60)
+    run_id, _sandbox_id = started(svc, provider, org_id, max_duration_s=60)
     svc.clock.advance(61)
     cleanup(svc, run_id, org_id, {"Error": "States.Timeout"})
     assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_TIMEOUT"
-    assert sandbox_id in provider.killed
 
     run_id, _ = started(svc, provider, org_id, max_duration_s=60)
     svc.clock.advance(10)
@@ -200,11 +201,18 @@ def test_reaper_ends_crashed_and_overdue_runs_and_kills_orphans(env) -> None:
 
     report = reap(svc)
     assert report.crashed == [crashed] and report.timed_out == [overdue]
-    assert finished_sbx in report.killed
+    # a finished run's sandbox waits for the evidence function, up to evidence_grace_s
+    assert report.killed == [] and finished_sbx in provider.alive
     assert runs.get_run(svc, org_id, crashed).error.code == "AGENT_CRASHED"
     assert runs.get_run(svc, org_id, overdue).error.code == "AGENT_TIMEOUT"
     assert runs.get_run(svc, org_id, healthy).status == "running" and healthy_sbx in provider.alive
-    assert overdue_sbx in provider.killed and crashed_sbx in provider.killed
-    # finished runs left the index: a second pass finds nothing new
+    # past the grace (counted from the run's end) the finished run's sandbox goes; the overdue run
+    # ended later, so its sandbox is still left for the evidence function
+    svc.clock.advance(svc.settings.evidence_grace_s - (60 + svc.settings.sandbox_grace_s + 1))
+    later = reap(svc)
+    assert later.killed == [finished_sbx] and overdue_sbx in provider.alive
+    assert later.crashed == [] and later.timed_out == []
+    assert runs.get_run(svc, org_id, healthy).status == "running" and healthy_sbx in provider.alive
+    # finished runs left the index: a third pass finds nothing new
     again = reap(svc)
     assert again.crashed == [] and again.timed_out == [] and again.killed == []

@@ -21,7 +21,7 @@ def test_resources_from_the_fixture_template(stack: LocalStack) -> None:
     queues = sqs.list_queues()["QueueUrls"]
     assert any(q.endswith("/fixture-WorkQueue") for q in queues)
     assert not any("ProdOnlyQueue" in q for q in queues), "Condition IsProd is false for Stage=dev"
-    assert len(queues) == 3
+    assert len(queues) == 4
     attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_id("WorkQueue"), AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive == {"deadLetterTargetArn": stack.resolver.arn("WorkDeadLetterQueue"), "maxReceiveCount": 2}
@@ -169,6 +169,9 @@ def test_eventbridge_rule_with_mixed_targets(stack: LocalStack, recorder: Module
     got = stack.client("sqs").receive_message(QueueUrl=stack.physical_id("EventsQueue"), WaitTimeSeconds=5)
     (message,) = got["Messages"]
     assert json.loads(message["Body"])["detail"] == {"kind": "forwarded", "n": 3}
+    got = stack.client("sqs").receive_message(QueueUrl=stack.physical_id("DetailQueue"), WaitTimeSeconds=5)
+    (message,) = got["Messages"]
+    assert json.loads(message["Body"]) == {"kind": "forwarded", "n": 3}, "InputPath applied to a queue target"
 
 
 def test_sqs_mapping_partial_batch_retry_and_dead_letter(stack: LocalStack, recorder: ModuleType) -> None:

@@ -39,6 +39,7 @@ def make_services(clock: Clock | None = None, ids: IdFactory | None = None, **ov
     aws = AwsClients(region="us-east-1")
     create_table(aws.dynamodb, "openhelm-test")
     aws.events.create_event_bus(Name="openhelm-test")
+    aws.s3.create_bucket(Bucket="openhelm-evidence-test")
     sm = aws.stepfunctions.create_state_machine(
         name="run-test",
         definition=json.dumps(PASS_MACHINE),
@@ -49,8 +50,33 @@ def make_services(clock: Clock | None = None, ids: IdFactory | None = None, **ov
             "OPENHELM_STAGE": "local",
             "OPENHELM_TABLE": "openhelm-test",
             "OPENHELM_EVENT_BUS": "openhelm-test",
+            "OPENHELM_EVIDENCE_BUCKET": "openhelm-evidence-test",
             "OPENHELM_RUN_STATE_MACHINE": sm["stateMachineArn"],
             **overrides,
         }
     )
     return Services(settings=settings, clock=clock or Clock(), ids=ids or IdFactory(), aws=aws)
+
+
+class EventTap:
+    """Every event on the test bus, through a rule with an SQS target in moto (what a customer's own
+    rule on the bus would see)."""
+
+    def __init__(self, svc: Services, name: str = "tap") -> None:
+        self._sqs = svc.aws.client("sqs")
+        self._url = self._sqs.create_queue(QueueName=f"{name}-events")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = svc.settings.event_bus
+        svc.aws.events.put_rule(Name=f"{name}-all", EventBusName=bus, EventPattern=json.dumps({"source": ["openhelm"]}))
+        svc.aws.events.put_targets(Rule=f"{name}-all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The events published since the last drain, oldest first."""
+        out: list[dict[str, Any]] = []
+        while True:
+            got = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for message in got:
+                out.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.sandbox.base import SandboxInfo, SandboxNotFound, SandboxProvider, SandboxRequest, SandboxStartError
+from shared.sandbox.base import (
+    SandboxFileNotFound,
+    SandboxInfo,
+    SandboxNotFound,
+    SandboxProvider,
+    SandboxRequest,
+    SandboxStartError,
+)
 
 
 class FakeSandboxProvider(SandboxProvider):
@@ -44,15 +51,19 @@ class FakeSandboxProvider(SandboxProvider):
         return sorted(p for p in self.files[sandbox_id] if p.startswith(prefix))
 
     def read_file(self, sandbox_id: str, path: str) -> bytes:
+        if sandbox_id not in self.files:
+            raise SandboxNotFound(sandbox_id)
         try:
             return self.files[sandbox_id][path]
         except KeyError as exc:
-            raise SandboxNotFound(f"{sandbox_id}:{path}") from exc
+            raise SandboxFileNotFound(f"{sandbox_id}:{path}") from exc
 
     def kill(self, sandbox_id: str) -> bool:
+        """Like the real providers: the sandbox and its files are gone."""
         self.killed.append(sandbox_id)
         was = sandbox_id in self.alive
         self.alive.discard(sandbox_id)
+        self.files.pop(sandbox_id, None)
         return was
 
     def list_running(self) -> list[SandboxInfo]:

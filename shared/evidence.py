@@ -1,0 +1,189 @@
+"""Evidence: after a run ends, copy its screenshots and step records from the sandbox to S3, write a
+manifest with the SHA-256 of every file, kill the sandbox and announce ``Evidence Ready``.
+
+Runs in the evidence function, triggered by the run-finished events on the bus (Finalize and Cleanup
+leave the sandbox alive for it). Safe to run more than once for a run: a run whose evidence is
+``ready`` or ``unavailable`` is skipped, and copying again overwrites the same keys.
+
+Every outcome is recorded on the run (``evidence_status``) and announced, so webhooks go out
+whatever happened to the files:
+
+- ``ready``: every file copied, the manifest written, the sandbox killed;
+- ``unavailable``: there is nothing to copy (the run never got a sandbox, or the sandbox was gone);
+- ``failed``: S3 refused the copy (after botocore's retries). The sandbox is left alive, so a later
+  invocation (EventBridge's retry, or an operator replaying the event) can still copy; the reaper
+  kills it once ``evidence_grace_s`` has passed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.logging import get_logger
+from shared.models.common import RunStatus
+from shared.models.runs import EvidenceItem, Run
+from shared.orchestration.outputs import read_outputs
+from shared.sandbox.base import SandboxError, SandboxNotFound
+from shared.services import Services
+
+log = get_logger("evidence")
+
+RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json")
+MAX_SCREENSHOTS = 200
+TERMINAL = [s for s in RunStatus if s.is_terminal]
+DONE_STATES = ("ready", "unavailable")
+
+
+@dataclass(frozen=True)
+class EvidenceOutcome:
+    status: str  # ready | unavailable | failed | skipped
+    files: int = 0
+    manifest_key: str | None = None
+    error: str | None = None
+
+
+def prefix(org_id: str, run_id: str) -> str:
+    return f"evidence/{org_id}/{run_id}/"
+
+
+def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
+    run = svc.runs.get(org_id, run_id, consistent=True)
+    if run is None or not RunStatus(run["status"]).is_terminal:
+        log.warning("evidence_skipped", run_id=run_id, reason="missing or not finished")
+        return EvidenceOutcome("skipped")
+    if run.get("evidence_status") in DONE_STATES:
+        if not run.get("evidence_announced"):  # recorded, but the event did not go out: announce again
+            _announce(svc, run, run["evidence_status"], 0, run.get("evidence_error"))
+        return EvidenceOutcome("skipped")
+    sandbox_id = run.get("sandbox_id")
+    if not sandbox_id:
+        return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
+    try:
+        items, files, manifest_key = _copy(svc, org_id, run_id, sandbox_id)
+    except SandboxNotFound:
+        outcome = EvidenceOutcome("unavailable", error="the sandbox was gone before its evidence was copied")
+        return _record(svc, run, outcome, [])
+    except SandboxError as exc:
+        return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
+    except (BotoCoreError, ClientError) as exc:  # S3, after botocore's own retries
+        return _record(svc, run, EvidenceOutcome("failed", error=f"storing evidence failed: {exc}"[:500]), [])
+    _kill(svc, sandbox_id, run_id)
+    return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items)
+
+
+def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[list[dict[str, Any]], int, str]:
+    outputs = read_outputs(svc.sandbox, sandbox_id)  # SandboxNotFound if the sandbox is gone
+    by_step = {s.index: s for s in outputs.steps}
+    base = prefix(org_id, run_id)
+    manifest: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for name in RECORD_FILES:
+        try:
+            data = svc.sandbox.read_file(sandbox_id, name)
+        except FileNotFoundError:
+            continue
+        ctype = "application/json" if name.endswith(".json") else "application/x-ndjson"
+        manifest.append(_put(svc, base + name, name, data, ctype))
+    for index, path in sorted(outputs.screenshots.items())[:MAX_SCREENSHOTS]:
+        try:
+            data = svc.sandbox.read_file(sandbox_id, path)
+        except FileNotFoundError:
+            continue
+        entry = _put(svc, base + path, path, data, "image/png")
+        entry["step"] = index
+        manifest.append(entry)
+        step = by_step.get(index)
+        items.append(
+            EvidenceItem(
+                step=index,
+                url=step.url if step else None,
+                time=step.started_at if step else None,
+                sha256=entry["sha256"],
+                path=path,
+            ).model_dump(mode="json")
+        )
+    manifest_key = base + "manifest.json"
+    body = json.dumps(
+        {"run_id": run_id, "org_id": org_id, "created_at": svc.clock.now().isoformat(), "files": manifest},
+        indent=2,
+    ).encode()
+    _put(svc, manifest_key, "manifest.json", body, "application/json")
+    return items, len(manifest), manifest_key
+
+
+def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> dict[str, Any]:
+    digest = hashlib.sha256(data)
+    svc.aws.s3.put_object(
+        Bucket=svc.settings.evidence_bucket,
+        Key=key,
+        Body=data,
+        ContentType=content_type,
+        # S3 checks the bytes it stored against this digest and refuses a corrupted upload.
+        ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
+    )
+    return {"path": path, "key": key, "sha256": digest.hexdigest(), "bytes": len(data), "content_type": content_type}
+
+
+def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
+    try:
+        svc.sandbox.kill(sandbox_id)
+    except SandboxError as exc:  # the reaper kills it on its next pass
+        log.warning("evidence_kill_failed", run_id=run_id, sandbox_id=sandbox_id, error=str(exc))
+
+
+def _record(
+    svc: Services, run: dict[str, Any], outcome: EvidenceOutcome, items: list[dict[str, Any]]
+) -> EvidenceOutcome:
+    run_id, org_id = run["id"], run["org_id"]
+    fields: dict[str, Any] = {
+        "evidence_status": outcome.status,
+        "evidence_error": outcome.error,
+        "evidence_manifest_key": outcome.manifest_key,
+    }
+    if outcome.status == "ready":
+        fields["evidence"] = items
+    svc.runs.transition(org_id, run_id, from_statuses=TERMINAL, to_status=None, fields=fields)
+    _announce(svc, run, outcome.status, outcome.files, outcome.error)
+    log.info("evidence_recorded", run_id=run_id, evidence_status=outcome.status, files=outcome.files)
+    return outcome
+
+
+def _announce(svc: Services, run: dict[str, Any], status: str, files: int, error: str | None) -> None:
+    """Emit Evidence Ready (which drives the webhooks), then note that it went out. A failed publish
+    raises, so the invocation is retried and the next attempt announces again."""
+    detail = {
+        "run_id": run["id"],
+        "org_id": run["org_id"],
+        "status": run["status"],
+        "evidence_status": status,
+        "files": files,
+        "error": error,
+    }
+    svc.events.publish("Evidence Ready", detail, resources=[run["id"]])
+    svc.runs.transition(
+        run["org_id"], run["id"], from_statuses=TERMINAL, to_status=None, fields={"evidence_announced": True}
+    )
+
+
+def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: int | None = None) -> Run:
+    """The envelope with short-lived presigned GET URLs for the stored evidence (the bucket is private).
+    Presigning is local computation: no call to S3."""
+    ttl = expires_s or svc.settings.evidence_url_ttl_s
+    base = manifest_key.rsplit("/", 1)[0] + "/"
+
+    def url(key: str) -> str:
+        return svc.aws.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": svc.settings.evidence_bucket, "Key": key}, ExpiresIn=ttl
+        )
+
+    evidence = [
+        item.model_copy(update={"screenshot_url": url(base + item.path)}) if item.path else item
+        for item in run.evidence or []
+    ]
+    return run.model_copy(update={"evidence": evidence, "evidence_manifest_url": url(manifest_key)})

@@ -1,0 +1,160 @@
+"""The webhook queue: enqueue a run event, process one SQS record, redeliver on request.
+
+Message body: ``{"org_id", "run_id", "event_type", "redelivery"}`` (from :func:`enqueue`), or the
+detail of an ``Evidence Ready`` event (``{"org_id", "run_id", "status", ...}``, routed by an
+EventBridge rule), whose event type is that of the terminal ``status``. The delivery function processes
+each record with :func:`process_sqs_record`; a record that still has undelivered targets is made
+invisible for the next backoff delay (ChangeMessageVisibility) and reported as a batch item failure,
+so SQS hands it back then. The attempt number is the record's ``ApproximateReceiveCount``. After the
+last attempt the undelivered targets are marked ``exhausted`` and the record is reported failed once
+more, so the queue's redrive policy (maxReceiveCount = attempts) moves it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ValidationError, model_validator
+
+from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.logging import get_logger
+from shared.models.common import RunStatus
+from shared.models.webhooks import EventType, RedeliveryAccepted
+from shared.services import Services
+from shared.webhooks.delivery import deliver_event, mark_exhausted, webhook_id
+from shared.webhooks.retry import max_attempts, retry_delay_s
+from shared.webhooks.ssrf import Resolver
+
+log = get_logger("webhooks.queue")
+
+EVENT_FOR_STATUS: dict[RunStatus, str] = {
+    RunStatus.succeeded: "run.succeeded",
+    RunStatus.failed: "run.failed",
+    RunStatus.cancelled: "run.cancelled",
+}
+
+
+class WebhookMessage(BaseModel):
+    """A queued run event; other fields (of an Evidence Ready detail) are ignored."""
+
+    org_id: str
+    run_id: str
+    event_type: EventType | None = None
+    status: RunStatus | None = None  # Evidence Ready: the run's terminal status
+    redelivery: bool = False
+
+    @model_validator(mode="after")
+    def _event_type(self) -> WebhookMessage:
+        if self.event_type is None:
+            derived = event_for_status(self.status) if self.status else None
+            if derived is None:
+                raise ValueError("event_type, or the terminal status of the run, is required")
+            self.event_type = derived  # type: ignore[assignment]
+        return self
+
+
+def event_for_status(status: RunStatus | str) -> str | None:
+    """The webhook event type of a terminal status (None for a run that has not finished)."""
+    return EVENT_FOR_STATUS.get(RunStatus(status))
+
+
+def enqueue(svc: Services, org_id: str, run_id: str, event_type: str, redelivery: bool = False) -> None:
+    """Queue the delivery of a run event. Raises ServiceUnavailable if the queue cannot be reached."""
+    message = WebhookMessage(org_id=org_id, run_id=run_id, event_type=event_type, redelivery=redelivery)  # type: ignore[arg-type]
+    if not svc.settings.webhook_queue_url:
+        raise ServiceUnavailable("the webhook queue is not configured", code="webhook_queue_unavailable")
+    body = message.model_dump_json(include={"org_id", "run_id", "event_type", "redelivery"})
+    try:
+        svc.aws.sqs.send_message(QueueUrl=svc.settings.webhook_queue_url, MessageBody=body)
+    except (BotoCoreError, ClientError) as exc:
+        raise ServiceUnavailable(
+            "the webhook queue is unavailable, try again", code="webhook_queue_unavailable"
+        ) from exc
+
+
+def _queue_url(svc: Services, record: dict[str, Any]) -> str:
+    if svc.settings.webhook_queue_url:
+        return svc.settings.webhook_queue_url
+    # arn:aws:sqs:region:account:name
+    _, _, _, _, account, name = record["eventSourceARN"].split(":", 5)
+    return str(svc.aws.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+
+def _postpone(svc: Services, record: dict[str, Any], delay: int) -> None:
+    try:
+        svc.aws.sqs.change_message_visibility(
+            QueueUrl=_queue_url(svc, record), ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay
+        )
+    except (BotoCoreError, ClientError) as exc:  # the queue's own visibility timeout applies instead
+        log.error("webhook_postpone_failed", delay_s=delay, error=str(exc))
+
+
+def process_sqs_record(
+    svc: Services,
+    record: dict[str, Any],
+    *,
+    rng: random.Random | None = None,
+    resolver: Resolver | None = None,
+    tls_context: Any = None,
+) -> bool:
+    """Deliver the record's event. True when it is done with (delete it); False when SQS should
+    keep it (a retry is scheduled, or attempts are exhausted and the redrive policy takes it)."""
+    try:
+        msg = WebhookMessage.model_validate(json.loads(record["body"]))
+    except (ValueError, ValidationError) as exc:
+        log.error("webhook_message_invalid", message_id=record.get("messageId"), error=str(exc)[:500])
+        return False  # left for the dead-letter queue, where it can be inspected
+    attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+    schedule = svc.settings.webhook_retry_schedule_s
+    limit = max_attempts(schedule)
+    ctx = {"run_id": msg.run_id, "org_id": msg.org_id, "event_type": msg.event_type, "attempt": attempt}
+    if attempt > limit:
+        log.warning("webhook_already_exhausted", **ctx)
+        return False
+
+    from shared.runs import get_run  # deferred: shared.runs may import this module to enqueue events
+
+    try:
+        run = get_run(svc, msg.org_id, msg.run_id)
+    except NotFound:
+        log.warning("webhook_run_missing", **ctx)
+        return True
+    outcome = deliver_event(
+        svc,
+        msg.org_id,
+        msg.run_id,
+        msg.event_type,
+        run.model_dump(mode="json"),
+        redelivery=msg.redelivery,
+        resolver=resolver,
+        tls_context=tls_context,
+    )
+    if outcome.delivered:
+        return True
+    if attempt < limit:
+        delay = retry_delay_s(attempt, schedule, rng)
+        _postpone(svc, record, delay)
+        log.info("webhook_retry_scheduled", delay_s=delay, failed=outcome.failed, **ctx)
+        return False
+    mark_exhausted(svc, msg.org_id, msg.run_id, msg.event_type, redelivery=msg.redelivery)
+    return False
+
+
+def redeliver(svc: Services, org_id: str, run_id: str) -> RedeliveryAccepted:
+    """Send a finished run's event again to all its targets (same webhook-id)."""
+    from shared.runs import get_run
+
+    run = get_run(svc, org_id, run_id)
+    event_type = event_for_status(run.status)
+    if event_type is None:
+        raise Conflict(
+            f"run {run_id} is {run.status.value}; only a finished run's event can be redelivered",
+            code="run_not_finished",
+            details={"status": run.status.value},
+        )
+    svc.webhooks.reset_delivery(org_id, run_id, event_type)
+    enqueue(svc, org_id, run_id, event_type, redelivery=True)
+    return RedeliveryAccepted(run_id=run_id, event_type=event_type, webhook_id=webhook_id(run_id, event_type))  # type: ignore[arg-type]

@@ -1,0 +1,202 @@
+"""Which URLs webhooks may be sent to (SSRF protection).
+
+A URL is checked when an endpoint is created and again at every delivery: scheme (https only in
+production), no credentials, an allowed port, and every address the host resolves to must be a
+public one: loopback, private, link-local, multicast, reserved, unspecified, CGNAT (100.64/10),
+cloud metadata addresses and IPv6 forms embedding such an IPv4 address (mapped, 6to4, NAT64) are
+refused. The transport then connects to an address that was checked, so a DNS answer that changes
+between check and connect (rebinding) cannot redirect the request.
+
+``webhook_allow_loopback`` (local development) also allows http and loopback addresses, never the
+other ranges.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from shared.config import Settings
+from shared.errors import Unprocessable
+
+# host, port -> the addresses it resolves to (empty if it does not resolve).
+Resolver = Callable[[str, int], list[str]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_URL_LENGTH = 2048
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Instance metadata and platform endpoints (AWS, ECS, GCP/Azure, Alibaba, Oracle); most are in
+# refused ranges anyway, named so the refusal says why. 168.63.129.16 (Azure) is a public address.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "fd00:ec2::254",
+        "100.100.100.200",
+        "192.0.0.192",
+        "168.63.129.16",
+    )
+)
+
+
+class UrlNotAllowed(Unprocessable):
+    code = "webhook_url_not_allowed"
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    require_https: bool
+    allow_loopback: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UrlPolicy:
+        return cls(
+            require_https=settings.is_production and not settings.webhook_allow_loopback,
+            allow_loopback=settings.webhook_allow_loopback,
+        )
+
+
+@dataclass(frozen=True)
+class CheckedUrl:
+    """A URL that passed the policy, with the addresses that may be connected to."""
+
+    url: str
+    scheme: str
+    host: str  # ASCII (IDNA) host name or IP literal, no brackets
+    port: int
+    target: str  # path and query for the request line
+    addresses: tuple[str, ...]  # empty when a host name was checked without resolving
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return []
+    out: list[str] = []
+    for info in infos:
+        addr = str(info[4][0])
+        if addr not in out:
+            out.append(addr)
+    return out
+
+
+def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def address_problem(address: str, allow_loopback: bool = False) -> str | None:
+    """Why this address may not receive webhooks, or None if it may."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    embedded = _embedded_v4(ip)
+    if embedded is not None:
+        problem = address_problem(str(embedded), allow_loopback)
+        return f"{problem} (embedded IPv4)" if problem else None
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if ip.is_loopback:
+        return None if allow_loopback else "a loopback address"
+    checks = (
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip in _CGNAT, "a shared (CGNAT) address"),
+        (ip.is_private, "a private address"),
+        (ip.is_reserved, "a reserved address"),
+        (not ip.is_global, "not a public address"),
+    )
+    return next((why for bad, why in checks if bad), None)
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _port_allowed(port: int, policy: UrlPolicy) -> bool:
+    if not 1 <= port <= 65535:
+        return False
+    return policy.allow_loopback or port in (80, 443) or port >= 1024
+
+
+def check_url(
+    url: str,
+    policy: UrlPolicy,
+    *,
+    resolve: bool = True,
+    resolver: Resolver | None = None,
+) -> CheckedUrl:
+    """Check ``url`` against the policy; raise UrlNotAllowed (422 ``webhook_url_not_allowed``).
+
+    With ``resolve=False`` only what the URL itself says is checked (scheme, credentials, port and
+    an IP-literal host); delivery always resolves and checks every address."""
+
+    def refuse(why: str) -> UrlNotAllowed:
+        return UrlNotAllowed(f"webhook URL not allowed: {why}", details=[{"loc": ["url"], "msg": why}])
+
+    if len(url) > MAX_URL_LENGTH:
+        raise refuse(f"longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise refuse(f"malformed URL ({exc})") from exc
+    scheme = parts.scheme.lower()
+    schemes = ("https",) if policy.require_https else ("http", "https")
+    if scheme not in schemes:
+        raise refuse("it must use https" if policy.require_https else "the scheme must be http or https")
+    if parts.username is not None or parts.password is not None:
+        raise refuse("credentials in the URL are not allowed; use a secret path or verify the signature")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise refuse("no host")
+    port = port if port is not None else (443 if scheme == "https" else 80)
+    if not _port_allowed(port, policy):
+        raise refuse(f"port {port} is not allowed (80, 443 or 1024..65535)")
+    literal = _ip_literal(host)
+    if literal is None:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise refuse("the host name is not valid") from exc
+        if not policy.allow_loopback and (host == "localhost" or host.endswith(".localhost")):
+            raise refuse("localhost is not allowed")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    if literal is not None:
+        addresses = [literal]
+    elif resolve:
+        addresses = (resolver or system_resolver)(host, port)
+        if not addresses:
+            raise refuse(f"{host} does not resolve")
+    else:
+        addresses = []
+    for address in addresses:
+        problem = address_problem(address, policy.allow_loopback)
+        if problem:
+            raise refuse(f"{address} is {problem}" if literal else f"{host} resolves to {address}, which is {problem}")
+    return CheckedUrl(url=url, scheme=scheme, host=host, port=port, target=target, addresses=tuple(addresses))
+
+
+def check_webhook_url(url: str, settings: Settings, *, resolve: bool = False) -> None:
+    """The check for a run's ``webhook_url`` at creation (no DNS by default: it is on the hot path;
+    every delivery resolves and checks again)."""
+    check_url(url, UrlPolicy.from_settings(settings), resolve=resolve)
