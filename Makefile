@@ -55,6 +55,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/observation.py
+	$(BIN)/python bench/pipeline.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json

@@ -92,7 +92,29 @@ def install() -> None:
         LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
         Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
         _install_dynamodb_patches()
+        _install_callback_patch()
         _installed = True
+
+
+# moto 5.2.5: a waitForTaskToken task with HeartbeatSeconds registers its callback, invokes the
+# Lambda, and only then sets up the heartbeat endpoint it waits on. A SendTaskSuccess that arrives
+# in between (an agent that reports back within milliseconds of its start) is stored but never
+# wakes the waiter, which then reports States.Timeout after HeartbeatSeconds (seen in
+# bench/pipeline.py: ~10% of runs under load). AWS has no such window. The patch: a heartbeat
+# endpoint created after the outcome arrived starts out notified.
+def _install_callback_patch() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    original = CallbackEndpoint.setup_heartbeat_endpoint
+    _originals["setup_heartbeat_endpoint"] = original
+
+    def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
+        endpoint = original(self, heartbeat_seconds)
+        if self._outcome is not None:
+            endpoint.notify()
+        return endpoint
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
 
 
 # moto 5.2.5: the DynamoDB backend has no locking, and TransactWriteItems deep-copies every table it

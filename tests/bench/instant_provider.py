@@ -59,7 +59,9 @@ class InstantProvider(SandboxProvider):
         url = f"{request.control_url}/internal/runs/{request.run_id}/complete"
         body = json.dumps({"status": result["status"], "steps": 1}).encode()
         headers = {"Authorization": f"Bearer {request.run_token}", "Content-Type": "application/json"}
-        for _ in range(50):  # the run may not be marked running yet when we are this fast
+        # The run may not be marked running yet when we are this fast (409): retry for up to ~30 s,
+        # as a loaded control plane can take seconds to record the start.
+        for _ in range(300):
             req = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(req, timeout=10):
@@ -67,7 +69,7 @@ class InstantProvider(SandboxProvider):
             except urllib.error.HTTPError as exc:
                 if exc.code != 409:
                     return
-            threading.Event().wait(0.02)
+            threading.Event().wait(0.1)
 
     def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
         files = self._files.get(sandbox_id)
