@@ -27,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.logging import get_logger
 from shared.models.common import RunStatus
-from shared.models.runs import EvidenceItem, Run
-from shared.orchestration.outputs import read_outputs
+from shared.models.runs import Run
+from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound
 from shared.services import Services
 
@@ -79,7 +79,6 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
 
 def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[list[dict[str, Any]], int, str]:
     outputs = read_outputs(svc.sandbox, sandbox_id)  # SandboxNotFound if the sandbox is gone
-    by_step = {s.index: s for s in outputs.steps}
     base = prefix(org_id, run_id)
     manifest: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -98,16 +97,7 @@ def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[lis
         entry = _put(svc, base + path, path, data, "image/png")
         entry["step"] = index
         manifest.append(entry)
-        step = by_step.get(index)
-        items.append(
-            EvidenceItem(
-                step=index,
-                url=step.url if step else None,
-                time=step.started_at if step else None,
-                sha256=entry["sha256"],
-                path=path,
-            ).model_dump(mode="json")
-        )
+        items.append(evidence_item(outputs, index, path, sha256=entry["sha256"]))
     manifest_key = base + "manifest.json"
     body = json.dumps(
         {"run_id": run_id, "org_id": org_id, "created_at": svc.clock.now().isoformat(), "files": manifest},

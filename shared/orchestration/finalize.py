@@ -11,9 +11,9 @@ from jsonschema import validators
 from shared.confidence import Signals, score
 from shared.logging import get_logger
 from shared.models.common import RunStatus
-from shared.models.runs import Confidence, EvidenceItem, RunError, Usage
+from shared.models.runs import Confidence, RunError, Usage
 from shared.orchestration.errors import ERROR_CODES
-from shared.orchestration.outputs import AgentOutputs, read_outputs
+from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
 from shared.runs import finish_run
 from shared.services import Services
 
@@ -44,19 +44,7 @@ def usage_of(svc: Services, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evidence(outputs: AgentOutputs) -> list[dict[str, Any]]:
-    by_step = {s.index: s for s in outputs.steps}
-    items = []
-    for index, path in sorted(outputs.screenshots.items()):
-        step = by_step.get(index)
-        items.append(
-            EvidenceItem(
-                step=index,
-                url=step.url if step else None,
-                time=step.started_at if step else None,
-                path=path,
-            ).model_dump(mode="json")
-        )
-    return items
+    return [evidence_item(outputs, index, path) for index, path in sorted(outputs.screenshots.items())]
 
 
 def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.models.runs import NetworkEntry, StepRecord
+from shared.models.runs import EvidenceItem, NetworkEntry, StepRecord
 from shared.sandbox.base import SandboxError, SandboxProvider
 
 MAX_RESULT_BYTES = 256 * 1024
@@ -40,6 +40,18 @@ def _jsonl(raw: bytes, model: type, limit: int, problems: list[str], name: str) 
             problems.append(f"{name}: truncated at {limit} entries")
             break
     return out
+
+
+def evidence_item(outputs: AgentOutputs, index: int, path: str, sha256: str | None = None) -> dict[str, Any]:
+    """The run envelope's entry for the screenshot of step ``index``, with that step's URL and time."""
+    step = next((s for s in outputs.steps if s.index == index), None)
+    return EvidenceItem(
+        step=index,
+        url=step.url if step else None,
+        time=step.started_at if step else None,
+        sha256=sha256,
+        path=path,
+    ).model_dump(mode="json")
 
 
 def read_outputs(provider: SandboxProvider, sandbox_id: str) -> AgentOutputs:
