@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.logging import get_logger
-from shared.models.common import RunStatus
+from shared.models.common import TERMINAL_STATUSES, RunStatus
 from shared.models.runs import Run
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound
@@ -36,7 +36,6 @@ log = get_logger("evidence")
 
 RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json")
 MAX_SCREENSHOTS = 200
-TERMINAL = [s for s in RunStatus if s.is_terminal]
 DONE_STATES = ("ready", "unavailable")
 
 
@@ -78,7 +77,7 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
 
 
 def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[list[dict[str, Any]], int, str]:
-    outputs = read_outputs(svc.sandbox, sandbox_id)  # SandboxNotFound if the sandbox is gone
+    outputs = read_outputs(svc.sandbox, sandbox_id)  # lenient: a gone sandbox shows in the reads below
     base = prefix(org_id, run_id)
     manifest: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -138,7 +137,7 @@ def _record(
     }
     if outcome.status == "ready":
         fields["evidence"] = items
-    svc.runs.transition(org_id, run_id, from_statuses=TERMINAL, to_status=None, fields=fields)
+    svc.runs.transition(org_id, run_id, from_statuses=TERMINAL_STATUSES, to_status=None, fields=fields)
     _announce(svc, run, outcome.status, outcome.files, outcome.error)
     log.info("evidence_recorded", run_id=run_id, evidence_status=outcome.status, files=outcome.files)
     return outcome
@@ -157,7 +156,7 @@ def _announce(svc: Services, run: dict[str, Any], status: str, files: int, error
     }
     svc.events.publish("Evidence Ready", detail, resources=[run["id"]])
     svc.runs.transition(
-        run["org_id"], run["id"], from_statuses=TERMINAL, to_status=None, fields={"evidence_announced": True}
+        run["org_id"], run["id"], from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
     )
 
 
