@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shared.logging import get_logger
+from shared.netaddr import METADATA_ADDRESSES, classify_address  # noqa: F401  (re-exported)
 from shared.sandbox.bridge import relay
 
 log = get_logger("openhelm.sandbox.egress")
@@ -53,10 +54,6 @@ CONNECT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 300.0
 MAX_CONNECTIONS = 256
 
-# Addresses that are cloud metadata endpoints whatever range they sit in.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-)
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te"}
 )
@@ -140,32 +137,6 @@ def host_matches(host: str, pattern: str) -> bool:
 class Decision:
     allowed: bool
     reason: str
-
-
-def classify_address(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """The kind of non-public address ``ip`` is (``"loopback"``, ``"metadata"``, ``"private"`` ...),
-    or None for a public (globally routable) address."""
-    addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return classify_address(addr.ipv4_mapped)
-        if addr.sixtofour is not None and classify_address(addr.sixtofour) is not None:
-            return "6to4 of a non-public address"
-    if addr in METADATA_ADDRESSES:
-        return "metadata"
-    if addr.is_unspecified:
-        return "unspecified"
-    if addr.is_loopback:
-        return "loopback"
-    if addr.is_link_local:
-        return "link-local"
-    if addr.is_multicast:
-        return "multicast"
-    if addr.is_private:
-        return "private"
-    if not addr.is_global:
-        return "reserved"
-    return None
 
 
 def _split_host_port(netloc: str, default_port: int) -> tuple[str, int]:

@@ -21,27 +21,12 @@ from urllib.parse import urlsplit
 
 from shared.config import Settings
 from shared.errors import Unprocessable
+from shared.netaddr import CGNAT, classify_address, embedded_v4
 
 # host, port -> the addresses it resolves to (empty if it does not resolve).
 Resolver = Callable[[str, int], list[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URL_LENGTH = 2048
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-# Instance metadata and platform endpoints (AWS, ECS, GCP/Azure, Alibaba, Oracle); most are in
-# refused ranges anyway, named so the refusal says why. 168.63.129.16 (Azure) is a public address.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in (
-        "169.254.169.254",
-        "169.254.170.2",
-        "fd00:ec2::254",
-        "100.100.100.200",
-        "192.0.0.192",
-        "168.63.129.16",
-    )
-)
 
 
 class UrlNotAllowed(Unprocessable):
@@ -86,42 +71,33 @@ def system_resolver(host: str, port: int) -> list[str]:
     return out
 
 
-def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv4Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+_PROBLEMS = {
+    "metadata": "a cloud metadata address",
+    "unspecified": "an unspecified address",
+    "loopback": "a loopback address",
+    "link-local": "a link-local address",
+    "multicast": "a multicast address",
+    "private": "a private address",
+    "reserved": "not a public address",
+}
 
 
 def address_problem(address: str, allow_loopback: bool = False) -> str | None:
-    """Why this address may not receive webhooks, or None if it may."""
+    """Why this address may not receive webhooks, or None if it may (shared.netaddr decides)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "not an IP address"
-    embedded = _embedded_v4(ip)
+    embedded = embedded_v4(ip)
     if embedded is not None:
         problem = address_problem(str(embedded), allow_loopback)
         return f"{problem} (embedded IPv4)" if problem else None
-    if ip in METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if ip.is_loopback:
-        return None if allow_loopback else "a loopback address"
-    checks = (
-        (ip.is_unspecified, "an unspecified address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (ip in _CGNAT, "a shared (CGNAT) address"),
-        (ip.is_private, "a private address"),
-        (ip.is_reserved, "a reserved address"),
-        (not ip.is_global, "not a public address"),
-    )
-    return next((why for bad, why in checks if bad), None)
+    kind = classify_address(ip)
+    if kind is None or (kind == "loopback" and allow_loopback):
+        return None
+    if kind == "reserved" and ip in CGNAT:
+        return "a shared (CGNAT) address"
+    return _PROBLEMS.get(kind, f"a {kind} address")
 
 
 def _ip_literal(host: str) -> str | None:
