@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "devstack" / "demo_site"
@@ -82,19 +83,6 @@ def api(stack: Any) -> Callable[..., requests.Response]:
 
     call.org_id = org_id  # type: ignore[attr-defined]
     return call
-
-
-def poll(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Bounded polling of state that has no notification to wait on (a run's status, a process)."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout}s")
-        tick.wait(0.1)
 
 
 def wait_for_status(

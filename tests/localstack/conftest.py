@@ -4,7 +4,6 @@ waits that block on the recorder's condition or poll state with a deadline (neve
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,8 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.support.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -43,17 +44,9 @@ def wait_records(
             module.CHANGED.wait(remaining)
 
 
-def poll_until(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
+def poll_until(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
     """Bounded polling of state that has no notification to wait on (an execution's status)."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {timeout}s")
-        tick.wait(interval)
+    return poll(probe, timeout=timeout, interval=0.02)
 
 
 @pytest.fixture(scope="module")
