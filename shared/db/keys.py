@@ -72,16 +72,16 @@ def delivery_log_sk(run_id: str, attempt_id: str) -> str:
     return f"{delivery_log_prefix(run_id)}{attempt_id}"
 
 
-# Billing: the org's balance, its credits and one usage record per finished run. Usage sort keys
+# Billing: the org's balance, its ledger (every change of money) and one usage record per finished run. Usage sort keys
 # start with the run's finished time (UTC, millisecond precision), so a time window is a key range.
 BALANCE_SK = "balance"
 USAGE_PREFIX = "usage#"
-CREDIT_PREFIX = "credit#"
+LEDGER_PREFIX = "ledger#"
 
 
 def usage_sk(finished_key: str, run_id: str) -> str:
     return f"{USAGE_PREFIX}{finished_key}#{run_id}"
 
 
-def credit_sk(time_key: str, credit_id: str) -> str:
-    return f"{CREDIT_PREFIX}{time_key}#{credit_id}"
+def ledger_sk(time_key: str, entry_id: str) -> str:
+    return f"{LEDGER_PREFIX}{time_key}#{entry_id}"

@@ -14,6 +14,9 @@ class OrgLimits(BaseModel):
     max_steps: int = Field(50, ge=1, le=200)
     max_input_tokens: int = Field(500_000, ge=1000)
     max_output_tokens: int = Field(50_000, ge=100)
+    max_cost_micros: int = Field(
+        10_000_000, ge=1, description="Most one run may cost, in micro-dollars; also a run's default max_cost_usd."
+    )
     max_concurrent_runs: int = Field(5, ge=1)
     rate_per_minute: int = Field(120, ge=1, description="Run creations per minute (token bucket refill).")
     rate_burst: int = Field(30, ge=1, description="Token bucket size.")
