@@ -33,7 +33,7 @@ def override(svc: Services | None) -> None:
 def authenticator(svc: Services) -> Authenticator:
     auth = _authenticators.get(id(svc))
     if auth is None:
-        auth = _authenticators[id(svc)] = Authenticator(svc.orgs, svc.clock.monotonic)
+        auth = _authenticators[id(svc)] = Authenticator(svc.orgs, clock=svc.clock)
     return auth
 
 

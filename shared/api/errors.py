@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from shared.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     OpenHelmError,
@@ -87,3 +88,4 @@ NOT_FOUND = {404: _doc(NotFound, "No such resource in your org.")}
 CONFLICT = {409: _doc(Conflict, "The resource is not in a state that allows this.")}
 RATE_LIMITED = {429: _doc(RateLimited, "Too many runs created; see the Retry-After header.")}
 PAYMENT = {402: _doc(PaymentRequired, "Balance too low for this run's budget.")}
+SCOPE = {403: _doc(Forbidden, "The API key is read-only (`insufficient_scope`); writes need a `full` key.")}

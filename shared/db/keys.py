@@ -15,6 +15,17 @@ def apikey_pk(key_hash: str) -> str:
 
 
 APIKEY_SK = "apikey"
+# An org's keys are listed through gsi1 under this partition; the count of its live keys sits in
+# the org's partition, moved in the same transaction as a key's creation or revocation.
+KEYCOUNT_SK = "keycount"
+
+
+def org_keys_pk(org_id: str) -> str:
+    return f"org#{org_id}#keys"
+
+
+def org_key_sk(key_id: str) -> str:
+    return f"key#{key_id}"
 
 
 def project_sk(project_id: str) -> str:

@@ -1,10 +1,15 @@
-"""Org and API key records (internal: no public endpoint manages orgs yet)."""
+"""Org and API key records. Orgs are managed by operators (``openhelm admin``); keys by the org
+(``/v1/keys``, shared/models/keys.py) and by operators."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
+
+# `full`: everything the API offers the org. `read`: GET only (any write answers 403 insufficient_scope).
+Scope = Literal["full", "read"]
 
 
 class OrgLimits(BaseModel):
@@ -35,4 +40,11 @@ class ApiKeyRecord(BaseModel):
     org_id: str
     prefix: str = Field(description="First characters of the key, for display; the key itself is not stored.")
     created_at: datetime
+    name: str = "default"
+    scopes: list[Scope] = Field(default_factory=lambda: ["full"])
+    # An ISO string, never a number: the table's TTL attribute is also called expires_at, and TTL
+    # ignores items whose attribute is not a Number, so an expired key stays listed (and refused).
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
     revoked: bool = False
+    revoked_at: datetime | None = None
