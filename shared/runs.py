@@ -29,6 +29,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
+from shared.ratelimit import decision_headers
 from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.templating import render
@@ -152,7 +153,7 @@ def create_run(
         raise RateLimited(
             f"too many runs created; retry in {decision.retry_after_s} s",
             details={"retry_after_s": decision.retry_after_s},
-            headers={"Retry-After": str(decision.retry_after_s)},
+            headers=decision_headers(decision),
         )
 
     run = Run(

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from shared.api import deps
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -24,6 +25,7 @@ from shared.errors import (
 )
 from shared.logging import get_logger
 from shared.models.common import ErrorResponse
+from shared.ratelimit import unavailable_headers
 
 log = get_logger("api.errors")
 JSON = "application/json"
@@ -50,7 +52,8 @@ def to_gateway(resp: Response) -> dict[str, Any]:
 def from_domain(exc: OpenHelmError) -> Response:
     if exc.status >= 500:
         log.error("request_failed", code=exc.code, error=exc.message, cause=repr(exc.__cause__))
-    return error_response(exc.status, exc.type, exc.code, exc.message, exc.details, exc.headers)
+    headers = {**unavailable_headers(deps.current_limits()), **exc.headers} if exc.status == 503 else exc.headers
+    return error_response(exc.status, exc.type, exc.code, exc.message, exc.details, headers)
 
 
 def from_validation(exc: RequestValidationError) -> Response:
