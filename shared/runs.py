@@ -12,7 +12,7 @@ from typing import Any
 
 from shared import billing
 from shared.billing import budget
-from shared.billing.usage import envelope_usage
+from shared.billing.usage import envelope_usage, priced_steps
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.ratelimit import RateDecision
 from shared.db.runs import IdempotencyConflict
@@ -269,7 +269,9 @@ def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -
 def envelope(svc: Services, item: dict[str, Any]) -> Run:
     """The run envelope of a run record, with its usage: the billed figures once recorded, else the
     cost so far by the same pricing code (shared/billing/usage.py)."""
-    return Run.model_validate({**item, "usage": envelope_usage(svc.settings.pricing, item, svc.clock.now())})
+    pricing = svc.settings.pricing
+    usage = envelope_usage(pricing, item, svc.clock.now())
+    return Run.model_validate({**item, "usage": usage, "steps": priced_steps(pricing, item)})
 
 
 def get_run(svc: Services, org_id: str, run_id: str) -> Run:

@@ -133,3 +133,35 @@ def envelope_usage(pricing: Pricing, run: dict[str, Any], now: datetime) -> dict
         "capped": m.capped,
         "waived_reason": m.waived_reason,
     }
+
+
+def priced_steps(pricing: Pricing, run: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The run's steps, each with the tokens and cost of the LLM call that chose it. The agent names
+    the call (``llm_call``, its ordinal); the figures are the gateway's own log of that call, so a
+    sandbox can point at a call but not change what it cost. Steps chosen by one call share it."""
+    steps = run.get("steps")
+    calls = run.get("llm_call_log") or []
+    if not steps or not calls:
+        return steps
+    out = []
+    for step in steps:
+        n = step.get("llm_call")
+        if isinstance(n, int) and 1 <= n <= len(calls):
+            input_tokens, output_tokens = (int(x) for x in calls[n - 1])
+            cost = cost_of(
+                pricing,
+                run.get("model"),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                sandbox_ms=0,
+                started=False,
+            ).total
+            step = {
+                **step,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_micros": cost,
+                "cost_usd": usd(cost),
+            }
+        out.append(step)
+    return out
