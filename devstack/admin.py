@@ -2,8 +2,9 @@
 through the domain package (not through the public API, which only ever acts for one org).
 
 Where the table is: ``--table NAME`` (with the usual AWS credentials and region), or ``--stack NAME``
-to read the deployed stack's ``MainTableName`` output, plus ``--endpoint-url`` for a local stack's
-moto server (``openhelm dev`` logs it as ``aws_endpoint`` in ``stack_started``). Every command
+to read the deployed stack's ``MainTableName`` output, or ``--endpoint-url`` for a local stack's
+moto server (``openhelm dev`` logs it as ``aws_endpoint`` in ``stack_started``; its one table is
+used when none is named). Every command
 prints one JSON document on stdout; every change of money leaves a ledger line naming the operator
 (``--operator``, default ``$OPENHELM_OPERATOR`` or the login name).
 
@@ -106,6 +107,17 @@ def _table_of_stack(aws: Any, stack: str) -> str:
     raise AdminError(f"stack {stack} has no MainTableName output")
 
 
+def _only_table(aws: Any) -> str | None:
+    """A local stack's endpoint holds one table: use it when none is named."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        names = aws.dynamodb.list_tables().get("TableNames", [])
+    except (ClientError, BotoCoreError) as exc:
+        raise AdminError(f"cannot list tables at the endpoint: {exc}") from exc
+    return names[0] if len(names) == 1 else None
+
+
 def build_services(args: argparse.Namespace) -> Any:
     """Services bound to the chosen table; nothing else of the stack is needed."""
     if args.endpoint_url:
@@ -119,6 +131,8 @@ def build_services(args: argparse.Namespace) -> Any:
 
     aws = AwsClients(region=args.region)
     table = args.table or (_table_of_stack(aws, args.stack) if args.stack else None)
+    if not table and args.endpoint_url:
+        table = _only_table(aws)
     if not table:
         raise AdminError("say which table: --table NAME or --stack NAME")
     settings = Settings.model_validate({"OPENHELM_TABLE": table, "OPENHELM_STAGE": args.stage})
