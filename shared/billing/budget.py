@@ -109,7 +109,8 @@ def admit_llm_call(svc: Services, run: dict[str, Any], body: dict[str, Any]) -> 
     field = "max_completion_tokens" if isinstance(body.get("max_completion_tokens"), int) else "max_tokens"
     asked = body.get(field) if isinstance(body.get(field), int) else None
     used_out = int(run.get("usage_output_tokens", 0))
-    allowed = min(affordable, max(1, int(run["max_output_tokens"]) - used_out), asked or (1 << 31))
+    budget_left = max(1, int(run["max_output_tokens"]) - used_out)
+    allowed = min(affordable, budget_left, asked or (1 << 31))
     if room < 0 or allowed < min(MIN_REPLY_TOKENS, asked or MIN_REPLY_TOKENS):
         raise PaymentRequired(
             f"the run's max_cost_usd ({usd(int(cap))}) would be crossed: {usd(spent)} spent, this call may "
@@ -117,6 +118,10 @@ def admit_llm_call(svc: Services, run: dict[str, Any], body: dict[str, Any]) -> 
             code="budget_exceeded",
             details={"max_cost_micros": int(cap), "spent_micros": spent, "prompt_bound_micros": prompt_cost},
         )
+    if asked is None and affordable >= budget_left:
+        # The cap does not bind: leave the reply length to the model. Sending the token budget
+        # (50,000 by default) would be refused by models whose own output limit is lower.
+        return body
     return {**body, field: allowed}
 
 

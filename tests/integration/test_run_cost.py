@@ -208,3 +208,22 @@ def test_the_gateway_lowers_max_tokens_to_the_cap_then_refuses(env) -> None:
     with pytest.raises(PaymentRequired) as refused:
         budget.admit_llm_call(svc, svc.runs.get(org_id, run_id, consistent=True), body)
     assert refused.value.code == "budget_exceeded"
+
+
+def test_the_gateway_leaves_max_tokens_alone_while_the_cap_does_not_bind(env) -> None:
+    svc, _provider, org_id, _key = env
+    run_id, _ = started(svc, org_id)  # the org's default cap: $10
+    body = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    assert budget.admit_llm_call(svc, svc.runs.get(org_id, run_id, consistent=True), body) == body
+
+
+def test_a_jobs_cost_cap_is_its_runs_default(env) -> None:
+    *_, key = env
+    job = call(
+        http_event("POST", "/v1/jobs", key=key, body={"name": "j", "prompt": "Count things", "max_cost_usd": "0.04"})
+    )
+    assert job.status == 201, job.text
+    assert job.json["max_cost_usd"] == "0.04"
+    run = call(http_event("POST", f"/v1/jobs/{job.json['id']}/runs", key=key, body={}))
+    assert run.status == 202, run.text
+    assert envelope(key, run.json["task_id"])["max_cost_micros"] == 40_000
