@@ -92,3 +92,15 @@ def test_another_orgs_key_id_is_404(svc: Services, org_key: tuple[str, str]) -> 
     assert api("DELETE", f"/v1/keys/{other_id}", key).status == 404
     assert api("DELETE", "/v1/keys/nonsense", key).status == 404
     assert api("GET", "/v1/runs", other_key).status == 200
+
+
+def test_the_sample_events_answer(svc: Services, org_key: tuple[str, str]) -> None:
+    from tests.support.apigw import load_event
+
+    _, key = org_key
+    answers = {}
+    for name in ("create_key", "list_keys", "revoke_key", "list_balance_transactions"):
+        event = load_event(f"api/{name}.json")
+        event["headers"]["authorization"] = f"Bearer {key}"
+        answers[name] = call(event).status
+    assert answers == {"create_key": 201, "list_keys": 200, "revoke_key": 404, "list_balance_transactions": 200}
