@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     demo = sub.add_parser("demo", help="start the local stack and complete one real browser run")
     demo.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    from devstack.admin import add_parser as add_admin
+
+    add_admin(sub)
     return parser
 
 
@@ -137,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure(args.log_level, stream=sys.stderr)
         return run_demo(sys.stdout)
+    if args.command == "admin":
+        from devstack.admin import run_admin
+        from shared.logging import configure
+
+        configure(os.environ.get("LOG_LEVEL", "WARNING"), stream=sys.stderr)
+        return run_admin(args, sys.stdout)
     if args.command != "dev":  # pragma: no cover - argparse rejects unknown commands
         return 2
     out = _protocol_stdout()

@@ -157,7 +157,8 @@ def _print_run(out: TextIO, run: dict[str, Any], shots: list[Path]) -> None:
     usage = run.get("usage") or {}
     out.write(
         f"  usage: {usage.get('input_tokens', 0)} input / {usage.get('output_tokens', 0)} output tokens, "
-        f"{usage.get('llm_calls', 0)} LLM calls, {usage.get('sandbox_seconds', 0)} sandbox seconds\n"
+        f"{usage.get('llm_calls', 0)} LLM calls, {usage.get('sandbox_seconds', 0)} sandbox seconds, "
+        f"${usage.get('cost_usd', '0.00')} ({usage.get('cost_status', 'estimate')})\n"
     )
     out.write(f"  evidence: {run.get('evidence_status')}")
     if run.get("evidence_manifest_url"):

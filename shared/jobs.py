@@ -24,6 +24,7 @@ _RUN_DEFAULTS = (
     "max_steps",
     "max_input_tokens",
     "max_output_tokens",
+    "max_cost_usd",
     "metadata",
 )
 

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from shared.billing import budget
 from shared.errors import Conflict, OpenHelmError, PaymentRequired
 from shared.logging import get_logger
 from shared.models.common import RunStatus
@@ -54,6 +55,7 @@ def chat_completions(svc: Services, org_id: str, run_id: str, request: dict[str,
     for cap in ("max_tokens", "max_completion_tokens"):
         if isinstance(body.get(cap), int):
             body[cap] = max(1, min(body[cap], max_out - used_out))
+    body = budget.admit_llm_call(svc, run, body)  # the run's max_cost_usd: 402 or a lower max_tokens
     reply = _forward(svc, body)
     if 200 <= reply.status < 300:
         _count(svc, org_id, run_id, reply)

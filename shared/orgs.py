@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared import billing
-from shared.auth import hash_key, new_api_key
-from shared.models.orgs import ApiKeyRecord, Org, OrgLimits
+from shared.api_keys import create_key
+from shared.models.orgs import Org, OrgLimits
 from shared.models.projects import CreateProjectRequest
 from shared.projects import DEFAULT_PROJECT_NAME, create_project
 from shared.services import Services, get_services
@@ -15,6 +15,7 @@ def bootstrap_org(
     svc: Services | None = None,
     limits: OrgLimits | None = None,
     start_balance_micros: int | None = None,
+    actor: str = "bootstrap",
 ) -> tuple[str, str]:
     """Create an org, its default project, a starting balance and an API key. Returns (org_id,
     api_key); the key is shown only here. The balance is ``start_balance_micros`` or else the
@@ -34,10 +35,6 @@ def bootstrap_org(
     svc.orgs.create(org)
     start = svc.settings.dev_start_balance_micros if start_balance_micros is None else start_balance_micros
     if start > 0:
-        billing.credit(svc, org_id, start, "starting balance")
-    key = new_api_key(live=svc.settings.is_production)
-    svc.orgs.put_api_key(
-        hash_key(key),
-        ApiKeyRecord(key_id=svc.ids.new("key"), org_id=org_id, prefix=key[:12], created_at=svc.clock.now()),
-    )
-    return org_id, key
+        billing.credit(svc, org_id, start, "starting balance", actor=actor)
+    created = create_key(svc, org_id, name="first key")
+    return org_id, created.key

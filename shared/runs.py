@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import billing
+from shared.billing import budget
+from shared.billing.usage import envelope_usage, priced_steps
 from shared.db.dynamo import ConditionalCheckFailed
+from shared.db.ratelimit import RateDecision
 from shared.db.runs import IdempotencyConflict
 from shared.errors import (
     Conflict,
@@ -26,6 +29,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
+from shared.ratelimit import decision_headers
 from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.templating import render
@@ -39,6 +43,7 @@ MAX_RENDERED_PROMPT = 20_000
 class CreatedRun:
     run: Run
     replayed: bool  # True when an Idempotency-Key returned an earlier run
+    rate: RateDecision | None = None  # the rate limiter's answer (None for an idempotent replay)
 
 
 def request_hash(req: CreateRunRequest) -> str:
@@ -136,7 +141,11 @@ def create_run(
 
     prompt, project_id, limits = _validate(svc, org, req)
     model = REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model)
-    billing.ensure_affordable(svc, org.id, model, limits)  # 402 before anything is written
+    cap = budget.resolve_cap(org, req.max_cost_usd)
+    # The cap also bounds the run's time: max_duration_s becomes the moment sandbox time alone would
+    # reach it, if that comes first (the sandbox, the agent and the reaper all go by max_duration_s).
+    limits["max_duration_s"], by_cost = budget.time_limit(svc.settings.pricing, limits["max_duration_s"], cap)
+    billing.ensure_affordable(svc, org.id, model, limits, cap)  # 402 before anything is written
     decision = svc.rate_limiter.take(
         org.id, per_minute=org.limits.rate_per_minute, burst=org.limits.rate_burst, now_ms=svc.clock.now_ms()
     )
@@ -144,7 +153,7 @@ def create_run(
         raise RateLimited(
             f"too many runs created; retry in {decision.retry_after_s} s",
             details={"retry_after_s": decision.retry_after_s},
-            headers={"Retry-After": str(decision.retry_after_s)},
+            headers=decision_headers(decision),
         )
 
     run = Run(
@@ -163,9 +172,13 @@ def create_run(
         blocked_domains=req.blocked_domains or [],
         metadata=req.metadata or {},
         created_at=svc.clock.now(),
+        max_cost_micros=cap,
+        max_cost_usd=billing.usd(cap),
         **limits,
     )
     item = run.model_dump(mode="json")
+    if by_cost:
+        item["deadline_by_cost"] = True
     item["replay"] = _replay_workflow(svc, org.id, req)
     item["control_url"] = control_url or None
     idem = None
@@ -181,7 +194,7 @@ def create_run(
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         return _replay(svc, org, exc.record, body_hash)
     _start(svc, org.id, item)
-    return CreatedRun(run=run, replayed=False)
+    return CreatedRun(run=run, replayed=False, rate=decision)
 
 
 def _replay(svc: Services, org: Org, record: dict[str, Any], body_hash: str) -> CreatedRun:
@@ -197,7 +210,7 @@ def _replay(svc: Services, org: Org, record: dict[str, Any], body_hash: str) -> 
         # The first request may have died between writing the run and starting it; starting again
         # is safe because executions are named by the run id.
         _start(svc, org.id, item, publish=False)
-    return CreatedRun(run=Run.model_validate(item), replayed=True)
+    return CreatedRun(run=envelope(svc, item), replayed=True)
 
 
 def _start(svc: Services, org_id: str, item: dict[str, Any], publish: bool = True) -> None:
@@ -253,11 +266,19 @@ def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -
     )
 
 
+def envelope(svc: Services, item: dict[str, Any]) -> Run:
+    """The run envelope of a run record, with its usage: the billed figures once recorded, else the
+    cost so far by the same pricing code (shared/billing/usage.py)."""
+    pricing = svc.settings.pricing
+    usage = envelope_usage(pricing, item, svc.clock.now())
+    return Run.model_validate({**item, "usage": usage, "steps": priced_steps(pricing, item)})
+
+
 def get_run(svc: Services, org_id: str, run_id: str) -> Run:
     item = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
     if item is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
-    run = Run.model_validate(item)
+    run = envelope(svc, item)
     if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
         from shared.evidence import with_download_urls
 
@@ -278,7 +299,7 @@ def list_runs(
     items, next_cursor = svc.runs.list(
         org_id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id
     )
-    return RunList(data=[Run.model_validate(i) for i in items], next_cursor=next_cursor)
+    return RunList(data=[envelope(svc, i) for i in items], next_cursor=next_cursor)
 
 
 def cancel_run(svc: Services, org_id: str, run_id: str) -> Run:
@@ -296,7 +317,7 @@ def cancel_run(svc: Services, org_id: str, run_id: str) -> Run:
         # The execution is waiting on the sandbox: fail its task so the Catch path kills the sandbox now.
         # A run without a token yet is noticed by the next state (it checks the status first).
         svc.orchestrator.fail_task(item["task_token"], "CANCELLED", "cancelled by request")
-    return Run.model_validate(item)
+    return envelope(svc, item)
 
 
 def wait_for_terminal(svc: Services, org_id: str, run_id: str, seconds: float, poll_s: float = 0.25) -> Run | None:
@@ -305,7 +326,7 @@ def wait_for_terminal(svc: Services, org_id: str, run_id: str, seconds: float, p
     while True:
         item = svc.runs.get(org_id, run_id, consistent=True)
         if item and RunStatus(item["status"]).is_terminal:
-            return Run.model_validate(item)
+            return envelope(svc, item)
         remaining = deadline - svc.clock.monotonic()
         if remaining <= 0:
             return None

@@ -15,7 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.api import deps, errors, guard
-from shared.api.routes import billing, internal, jobs, meta, projects, runs, webhooks
+from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, webhooks
+from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
 
@@ -29,8 +30,9 @@ def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -
     path = app.current_event.path
     if path not in meta.PUBLIC_PATHS and not path.startswith(internal.PREFIX):
         svc = deps.services()
-        _, org = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
-        bind_context(org_id=org.id)
+        key, org = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
+        bind_context(org_id=org.id, key_id=key.key_id)
+        require_scope(key, app.current_event.http_method)
         deps.set_caller(org)
     return next_middleware(app)
 
@@ -54,7 +56,7 @@ class _Resolver(APIGatewayHttpResolver):
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
     app.use(middlewares=[authenticate])
-    for module in (runs, jobs, projects, billing, webhooks, meta, internal):
+    for module in (runs, jobs, projects, billing, keys, webhooks, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

@@ -11,11 +11,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from shared.auth import Authenticator
-from shared.models.orgs import Org
+from shared.models.orgs import Org, OrgLimits
 from shared.services import Services, get_services
 
 _override: Services | None = None
-_caller: ContextVar[Org] = ContextVar("openhelm_caller")
+_caller: ContextVar[Org | None] = ContextVar("openhelm_caller", default=None)
 _event: ContextVar[dict[str, Any]] = ContextVar("openhelm_event")
 _authenticators: dict[int, Authenticator] = {}
 
@@ -33,7 +33,7 @@ def override(svc: Services | None) -> None:
 def authenticator(svc: Services) -> Authenticator:
     auth = _authenticators.get(id(svc))
     if auth is None:
-        auth = _authenticators[id(svc)] = Authenticator(svc.orgs, svc.clock.monotonic)
+        auth = _authenticators[id(svc)] = Authenticator(svc.orgs, clock=svc.clock)
     return auth
 
 
@@ -43,10 +43,21 @@ def set_caller(org: Org) -> None:
 
 def caller() -> Org:
     """The org of the API key that authenticated this request (set by the auth middleware)."""
-    return _caller.get()
+    org = _caller.get()
+    if org is None:
+        raise LookupError("no authenticated caller")
+    return org
+
+
+def current_limits() -> OrgLimits | None:
+    """The caller's limits when this request was authenticated (for rate-limit headers), else None."""
+    org = _caller.get()
+    return org.limits if org is not None else None
 
 
 def set_event(event: dict[str, Any]) -> None:
+    # A new request: forget the previous request's caller (Lambda reuses the process and its context).
+    _caller.set(None)
     _event.set(event)
 
 

@@ -8,9 +8,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from shared.api import deps
 from shared.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     OpenHelmError,
@@ -23,6 +25,7 @@ from shared.errors import (
 )
 from shared.logging import get_logger
 from shared.models.common import ErrorResponse
+from shared.ratelimit import unavailable_headers
 
 log = get_logger("api.errors")
 JSON = "application/json"
@@ -49,7 +52,8 @@ def to_gateway(resp: Response) -> dict[str, Any]:
 def from_domain(exc: OpenHelmError) -> Response:
     if exc.status >= 500:
         log.error("request_failed", code=exc.code, error=exc.message, cause=repr(exc.__cause__))
-    return error_response(exc.status, exc.type, exc.code, exc.message, exc.details, exc.headers)
+    headers = {**unavailable_headers(deps.current_limits()), **exc.headers} if exc.status == 503 else exc.headers
+    return error_response(exc.status, exc.type, exc.code, exc.message, exc.details, headers)
 
 
 def from_validation(exc: RequestValidationError) -> Response:
@@ -87,3 +91,4 @@ NOT_FOUND = {404: _doc(NotFound, "No such resource in your org.")}
 CONFLICT = {409: _doc(Conflict, "The resource is not in a state that allows this.")}
 RATE_LIMITED = {429: _doc(RateLimited, "Too many runs created; see the Retry-After header.")}
 PAYMENT = {402: _doc(PaymentRequired, "Balance too low for this run's budget.")}
+SCOPE = {403: _doc(Forbidden, "The API key is read-only (`insufficient_scope`); writes need a `full` key.")}

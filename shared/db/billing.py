@@ -1,16 +1,17 @@
-"""Balances, credits and usage records (see docs/data-model.md).
+"""Balances, the ledger and usage records (see docs/data-model.md).
 
 The balance lives at (org#{org}, balance), apart from the org item, so the cached org of an API key
-never carries a stale balance. A usage record and the debit it causes are one transaction: the
-record's put is conditional on not existing (one record per run, whoever retries) and the balance
-update on the balance the debit was computed from (:class:`BalanceGuard`), so concurrent charges
-never take the balance below its floor.
+never carries a stale balance. Every change of the balance is one transaction with its ledger line
+(``ledger#…``, holding the balance after it) and is conditional on the exact balance and floor it
+was computed from, so concurrent changes never lose one another, never take the balance below its
+floor, and every ledger line's ``balance_after`` is true. A usage record, the debit it causes and
+the billed figures copied onto the run are one transaction too; the record's put is conditional on
+not existing (one record per run, whoever retries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,17 +43,7 @@ class UsageAlreadyRecorded(Exception):
 
 
 class BalanceChanged(Exception):
-    """The balance moved since it was read; read it again and recompute the debit."""
-
-
-@dataclass(frozen=True)
-class BalanceGuard:
-    """The balance state a debit was computed from; the write holds only while it still does."""
-
-    exists: bool
-    floor: int = 0
-    at_least: int | None = None  # balance_micros >= at_least (the whole cost fits above the floor)
-    exactly: int | None = None  # balance_micros = exactly (only part fits: no one else may move it)
+    """The balance moved since it was read; read it again and recompute the change."""
 
 
 def time_key(when: datetime) -> str:
@@ -65,83 +56,128 @@ class BillingRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    # -- balance ---------------------------------------------------------------------------------
+    # -- balance and ledger ----------------------------------------------------------------------
 
     def get_balance(self, org_id: str) -> dict[str, Any] | None:
         return self.table.get(keys.org_pk(org_id), keys.BALANCE_SK, consistent=True)
 
-    def credit(self, org_id: str, micros: int, entry: Mapping[str, Any], now_iso: str) -> None:
-        """Add ``micros`` to the balance and keep ``entry`` (id, reason…) as its ledger line, atomically."""
-        update = self.table.update_request(
+    def change_balance(
+        self,
+        org_id: str,
+        *,
+        seen: dict[str, Any] | None,
+        balance: int,
+        floor: int,
+        entry: Mapping[str, Any],
+        counters: Mapping[str, int] | None = None,
+        now_iso: str,
+    ) -> None:
+        """Set the balance and floor and put ``entry`` as its ledger line, in one transaction, only
+        while the balance item still holds what ``seen`` held (BalanceChanged otherwise)."""
+        actions = [
+            ("Update", self._balance_update(org_id, seen, balance, floor, counters or {}, now_iso)),
+            ("Put", self._ledger_put(org_id, entry)),
+        ]
+        try:
+            self.table.transact_write(actions)
+        except ConditionalCheckFailed as exc:
+            if [*exc.reasons, "None"][0] in _RETRYABLE:
+                raise BalanceChanged() from exc
+            raise
+
+    def _balance_update(
+        self,
+        org_id: str,
+        seen: dict[str, Any] | None,
+        balance: int,
+        floor: int,
+        counters: Mapping[str, int],
+        now_iso: str,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {":b": balance, ":f": floor, ":org": org_id, ":now": now_iso, ":type": "balance"}
+        adds = []
+        for i, (name, amount) in enumerate(counters.items()):
+            adds.append(f"{name} :c{i}")
+            values[f":c{i}"] = amount
+        if seen is None:
+            condition = "attribute_not_exists(pk)"
+        else:
+            condition = "balance_micros = :seen_b AND floor_micros = :seen_f"
+            values[":seen_b"] = int(seen.get("balance_micros", 0))
+            values[":seen_f"] = int(seen.get("floor_micros", 0))
+        return self.table.update_request(
             keys.org_pk(org_id),
             keys.BALANCE_SK,
-            update="SET floor_micros = if_not_exists(floor_micros, :zero), org_id = :org, updated_at = :now, "
-            "#type = :type ADD balance_micros :m, credited_micros :m",
+            update="SET balance_micros = :b, floor_micros = :f, org_id = :org, updated_at = :now, #type = :type"
+            + (" ADD " + ", ".join(adds) if adds else ""),
+            condition=condition,
             names={"#type": "type"},
-            values={":zero": 0, ":org": org_id, ":now": now_iso, ":type": "balance", ":m": micros},
+            values=values,
         )
+
+    def _ledger_put(self, org_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         item = {
             "pk": keys.org_pk(org_id),
-            "sk": keys.credit_sk(entry["created_at"], entry["id"]),
-            "type": "credit",
+            "sk": keys.ledger_sk(entry["created_at"], entry["id"]),
+            "type": "ledger",
             **entry,
         }
-        put = {"TableName": self.table.name, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}
-        self.table.transact_write([("Update", update), ("Put", put)])
+        put = {"TableName": self.table.name, "Item": serialize(item)}
+        return {**put, "ConditionExpression": "attribute_not_exists(pk)"}
 
-    def set_floor(self, org_id: str, floor_micros: int, now_iso: str) -> None:
-        self.table.update(
-            keys.org_pk(org_id),
-            keys.BALANCE_SK,
-            update="SET floor_micros = :f, balance_micros = if_not_exists(balance_micros, :zero), "
-            "org_id = :org, updated_at = :now, #type = :type",
-            names={"#type": "type"},
-            values={":f": floor_micros, ":zero": 0, ":org": org_id, ":now": now_iso, ":type": "balance"},
+    def ledger_page(self, org_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """The org's ledger lines, newest first."""
+        start = decode_cursor(cursor, {"pk": keys.org_pk(org_id)}) if cursor else None
+        items, last = self.table.query_page(
+            key_condition="pk = :pk AND begins_with(sk, :p)",
+            values={":pk": keys.org_pk(org_id), ":p": keys.LEDGER_PREFIX},
+            limit=limit,
+            start_key=start,
+            newest_first=True,
         )
+        return items, encode_cursor(last) if last else None
 
     # -- usage -----------------------------------------------------------------------------------
 
     def record_usage(
-        self, org_id: str, item: Mapping[str, Any], *, debit: int, unpaid: int, guard: BalanceGuard, now_iso: str
+        self,
+        org_id: str,
+        item: Mapping[str, Any],
+        *,
+        seen: dict[str, Any] | None,
+        balance: int,
+        floor: int,
+        debit: int,
+        unpaid: int,
+        billed: Mapping[str, Any],
+        entry: Mapping[str, Any] | None,
+        now_iso: str,
     ) -> None:
-        """Put the usage record and debit the balance in one transaction.
-
-        Raises UsageAlreadyRecorded when the record exists, BalanceChanged when the balance no longer
-        matches ``guard`` (or another transaction touched it at the same moment).
-        """
-        values: dict[str, Any] = {
-            ":minus": -debit,
-            ":debit": debit,
-            ":unpaid": unpaid,
-            ":now": now_iso,
-            ":floor": guard.floor,
-            ":org": org_id,
-            ":type": "balance",
-        }
-        if not guard.exists:
-            condition = "attribute_not_exists(pk)"
-        elif guard.at_least is not None:
-            condition = "balance_micros >= :need AND floor_micros = :floor"
-            values[":need"] = guard.at_least
-        else:
-            condition = "balance_micros = :seen AND floor_micros = :floor"
-            values[":seen"] = guard.exactly
-        update = self.table.update_request(
+        """One transaction: the usage record (once per run), the balance (only while it holds what
+        ``seen`` held), the billed figures onto the run (its envelope shows them) and, when money
+        moved, the ledger line. Raises UsageAlreadyRecorded or BalanceChanged."""
+        run_update = self.table.update_request(
             keys.org_pk(org_id),
-            keys.BALANCE_SK,
-            update="SET floor_micros = :floor, org_id = :org, updated_at = :now, #type = :type "
-            "ADD balance_micros :minus, spent_micros :debit, unpaid_micros :unpaid",
-            condition=condition,
-            names={"#type": "type"},
-            values=values,
+            keys.run_sk(item["run_id"]),
+            update="SET billed_usage = :billed",
+            condition="attribute_exists(pk)",
+            values={":billed": dict(billed)},
         )
         put = {
             "TableName": self.table.name,
             "Item": serialize(dict(item)),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
+        counters = {"spent_micros": debit, "unpaid_micros": unpaid}
+        actions: list[tuple[str, dict[str, Any]]] = [
+            ("Put", put),
+            ("Update", self._balance_update(org_id, seen, balance, floor, counters, now_iso)),
+            ("Update", run_update),
+        ]
+        if entry is not None:
+            actions.append(("Put", self._ledger_put(org_id, entry)))
         try:
-            self.table.transact_write([("Put", put), ("Update", update)])
+            self.table.transact_write(actions)
         except ConditionalCheckFailed as exc:
             reasons = [*exc.reasons, "None", "None"]
             if reasons[0] == "ConditionalCheckFailed":

@@ -15,6 +15,17 @@ def apikey_pk(key_hash: str) -> str:
 
 
 APIKEY_SK = "apikey"
+# An org's keys are listed through gsi1 under this partition; the count of its live keys sits in
+# the org's partition, moved in the same transaction as a key's creation or revocation.
+KEYCOUNT_SK = "keycount"
+
+
+def org_keys_pk(org_id: str) -> str:
+    return f"org#{org_id}#keys"
+
+
+def org_key_sk(key_id: str) -> str:
+    return f"key#{key_id}"
 
 
 def project_sk(project_id: str) -> str:
@@ -72,16 +83,16 @@ def delivery_log_sk(run_id: str, attempt_id: str) -> str:
     return f"{delivery_log_prefix(run_id)}{attempt_id}"
 
 
-# Billing: the org's balance, its credits and one usage record per finished run. Usage sort keys
+# Billing: the org's balance, its ledger (every change of money) and one usage record per finished run. Usage sort keys
 # start with the run's finished time (UTC, millisecond precision), so a time window is a key range.
 BALANCE_SK = "balance"
 USAGE_PREFIX = "usage#"
-CREDIT_PREFIX = "credit#"
+LEDGER_PREFIX = "ledger#"
 
 
 def usage_sk(finished_key: str, run_id: str) -> str:
     return f"{USAGE_PREFIX}{finished_key}#{run_id}"
 
 
-def credit_sk(time_key: str, credit_id: str) -> str:
-    return f"{CREDIT_PREFIX}{time_key}#{credit_id}"
+def ledger_sk(time_key: str, entry_id: str) -> str:
+    return f"{LEDGER_PREFIX}{time_key}#{entry_id}"

@@ -24,6 +24,9 @@ class RateDecision:
     allowed: bool
     remaining: int
     retry_after_s: int
+    limit: int = 0  # the bucket size (burst)
+    window_s: int = 0  # seconds an empty bucket takes to fill
+    reset_s: int = 0  # seconds until the bucket is full again
 
 
 class RateLimiter:
@@ -33,6 +36,12 @@ class RateLimiter:
     def take(self, org_id: str, *, per_minute: int, burst: int, now_ms: int) -> RateDecision:
         interval = 60_000_000 // per_minute  # microseconds per token
         now = now_ms * 1000
+        window_s = math.ceil(burst * interval / 1_000_000)
+
+        def decision(allowed: bool, remaining: int, retry_after_s: int, tat: int) -> RateDecision:
+            reset_s = max(0, math.ceil((tat - now) / 1_000_000))
+            return RateDecision(allowed, remaining, retry_after_s, burst, window_s, reset_s)
+
         ceiling = now + (burst - 1) * interval  # the latest `tat` that still allows a request
         pk = keys.org_pk(org_id)
         for _ in range(_ATTEMPTS):
@@ -44,7 +53,8 @@ class RateLimiter:
                     condition="tat >= :now AND tat <= :ceiling",
                     values={":i": interval, ":now": now, ":ceiling": ceiling, ":exp": now_ms // 1000 + 86_400},
                 )
-                return RateDecision(True, max(0, (ceiling - int(item["tat"])) // interval + 1), 0)
+                tat = int(item["tat"])
+                return decision(True, max(0, (ceiling - tat) // interval + 1), 0, tat)
             except ConditionalCheckFailed:
                 pass
             try:  # bucket idle long enough to be full again (or new)
@@ -61,11 +71,11 @@ class RateLimiter:
                         ":exp": now_ms // 1000 + 86_400,
                     },
                 )
-                return RateDecision(True, burst - 1, 0)
+                return decision(True, burst - 1, 0, now + interval)
             except ConditionalCheckFailed:
                 pass
             item = self.table.get(pk, keys.RATE_LIMIT_SK, consistent=True)
             if item is not None and int(item["tat"]) > ceiling:
                 wait_us = int(item["tat"]) - ceiling
-                return RateDecision(False, 0, max(1, math.ceil(wait_us / 1_000_000)))
-        return RateDecision(False, 0, 1)
+                return decision(False, 0, max(1, math.ceil(wait_us / 1_000_000)), int(item["tat"]))
+        return decision(False, 0, 1, now + interval)

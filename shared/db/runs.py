@@ -253,13 +253,22 @@ class RunRepository:
         )
 
     def add_usage(self, org_id: str, run_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        """Count one LLM call into the run (atomic ADDs; safe under concurrent calls)."""
+        """Count one LLM call into the run (atomic ADDs; safe under concurrent calls). The call's own
+        [input, output] tokens are appended to ``llm_call_log`` in the same update, so entry n-1 is
+        call n (step records name the call that chose them)."""
         item = self.table.update(
             keys.org_pk(org_id),
             keys.run_sk(run_id),
-            update="ADD usage_input_tokens :i, usage_output_tokens :o, usage_llm_calls :one",
+            update="ADD usage_input_tokens :i, usage_output_tokens :o, usage_llm_calls :one "
+            "SET llm_call_log = list_append(if_not_exists(llm_call_log, :empty), :call)",
             condition="attribute_exists(pk)",
-            values={":i": input_tokens, ":o": output_tokens, ":one": 1},
+            values={
+                ":i": input_tokens,
+                ":o": output_tokens,
+                ":one": 1,
+                ":empty": [],
+                ":call": [[input_tokens, output_tokens]],
+            },
         )
         return item_to_run(item)
 

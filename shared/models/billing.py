@@ -84,7 +84,11 @@ class CostBreakdown(BaseModel):
 
 
 class UsageRecord(BaseModel):
-    """One finished run's usage and what it cost; written exactly once per run."""
+    """One finished run's usage and what it cost; written exactly once per run.
+
+    ``breakdown`` prices what the run used; ``cost_micros`` is what the run is billed: that sum, at
+    most the run's ``max_cost_micros``, and 0 when ``waived_reason`` says our infrastructure failed it.
+    """
 
     object: str = "usage_record"
     run_id: str
@@ -99,11 +103,19 @@ class UsageRecord(BaseModel):
     output_tokens: int = Field(0, description="LLM output tokens, as counted by the LLM gateway.")
     llm_calls: int = 0
     sandbox_seconds: float = Field(0.0, description="Sandbox time from start to end, by the control plane's clock.")
-    cost_micros: int = Field(description="Total cost in micro-dollars.")
-    cost_usd: str = Field(description="Total cost in USD as a decimal string.")
+    cost_micros: int = Field(description="What the run is billed, in micro-dollars (after the cap and any waiver).")
+    cost_usd: str = Field(description="cost_micros in USD as a decimal string.")
     charged_micros: int = Field(description="What was debited from the balance.")
     unpaid_micros: int = Field(0, description="cost - charged: the part the balance could not cover above its floor.")
-    breakdown: CostBreakdown
+    breakdown: CostBreakdown = Field(description="What the run used, at list prices (before the cap and any waiver).")
+    list_cost_micros: int | None = Field(None, description="The sum of `breakdown`.")
+    max_cost_micros: int | None = Field(None, description="The run's cost cap (`max_cost_usd`).")
+    capped: bool = Field(False, description="True when the run used more than its cap and was billed the cap.")
+    waived_reason: str | None = Field(
+        None,
+        description="Why nothing was charged: the run failed through our infrastructure "
+        "(SANDBOX_START_FAILED, ORCHESTRATION_UNAVAILABLE, AGENT_CRASHED).",
+    )
 
 
 class UsageTotals(BaseModel):
@@ -130,3 +142,31 @@ class UsageReport(BaseModel):
     totals: UsageTotals
     data: list[UsageRecord]
     next_cursor: str | None = Field(None, description="Pass as `cursor` (with the same window) for the next page.")
+
+
+LedgerKind = Literal["credit", "debit", "run_charge", "floor"]
+
+
+class LedgerEntry(BaseModel):
+    """One change to an org's money, written in the same transaction as the balance change."""
+
+    object: str = "balance_transaction"
+    id: str
+    kind: LedgerKind = Field(description="credit / debit (by an operator), run_charge (a run's usage), floor.")
+    amount_micros: int = Field(description="Signed change of the balance (0 for a floor change).")
+    amount_usd: str
+    balance_after_micros: int = Field(description="The balance once this change was applied.")
+    balance_after_usd: str
+    floor_after_micros: int = Field(description="The floor once this change was applied.")
+    reason: str
+    actor: str = Field(description="Who made the change: `operator:<name>`, `key:<key id>` or `billing`.")
+    run_id: str | None = Field(None, description="The run charged (run_charge only).")
+    created_at: datetime
+
+
+class LedgerPage(BaseModel):
+    """The org's balance transactions, newest first."""
+
+    object: str = "list"
+    data: list[LedgerEntry]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null at the end.")

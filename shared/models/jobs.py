@@ -55,6 +55,7 @@ class Job(BaseModel):
     max_steps: int | None = None
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
+    max_cost_usd: str | None = Field(None, description="Default cost cap of the job's runs, USD decimal string.")
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
@@ -17,6 +18,15 @@ class RunLimits(ApiModel):
     max_steps: int | None = Field(None, ge=1, le=200, description="Maximum browser actions.")
     max_input_tokens: int | None = Field(None, ge=1000, le=5_000_000, description="LLM input token budget.")
     max_output_tokens: int | None = Field(None, ge=100, le=500_000, description="LLM output token budget.")
+    max_cost_usd: Decimal | None = Field(
+        None,
+        gt=0,
+        le=10_000,
+        decimal_places=6,
+        description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. '
+        "The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run "
+        "when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.",
+    )
 
 
 class RunOptions(RunLimits):
@@ -90,6 +100,13 @@ class StepRecord(BaseModel):
     started_at: datetime | None = None
     duration_ms: int | None = None
     error: str | None = None
+    llm_call: int | None = Field(
+        None, description="Number of the LLM call that chose this step (1 = the run's first call)."
+    )
+    input_tokens: int | None = Field(None, description="Input tokens of that call, as the LLM gateway counted them.")
+    output_tokens: int | None = Field(None, description="Output tokens of that call, as the LLM gateway counted them.")
+    cost_micros: int | None = Field(None, description="Those tokens at the model's prices, in micro-dollars.")
+    cost_usd: str | None = None
 
 
 class NetworkEntry(BaseModel):
@@ -100,11 +117,20 @@ class NetworkEntry(BaseModel):
 
 
 class Usage(BaseModel):
+    """What the run used and costs, by the control plane's counters (the same figures its usage
+    record bills). While the run goes, ``cost_status`` is ``estimate`` (the cost so far, priced by the
+    same code); once billed it is ``billed`` and every figure is the usage record's."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     llm_calls: int = 0
-    sandbox_seconds: float = 0.0
-    cost_usd: float = 0.0
+    sandbox_seconds: float = Field(0.0, description="Sandbox time in seconds (millisecond precision).")
+    cost_micros: int = Field(0, description="Cost in micro-dollars (1 USD = 1,000,000).")
+    cost_usd: str = Field("0.00", description="cost_micros in USD as a decimal string.")
+    cost_status: Literal["estimate", "billed"] = "estimate"
+    charged_micros: int | None = Field(None, description="What was debited from the balance (once billed).")
+    capped: bool = Field(False, description="The run reached its max_cost_usd and is billed the cap.")
+    waived_reason: str | None = Field(None, description="Why nothing is charged (infrastructure failures).")
 
 
 class RunError(BaseModel):
@@ -140,6 +166,8 @@ class Run(BaseModel):
     max_steps: int
     max_input_tokens: int
     max_output_tokens: int
+    max_cost_micros: int | None = Field(None, description="The run's cost cap in micro-dollars.")
+    max_cost_usd: str | None = Field(None, description="The run's cost cap in USD as a decimal string.")
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     started_at: datetime | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from jsonschema import validators
 
+from shared.billing import budget
 from shared.confidence import Signals, score
 from shared.logging import get_logger
 from shared.models.common import RunStatus
@@ -77,8 +78,13 @@ def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[s
         return _dump(fields), RunStatus.failed
     if res.get("status") != "succeeded":
         code = res.get("error_code") if res.get("error_code") in AGENT_CODES else "AGENT_CRASHED"
+        code = budget.error_code(run, code)
         message = str(res.get("error_message") or "the agent failed")[:1000]
         fields["error"] = RunError(code=code, message=message)
+        # Stopped by its cost cap: the last schema-valid result the agent had is still worth having.
+        kept = res.get("result")
+        if code == budget.BUDGET_EXCEEDED and kept is not None and not _schema_errors(run.get("output_schema"), kept):
+            fields["result"] = kept
         return _dump(fields), RunStatus.failed
     errors = _schema_errors(run.get("output_schema"), res.get("result"))
     signals = Signals(
@@ -122,6 +128,7 @@ def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | Non
         return {"status": "missing"}
     if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
         code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
+    code = budget.error_code(run, code)
     if not RunStatus(run["status"]).is_terminal:
         message = _message(code, err_type, cause)
         status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
@@ -140,6 +147,7 @@ def _message(code: str, err_type: str, cause: str) -> str:
     known = {
         "SANDBOX_START_FAILED": "the sandbox could not be started",
         "AGENT_TIMEOUT": "the agent did not finish within max_duration_s",
+        "BUDGET_EXCEEDED": "the run reached its max_cost_usd",
         "AGENT_CRASHED": "the agent stopped without reporting a result",
         "CANCELLED": "cancelled by request",
     }

@@ -14,7 +14,7 @@ import pytest
 from shared import billing, runs
 from shared.clock import FakeClock
 from shared.db import keys
-from shared.errors import ServiceUnavailable
+from shared.errors import ServiceUnavailable, Unprocessable
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest
 from shared.orgs import bootstrap_org
@@ -182,15 +182,20 @@ def test_usage_recorded_is_published_and_a_bus_failure_is_not_fatal(
 def test_credit_adds_to_the_balance_with_a_ledger_line(svc: Services, org_key: tuple[str, str]) -> None:
     org_id, _ = org_key
     assert billing.credit(svc, org_id, 2_500_000, "top-up").balance_micros == START + 2_500_000
-    with pytest.raises(ValueError):
+    with pytest.raises(Unprocessable):
         billing.credit(svc, org_id, 0, "nothing")
+    with pytest.raises(Unprocessable):
+        billing.credit(svc, org_id, 1, "")
     lines, _ = svc.table.query_page(
         key_condition="pk = :pk AND begins_with(sk, :p)",
-        values={":pk": keys.org_pk(org_id), ":p": keys.CREDIT_PREFIX},
+        values={":pk": keys.org_pk(org_id), ":p": keys.LEDGER_PREFIX},
         limit=10,
         newest_first=False,
     )
-    assert [(c["amount_micros"], c["reason"]) for c in lines] == [(START, "starting balance"), (2_500_000, "top-up")]
+    assert [(c["amount_micros"], c["balance_after_micros"], c["reason"]) for c in lines] == [
+        (START, START, "starting balance"),
+        (2_500_000, START + 2_500_000, "top-up"),
+    ]
 
 
 # -- admission at submission ------------------------------------------------------------------------

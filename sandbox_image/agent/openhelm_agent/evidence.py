@@ -26,6 +26,7 @@ class StepRecord(BaseModel):
     duration_ms: int
     error: str | None = None
     screenshot: str | None = None
+    llm_call: int | None = None  # ordinal of the LLM reply that chose this step (None: no LLM)
 
 
 class NetworkEntry(BaseModel):

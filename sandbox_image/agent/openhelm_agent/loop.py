@@ -58,6 +58,9 @@ class AgentRun:
         self.schema_repairs = 0
         self.actions = 0
         self.observation: Observation | None = None
+        # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
+        # replays): step records name it so the control plane can show that call's tokens and cost.
+        self.llm_call: int | None = None
 
     # -- limits -------------------------------------------------------------------------------
     def _check_time(self) -> None:
@@ -92,6 +95,7 @@ class AgentRun:
             duration_ms=int((time.monotonic() - t0) * 1000),
             error=error,
             screenshot=screenshot,
+            llm_call=self.llm_call,
         )
         self.evidence.write_step(record)
         log.info("step", extra={"step": index, "action": action, "error": error, "ms": record.duration_ms})
@@ -225,6 +229,7 @@ class AgentRun:
                 conversation.add_user(_LAST_TURN.format(n=spec.max_steps))
                 told_last_turn = True
             reply = self._ask(llm, conversation, done_only if last_turn else all_tools)
+            self.llm_call = llm.calls
             self._check_time()
             conversation.start_turn(reply.assistant_message)
             if not reply.tool_calls:

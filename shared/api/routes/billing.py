@@ -1,4 +1,4 @@
-"""/v1/balance and /v1/usage."""
+"""/v1/balance, /v1/balance/transactions and /v1/usage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from shared import billing
 from shared.api.deps import caller, services
 from shared.api.errors import COMMON_ERRORS
-from shared.models.billing import Balance, UsageReport
+from shared.models.billing import Balance, LedgerPage, UsageReport
 
 router = APIGatewayHttpRouter()
 
@@ -51,3 +51,21 @@ def get_usage(
     return billing.usage_report(
         services(), caller().id, start=start, end=end, project_id=project_id, limit=limit, cursor=cursor
     )
+
+
+@router.get(
+    "/v1/balance/transactions",
+    summary="Balance transactions",
+    description="Every change to the org's money, newest first: operator credits, debits and floor changes "
+    "(`actor` `operator:<name>`) and run charges (`billing`), each with the balance after it.",
+    responses={
+        200: {"description": "One page.", "content": {"application/json": {"model": LedgerPage}}},
+        **COMMON_ERRORS,
+    },
+    tags=["Billing"],
+)
+def list_transactions(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> LedgerPage:
+    return billing.ledger(services(), caller().id, limit=limit, cursor=cursor)

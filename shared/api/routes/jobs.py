@@ -89,4 +89,4 @@ def run_job(
 ) -> Response[RunAccepted]:
     svc = services()
     created = jobs.run_job(svc, caller(), job_id, body, idempotency_key, base_url(svc))
-    return accepted(svc, created.run, replayed=created.replayed)
+    return accepted(svc, created.run, replayed=created.replayed, rate=created.rate)

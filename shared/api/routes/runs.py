@@ -14,6 +14,7 @@ from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_
 from shared.api.urls import accepted, base_url
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
+from shared.ratelimit import decision_headers
 
 router = APIGatewayHttpRouter()
 
@@ -58,8 +59,9 @@ def create_run(
     if wait:
         done = runs.wait_for_terminal(svc, org.id, created.run.id, min(wait, svc.settings.max_wait_s))
         if done is not None:
-            return Response(status_code=200, body=done, content_type="application/json")
-    return accepted(svc, created.run, replayed=created.replayed)
+            headers = decision_headers(created.rate) if created.rate else None
+            return Response(status_code=200, body=done, content_type="application/json", headers=headers)
+    return accepted(svc, created.run, replayed=created.replayed, rate=created.rate)
 
 
 @router.get(
