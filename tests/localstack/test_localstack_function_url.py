@@ -59,7 +59,5 @@ def test_a_request_becomes_a_function_url_event(url_stack: LocalStack, echo: Mod
 
 
 def test_a_function_url_takes_at_most_lambdas_6_mb(url_stack: LocalStack) -> None:
-    reply = requests.post(
-        url_stack.function_url("EchoUrl") + "/echo", data=b"x" * (6 * 1024 * 1024 + 1), timeout=30
-    )
+    reply = requests.post(url_stack.function_url("EchoUrl") + "/echo", data=b"x" * (6 * 1024 * 1024 + 1), timeout=30)
     assert reply.status_code == 413
