@@ -70,7 +70,7 @@ def chat_completions(
     itself has left (Lambda's remaining time), None when unbounded."""
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run["status"] != RunStatus.running.value:
-        raise Conflict("the run is not running", code="run_not_active")
+        raise Conflict("the run is not running", code="run_not_active", headers=dict(NO_RETRY))
     used_in, used_out = int(run.get("usage_input_tokens", 0)), int(run.get("usage_output_tokens", 0))
     max_in, max_out = int(run["max_input_tokens"]), int(run["max_output_tokens"])
     if used_in >= max_in or used_out >= max_out:
@@ -79,7 +79,7 @@ def chat_completions(
             code="budget_exceeded",
         )
     if request.get("stream"):
-        raise Conflict("streaming is not supported by the gateway", code="stream_not_supported")
+        raise Conflict("streaming is not supported by the gateway", code="stream_not_supported", headers=dict(NO_RETRY))
     timeout_s, by_deadline = call_timeout(svc, run, time_left_s)
     body = dict(request)
     body["model"] = run["model"]  # the sandbox cannot pick a different (pricier) model

@@ -185,6 +185,6 @@ def test_a_token_of_a_finished_run_is_refused(env, llm) -> None:
     token = running_run(svc, provider, org_id)
     run_id = tokens.verify(SECRET.encode(), token, 0).run_id
     runs.cancel_run(svc, org_id, run_id)
-    status, _headers, body = call(svc, token)
-    assert status == 409 and body["error"]["code"] == "run_not_active"
+    status, headers, body = call(svc, token)
+    assert status == 409 and body["error"]["code"] == "run_not_active" and headers["x-should-retry"] == "false"
     assert llm.chat_requests == []
