@@ -7,7 +7,7 @@ machine interpreter) reach the same backends; handlers' boto3 calls are served i
 at it). It creates the translated template's resources directly with boto3 (not through moto's
 CloudFormation, which covers fewer properties and hides what was skipped), runs every Lambda
 invoke in-process (``patches``/``runtime``), polls SQS mappings (``sqs_poller``) and serves the
-HttpApi routes (``gateway``).
+HttpApi routes and every function URL, each on its own port (``gateway``).
 
 The moto server is process-wide and outlives a ``LocalStack``: handler code commonly caches boto3
 clients in module globals, and a second stack in the same process (a test session) must not
@@ -755,9 +755,6 @@ class LocalStack:
             )
             self.function_urls[logical_id] = endpoint
             self.resolver.set_attribute(logical_id, "FunctionUrl", endpoint.url + "/")
-            self.resolver.set_attribute(
-                logical_id, "FunctionArn", self.resolver.resolve((res.get("Properties") or {}).get("TargetFunctionArn"))
-            )
 
     def _serve_function_urls(self) -> None:
         assert self.template is not None and self.resolver is not None and self.registry is not None
