@@ -188,3 +188,19 @@ def test_a_token_of_a_finished_run_is_refused(env, llm) -> None:
     status, headers, body = call(svc, token)
     assert status == 409 and body["error"]["code"] == "run_not_active" and headers["x-should-retry"] == "false"
     assert llm.chat_requests == []
+
+
+def test_the_public_api_no_longer_serves_the_gateway(env) -> None:
+    from shared.api import deps
+    from tests.support.apigw import call as api_call
+    from tests.support.apigw import http_event
+
+    svc, provider, org_id = env
+    token = running_run(svc, provider, org_id)
+    deps.override(svc)
+    try:
+        event = http_event("POST", "/internal/llm/v1/chat/completions", body={"messages": []})
+        event["headers"]["authorization"] = f"Bearer {token}"
+        assert api_call(event).status == 404
+    finally:
+        deps.override(None)

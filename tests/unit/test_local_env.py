@@ -47,3 +47,13 @@ def test_nothing_set_means_no_model_and_the_stacks_own_wiring_is_never_taken_fro
     config = local_config({"OPENHELM_TABLE": "stale-table", "OPENHELM_LLM_GATEWAY_URL": "http://old", "HOME": "/x"})
     assert not config.uses_model and "LlmApiKey" not in config.params
     assert "OPENHELM_TABLE" not in config.env and "OPENHELM_LLM_GATEWAY_URL" not in config.env
+
+
+def test_the_demo_takes_the_same_mapping() -> None:
+    from devstack.demo import stack_settings
+
+    params, env, use_llm = stack_settings({"OPENAI_API_KEY": "sk-shell", "OPENHELM_WEBHOOK_ALLOW_LOOPBACK": "false"})
+    assert use_llm and params["LlmApiKey"] == "sk-shell" and params["DefaultModel"] == "gpt-4.1-mini"
+    assert len(params["RunTokenSecret"]) >= 32 and env["OPENHELM_WEBHOOK_ALLOW_LOOPBACK"] == "false"
+    params, _env, use_llm = stack_settings({})
+    assert not use_llm and params["OpenAIBaseUrl"] == "https://api.openai.com/v1"
