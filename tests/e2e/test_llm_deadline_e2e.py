@@ -20,9 +20,9 @@ def test_a_hanging_model_ends_the_run_at_its_deadline(stack, api, llm, site) -> 
     )
     assert r.status_code == 202, r.text
     run = finished(api, r.json()["task_id"], timeout=90)
-    assert run["status"] == "failed" and run["error"]["code"] in ("AGENT_TIMEOUT", "LLM_ERROR"), run["error"]
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_TIMEOUT", run["error"]
     took = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
     # Before, every retry of the agent's client got a fresh upstream wait: 60 s runs ended after 80 s.
-    # Measured here: 13.1 s (the 1 s minimum call timeout past the deadline, then Finalize).
+    # Measured here: 12.9-13.1 s (at most the 1 s minimum call timeout past the deadline, then Finalize).
     assert took < 12 + 5, f"the run took {took:.1f} s for a max_duration_s of 12"
     assert not any(s.answered.is_set() for s in hangs), "no call waited for the hanging model"
