@@ -40,19 +40,14 @@ def line(name: str, value: Any, unit: str = "", note: str = "") -> None:
 @contextmanager
 def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iterator[Any]:
     """The real template in the local stack, loopback allowed, quiet logs."""
+    from devstack.local_env import local_config
     from devstack.stack import LocalStack
 
-    params = {
-        "Stage": "dev",
-        "SandboxProvider": "local",
-        "RunTokenSecret": "bench-" + "s" * 40,
-        "OpenAIBaseUrl": llm_base_url,
-        "LlmApiKey": "sk-bench",
-        "DefaultModel": "bench-model",
-        "LogLevel": "ERROR",
-    }
-    from devstack.local_env import LOCAL_ENV
-
-    base_env = {**LOCAL_ENV, **env}
+    # The same mapping as `openhelm dev`, from a fixed environment (never the developer's own key).
+    config = local_config(
+        {"OPENAI_BASE_URL": llm_base_url, "OPENAI_API_KEY": "sk-bench", "OPENHELM_MODEL": "bench-model", **env}
+    )
+    params = {**config.params, "RunTokenSecret": "bench-" + "s" * 40, "LogLevel": "ERROR"}
+    base_env = config.env
     with LocalStack(ROOT / "template.yaml", params, env=base_env, schedules=False) as stack:
         yield stack

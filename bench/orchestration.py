@@ -188,7 +188,8 @@ def gateway_overhead(stack: Any, svc: Any, session: requests.Session, llm: FakeO
 
     for _ in range(40):
         direct.append(post(f"{llm.base_url}/chat/completions", {}))
-        gateway.append(post(f"{stack.url}/internal/llm/v1/chat/completions", {"Authorization": f"Bearer {token}"}))
+        gateway_url = stack.function_url("LlmGatewayFunctionUrl")
+        gateway.append(post(f"{gateway_url}/v1/chat/completions", {"Authorization": f"Bearer {token}"}))
     line("LLM call direct to upstream (median of 40)", median(direct[5:]), "ms")
     line("LLM call through the gateway (median of 40)", median(gateway[5:]), "ms")
     line("LLM gateway overhead per call", median(gateway[5:]) - median(direct[5:]), "ms")

@@ -20,10 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from devstack.bootstrap import BootstrapOrg
-from devstack.local_env import LOCAL_ENV, announce
-
-DEV_PARAMS = {"Stage": "dev", "SandboxProvider": "local"}
-DEV_ENV = dict(LOCAL_ENV)
+from devstack.local_env import DEV_PARAMS, announce, local_config
 
 
 def default_template() -> Path:
@@ -49,14 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def dev_params(template: Path, overrides: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """Dev defaults (for the parameters the template declares) + overrides, plus a random
-    per-session value for every NoEcho parameter without a default (secrets such as the run-token
-    HMAC key: nothing to configure locally)."""
+def dev_params(
+    template: Path, overrides: dict[str, str], base: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Dev defaults ``base`` (for the parameters the template declares; default DEV_PARAMS) +
+    overrides, plus a random per-session value for every NoEcho parameter without a default
+    (secrets such as the run-token HMAC key: nothing to configure locally)."""
     from devstack.template import load_yaml
 
     declared: dict[str, Any] = load_yaml(template).get("Parameters") or {}
-    params = {**{k: v for k, v in DEV_PARAMS.items() if k in declared}, **overrides}
+    defaults = DEV_PARAMS if base is None else base
+    params = {**{k: v for k, v in defaults.items() if k in declared}, **overrides}
     generated: list[str] = []
     for name, spec in declared.items():
         if name not in params and "Default" not in spec and str(spec.get("NoEcho")).lower() == "true":
@@ -82,21 +82,23 @@ def run_dev(
 
     log = get_logger("devstack.cli")
     template = (args.template or default_template()).resolve()
+    # OPENAI_API_KEY, OPENAI_BASE_URL, OPENHELM_MODEL and explicit OPENHELM_* settings (which win).
+    config = local_config(os.environ)
     try:
-        params, generated = dev_params(template, parse_params(args.param))
+        params, generated = dev_params(template, parse_params(args.param), base=config.params)
     except (TemplateError, OSError) as exc:
         log.error("bad_parameters", error=str(exc))
         return 2
     if generated:
         log.info("generated_secret_parameters", names=generated, note="random per session; pass --param to fix")
 
-    stack = LocalStack(template, params, port=args.port, env=DEV_ENV, preload=True)
+    stack = LocalStack(template, params, port=args.port, env=config.env, preload=True)
     try:
         stack.start()
     except Exception as exc:
         log.exception("stack_start_failed", error=str(exc))
         return 1
-    announce(log, DEV_ENV)
+    announce(log, stack.environment, config)
     try:
         if bootstrap is None:
             from devstack.bootstrap import bootstrap_org

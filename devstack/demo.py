@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import requests
 
-from devstack.local_env import LOCAL_ENV, announce
+from devstack.local_env import announce, local_config
 
 SITE = Path(__file__).resolve().parent / "demo_site"
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +50,11 @@ def recorded_workflow(site: str) -> list[dict[str, Any]]:
 
 def stack_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], bool]:
     """Template parameters and environment for the demo stack; and whether a real model is used."""
-    use_llm = bool(environ.get("OPENAI_API_KEY"))
-    params = {
-        "Stage": "dev",
-        "SandboxProvider": "local",
-        "RunTokenSecret": secrets.token_urlsafe(48),
-        "OpenAIBaseUrl": environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-        "LlmApiKey": environ.get("OPENAI_API_KEY", ""),
-        "DefaultModel": environ.get("OPENHELM_MODEL", "gpt-4.1-mini"),
-    }
-    env = dict(LOCAL_ENV)
-    return params, env, use_llm
+    config = local_config(environ)
+    params = {**config.params, "RunTokenSecret": secrets.token_urlsafe(48)}
+    params.setdefault("OpenAIBaseUrl", config.llm_base_url)
+    params.setdefault("DefaultModel", config.model)
+    return params, config.env, config.uses_model
 
 
 def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:

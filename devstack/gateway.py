@@ -208,10 +208,13 @@ class LocalGateway:
         port: int = 0,
         account_id: str = DEFAULT_ACCOUNT_ID,
         max_body_bytes: int = MAX_BODY_BYTES,
+        api_id: str = "local",
     ) -> None:
         self.router = Router(routes)
         self.registry = registry
         self.account_id = account_id
+        # A function URL's events carry its url id here (HTTP APIs: the API id).
+        self.api_id = api_id
         self.max_body_bytes = max_body_bytes
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
@@ -274,6 +277,7 @@ class LocalGateway:
             path_parameters=params,
             source_ip=source_ip,
             account_id=self.account_id,
+            api_id=self.api_id,
             request_id=request_id,
         )
         payload, errored = fn.invoke(event, request_id=str(_uuid_from(request_id)))

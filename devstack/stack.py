@@ -7,7 +7,7 @@ machine interpreter) reach the same backends; handlers' boto3 calls are served i
 at it). It creates the translated template's resources directly with boto3 (not through moto's
 CloudFormation, which covers fewer properties and hides what was skipped), runs every Lambda
 invoke in-process (``patches``/``runtime``), polls SQS mappings (``sqs_poller``) and serves the
-HttpApi routes (``gateway``).
+HttpApi routes and every function URL, each on its own port (``gateway``).
 
 The moto server is process-wide and outlives a ``LocalStack``: handler code commonly caches boto3
 clients in module globals, and a second stack in the same process (a test session) must not
@@ -44,6 +44,7 @@ from devstack.template import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
+    HttpRoute,
     LocalTemplate,
     Resolver,
     TemplateError,
@@ -147,6 +148,7 @@ class LocalStack:
         self.resolver: Resolver | None = None
         self.registry: FunctionRegistry | None = None
         self.gateway: LocalGateway | None = None
+        self.function_urls: dict[str, LocalGateway] = {}  # AWS::Lambda::Url logical id -> endpoint
         self.poller: SqsPoller | None = None
         self.scheduler = LocalScheduler(self.deliver)
         self.aws_endpoint = ""
@@ -229,6 +231,7 @@ class LocalStack:
             endpoint_url=self.aws_endpoint,
             api_url=self.gateway.url if self.gateway else None,
         )
+        self._bind_function_urls()  # before the functions' environment is resolved: it may name them
         self.registry = FunctionRegistry(self._functions(), async_retry_delays=self.async_retry_delays)
         self.poller = SqsPoller(
             self.registry,
@@ -246,6 +249,7 @@ class LocalStack:
             self.scheduler.start()
         if self.gateway:
             self.gateway.serve(tpl.http_routes, self.registry)
+        self._serve_function_urls()
         if self.preload_handlers:
             self.preload()
 
@@ -258,6 +262,9 @@ class LocalStack:
         # handlers themselves, then moto.
         if self.gateway:
             self.gateway.stop()
+        for endpoint in self.function_urls.values():
+            endpoint.stop()
+        self.function_urls = {}
         self.scheduler.stop()
         if self.poller:
             self.poller.stop()
@@ -297,6 +304,12 @@ class LocalStack:
         if self.gateway is None:
             raise RuntimeError("the stack runs without a gateway (gateway=False) or is not started")
         return self.gateway.url
+
+    def function_url(self, logical_id: str) -> str:
+        """Base URL (no trailing slash) of the function URL ``logical_id`` (``<Function>Url``)."""
+        if logical_id not in self.function_urls:
+            raise KeyError(f"no function URL {logical_id!r}; the stack serves {sorted(self.function_urls)}")
+        return self.function_urls[logical_id].url
 
     def client(self, service: str) -> Any:
         """A boto3 client for the local AWS endpoint (cached per service; boto3 clients are thread-safe)."""
@@ -501,6 +514,7 @@ class LocalStack:
             ("AWS::Events::Rule", self._create_rule),
             ("AWS::Scheduler::Schedule", self._create_schedule),
             ("AWS::Lambda::EventInvokeConfig", self._apply_event_invoke_config),
+            ("AWS::Lambda::Url", self._check_function_url),
         ]
         for rtype, create in creators:
             for logical_id in by_type.pop(rtype, []):
@@ -716,6 +730,49 @@ class LocalStack:
             self.scheduler.add(
                 Schedule(logical_id, name, props["ScheduleExpression"], targets, "rule", self.resolver.arn(logical_id))
             )
+
+    # ------------------------------------------------------------------ function URLs
+
+    # A buffered function URL takes (and answers) at most 6 MB: Lambda's synchronous payload quota.
+    FUNCTION_URL_MAX_BODY = 6 * 1024 * 1024
+
+    def _bind_function_urls(self) -> None:
+        """One loopback HTTP endpoint per AWS::Lambda::Url, bound now so ``!GetAtt <Url>.FunctionUrl``
+        resolves to it (with the trailing slash AWS gives). Served by the same gateway code as the
+        HTTP API, as function URL events are payload 2.0 with ``$default`` route and stage; the
+        function's own Timeout is the only time limit, as in AWS (no 30 s integration cap)."""
+        assert self.template is not None and self.resolver is not None
+        for logical_id, res in self.template.resources.items():
+            if res.get("Type") != "AWS::Lambda::Url" or not self.resolver.active(logical_id):
+                continue
+            url_id = f"local{logical_id.lower()}"[:32]
+            endpoint = LocalGateway(
+                [],
+                FunctionRegistry([]),
+                account_id="anonymous",  # what AuthType NONE puts in requestContext.accountId
+                max_body_bytes=self.FUNCTION_URL_MAX_BODY,
+                api_id=url_id,
+            )
+            self.function_urls[logical_id] = endpoint
+            self.resolver.set_attribute(logical_id, "FunctionUrl", endpoint.url + "/")
+
+    def _serve_function_urls(self) -> None:
+        assert self.template is not None and self.resolver is not None and self.registry is not None
+        for logical_id, endpoint in self.function_urls.items():
+            props = self.template.resources[logical_id].get("Properties") or {}
+            fn = self.registry.get(str(self.resolver.resolve(props.get("TargetFunctionArn"))))
+            if fn is None:
+                raise TemplateError(f"{logical_id}: TargetFunctionArn names no function of the template")
+            if props.get("InvokeMode", "BUFFERED") != "BUFFERED":
+                log.warning("function_url_streaming_buffered", url=logical_id, note="served buffered locally")
+            endpoint.serve([HttpRoute(method="ANY", path="$default", function=fn.logical_id)], self.registry)
+            log.info("function_url_started", url=logical_id, function=fn.logical_id, endpoint=endpoint.url)
+
+    def _check_function_url(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Served by :meth:`_serve_function_urls`; nothing to create in moto. IAM (AuthType
+        AWS_IAM, the resource policy) is not enforced locally, like every other policy."""
+        if props.get("AuthType") != "NONE":
+            log.warning("function_url_auth_not_enforced", url=logical_id, auth_type=props.get("AuthType"))
 
     def _apply_event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> None:
         """Async retry count per function (destinations are not delivered locally)."""

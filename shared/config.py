@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models.billing import MICROS_PER_USD, Pricing
 
+# The longest ``?wait`` the API honours: API Gateway HTTP APIs end every integration at 30 s, and the
+# answer (the run envelope, read after the wait) needs a few seconds of that.
+MAX_WAIT_S = 25
+
 
 class Settings(BaseModel):
     """Every setting the control plane reads, with the environment variable that sets it."""
@@ -56,12 +60,19 @@ class Settings(BaseModel):
     # alive for the evidence function before it kills it anyway.
     evidence_url_ttl_s: int = Field(900, alias="OPENHELM_EVIDENCE_URL_TTL_S", ge=60, le=7 * 24 * 3600)
     evidence_grace_s: int = Field(600, alias="OPENHELM_EVIDENCE_GRACE_S", ge=0)
-    # Seconds the LLM gateway waits for the upstream model.
-    llm_timeout_s: float = Field(25.0, alias="OPENHELM_LLM_TIMEOUT_S", gt=0)
+    # The LLM gateway (functions/llm_gateway): its base URL as sandboxes call it (the function URL,
+    # the template's LlmGatewayFunctionUrl), and how long one upstream call may take. Minutes, not
+    # seconds: reasoning and self-hosted models are slow on large pages. Each call is also cut to the
+    # run's remaining time (started_at + max_duration_s) and to the invocation's own remaining time.
+    llm_gateway_url: str = Field("", alias="OPENHELM_LLM_GATEWAY_URL")
+    llm_timeout_s: float = Field(600.0, alias="OPENHELM_LLM_TIMEOUT_S", gt=0, le=3600)
 
     # Request limits.
     max_body_bytes: int = Field(256 * 1024, alias="OPENHELM_MAX_BODY_BYTES", ge=1024)
-    max_wait_s: int = Field(50, alias="OPENHELM_MAX_WAIT_S", ge=0, le=50)
+    # ``?wait=N`` on POST /v1/runs holds the API function, and API Gateway's HTTP API cuts every
+    # integration at 30 s: the cap stays below that (docs: MAX_WAIT_S). Longer waits need the
+    # function-URL path (no 30 s cap), planned with the streaming endpoint.
+    max_wait_s: int = Field(MAX_WAIT_S, alias="OPENHELM_MAX_WAIT_S", ge=0, le=MAX_WAIT_S)
 
     # Defaults for a new org (each org may carry its own values).
     default_rate_per_minute: int = Field(120, alias="OPENHELM_RATE_PER_MINUTE", ge=1)
@@ -121,6 +132,11 @@ class Settings(BaseModel):
     @property
     def sandbox_control_url(self) -> str:
         return (self.control_url or self.public_url).rstrip("/")
+
+    @property
+    def sandbox_llm_url(self) -> str:
+        """The OpenAI-compatible base URL the agent is given (``OPENHELM_LLM_URL``); empty if unset."""
+        return f"{self.llm_gateway_url.rstrip('/')}/v1" if self.llm_gateway_url else ""
 
     def token_secret(self) -> bytes:
         if len(self.run_token_secret) < 32:

@@ -1,11 +1,17 @@
-"""The LLM gateway: an OpenAI-compatible chat-completions route for sandboxes.
+"""The LLM gateway: an OpenAI-compatible chat-completions endpoint for sandboxes.
 
 The agent calls it with its per-run token; the gateway pins the run's model, refuses calls past the
-run's token budgets, forwards to the configured upstream with the provider key (which never enters
-a sandbox), and counts the tokens the upstream reports into the run. Usage is therefore counted by
-the control plane, not reported by the untrusted sandbox.
+run's token budgets or its deadline, forwards to the configured upstream with the provider key
+(which never enters a sandbox), and counts the tokens the upstream reports into the run. Usage is
+therefore counted by the control plane, not reported by the untrusted sandbox.
 
-stdlib urllib on purpose: the API function must not pay openai's import time at cold start.
+It runs in its own function (functions/llm_gateway) behind a Lambda function URL, not behind API
+Gateway: a slow model may take minutes, and an HTTP API integration ends at 30 s. Every upstream
+call is bounded by the shortest of ``llm_timeout_s``, the run's remaining time (``started_at +
+max_duration_s``) and the invocation's remaining time, so a hanging model can never hold a run
+past its deadline nor a Lambda past its timeout.
+
+stdlib urllib on purpose: the gateway function must not pay openai's import time at cold start.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.billing import budget
@@ -23,7 +30,16 @@ from shared.models.common import RunStatus
 from shared.services import Services
 
 log = get_logger("llm_gateway")
-MAX_UPSTREAM_BODY = 8 * 1024 * 1024
+# A buffered function URL answers at most 6 MB, the JSON-escaped body included: well above any chat
+# completion, and a larger upstream reply is refused whole rather than cut into invalid JSON.
+MAX_UPSTREAM_BODY = 4 * 1024 * 1024
+# The least time an upstream call is given once the run still has time left: a call started with
+# 0.2 s left may end up to this much past the deadline, no more.
+MIN_CALL_TIMEOUT_S = 1.0
+# Kept back from the invocation's remaining time to answer (and count usage) before Lambda's timeout.
+INVOCATION_MARGIN_S = 5.0
+# OpenAI's clients honour this header: a call cut by the run's deadline is not worth retrying.
+NO_RETRY = {"x-should-retry": "false"}
 
 
 @dataclass(frozen=True)
@@ -31,16 +47,31 @@ class UpstreamReply:
     status: int
     body: bytes
     content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class UpstreamUnavailable(OpenHelmError):
     status, type, code = 502, "api_error", "llm_upstream_unavailable"
 
 
-def chat_completions(svc: Services, org_id: str, run_id: str, request: dict[str, Any]) -> UpstreamReply:
+class UpstreamTimeout(OpenHelmError):
+    status, type, code = 504, "api_error", "llm_upstream_timeout"
+
+
+class RunDeadlineExceeded(OpenHelmError):
+    """The run's max_duration_s has passed: no more model calls (the agent ends AGENT_TIMEOUT)."""
+
+    status, type, code = 408, "timeout_error", "run_deadline_exceeded"
+
+
+def chat_completions(
+    svc: Services, org_id: str, run_id: str, request: dict[str, Any], *, time_left_s: float | None = None
+) -> UpstreamReply:
+    """Forward one chat-completions request for a running run. ``time_left_s``: what the invocation
+    itself has left (Lambda's remaining time), None when unbounded."""
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run["status"] != RunStatus.running.value:
-        raise Conflict("the run is not running", code="run_not_active")
+        raise Conflict("the run is not running", code="run_not_active", headers=dict(NO_RETRY))
     used_in, used_out = int(run.get("usage_input_tokens", 0)), int(run.get("usage_output_tokens", 0))
     max_in, max_out = int(run["max_input_tokens"]), int(run["max_output_tokens"])
     if used_in >= max_in or used_out >= max_out:
@@ -49,14 +80,15 @@ def chat_completions(svc: Services, org_id: str, run_id: str, request: dict[str,
             code="budget_exceeded",
         )
     if request.get("stream"):
-        raise Conflict("streaming is not supported by the gateway", code="stream_not_supported")
+        raise Conflict("streaming is not supported by the gateway", code="stream_not_supported", headers=dict(NO_RETRY))
+    timeout_s, by_deadline = call_timeout(svc, run, time_left_s)
     body = dict(request)
     body["model"] = run["model"]  # the sandbox cannot pick a different (pricier) model
     for cap in ("max_tokens", "max_completion_tokens"):
         if isinstance(body.get(cap), int):
             body[cap] = max(1, min(body[cap], max_out - used_out))
     body = budget.admit_llm_call(svc, run, body)  # the run's max_cost_usd: 402 or a lower max_tokens
-    reply = _forward(svc, body)
+    reply = _forward(svc, body, timeout_s, by_deadline)
     if 200 <= reply.status < 300:
         _count(svc, org_id, run_id, reply)
     else:
@@ -64,20 +96,70 @@ def chat_completions(svc: Services, org_id: str, run_id: str, request: dict[str,
     return reply
 
 
-def _forward(svc: Services, body: dict[str, Any]) -> UpstreamReply:
+def call_timeout(svc: Services, run: dict[str, Any], time_left_s: float | None) -> tuple[float, bool]:
+    """Seconds the upstream call may take, and whether the run's deadline (rather than the
+    configured timeout) is what bounds it. RunDeadlineExceeded once the deadline has passed."""
+    limit, by_deadline = svc.settings.llm_timeout_s, False
+    if run.get("started_at"):
+        deadline = datetime.fromisoformat(str(run["started_at"])) + timedelta(seconds=int(run["max_duration_s"]))
+        remaining = (deadline - svc.clock.now()).total_seconds()
+        if remaining <= 0:
+            raise RunDeadlineExceeded(
+                f"the run's max_duration_s ({run['max_duration_s']} s) has passed", headers=dict(NO_RETRY)
+            )
+        if remaining < limit:
+            limit, by_deadline = remaining, True
+    if time_left_s is not None and time_left_s - INVOCATION_MARGIN_S < limit:
+        limit, by_deadline = time_left_s - INVOCATION_MARGIN_S, False
+    return max(MIN_CALL_TIMEOUT_S, limit), by_deadline
+
+
+def _forward(svc: Services, body: dict[str, Any], timeout_s: float, by_deadline: bool) -> UpstreamReply:
     url = svc.settings.llm_base_url.rstrip("/") + "/chat/completions"
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if svc.settings.llm_api_key:
         headers["Authorization"] = f"Bearer {svc.settings.llm_api_key}"
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    started = svc.clock.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=svc.settings.llm_timeout_s) as resp:
-            return UpstreamReply(resp.status, resp.read(MAX_UPSTREAM_BODY), resp.headers.get_content_type())
+        # The timeout bounds the connect and every read; the body is read in chunks against the
+        # same budget, so a server that trickles bytes cannot stretch the call either.
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            data = _read(resp, started + timeout_s, svc)
+            return UpstreamReply(resp.status, data, resp.headers.get_content_type())
     except urllib.error.HTTPError as exc:
         # 429/5xx pass through with their headers' meaning intact, so the agent's client retries.
-        return UpstreamReply(exc.code, exc.read(64 * 1024), exc.headers.get_content_type())
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        retry = {k: v for k, v in exc.headers.items() if k.lower() in ("retry-after", "retry-after-ms")}
+        return UpstreamReply(exc.code, exc.read(64 * 1024), exc.headers.get_content_type(), retry)
+    except TimeoutError as exc:
+        raise _timeout(timeout_s, by_deadline) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        if isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise _timeout(timeout_s, by_deadline) from exc
         raise UpstreamUnavailable(f"the model endpoint did not answer: {exc}") from exc
+
+
+def _read(resp: Any, deadline: float, svc: Services) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := resp.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_UPSTREAM_BODY:
+            raise UpstreamUnavailable(f"the model's reply is larger than {MAX_UPSTREAM_BODY} bytes")
+        chunks.append(chunk)
+        if svc.clock.monotonic() > deadline:
+            raise TimeoutError("the model's reply did not arrive in time")
+    return b"".join(chunks)
+
+
+def _timeout(timeout_s: float, by_deadline: bool) -> UpstreamTimeout:
+    if by_deadline:
+        return UpstreamTimeout(
+            f"the model did not answer within the run's remaining {timeout_s:.1f} s",
+            code="run_deadline_exceeded",
+            headers=dict(NO_RETRY),
+        )
+    return UpstreamTimeout(f"the model did not answer within {timeout_s:.1f} s")
 
 
 def _count(svc: Services, org_id: str, run_id: str, reply: UpstreamReply) -> None:

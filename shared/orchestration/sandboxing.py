@@ -61,6 +61,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         run_spec=run_spec(run),
         control_url=svc.settings.control_url or run.get("control_url") or svc.settings.sandbox_control_url,
         run_token=token,
+        llm_url=svc.settings.sandbox_llm_url,
         allowed_domains=tuple(run.get("allowed_domains") or ()),
         blocked_domains=tuple(run.get("blocked_domains") or ()),
         metadata={"run_id": run_id, "org_id": org_id},

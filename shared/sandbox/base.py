@@ -47,6 +47,9 @@ class SandboxRequest:
     control_url: str
     # The per-run token: the agent's only credential.
     run_token: str
+    # OpenAI-compatible base URL of the LLM gateway as seen from inside the sandbox (its function
+    # URL + /v1); the agent's OPENHELM_LLM_URL. Empty: the agent's default under control_url.
+    llm_url: str = ""
     allowed_domains: tuple[str, ...] = ()
     blocked_domains: tuple[str, ...] = ()
     # Extra environment for the agent process (never AWS or model-provider credentials).

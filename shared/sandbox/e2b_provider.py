@@ -166,13 +166,14 @@ def _control_host_entry(control_url: str) -> str:
 
 
 def network_policy(
-    allowed_domains: Iterable[str], blocked_domains: Iterable[str], control_url: str
+    allowed_domains: Iterable[str], blocked_domains: Iterable[str], control_url: str, llm_url: str = ""
 ) -> tuple[dict[str, Any], list[str]]:
     """The E2B ``network`` option for a run, plus the blocked patterns E2B cannot enforce.
 
-    Raises ValueError on an invalid pattern or control URL (before anything is created).
+    The control plane (``control_url``) and the LLM gateway (``llm_url``, its own function URL host)
+    are always reachable. Raises ValueError on an invalid pattern or URL (before anything is created).
     """
-    control = _control_host_entry(control_url)
+    control = [_control_host_entry(url) for url in (control_url, llm_url) if url]
     patterns = [p for p in allowed_domains if p.strip()]
     # No list, or "*" in it: the open internet (minus private ranges). Otherwise fail closed.
     open_internet = not patterns
@@ -193,7 +194,7 @@ def network_policy(
             deny.extend(entries)
         else:  # host names (and IPv6) cannot be denied at E2B's network layer
             unenforced.append(pattern.strip())
-    allow = [control] if open_internet else [*allow, control]
+    allow = control if open_internet else [*allow, *control]
     opts: dict[str, Any] = {
         "allow_out": list(dict.fromkeys(allow)),
         "deny_out": list(dict.fromkeys(deny)),
@@ -293,6 +294,7 @@ class E2BProvider(SandboxProvider):
             "OPENHELM_OUT_DIR": OUT_DIR,
             "OPENHELM_CONTROL_URL": request.control_url,
             "OPENHELM_CHROMIUM": CHROMIUM_PATH,
+            **({"OPENHELM_LLM_URL": request.llm_url} if request.llm_url else {}),
         }
         return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token}
 
@@ -303,7 +305,9 @@ class E2BProvider(SandboxProvider):
         try:
             if request.timeout_s <= 0:
                 raise ValueError(f"timeout_s must be positive, got {request.timeout_s}")
-            network, unenforced = network_policy(request.allowed_domains, request.blocked_domains, request.control_url)
+            network, unenforced = network_policy(
+                request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
+            )
             sandbox_envs, agent_envs = self._envs(request)
             spec = json.dumps(request.run_spec)
             e2b = _e2b()

@@ -609,13 +609,16 @@ class ControlForwarder(_Server):
         connect_timeout: float = CONNECT_TIMEOUT_S,
         idle_timeout: float = IDLE_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
+        prefix: str = "/internal/",
     ) -> None:
         super().__init__(run_id=run_id, max_connections=max_connections)
         parts = urlsplit(control_url)
         self.host, self.port = control_endpoint(control_url)
         self.tls = parts.scheme == "https"
         self.netloc = parts.netloc.rsplit("@", 1)[-1]
-        self.prefix = parts.path.rstrip("/") + "/internal/"
+        # Only paths under <url path><prefix> pass: /internal/ for the control plane, / for the LLM
+        # gateway's function URL (whose path, e.g. /v1, is part of control_url then).
+        self.prefix = parts.path.rstrip("/") + prefix
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
 

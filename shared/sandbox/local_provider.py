@@ -4,8 +4,10 @@ What one sandbox is (isolation ``"bwrap"``)::
 
     host                                               sandbox (bwrap --unshare-all ...)
     ─────────────────────────────────────────────      ──────────────────────────────────────────
-    ControlForwarder  ◄── <run>/sock/control.sock ──── bridge.py 127.0.0.1:8787 ◄── agent (OpenAI
-      → control_url (callback + LLM gateway)                                        client, callbacks)
+    ControlForwarder  ◄── <run>/sock/control.sock ──── bridge.py 127.0.0.1:8787 ◄── agent (callbacks)
+      → control_url (progress, completion)
+    ControlForwarder  ◄── <run>/sock/llm.sock     ──── bridge.py 127.0.0.1:8788 ◄── agent (OpenAI
+      → llm_url (the LLM gateway's function URL)                                    client)
     EgressProxy       ◄── <run>/sock/proxy.sock   ──── bridge.py 127.0.0.1:3128 ◄── Chromium
       → domain policy, public addresses only
     <run>/out  (owned by the sandbox uid)         ──── /out (the only writable host path)
@@ -26,9 +28,10 @@ What one sandbox is (isolation ``"bwrap"``)::
   anyway when the provider runs as root: ``unshare --mount`` gives the launch its own private mount
   namespace in which root bind-mounts them into a staging directory bwrap can read. The staging
   mounts die with the sandbox; the host mount table is never touched.
-* Network: a new, empty network namespace (loopback only). The only way out is the two unix sockets
+* Network: a new, empty network namespace (loopback only). The only way out is the unix sockets
   above; ``bridge.py`` (started first, inside) exposes them on the sandbox's 127.0.0.1, and the agent
-  gets ``OPENHELM_CONTROL_URL=http://127.0.0.1:8787<control path>`` and
+  gets ``OPENHELM_CONTROL_URL=http://127.0.0.1:8787<control path>``,
+  ``OPENHELM_LLM_URL=http://127.0.0.1:8788<llm path>`` (when the request has an ``llm_url``) and
   ``OPENHELM_BROWSER_PROXY=http://127.0.0.1:3128``. See ``egress_proxy.py`` for the policy.
 
 Fallback (isolation ``"subprocess"``): where bubblewrap is missing or cannot create namespaces
@@ -91,6 +94,7 @@ SANDBOX_UID = 65534
 SANDBOX_GID = 65534
 HOSTNAME = "openhelm-sandbox"
 INNER_CONTROL_PORT = 8787
+INNER_LLM_PORT = 8788
 INNER_PROXY_PORT = 3128
 IN_SANDBOX = "/run/openhelm"
 OUT_IN_SANDBOX = "/out"
@@ -746,6 +750,7 @@ class LocalProvider(SandboxProvider):
         out_dir: str,
         spec: str,
         home: str,
+        llm_url: str = "",
     ) -> dict[str, str]:
         env: dict[str, str] = {}
         for key, value in request.envs.items():
@@ -774,24 +779,32 @@ class LocalProvider(SandboxProvider):
             # fallback finds stragglers that left its process tree.
             OPENHELM_SANDBOX_ID=sandbox_id,
         )
+        if llm_url:
+            env["OPENHELM_LLM_URL"] = llm_url
         return env
 
     def _servers(
         self, rec: _Sandbox, request: SandboxRequest, policy: EgressPolicy
-    ) -> tuple[ControlForwarder, EgressProxy]:
+    ) -> tuple[ControlForwarder, EgressProxy, ControlForwarder | None]:
         control = ControlForwarder(request.control_url, run_id=request.run_id)
         proxy = EgressProxy(policy, run_id=request.run_id, resolver=self.resolver)
-        rec.servers += [control, proxy]
-        return control, proxy
+        # The LLM gateway is its own endpoint (a function URL in AWS): a second forwarder, limited
+        # to the gateway URL's path.
+        llm = ControlForwarder(request.llm_url, run_id=request.run_id, prefix="/") if request.llm_url else None
+        rec.servers += [control, proxy, *([llm] if llm else [])]
+        return control, proxy, llm
 
     def _start_bwrap(self, rec: _Sandbox, request: SandboxRequest, policy: EgressPolicy) -> None:
         sock_dir = rec.run_dir / "sock"
-        control, proxy = self._servers(rec, request, policy)
+        control, proxy, llm = self._servers(rec, request, policy)
         owner = self.sandbox_uid if self.is_root else None
         control.listen_unix(sock_dir / "control.sock", owner=owner)
         proxy.listen_unix(sock_dir / "proxy.sock", owner=owner)
+        if llm is not None:
+            llm.listen_unix(sock_dir / "llm.sock", owner=owner)
 
         control_path = urlsplit(request.control_url).path.rstrip("/")
+        llm_path = urlsplit(request.llm_url).path.rstrip("/")
         env = self._env(
             request,
             rec.info.sandbox_id,
@@ -800,6 +813,7 @@ class LocalProvider(SandboxProvider):
             out_dir=OUT_IN_SANDBOX,
             spec=f"{IN_SANDBOX}/run_spec.json",
             home="/tmp",
+            llm_url=f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}" if llm is not None else "",
         )
         binds = [
             *self._ro_binds,
@@ -860,6 +874,8 @@ class LocalProvider(SandboxProvider):
 
             bridge = [self.python, "-I", "-S", f"{IN_SANDBOX}/bridge.py"]
             bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
+            if llm is not None:
+                bridge += ["--listen", f"127.0.0.1:{INNER_LLM_PORT}={IN_SANDBOX}/sock/llm.sock"]
             bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
             cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *self.command]
             cmd = _launch_prefix(self._setpriv, self.is_root) + cmd
@@ -912,6 +928,7 @@ class LocalProvider(SandboxProvider):
             out_dir=str(rec.out_dir),
             spec=str(spec),
             home=str(home),
+            llm_url=request.llm_url.rstrip("/"),
         )
         cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid()) + list(self.command)
         self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])

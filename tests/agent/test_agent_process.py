@@ -104,6 +104,30 @@ def test_module_entry_point_runs_a_spec_through_the_proxy(
     assert TOKEN not in proc.stderr
 
 
+def test_model_calls_go_to_openhelm_llm_url_when_given(
+    site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """The LLM gateway is its own endpoint (a function URL): calls go there, callbacks do not."""
+    from tests.support.fake_openai import FakeOpenAI
+
+    plane, url = control
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_llmurl01")))
+    done = ToolCall("done", {"result": VALID_PLANS, "confidence": 0.8, "summary": "From the pricing table."})
+    with FakeOpenAI([done]) as gateway:
+        proc = subprocess.run(
+            [sys.executable, "-m", "openhelm_agent"],
+            env=agent_env(spec_path, tmp_path / "out", url, OPENHELM_LLM_URL=gateway.base_url),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (chat,) = gateway.chat_requests
+    assert chat.path == "/v1/chat/completions" and chat.authorization == f"Bearer {TOKEN}"
+    assert plane.llm.chat_requests == [] and plane.completions[0]["run_id"] == "run_llmurl01"
+
+
 @pytest.fixture
 def hanging_site() -> Iterator[tuple[str, threading.Event, threading.Event]]:
     """(base URL, asked, release): GET /hang blocks until ``release`` is set; any other path is a page."""

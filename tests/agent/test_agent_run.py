@@ -241,6 +241,19 @@ def test_budget_exceeded_code_on_another_status(
     assert result.error_code == "BUDGET_EXCEEDED"
 
 
+def test_the_gateways_deadline_answer_is_agent_timeout(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """The control plane's clock may reach max_duration_s a moment before the agent's own does."""
+    plane, url = control
+    body = {"error": {"type": "timeout_error", "code": "run_deadline_exceeded", "message": "max_duration_s passed"}}
+    plane.llm.add(HttpError(408, body=body))
+
+    result = run(make_spec(site), tmp_path, url, browser, llm_max_retries=0)
+
+    assert result.error_code == "AGENT_TIMEOUT" and "max_duration_s" in (result.error_message or "")
+
+
 def test_tools_and_their_errors_go_back_to_the_model(
     site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:

@@ -119,6 +119,17 @@ def test_start_runs_the_agent_and_the_evidence_reads_back(provider: E2BProvider,
     assert info.metadata["agent_pid"] == str(proc.pid)
 
 
+def test_the_agent_reaches_the_llm_gateway_at_its_own_url(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    gateway = "https://a1b2c3.lambda-url.us-east-1.on.aws/v1"
+    info = provider.start(request(llm_url=gateway))
+    wait_for_result(provider, info.sandbox_id)
+    (body,) = creates(e2b_env)
+    # The function URL's host is let out like the control plane's; nothing else new.
+    assert body["network"]["allowOut"][-2:] == ["api.openhelm.example", "a1b2c3.lambda-url.us-east-1.on.aws"]
+    seen = json.loads(provider.read_file(info.sandbox_id, "env.json"))
+    assert seen["OPENHELM_LLM_URL"] == gateway
+
+
 def test_a_fresh_provider_connects_before_reading(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
     info = provider.start(request())
     wait_for_result(provider, info.sandbox_id)

@@ -49,23 +49,21 @@ def llm() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def stack(llm: FakeOpenAI) -> Iterator[Any]:
+    from devstack.local_env import local_config
     from devstack.stack import LocalStack
 
-    params = {
-        "Stage": "dev",
-        "SandboxProvider": "local",
-        "RunTokenSecret": "e2e-" + "s" * 40,
-        "OpenAIBaseUrl": llm.base_url,
-        "LlmApiKey": "sk-upstream-test-key-000000",
-        "DefaultModel": "fake-model",
-    }
-    from devstack.local_env import LOCAL_ENV
-
-    env = {
-        **LOCAL_ENV,
-        "OPENHELM_SANDBOX_GRACE_S": "10",
-        "OPENHELM_REAPER_START_GRACE_S": "0",
-    }
+    # The same mapping as `openhelm dev`, from a fixed environment (never the developer's own key).
+    config = local_config(
+        {
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "sk-upstream-test-key-000000",
+            "OPENHELM_MODEL": "fake-model",
+            "OPENHELM_SANDBOX_GRACE_S": "10",
+            "OPENHELM_REAPER_START_GRACE_S": "0",
+        }
+    )
+    params = {**config.params, "RunTokenSecret": "e2e-" + "s" * 40}
+    env = config.env
     with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
         yield s
 

@@ -129,3 +129,22 @@ def test_control_forwarder_rewrites_host_and_limits_paths(control: RecordingServ
         assert control.hits.empty()
     finally:
         forwarder.stop()
+
+
+def test_llm_forwarder_passes_only_the_gateways_path(control: RecordingServer) -> None:
+    # The local provider's second forwarder: to the LLM gateway's function URL (base URL ".../v1").
+    forwarder = ControlForwarder(control.url + "/v1", run_id="run_llm_forwarder_test", prefix="/")
+    _, port = forwarder.listen_tcp()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/v1/chat/completions", body="{}", headers={"Authorization": "Bearer t"})
+        assert conn.getresponse().status == 200
+        hit = control.wait_for(lambda h: True)
+        assert hit.path == "/v1/chat/completions" and hit.headers["Host"] == f"127.0.0.1:{control.port}"
+        for path in ("/internal/runs/r1/complete", "/v1/../internal/runs", "/v1x/chat", "/"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("POST", path, body="{}")
+            assert conn.getresponse().status in (400, 403), path
+        assert control.hits.empty()
+    finally:
+        forwarder.stop()

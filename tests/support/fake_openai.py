@@ -21,6 +21,8 @@ consumes the next script entry:
 * ``ToolCall(name, args)`` — an assistant message with one tool call (``ToolCalls`` for several);
 * ``Text(content)`` — a plain assistant message without tool calls;
 * ``HttpError(status, body, retry_after)`` — that HTTP error (an OpenAI-style error body by default);
+* ``Stall(seconds, then)`` — a model that hangs: the answer (``then``, default a 500) comes only
+  after ``seconds``, or at once when the server stops; ``stall.answered`` tells whether it came;
 * a callable ``f(body) -> reply`` — called with the decoded request body; returns one of the above.
 
 ``add(*replies)`` appends to the script; ``reset(*replies)`` replaces it and forgets the recorded
@@ -50,6 +52,7 @@ __all__ = [
     "FakeResponse",
     "HttpError",
     "RecordedRequest",
+    "Stall",
     "Text",
     "ToolCall",
     "ToolCalls",
@@ -94,7 +97,21 @@ class HttpError:
     code: str | None = None
 
 
-Reply = Union[ToolCall, ToolCalls, Text, HttpError, Callable[[dict[str, Any]], Any]]  # noqa: UP007
+@dataclass
+class Stall:
+    """A model that hangs for ``seconds`` before answering ``then`` (released early by ``stop``)."""
+
+    seconds: float
+    then: Any = None
+    released: threading.Event = field(default_factory=threading.Event)
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self) -> Any:
+        self.released.wait(self.seconds)
+        return self.then if self.then is not None else HttpError(500, code="stall_over")
+
+
+Reply = Union[ToolCall, ToolCalls, Text, HttpError, Stall, Callable[[dict[str, Any]], Any]]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stalls: list[Stall] = []
 
     # -- script ---------------------------------------------------------------------------------
     def add(self, *replies: Reply) -> None:
@@ -204,8 +222,14 @@ class FakeOpenAI:
         if not (method == "POST" and request.is_chat):
             return _json(404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
         reply = self._next()
-        while callable(reply):
-            reply = reply(body if isinstance(body, dict) else {})
+        while callable(reply) or isinstance(reply, Stall):
+            if isinstance(reply, Stall):
+                with self._lock:
+                    self._stalls.append(reply)
+                stall, reply = reply, reply.wait()
+                stall.answered.set()
+            else:
+                reply = reply(body if isinstance(body, dict) else {})
         return self._render(reply, body if isinstance(body, dict) else {}, n)
 
     def _render(self, reply: Any, body: dict[str, Any], n: int) -> FakeResponse:
@@ -273,6 +297,9 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        with self._lock:
+            for stall in self._stalls:
+                stall.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

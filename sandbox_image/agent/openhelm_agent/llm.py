@@ -12,6 +12,10 @@ from openhelm_agent.log import get_logger
 log = get_logger("openhelm_agent.llm")
 
 BUDGET_CODES = frozenset({"budget_exceeded", "insufficient_balance", "insufficient_quota"})
+# The LLM gateway's answer once the run's max_duration_s (from the control plane's started_at) has
+# passed, or when it cut a model call at that deadline. The agent's own clock starts a little later
+# (its interpreter and browser start first), so this can come before its own deadline does.
+DEADLINE_CODE = "run_deadline_exceeded"
 
 
 @dataclass
@@ -81,6 +85,8 @@ class LLMClient:
             code = _error_code(exc)
             if exc.status_code == 402 or code in BUDGET_CODES:
                 raise AgentFailure(ErrorCode.BUDGET_EXCEEDED, f"LLM gateway refused: {_error_text(exc)}") from exc
+            if code == DEADLINE_CODE:  # the control plane's clock says the run is out of time
+                raise AgentFailure(ErrorCode.AGENT_TIMEOUT, f"max_duration_s reached: {_error_text(exc)}") from exc
             raise AgentFailure(
                 ErrorCode.LLM_ERROR, f"LLM gateway answered HTTP {exc.status_code}: {_error_text(exc)}"
             ) from exc

@@ -1,16 +1,16 @@
-"""Routes the sandbox calls with its per-run token (not in the public OpenAPI document)."""
+"""Routes the sandbox calls with its per-run token (not in the public OpenAPI document).
+
+The LLM gateway is not here: model calls may outlast API Gateway's 30 s, so it has its own
+function behind a function URL (functions/llm_gateway, shared/llm_gateway_http.py).
+"""
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from shared import callbacks, llm_gateway, tokens
-from shared.api.deps import event, header, services
-from shared.errors import BadRequest
+from shared import callbacks, tokens
+from shared.api.deps import header, services
 from shared.logging import bind_context
 
 router = APIGatewayHttpRouter()
@@ -25,13 +25,6 @@ def _claims(run_id: str | None = None) -> tokens.RunClaims:
     return claims
 
 
-def _json_body() -> Any:
-    try:
-        return json.loads(event().get("body") or "null")
-    except ValueError as exc:
-        raise BadRequest("the request body is not valid JSON", code="invalid_json") from exc
-
-
 @router.post("/internal/runs/<run_id>/progress", include_in_schema=False)
 def progress(run_id: str, body: callbacks.ProgressReport) -> Response[None]:
     claims = _claims(run_id)
@@ -44,15 +37,3 @@ def complete(run_id: str, body: callbacks.CompletionReport) -> Response[None]:
     claims = _claims(run_id)
     callbacks.complete(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
-
-
-@router.post("/internal/llm/v1/chat/completions", include_in_schema=False)
-def chat_completions() -> Response[Any]:
-    claims = _claims()
-    request = _json_body()
-    if not isinstance(request, dict):
-        raise BadRequest("expected a chat completions request object", code="invalid_request")
-    reply = llm_gateway.chat_completions(services(), claims.org_id, claims.run_id, request)
-    return Response(
-        status_code=reply.status, content_type=reply.content_type, body=reply.body.decode("utf-8", "replace")
-    )

@@ -12,6 +12,7 @@ from shared import runs
 from shared.api.deps import caller, services
 from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
 from shared.api.urls import accepted, base_url
+from shared.config import MAX_WAIT_S
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
 from shared.ratelimit import decision_headers
@@ -33,8 +34,8 @@ RunId = Annotated[str, Path(description="Run id (run_...).")]
 @router.post(
     "/v1/runs",
     summary="Create a run",
-    description="Accepts the run at once (202) and starts it. With `wait`, answers 200 with the finished run "
-    "if it ends within that many seconds.",
+    description="Accepts the run at once (202) and starts it. With `wait` (at most "
+    f"{MAX_WAIT_S} s), answers 200 with the finished run if it ends within that many seconds, else 202.",
     responses={
         200: {
             "description": "The run finished within `wait` seconds.",
@@ -51,7 +52,15 @@ RunId = Annotated[str, Path(description="Run id (run_...).")]
 def create_run(
     body: CreateRunRequest,
     idempotency_key: IdempotencyKey = None,
-    wait: Annotated[int, Query(ge=0, le=50, description="Seconds to wait for the run to finish.")] = 0,
+    wait: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_WAIT_S,
+            description=f"Seconds to wait for the run to finish, at most {MAX_WAIT_S} (API Gateway ends every "
+            "request at 30 s); more is refused with 422. Poll `poll_url` or use a webhook for longer runs.",
+        ),
+    ] = 0,
 ) -> Response[RunAccepted | Run]:
     svc = services()
     org = caller()

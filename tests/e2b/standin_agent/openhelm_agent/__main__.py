@@ -42,7 +42,13 @@ def main() -> None:
     (out / "network.jsonl").write_text("")
     seen = {
         name: os.environ.get(name)
-        for name in ("OPENHELM_RUN_SPEC", "OPENHELM_OUT_DIR", "OPENHELM_CONTROL_URL", "OPENHELM_CHROMIUM")
+        for name in (
+            "OPENHELM_RUN_SPEC",
+            "OPENHELM_OUT_DIR",
+            "OPENHELM_CONTROL_URL",
+            "OPENHELM_LLM_URL",
+            "OPENHELM_CHROMIUM",
+        )
     }
     seen["OPENHELM_RUN_TOKEN"] = os.environ.get("OPENHELM_RUN_TOKEN")
     seen["cwd"] = os.getcwd()
