@@ -11,6 +11,7 @@ asynchronous invocation and EventBridge to 1 MB); where a product on our path ke
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 KIB = 1024
@@ -58,6 +59,19 @@ SQS_MESSAGE_BYTES = 1 * MIB
 # (UTF-8 length) and attribute value lengths". moto 5.2.5 enforces it (ValidationException "Item size
 # has exceeded the maximum allowed size"), at a slightly stricter 405,000 bytes on updates.
 DYNAMODB_ITEM_BYTES = 400 * KIB
+
+
+# The largest payload the stack has seen per quota since the process started (what the extremes test
+# and the benchmarks report next to the limits).
+PEAKS: dict[str, int] = {}
+_peaks_lock = threading.Lock()
+
+
+def note(name: str, size: int) -> None:
+    """Remember ``size`` if it is the largest ``name`` payload so far."""
+    with _peaks_lock:
+        if size > PEAKS.get(name, -1):
+            PEAKS[name] = size
 
 
 def json_bytes(value: Any) -> int:

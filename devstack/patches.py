@@ -132,6 +132,7 @@ def _install_put_events_limit() -> None:
 
     def put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         size = sum(limits.eventbridge_entry_bytes(e) for e in events)
+        limits.note("eventbridge_entry", size)
         if size > limits.EVENTBRIDGE_ENTRY_BYTES:
             log.error("put_events_too_large", bytes=size, limit=limits.EVENTBRIDGE_ENTRY_BYTES)
             raise ValidationException("Total size of the entries in the request is over the limit.")

@@ -178,6 +178,7 @@ class LocalFunction:
         """
         payload = json.dumps(event)
         size = limits.json_bytes(payload)
+        limits.note("lambda_request", size)
         if size > limit_bytes:
             raise PayloadTooLarge(size, limit_bytes)
         invocation = Invocation(self, request_id or str(uuid.uuid4()), time.monotonic() + self.timeout_s)
@@ -261,6 +262,7 @@ class Invocation:
         if exc is None:
             assert self.result is not None
             size = limits.json_bytes(self.result)
+            limits.note("lambda_response", size)
             if size > limits.LAMBDA_SYNC_RESPONSE_BYTES:
                 log.error("invoke_response_too_large", function=fn.logical_id, bytes=size)
                 payload = {
