@@ -79,6 +79,7 @@ class LocalFunction:
     environment: dict[str, str] = field(default_factory=dict)
     async_retries: int = 2  # Lambda's default; EventInvokeConfig.MaximumRetryAttempts overrides
     module_prefix: str = "_openhelm_fn"
+    closed: bool = False  # set when the stack stops; invocations still running make no more AWS calls
     _module: ModuleType | None = field(default=None, init=False, repr=False)
     _callable: Callable[[Any, Any], Any] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -210,8 +211,12 @@ _current = threading.local()
 def _stop_timed_out_handler(**_kwargs: Any) -> None:
     """botocore ``before-call`` hook: a handler past its deadline makes no more AWS calls."""
     invocation: Invocation | None = getattr(_current, "invocation", None)
-    if invocation is not None and invocation.expired():
+    if invocation is None:
+        return
+    if invocation.expired():
         raise InvocationTimedOut(f"{invocation.fn.logical_id}: the function's Timeout has passed")
+    if invocation.fn.closed:  # its stack stopped: its AWS endpoints are gone (botocore would go to AWS)
+        raise InvocationTimedOut(f"{invocation.fn.logical_id}: the local stack stopped")
 
 
 # botocore copies BUILTIN_HANDLERS into every session it creates (moto registers its own stubber the
@@ -256,7 +261,8 @@ class Invocation:
         if not self.done.is_set():
             self.wait(self.deadline - time.monotonic())  # Lambda answers at the deadline, not before
         if not self.done.is_set() or isinstance(self.error, InvocationTimedOut):
-            log.error("invoke_timeout", function=fn.logical_id, request_id=self.request_id, timeout_s=fn.timeout_s)
+            event = "invoke_stopped" if fn.closed and not self.expired() else "invoke_timeout"
+            log.error(event, function=fn.logical_id, request_id=self.request_id, timeout_s=fn.timeout_s)
             return json.dumps(timeout_error(self.request_id, fn.timeout_s)), True
         exc = self.error
         if exc is None:
@@ -356,6 +362,7 @@ class FunctionRegistry:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for fn in self.functions.values():
+            fn.closed = True
             fn.unload()
 
 

@@ -278,3 +278,26 @@ def test_fifty_concurrent_posts_see_no_connection_reset(stack: LocalStack) -> No
     for t in threads:
         t.join(60)
     assert sorted(outcomes, key=str) == sorted(((200, f"burst-{n}") for n in range(50)), key=str)
+
+
+def test_invocations_still_running_when_the_stack_stops_make_no_more_aws_calls(app: ModuleType) -> None:
+    """An async invoke in flight at stop() would otherwise go on with the environment restored and
+    send its AWS calls to the real endpoints."""
+    from devstack.runtime import FunctionRegistry, LocalFunction
+
+    fn = LocalFunction(
+        logical_id="LimitedAfterStop",
+        name="after-stop",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:after-stop",
+        handler="app.handler",
+        code_uri=LIMITS_TEMPLATE.parent,
+        timeout_s=30,
+        module_prefix="_limits_after_stop",
+    )
+    module = fn.module
+    registry = FunctionRegistry([fn])
+    registry.invoke_async(fn, {"tag": "after-stop", "block_s": 0.3, "write": "after-stop"}, source="test")
+    wait_for(module, lambda r: r["kind"] == "called" and r["tag"] == "after-stop")
+    registry.close()
+    (stopped,) = wait_for(module, lambda r: r["kind"] in ("write_stopped", "written") and r["tag"] == "after-stop")
+    assert stopped["error"] == "InvocationTimedOut"
