@@ -85,6 +85,8 @@ def install() -> None:
 
         _originals["start_execution"] = StepFunctionsParserBackend.start_execution
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+        _originals["send_task_success"] = StepFunctionsParserBackend.send_task_success
+        StepFunctionsParserBackend.send_task_success = _send_task_success  # type: ignore[method-assign]
         _originals["invoke_lambda"] = LambdaFunction._invoke_lambda
         _originals["invoke"] = LambdaFunction.invoke
         _originals["create_esm"] = LambdaBackend.create_event_source_mapping
@@ -258,8 +260,28 @@ def _import_sfn_interpreter() -> None:
 # literally named "None" (the interpreter's backend lacks the plain backend's uuid default), so the
 # second unnamed start of a machine fails with ExecutionAlreadyExists. Unnamed executions get a
 # uuid, as in AWS.
+# Also: the Step Functions API refuses an execution input or a task output past 256 KiB ("Length
+# Constraints: Maximum length of 262144", as UTF-8 bytes) with a ValidationException; moto accepts both.
 def _start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    _check_sfn_payload("input", args[0] if args else kwargs.get("execution_input"))
     return _originals["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+def _send_task_success(self: Any, task_token: str, outcome: str) -> Any:
+    _check_sfn_payload("output", outcome)
+    return _originals["send_task_success"](self, task_token, outcome)
+
+
+def _check_sfn_payload(member: str, value: str | None) -> None:
+    from moto.stepfunctions.exceptions import ValidationException
+
+    size = limits.json_bytes(value) if value is not None else 0
+    limits.note("sfn_api_payload", size)
+    if size > limits.SFN_PAYLOAD_BYTES:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limits.SFN_PAYLOAD_BYTES}"
+        )
 
 
 # moto 5.2.5: LambdaFunction._invoke_lambda(event) -> (payload, errored, logs) starts a Docker

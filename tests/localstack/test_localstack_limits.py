@@ -301,3 +301,13 @@ def test_invocations_still_running_when_the_stack_stops_make_no_more_aws_calls(a
     registry.close()
     (stopped,) = wait_for(module, lambda r: r["kind"] in ("write_stopped", "written") and r["tag"] == "after-stop")
     assert stopped["error"] == "InvocationTimedOut"
+
+
+def test_step_functions_api_refuses_inputs_and_task_outputs_past_256_kib(stack: LocalStack) -> None:
+    sfn = stack.client("stepfunctions")
+    with pytest.raises(ClientError) as caught:
+        sfn.start_execution(stateMachineArn=stack.physical_id("Machine"), input=json.dumps({"pad": "x" * 262_144}))
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as caught:
+        sfn.send_task_success(taskToken="any-token", output=json.dumps({"pad": "x" * 262_144}))
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
