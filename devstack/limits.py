@@ -33,8 +33,11 @@ HTTP_API_INTEGRATION_TIMEOUT_S = 30.0
 LAMBDA_SYNC_REQUEST_BYTES = 6 * MIB  # RequestTooLargeException: "... (limit 6291456 bytes)"
 LAMBDA_SYNC_RESPONSE_BYTES = 6 * MIB + 100  # Function.ResponseSizeTooLarge: "... (6291556 bytes)."
 LAMBDA_ASYNC_REQUEST_BYTES = 1 * MIB  # InvocationType=Event, EventBridge and Scheduler targets
-# A function past its Timeout: the sync answer Lambda gives (runtimes since 2023; Step Functions then
-# reports the task's error as this errorType, which Retry/Catch can name).
+# A function past its Timeout: the sync answer Lambda gives ({"errorType": "Sandbox.Timedout",
+# "errorMessage": "RequestId: ... Error: Task timed out after 1.00 seconds"}). Step Functions reports a
+# Lambda error under its errorType, so Retry/Catch can name this one; its best-practices page still
+# says timeouts surface as "Lambda.Unknown" (from before Lambda gave timeouts an errorType), so a
+# definition meant to retry timeouts names both.
 LAMBDA_TIMEOUT_ERROR = "Sandbox.Timedout"
 
 # -- Step Functions: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
@@ -50,7 +53,7 @@ SFN_DATA_LIMIT_ERROR = "States.DataLimitExceeded"
 EVENTBRIDGE_ENTRY_BYTES = 1 * MIB
 
 # -- SQS: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
-# Message size up to 1 MiB (1,048,576 bytes, raised from 256 KiB in August 2025), which is also the
+# Message size up to 1 MiB (1,048,576 bytes, raised from 256 KiB in 2025), which is also the
 # MaximumMessageSize of a queue that sets none. moto 5.2.5 enforces the queue's attribute itself.
 SQS_MESSAGE_BYTES = 1 * MIB
 
