@@ -22,13 +22,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from devstack.runtime import FunctionRegistry
+from devstack import limits
+from devstack.runtime import FunctionRegistry, PayloadTooLarge
 from devstack.template import DEFAULT_ACCOUNT_ID, HttpRoute
 from shared.logging import get_logger
 
 log = get_logger("devstack.gateway")
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
+MAX_BODY_BYTES = limits.HTTP_API_PAYLOAD_BYTES
+# Sized for the load the benchmarks and tests make, with room to spare: bench/api.py and
+# bench/pipeline.py run 8 clients by default (--threads), issue 15.4's probe fired 20 POSTs at once and
+# tests/localstack/test_localstack_limits.py fires 50. With socketserver's default backlog of 5 a burst
+# of 20 concurrent connects overflowed the listen queue and 15-30 % were reset; the 50-client test
+# fails with 5 and passes with this. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 1024
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))\s*(;.*)?$", re.I
 )
@@ -209,6 +216,7 @@ class LocalGateway:
         account_id: str = DEFAULT_ACCOUNT_ID,
         max_body_bytes: int = MAX_BODY_BYTES,
         api_id: str = "local",
+        integration_timeout_s: float = limits.HTTP_API_INTEGRATION_TIMEOUT_S,
     ) -> None:
         self.router = Router(routes)
         self.registry = registry
@@ -216,8 +224,8 @@ class LocalGateway:
         # A function URL's events carry its url id here (HTTP APIs: the API id).
         self.api_id = api_id
         self.max_body_bytes = max_body_bytes
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self.integration_timeout_s = integration_timeout_s
+        self._server = _Server((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -280,7 +288,18 @@ class LocalGateway:
             api_id=self.api_id,
             request_id=request_id,
         )
-        payload, errored = fn.invoke(event, request_id=str(_uuid_from(request_id)))
+        try:
+            invocation = fn.start(event, request_id=str(_uuid_from(request_id)))
+        except PayloadTooLarge as exc:  # past Lambda's 6 MB (a body under 10 MB, base64 or headers)
+            log.warning("integration_request_too_large", function=route.function, bytes=exc.size)
+            return _message(413, "Request Entity Too Large", request_id)
+        # API Gateway waits up to its integration timeout (30 s, or the route's TimeoutInMillis);
+        # a function whose own Timeout comes first answers Lambda's timeout error (a 500 here).
+        wait_s = min(self.integration_timeout_s, route.timeout_s or self.integration_timeout_s)
+        if not invocation.wait(min(wait_s, fn.timeout_s)) and not invocation.expired():
+            log.error("integration_timeout", function=route.function, timeout_s=wait_s)
+            return _message(503, "Service Unavailable", request_id)
+        payload, errored = invocation.outcome()
         if errored:
             return _message(500, "Internal Server Error", request_id)
         try:
@@ -318,6 +337,15 @@ def _message(status: int, message: str, request_id: str) -> tuple[int, list[tupl
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per connection (socketserver's ThreadingMixIn): the worker pool grows with the
+    clients, as API Gateway's does; each request's Lambda invocation runs in a thread of its own
+    (devstack/runtime.py), so a slow handler holds one connection, never the accept loop."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
@@ -387,6 +415,13 @@ def _handler_class(gateway: LocalGateway) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one structured line per request is logged in _serve
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+        def __getattr__(self, name: str) -> Any:
+            # Every method goes to the routes, not only those BaseHTTPRequestHandler has a do_X for:
+            # without this TRACE, PROPFIND and the like get http.server's HTML 501. An ANY route
+            # takes any method, so the function answers (the API: 405 in our envelope, with Allow);
+            # a method no route takes answers API Gateway's 404 {"message":"Not Found"}.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
     return Handler

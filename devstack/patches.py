@@ -25,9 +25,11 @@ from typing import Any, Protocol
 
 import moto
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
-from moto.events.models import Rule
+from moto.core.exceptions import JsonRESTError
+from moto.events.models import EventsBackend, Rule
 
-from devstack.runtime import FunctionRegistry
+from devstack import limits
+from devstack.runtime import FunctionRegistry, PayloadTooLarge
 from shared.logging import get_logger
 
 log = get_logger("devstack.patches")
@@ -83,6 +85,8 @@ def install() -> None:
 
         _originals["start_execution"] = StepFunctionsParserBackend.start_execution
         StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+        _originals["send_task_success"] = StepFunctionsParserBackend.send_task_success
+        StepFunctionsParserBackend.send_task_success = _send_task_success  # type: ignore[method-assign]
         _originals["invoke_lambda"] = LambdaFunction._invoke_lambda
         _originals["invoke"] = LambdaFunction.invoke
         _originals["create_esm"] = LambdaBackend.create_event_source_mapping
@@ -93,6 +97,8 @@ def install() -> None:
         Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
         _install_dynamodb_patches()
         _install_callback_patch()
+        _install_put_events_limit()
+        _install_terminal_errors_patch()
         _installed = True
 
 
@@ -115,6 +121,53 @@ def _install_callback_patch() -> None:
         return endpoint
 
     CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+
+
+# moto 5.2.5: PutEvents accepts entries of any size. EventBridge measures each entry (Time, Source,
+# DetailType, Detail, Resources; devstack/limits.py) and refuses a request past the quota as a whole,
+# so an event too large for AWS never reaches a rule locally either.
+def _install_put_events_limit() -> None:
+    from moto.events.exceptions import ValidationException
+
+    original = EventsBackend.put_events
+    _originals["put_events"] = original
+
+    def put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        size = sum(limits.eventbridge_entry_bytes(e) for e in events)
+        limits.note("eventbridge_entry", size)
+        if size > limits.EVENTBRIDGE_ENTRY_BYTES:
+            log.error("put_events_too_large", bytes=size, limit=limits.EVENTBRIDGE_ENTRY_BYTES)
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        return original(self, events)
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+# moto 5.2.5: "States.ALL" in a Retry or Catch matches every error. In AWS it matches neither
+# States.DataLimitExceeded nor States.Runtime ("a terminal error that can't be caught by the States.ALL
+# error type", https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html): a
+# state past the 256 KiB payload quota fails the execution even under a catch-all, and locally too.
+def _install_terminal_errors_patch() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    terminal = (StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime)
+    original = ErrorEqualsDecl._eval_body
+    _originals["error_equals_eval"] = original
+
+    def _eval_body(self: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        catch_all = ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names
+        if catch_all and isinstance(error_name, StatesErrorName) and error_name.typ in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
 
 
 # moto 5.2.5: the DynamoDB backend has no locking, and TransactWriteItems deep-copies every table it
@@ -207,8 +260,28 @@ def _import_sfn_interpreter() -> None:
 # literally named "None" (the interpreter's backend lacks the plain backend's uuid default), so the
 # second unnamed start of a machine fails with ExecutionAlreadyExists. Unnamed executions get a
 # uuid, as in AWS.
+# Also: the Step Functions API refuses an execution input or a task output past 256 KiB ("Length
+# Constraints: Maximum length of 262144", as UTF-8 bytes) with a ValidationException; moto accepts both.
 def _start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    _check_sfn_payload("input", args[0] if args else kwargs.get("execution_input"))
     return _originals["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+
+def _send_task_success(self: Any, task_token: str, outcome: str) -> Any:
+    _check_sfn_payload("output", outcome)
+    return _originals["send_task_success"](self, task_token, outcome)
+
+
+def _check_sfn_payload(member: str, value: str | None) -> None:
+    from moto.stepfunctions.exceptions import ValidationException
+
+    size = limits.json_bytes(value) if value is not None else 0
+    limits.note("sfn_api_payload", size)
+    if size > limits.SFN_PAYLOAD_BYTES:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limits.SFN_PAYLOAD_BYTES}"
+        )
 
 
 # moto 5.2.5: LambdaFunction._invoke_lambda(event) -> (payload, errored, logs) starts a Docker
@@ -229,8 +302,23 @@ def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, 
         return json.dumps(payload), True, ""
     if isinstance(event, str):  # moto hands "{}" (a string) for an empty body
         event = json.loads(event or "{}")
-    payload, errored = fn.invoke(event)
+    try:
+        payload, errored = fn.invoke(event)
+    except PayloadTooLarge as exc:
+        raise _RequestTooLarge(exc, "RequestResponse") from exc
     return payload, errored, ""
+
+
+class _RequestTooLarge(JsonRESTError):
+    """Lambda's answer to an Invoke whose payload is past the invocation type's quota."""
+
+    code = 413
+
+    def __init__(self, exc: PayloadTooLarge, invocation_type: str) -> None:
+        super().__init__(
+            "RequestTooLargeException",
+            f"{exc.size} byte payload is too large for the {invocation_type} invocation type (limit {exc.limit} bytes)",
+        )
 
 
 # moto 5.2.5: LambdaFunction.invoke runs InvocationType=Event synchronously and answers only
@@ -240,7 +328,10 @@ def _invoke(self: LambdaFunction, body: str, request_headers: Any, response_head
     runtime = _active
     fn = runtime.registry.get(self.function_arn) if runtime else None
     if fn is not None and (request_headers or {}).get("x-amz-invocation-type") == "Event":
-        runtime.registry.invoke_async(fn, json.loads(body) if body else {}, source="lambda:Invoke")  # type: ignore[union-attr]
+        try:
+            runtime.registry.invoke_async(fn, json.loads(body) if body else {}, source="lambda:Invoke")  # type: ignore[union-attr]
+        except PayloadTooLarge as exc:
+            raise _RequestTooLarge(exc, "Event") from exc
         return b""
     return _originals["invoke"](self, body, request_headers, response_headers)  # type: ignore[no-any-return]
 

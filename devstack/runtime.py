@@ -26,6 +26,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import botocore.handlers
+
+from devstack import limits
 from shared.logging import get_logger
 
 log = get_logger("devstack.lambda")
@@ -46,7 +49,7 @@ class FunctionError(Exception):
 class LambdaContext:
     """The subset of Lambda's context object that handlers and Powertools read."""
 
-    def __init__(self, fn: LocalFunction, request_id: str | None = None) -> None:
+    def __init__(self, fn: LocalFunction, request_id: str | None = None, deadline: float | None = None) -> None:
         self.function_name = fn.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = fn.arn
@@ -56,7 +59,7 @@ class LambdaContext:
         self.log_stream_name = f"local/[$LATEST]{self.aws_request_id.replace('-', '')}"
         self.identity = None
         self.client_context = None
-        self._deadline = time.monotonic() + fn.timeout_s
+        self._deadline = deadline if deadline is not None else time.monotonic() + fn.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -76,6 +79,7 @@ class LocalFunction:
     environment: dict[str, str] = field(default_factory=dict)
     async_retries: int = 2  # Lambda's default; EventInvokeConfig.MaximumRetryAttempts overrides
     module_prefix: str = "_openhelm_fn"
+    closed: bool = False  # set when the stack stops; invocations still running make no more AWS calls
     _module: ModuleType | None = field(default=None, init=False, repr=False)
     _callable: Callable[[Any, Any], Any] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -139,59 +143,164 @@ class LocalFunction:
             sys.modules.pop(self.module_name, None)
             self._module = self._callable = None
 
-    def call(self, event: Any, request_id: str | None = None) -> Any:
-        """Call the handler in this thread; its exceptions propagate (what the gateway wants)."""
+    def call(self, event: Any, request_id: str | None = None, *, deadline: float | None = None) -> Any:
+        """Call the handler in this thread; its exceptions propagate."""
         handler = self.load()
-        return handler(event, LambdaContext(self, request_id))
+        return handler(event, LambdaContext(self, request_id, deadline))
 
-    def invoke(self, event: Any, request_id: str | None = None) -> tuple[str, bool]:
-        """Invoke like Lambda does: JSON in, ``(JSON payload, errored)`` out, never raises.
+    def invoke(
+        self, event: Any, request_id: str | None = None, *, limit_bytes: int = limits.LAMBDA_SYNC_REQUEST_BYTES
+    ) -> tuple[str, bool]:
+        """Invoke like Lambda does: JSON in, ``(JSON payload, errored)`` out; what the handler does never raises.
 
         An exception becomes ``{"errorType": <class name>, "errorMessage": ...}`` so that Step
-        Functions Retry/Catch can match on the exception's type, as with a deployed function.
-        The handler runs in its own thread so the function's Timeout can be enforced; a timed-out
-        handler keeps running in the background (a thread cannot be killed), its result ignored.
+        Functions Retry/Catch can match on the exception's type, as with a deployed function. A
+        handler past the function's Timeout answers Lambda's timeout error, a result past 6 MB
+        Lambda's ``Function.ResponseSizeTooLarge`` (see :meth:`start` for what keeps running).
+        ``limit_bytes`` is the request payload quota of the invocation type (6 MB synchronous,
+        1 MB asynchronous); an event past it is refused before the handler runs, as
+        :class:`PayloadTooLarge`, since Lambda refuses it at the API (413) rather than as a
+        function error.
         """
-        request_id = request_id or str(uuid.uuid4())
-        started = time.perf_counter()
-        box: dict[str, Any] = {}
-        done = threading.Event()
+        return self.start(event, request_id, limit_bytes=limit_bytes).outcome()
 
-        def run() -> None:
-            try:
-                box["result"] = json.dumps(self.call(json.loads(json.dumps(event)), request_id))
-            except BaseException as exc:
-                box["error"] = exc
-            finally:
-                done.set()
+    def start(
+        self, event: Any, request_id: str | None = None, *, limit_bytes: int = limits.LAMBDA_SYNC_REQUEST_BYTES
+    ) -> Invocation:
+        """Start an invocation in its own thread and return at once; the caller waits as long as it
+        is willing to (API Gateway gives up at 30 s, the invocation goes on to the function's Timeout).
 
-        worker = threading.Thread(target=run, name=f"lambda-{self.logical_id}", daemon=True)
+        A thread cannot be killed, so a timed-out handler is stopped at its next AWS call: every
+        botocore call made from the invocation's thread after the deadline raises
+        :class:`InvocationTimedOut`, which ``except Exception`` does not catch. What keeps running
+        past the Timeout, unlike in Lambda, where the execution environment is frozen: the call in
+        progress at the deadline (an HTTP request, a sleep), plain Python work until the handler
+        next calls AWS, and threads or processes the handler started itself.
+        """
+        payload = json.dumps(event)
+        size = limits.json_bytes(payload)
+        limits.note("lambda_request", size)
+        if size > limit_bytes:
+            raise PayloadTooLarge(size, limit_bytes)
+        invocation = Invocation(self, request_id or str(uuid.uuid4()), time.monotonic() + self.timeout_s)
+        worker = threading.Thread(
+            target=invocation.run, args=(json.loads(payload),), name=f"lambda-{self.logical_id}", daemon=True
+        )
         worker.start()
-        if not done.wait(self.timeout_s):
-            log.error("invoke_timeout", function=self.logical_id, request_id=request_id, timeout_s=self.timeout_s)
-            payload = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"{request_id} Task timed out after {self.timeout_s:.2f} seconds",
-            }
-            return json.dumps(payload), True
-        exc = box.get("error")
+        return invocation
+
+
+class PayloadTooLarge(Exception):
+    """An invoke whose event is past the invocation type's quota (Lambda: 413 RequestTooLargeException)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} byte payload is too large for this invocation type (limit {limit} bytes)")
+        self.size = size
+        self.limit = limit
+
+
+class InvocationTimedOut(BaseException):
+    """Raised in a handler's thread at its next AWS call once the function's Timeout has passed.
+
+    A BaseException, so the handler's own ``except Exception`` blocks do not swallow it."""
+
+
+_current = threading.local()
+
+
+def _stop_timed_out_handler(**_kwargs: Any) -> None:
+    """botocore ``before-call`` hook: a handler past its deadline makes no more AWS calls."""
+    invocation: Invocation | None = getattr(_current, "invocation", None)
+    if invocation is None:
+        return
+    if invocation.expired():
+        raise InvocationTimedOut(f"{invocation.fn.logical_id}: the function's Timeout has passed")
+    if invocation.fn.closed:  # its stack stopped: its AWS endpoints are gone (botocore would go to AWS)
+        raise InvocationTimedOut(f"{invocation.fn.logical_id}: the local stack stopped")
+
+
+# botocore copies BUILTIN_HANDLERS into every session it creates (moto registers its own stubber the
+# same way), so every client a handler makes carries the hook; the stack's own clients never run in an
+# invocation's thread and are unaffected.
+if ("before-call", _stop_timed_out_handler) not in botocore.handlers.BUILTIN_HANDLERS:
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-call", _stop_timed_out_handler))
+
+
+class Invocation:
+    """One running invocation: its deadline, and its outcome once the handler returns."""
+
+    def __init__(self, fn: LocalFunction, request_id: str, deadline: float) -> None:
+        self.fn = fn
+        self.request_id = request_id
+        self.deadline = deadline
+        self.started = time.perf_counter()
+        self.done = threading.Event()
+        self.result: str | None = None
+        self.error: BaseException | None = None
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def run(self, event: Any) -> None:
+        _current.invocation = self
+        try:
+            self.result = json.dumps(self.fn.call(event, self.request_id, deadline=self.deadline))
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            _current.invocation = None
+            self.done.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True if the handler returned (or raised) in that time."""
+        return self.done.wait(max(0.0, timeout))
+
+    def outcome(self) -> tuple[str, bool]:
+        """``(payload, errored)`` as Lambda answers now: the timeout error once the deadline passed."""
+        fn = self.fn
+        if not self.done.is_set():
+            self.wait(self.deadline - time.monotonic())  # Lambda answers at the deadline, not before
+        if not self.done.is_set() or isinstance(self.error, InvocationTimedOut):
+            event = "invoke_stopped" if fn.closed and not self.expired() else "invoke_timeout"
+            log.error(event, function=fn.logical_id, request_id=self.request_id, timeout_s=fn.timeout_s)
+            return json.dumps(timeout_error(self.request_id, fn.timeout_s)), True
+        exc = self.error
         if exc is None:
-            log.debug("invoked", function=self.logical_id, request_id=request_id, ms=_ms(started))
-            return box["result"], False
+            assert self.result is not None
+            size = limits.json_bytes(self.result)
+            limits.note("lambda_response", size)
+            if size > limits.LAMBDA_SYNC_RESPONSE_BYTES:
+                log.error("invoke_response_too_large", function=fn.logical_id, bytes=size)
+                payload = {
+                    "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed payload "
+                    f"size ({limits.LAMBDA_SYNC_RESPONSE_BYTES} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge",
+                }
+                return json.dumps(payload), True
+            log.debug("invoked", function=fn.logical_id, request_id=self.request_id, ms=_ms(self.started))
+            return self.result, False
         log.error(
             "invoke_error",
-            function=self.logical_id,
-            request_id=request_id,
+            function=fn.logical_id,
+            request_id=self.request_id,
             error_type=type(exc).__name__,
             exc_info=exc,
         )
         payload = {
             "errorType": type(exc).__name__,
             "errorMessage": str(exc),
-            "requestId": request_id,
+            "requestId": self.request_id,
             "stackTrace": traceback.format_tb(exc.__traceback__),
         }
         return json.dumps(payload), True
+
+
+def timeout_error(request_id: str, timeout_s: float) -> dict[str, str]:
+    """The payload Lambda answers for an invocation past its Timeout."""
+    return {
+        "errorType": limits.LAMBDA_TIMEOUT_ERROR,
+        "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds",
+    }
 
 
 class FunctionRegistry:
@@ -216,12 +325,16 @@ class FunctionRegistry:
     def invoke_async(self, fn: LocalFunction, event: Any, source: str) -> Future[Any]:
         """Lambda's asynchronous invoke: queued, run in a worker, retried on error like Lambda
         (two retries unless the function's EventInvokeConfig says otherwise), with short local
-        delays instead of Lambda's minutes."""
+        delays instead of Lambda's minutes. An event past the asynchronous payload quota is refused
+        here, before anything is queued (:class:`PayloadTooLarge`), as Lambda's Invoke API does."""
+        size = limits.json_bytes(json.dumps(event))
+        if size > limits.LAMBDA_ASYNC_REQUEST_BYTES:
+            raise PayloadTooLarge(size, limits.LAMBDA_ASYNC_REQUEST_BYTES)
 
         def run() -> None:
             attempts = 1 + min(fn.async_retries, len(self.async_retry_delays))
             for attempt in range(attempts):
-                _payload, errored = fn.invoke(event)
+                _payload, errored = fn.invoke(event, limit_bytes=limits.LAMBDA_ASYNC_REQUEST_BYTES)
                 if not errored:
                     return
                 if attempt + 1 < attempts and self._stop.wait(self.async_retry_delays[attempt]):
@@ -249,6 +362,7 @@ class FunctionRegistry:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for fn in self.functions.values():
+            fn.closed = True
             fn.unload()
 
 

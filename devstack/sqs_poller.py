@@ -23,6 +23,7 @@ from typing import Any
 
 from moto.awslambda.models import EventSourceMapping
 
+from devstack import limits
 from devstack.runtime import FunctionRegistry
 from shared.logging import get_logger
 
@@ -174,9 +175,11 @@ class SqsPoller:
         if fn is None:
             log.error("sqs_mapping_function_unknown", function=esm.function_arn)
             return len(messages)
-        event = {"Records": [self._record(m, esm.event_source_arn) for m in messages]}
-        payload, errored = fn.invoke(event)
-        failed = self._failed_ids(esm, messages, payload, errored)
+        failed: set[str] = set()
+        for batch in _fit(messages, [self._record(m, esm.event_source_arn) for m in messages]):
+            # A function past its Timeout errors like any other: the whole batch stays on the queue.
+            payload, errored = fn.invoke({"Records": [record for _, record in batch]})
+            failed |= self._failed_ids(esm, [m for m, _ in batch], payload, errored)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             chunk = done[i : i + 10]
@@ -239,6 +242,21 @@ class SqsPoller:
         if "MD5OfMessageAttributes" in message:
             record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
         return record
+
+
+def _fit(messages: list[dict[str, Any]], records: list[dict[str, Any]]) -> list[list[tuple[dict[str, Any], Any]]]:
+    """Split a received batch into invocations whose event fits Lambda's 6 MB synchronous payload,
+    as Lambda's poller does (ten messages of up to 1 MiB each do not fit in one)."""
+    batches: list[list[tuple[dict[str, Any], Any]]] = [[]]
+    size = len('{"Records": []}')
+    for message, record in zip(messages, records, strict=True):
+        record_size = limits.json_bytes(record) + 2
+        if batches[-1] and size + record_size > limits.LAMBDA_SYNC_REQUEST_BYTES:
+            batches.append([])
+            size = len('{"Records": []}')
+        batches[-1].append((message, record))
+        size += record_size
+    return batches
 
 
 def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack import patches
 from devstack.gateway import LocalGateway
-from devstack.runtime import FunctionError, FunctionRegistry, LocalFunction
+from devstack.runtime import FunctionError, FunctionRegistry, LocalFunction, PayloadTooLarge
 from devstack.scheduler import LocalScheduler, Schedule
 from devstack.sqs_poller import SqsPoller
 from devstack.template import (
@@ -388,7 +388,10 @@ class LocalStack:
             if fn is None:
                 log.warning("target_function_unknown", arn=target_arn, source=source)
                 return
-            self.registry.invoke_async(fn, event, source=source)
+            try:
+                self.registry.invoke_async(fn, event, source=source)
+            except PayloadTooLarge as exc:  # Lambda refuses it; EventBridge counts a failed delivery
+                log.error("target_delivery_failed", arn=target_arn, source=source, error=str(exc))
         elif service == "states":
             self.client("stepfunctions").start_execution(stateMachineArn=target_arn, input=json.dumps(event))
         elif service == "sqs":
@@ -752,6 +755,8 @@ class LocalStack:
                 account_id="anonymous",  # what AuthType NONE puts in requestContext.accountId
                 max_body_bytes=self.FUNCTION_URL_MAX_BODY,
                 api_id=url_id,
+                # No integration cap: the target function's own Timeout is the only time limit.
+                integration_timeout_s=float("inf"),
             )
             self.function_urls[logical_id] = endpoint
             self.resolver.set_attribute(logical_id, "FunctionUrl", endpoint.url + "/")

@@ -100,6 +100,7 @@ class HttpRoute:
     function: str  # logical id of the function
     payload_format_version: str = "2.0"
     api: str | None = None  # logical id of the HttpApi, None for SAM's implicit API
+    timeout_s: float | None = None  # the event's TimeoutInMillis; None: API Gateway's 30 s
 
     @property
     def route_key(self) -> str:
@@ -305,6 +306,7 @@ def _http_routes(sam: Mapping[str, Any]) -> list[HttpRoute]:
                     function=logical_id,
                     payload_format_version=str(props.get("PayloadFormatVersion", "2.0")),
                     api=api_id,
+                    timeout_s=int(props["TimeoutInMillis"]) / 1000 if "TimeoutInMillis" in props else None,
                 )
             )
     return routes

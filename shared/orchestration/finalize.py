@@ -13,6 +13,7 @@ from shared.confidence import Signals, score
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.runs import Confidence, RunError, Usage
+from shared.orchestration.budget import ResultTooLarge, fit_run_item
 from shared.orchestration.errors import ERROR_CODES
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
 from shared.runs import finish_run
@@ -60,6 +61,12 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
     fields, status = _terminal_fields(run, outputs)
     fields["usage"] = usage_of(svc, run)
+    try:
+        fields = fit_run_item(run, fields, outputs.problems.append)
+    except ResultTooLarge as exc:
+        fields = {k: v for k, v in fields.items() if k not in ("result", "confidence")}
+        fields["error"] = RunError(code="RESULT_TOO_LARGE", message=str(exc)).model_dump()
+        fields, status = fit_run_item(run, fields, outputs.problems.append), RunStatus.failed
     item = finish_run(svc, org_id, run_id, status, fields)
     log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
     return {"status": (item or run)["status"]}

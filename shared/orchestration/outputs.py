@@ -10,12 +10,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.models.runs import EvidenceItem, NetworkEntry, StepRecord
+from shared.orchestration.budget import clip
 from shared.sandbox.base import SandboxError, SandboxProvider
 
 MAX_RESULT_BYTES = 256 * 1024
 MAX_LOG_BYTES = 2 * 1024 * 1024
 MAX_STEPS_KEPT = 200
 MAX_NETWORK_KEPT = 500
+EVIDENCE_URL_CHARS = 200
 
 
 @dataclass
@@ -47,7 +49,9 @@ def evidence_item(outputs: AgentOutputs, index: int, path: str, sha256: str | No
     step = next((s for s in outputs.steps if s.index == index), None)
     return EvidenceItem(
         step=index,
-        url=step.url if step else None,
+        # Up to 200 of these sit in the run record (DynamoDB, 400 KB): the URL is clipped here, the
+        # step record has it whole.
+        url=clip(step.url, EVIDENCE_URL_CHARS) if step and step.url else None,
         time=step.started_at if step else None,
         sha256=sha256,
         path=path,

@@ -216,3 +216,29 @@ def test_reaper_ends_crashed_and_overdue_runs_and_kills_orphans(env) -> None:
     # finished runs left the index: a third pass finds nothing new
     again = reap(svc)
     assert again.crashed == [] and again.timed_out == [] and again.killed == []
+
+
+def test_finalize_keeps_a_huge_run_within_the_item_quota(env) -> None:
+    """An agent's out dir can hold megabytes of step records; the run record (DynamoDB, 400 KB) keeps
+    the result whole and clips the lists (they are whole in the evidence bundle)."""
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id, metadata={f"k{n}": "v" * 500 for n in range(16)})
+    big = {"n": 7, "rows": ["r" * 1000] * 200}
+    provider.put(sandbox_id, "result.json", json.dumps({"status": "succeeded", "result": big, "confidence": 0.9}))
+    steps = [{"index": i, "action": "type", "args": {"text": "t" * 9000}, "url": "u" * 2000} for i in range(1, 201)]
+    provider.put(sandbox_id, "steps.jsonl", "\n".join(json.dumps(s) for s in steps) + "\n")
+    assert finalize(svc, run_id, org_id, {"status": "succeeded"})["status"] == "succeeded"
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.result == big
+    assert run.steps[0].index == 1 and "more characters not kept" in run.steps[0].args["text"]
+
+
+def test_finalize_fails_a_run_whose_result_cannot_fit_with_its_request(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id, inputs={"blob": "i" * 200_000})
+    result = {"status": "succeeded", "result": {"n": 1, "blob": "r" * 200_000}, "confidence": 0.9}
+    provider.put(sandbox_id, "result.json", json.dumps(result))
+    assert finalize(svc, run_id, org_id, {"status": "succeeded"})["status"] == "failed"
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.error is not None and run.error.code == "RESULT_TOO_LARGE"
+    assert run.result is None

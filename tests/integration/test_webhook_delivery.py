@@ -427,3 +427,46 @@ def test_a_message_without_an_event_is_left_for_the_dead_letter_queue(wsvc: Serv
     body = json.dumps({"run_id": "run_x", "org_id": org_id, "status": "running"})
     record = {"messageId": "m", "receiptHandle": "r", "body": body, "attributes": {"ApproximateReceiveCount": "1"}}
     assert queue.process_sqs_record(wsvc, record) is False
+
+
+def test_a_batch_of_slow_receivers_fits_the_function_timeout(wsvc: Services, org: tuple[str, str]) -> None:
+    """Six records whose receiver never answers (each waits out the 0.5 s read timeout) run as the
+    deployed function runs, under a Timeout (2 s here, 120 s in template.yaml) shorter than the six in
+    a row: every record is attempted and reported, none is lost to a timed-out batch."""
+    from pathlib import Path
+
+    from devstack.runtime import LocalFunction
+
+    org_id, _ = org
+    hold = threading.Event()
+    fn = LocalFunction(
+        logical_id="WebhooksBatchTest",
+        name="webhooks",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:webhooks",
+        handler="webhooks_handler.lambda_handler",
+        code_uri=Path(__file__).resolve().parents[2] / "functions" / "webhooks",
+        timeout_s=2.0,
+    )
+    fn.module.get_services = lambda: wsvc  # type: ignore[attr-defined]
+    try:
+        with Receiver(Answer(hold=hold)) as rx:
+            run_ids = [finished_run(wsvc, org, rx.url) for _ in range(6)]
+            for run_id in run_ids:
+                queue.enqueue(wsvc, org_id, run_id, "run.succeeded")
+            out = wsvc.aws.sqs.receive_message(
+                QueueUrl=wsvc.settings.webhook_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            )
+            records = [
+                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {}}
+                for m in out["Messages"]
+            ]
+            assert len({json.loads(r["body"])["run_id"] for r in records}) == 6
+            payload, errored = fn.invoke({"Records": records})
+            hold.set()
+    finally:
+        fn.unload()
+    assert not errored, payload
+    assert sorted(f["itemIdentifier"] for f in json.loads(payload)["batchItemFailures"]) == sorted(
+        r["messageId"] for r in records
+    )
+    assert len(rx.received) == 6, "every record's receiver was tried, once"

@@ -70,3 +70,24 @@ def test_functions_and_environment(real: LocalStack) -> None:
     assert real.template is not None
     assert [r.route_key for r in real.template.http_routes] == ["ANY /{proxy+}"]
     assert real.function("ApiFunction").code_uri == ROOT / "functions" / "api"
+
+
+def test_unknown_method_is_the_405_envelope_with_allow(real: LocalStack) -> None:
+    """Issue 15.3: TRACE and other methods http.server has no handler for reach the API function (the
+    local gateway used to answer its own HTML 501), which answers 405 in the error envelope."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(real.url)
+    for method in ("TRACE", "PROPFIND"):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+        conn.request(method, "/v1/runs")
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        assert resp.status == 405, (method, body)
+        assert resp.headers["content-type"] == "application/json"
+        assert set(resp.headers["allow"].split(", ")) == {"GET", "POST"}
+        assert body["error"]["type"] == "invalid_request_error"
+        assert body["error"]["code"] == "method_not_allowed"
+        assert set(body["error"]) == {"type", "code", "message", "details"}

@@ -1,0 +1,91 @@
+"""A stand-in sandbox whose agent leaves the largest out dir the agent contract allows a run to leave
+(docs/agent-contract.md): many steps with long tool arguments and errors, a long network log, one
+screenshot per step and a result just under the control plane's 256 KiB cap. It reports back over
+real HTTP like the instant agent; used to push the pipeline against AWS's payload limits."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.orchestration.outputs import MAX_RESULT_BYTES
+from shared.sandbox.base import SandboxInfo, SandboxRequest
+from tests.bench.instant_provider import PNG, InstantProvider
+
+STEPS = 200
+NETWORK = 500
+
+
+def big_result(target_bytes: int = MAX_RESULT_BYTES - 12 * 1024) -> dict[str, Any]:
+    """A result.json ``result`` of about ``target_bytes`` bytes (as the agent writes it: JSON with
+    non-ASCII escaped), leaving room under the 256 KiB cap for the rest of result.json."""
+    row = {"name": "Ünïcode tier — " + "p" * 200, "price": "€ 1,299.00", "notes": "n" * 300, "id": 0}
+    rows = [dict(row, id=i) for i in range(target_bytes // (len(json.dumps(row)) + 2))]
+    return {"items": rows}
+
+
+class ExtremeProvider(InstantProvider):
+    name = "extreme"
+
+    def __init__(self, steps: int = STEPS, network: int = NETWORK) -> None:
+        super().__init__()
+        self.steps = steps
+        self.network = network
+
+    def start(self, request: SandboxRequest) -> SandboxInfo:
+        with self._lock:
+            self._n += 1
+            sandbox_id = f"ext_{self._n:08d}"
+            self.started += 1
+        info = SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+        result = {
+            "status": "succeeded",
+            "result": big_result(),
+            "confidence": 0.8,
+            "summary": "s" * 2000,
+            "schema_repairs": 0,
+            "steps": self.steps,
+        }
+        t0 = datetime.now(UTC)
+        steps, files = [], {}
+        for i in range(1, self.steps + 1):
+            long_url = f"https://shop.example.com/catalog/{i}?" + "q=" + "a" * 1900
+            step = {
+                "index": i,
+                "action": "type" if i < self.steps else "done",
+                # A long tool argument: the agent types a whole page of text into a field.
+                "args": {"ref": f"e{i}", "text": "Lorem ipsum dolor sit amet, ✓ " * 300, "submit": False},
+                "url": long_url,
+                "title": "Title " + "t" * 400,
+                "started_at": (t0 + timedelta(seconds=i)).isoformat(timespec="milliseconds"),
+                "duration_ms": 1234,
+                "error": ("TimeoutError: locator.fill: Timeout 5000ms exceeded.\n" + "call log " * 300)
+                if i % 3 == 0
+                else None,
+                "screenshot": f"screenshots/step-{i:04d}.png",
+            }
+            steps.append(json.dumps(step))
+            files[f"screenshots/step-{i:04d}.png"] = PNG
+        network = [
+            json.dumps(
+                {
+                    "url": f"https://cdn.example.com/{n}/" + "b" * 1900,
+                    "time": (t0 + timedelta(seconds=n)).isoformat(),
+                    "status": 200,
+                    "blocked": n % 10 == 0,
+                }
+            )
+            for n in range(self.network)
+        ]
+        files |= {
+            "result.json": json.dumps(result).encode(),
+            "steps.jsonl": ("\n".join(steps) + "\n").encode(),
+            "network.jsonl": ("\n".join(network) + "\n").encode(),
+        }
+        with self._lock:
+            self._files[sandbox_id] = files
+            self._alive[sandbox_id] = info
+        threading.Thread(target=self._complete, args=(request, result), daemon=True).start()
+        return info
