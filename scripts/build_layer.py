@@ -88,7 +88,10 @@ class Layers:
         self.python_version = python_version
 
     def _uv(self, *args: str) -> str:
-        proc = subprocess.run([self.uv, "pip", *args], capture_output=True, text=True, cwd=ROOT)
+        # --system-certs: the OS trust store, as pip and curl use it (a TLS-inspecting proxy's CA is
+        # there; uv's bundled roots would refuse it).
+        cmd = [self.uv, "pip", *args, "--system-certs"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise BuildError(f"uv pip {args[0]} failed:\n{proc.stderr.strip()}")
         return proc.stdout

@@ -1,0 +1,171 @@
+"""Layer benchmark: each function's cold import from the built layers (not the venv), the modules it
+imports, and the bytes of the layers it is given.
+
+    .venv/bin/python bench/layer_import.py [--n 7] [--out .aws-sam/bench-layers]
+
+The layers Lambda gets are aarch64 and cannot be imported on an x86_64 host (no emulator here), so this
+builds a host-platform copy of the same layout with the same script and pins (scripts/build_layer.py
+with the host's --platform): the same files, only the native modules differ. Each import runs in a
+fresh interpreter with `-S` (no site-packages: nothing from the venv) and
+PYTHONPATH=<function dir>:<its layers>, as Lambda puts /var/task and /opt/python on sys.path, and
+PYTHONDONTWRITEBYTECODE=1 since Lambda's /opt is read-only. The runtime's Python version (3.12) is used
+when one is found (as scripts/build_layer.py finds it), else this interpreter's, and the output says so.
+
+Figures: per function, median and min cold import with the shipped bytecode and without any (what a
+build host without python3.12 ships), the third-party top-level modules imported, and for the sandbox
+functions the extra cost of `import e2b` on their first sandbox call (the provider imports it lazily).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from common import ROOT, line, median
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_layer
+
+from devstack.template import load_yaml
+
+SNIPPET = """
+import json, sys, time
+t = time.perf_counter()
+import {module}
+dt = time.perf_counter() - t
+std = set(sys.stdlib_module_names)
+top = sorted(n for n in {{m.split('.')[0] for m in sys.modules}} - std - {{'{module}'}} if not n.startswith('_'))
+count = len(sys.modules)
+extra = None
+if {e2b}:
+    t = time.perf_counter()
+    import shared.sandbox.e2b_provider, e2b
+    extra = time.perf_counter() - t
+print(json.dumps({{"import_s": dt, "e2b_s": extra, "modules": top, "count": count}}))
+"""
+
+
+def functions() -> dict[str, dict[str, object]]:
+    """Logical id -> code dir, handler module and layer names (Globals first, as SAM merges them)."""
+    sam = load_yaml(ROOT / "template.yaml")
+    global_layers = [ref["Ref"] for ref in sam["Globals"]["Function"].get("Layers", [])]
+    out = {}
+    for lid, res in sam["Resources"].items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        out[lid] = {
+            "code": ROOT / props["CodeUri"],
+            "module": props["Handler"].rsplit(".", 1)[0],
+            "layers": global_layers + [ref["Ref"] for ref in props.get("Layers", [])],
+        }
+    return out
+
+
+def host_platform() -> str:
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[
+        platform.machine().lower()
+    ]
+    return f"{machine}-manylinux_2_34"
+
+
+def build(out: Path, python_version: str, bytecode: bool) -> dict[str, Path]:
+    layers = build_layer.Layers(build_layer.default_uv(), host_platform(), python_version)
+    dirs = {}
+    for logical_id, kind in (("SharedLayer", "core"), ("SandboxLayer", "sandbox")):
+        target = out / ("pyc" if bytecode else "nopyc") / logical_id
+        build_layer.build(kind, target, layers, bytecode=bytecode)
+        dirs[logical_id] = target / "python"
+    return dirs
+
+
+def zipped_size(site: Path) -> int:
+    with tempfile.TemporaryFile() as fh:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(site.rglob("*")):
+                if path.is_file():
+                    zf.write(path, path.relative_to(site.parent))
+        return fh.tell()
+
+
+def tree_size(site: Path) -> int:
+    return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+def cold(python: str, fn: dict[str, object], dirs: dict[str, Path], n: int) -> list[dict[str, object]]:
+    path = os.pathsep.join([str(fn["code"])] + [str(dirs[name]) for name in fn["layers"]])  # type: ignore[attr-defined]
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+    snippet = SNIPPET.format(module=fn["module"], e2b="SandboxLayer" in fn["layers"])  # type: ignore[operator]
+    runs = []
+    with tempfile.TemporaryDirectory() as cwd:  # nothing of the checkout on sys.path
+        for _ in range(n):
+            res = subprocess.run(
+                [python, "-S", "-c", snippet], cwd=cwd, env=env, capture_output=True, text=True, check=False
+            )
+            if res.returncode != 0:
+                raise SystemExit(f"{fn['module']}: import from the layers failed:\n{res.stderr}")
+            runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=7, help="fresh interpreters per function and variant")
+    parser.add_argument("--out", type=Path, default=ROOT / ".aws-sam" / "bench-layers")
+    args = parser.parse_args()
+
+    python = build_layer.runtime_python(build_layer.PYTHON_VERSION)
+    note = f"python {build_layer.PYTHON_VERSION} (the runtime's)"
+    if python is None:
+        python = sys.executable
+        found = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        note = f"python {found}: no {build_layer.PYTHON_VERSION} found, not the runtime's"
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    sys.stdout.write(f"# host {platform.machine()}, layers built for {host_platform()} cp{version}; {note}\n")
+    sys.stdout.write("# (Lambda's layers are aarch64 and cannot be imported here: same layout, same pins)\n")
+
+    variants = {"pyc": build(args.out, version, True), "nopyc": build(args.out, version, False)}
+    for name, site in variants["pyc"].items():
+        line(
+            f"{name} size (with cp{version.replace('.', '')} bytecode)",
+            tree_size(site) / 1e6,
+            "MB",
+            f"zipped {zipped_size(site) / 1e6:.1f} MB",
+        )
+        line(f"{name} size (no bytecode)", tree_size(variants["nopyc"][name]) / 1e6, "MB")
+
+    for lid, fn in functions().items():
+        sizes = sum(tree_size(variants["pyc"][layer]) for layer in fn["layers"])  # type: ignore[attr-defined]
+        with_pyc = cold(python, fn, variants["pyc"], args.n)
+        without = cold(python, fn, variants["nopyc"], args.n)
+        ms = [r["import_s"] * 1000 for r in with_pyc]  # type: ignore[operator]
+        ms_nopyc = [r["import_s"] * 1000 for r in without]  # type: ignore[operator]
+        layers = "+".join(fn["layers"])  # type: ignore[arg-type]
+        line(
+            f"{lid} cold import (median of {args.n})",
+            median(ms),
+            "ms",
+            f"min {min(ms):.0f}; {layers} {sizes / 1e6:.0f} MB",
+        )
+        line(f"{lid} cold import, no bytecode", median(ms_nopyc), "ms", f"min {min(ms_nopyc):.0f}")
+        if with_pyc[0]["e2b_s"] is not None:
+            e2b_ms = [r["e2b_s"] * 1000 for r in with_pyc]  # type: ignore[operator]
+            line(f"{lid} + import e2b on first sandbox call", median(e2b_ms), "ms")
+        modules = with_pyc[0]["modules"]
+        sys.stdout.write(
+            f"    {len(modules)} third-party top-level modules, {with_pyc[0]['count']} in sys.modules: "  # type: ignore[arg-type]
+            f"{' '.join(modules)}\n"
+        )  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
