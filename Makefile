@@ -16,7 +16,7 @@ UV := $(ROOT)/$(TOOLS)/uv/bin/uv
 # No telemetry from lint or CI.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install system-deps dev demo test lint sam-check unit bench openapi clean build-SharedLayer build-SandboxLayer
+.PHONY: help install system-deps dev demo test lint sam-check unit bench openapi clean build-SharedLayer build-SandboxLayer layer-lock
 
 help:
 	@echo "make demo   - start the local stack and complete a real browser run (the main job)"
@@ -96,3 +96,7 @@ build-SharedLayer: $(UV)
 # The sandbox layer: the E2B SDK and what it needs beyond the core, for the functions that use sandboxes.
 build-SandboxLayer: $(UV)
 	$(PY) $(ROOT)/scripts/build_layer.py sandbox "$(ARTIFACTS_DIR)" --uv $(UV)
+
+# After editing requirements-layer*.txt: pin every distribution of both layers for arm64 / CPython 3.12.
+layer-lock: $(UV)
+	$(PY) scripts/build_layer.py lock --uv $(UV)

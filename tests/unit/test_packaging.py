@@ -122,3 +122,25 @@ def test_compiled_requirements_are_read_as_exact_pins() -> None:
     assert build.parse_pins(text) == {"typing-extensions": "4.16.0", "pydantic-core": "2.46.4"}
     with pytest.raises(build.BuildError):
         build.parse_pins("pydantic>=2\n")
+
+
+def test_the_locks_are_made_from_the_current_requirements_and_pin_them() -> None:
+    build = _script("build_layer")
+    core, sandbox = build.read_lock("core"), build.read_lock("sandbox")  # raises if a .txt changed since
+    assert not set(core) & set(sandbox), "the sandbox lock repeats a core distribution"
+    for kind, name in (("core", "requirements-layer.txt"), ("sandbox", "requirements-layer-sandbox.txt")):
+        locked = {"core": core, "sandbox": sandbox}[kind]
+        for dist, req in _requirements(name).items():
+            assert locked.get(dist) == _pinned(req), f"{dist} in {name} and in its lock"
+
+
+def test_a_lock_older_than_its_requirements_is_refused(tmp_path: Path) -> None:
+    build = _script("build_layer")
+    req, lock = tmp_path / "requirements-layer.txt", tmp_path / "requirements-layer.lock"
+    req.write_text("pydantic==2.13.4\n")
+    lock.write_text(f"# inputs-sha256: {build.inputs_digest([req])}\npydantic==2.13.4\n")
+    locks = {"core": (lock, [req])}
+    assert build.read_lock("core", locks) == {"pydantic": "2.13.4"}
+    req.write_text("pydantic==2.13.4\nstructlog==26.1.0\n")
+    with pytest.raises(build.BuildError, match="make layer-lock"):
+        build.read_lock("core", locks)
