@@ -76,11 +76,12 @@ dev: $(STAMP) system-deps
 demo: $(STAMP) system-deps
 	$(BIN)/openhelm demo
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps $(UV)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/observation.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/layer_import.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json

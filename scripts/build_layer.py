@@ -25,8 +25,9 @@ versions, and only what the core does not have goes into the sandbox layer.
 Bytecode: Lambda's /opt is read-only, so a layer without `__pycache__` compiles every module it
 imports on each cold start. Only the runtime's own Python (3.12) writes bytecode the runtime accepts,
 so it is compiled when a 3.12 interpreter is found (see runtime_python) and skipped, with a warning,
-when none is; nothing else in the build (nor `sam build` itself, for functions without a
-requirements.txt) needs 3.12. `unchecked-hash` pycs are used without comparing
+when none is. Nothing else in the build needs 3.12, nor does `sam build` itself: for functions without
+a requirements.txt aws-lambda-builders only copies the code, and its Python validator, the one that
+would insist on python3.12, runs only when pip does. `unchecked-hash` pycs are used without comparing
 the source's mtime, which a zip round trip does not keep exactly.
 """
 
@@ -103,7 +104,10 @@ class Layers:
         # --system-certs: the OS trust store, as pip and curl use it (a TLS-inspecting proxy's CA is
         # there; uv's bundled roots would refuse it).
         cmd = [self.uv, "pip", *args, "--system-certs"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        except OSError as exc:
+            raise BuildError(f"cannot run uv ({exc}): `make layer-lock` or `sam build` installs it") from exc
         if proc.returncode != 0:
             raise BuildError(f"uv pip {args[0]} failed:\n{proc.stderr.strip()}")
         return proc.stdout
