@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, line, median
 
@@ -52,20 +54,22 @@ print(json.dumps({{"import_s": dt, "e2b_s": extra, "modules": top, "count": coun
 """
 
 
-def functions() -> dict[str, dict[str, object]]:
-    """Logical id -> code dir, handler module and layer names (Globals first, as SAM merges them)."""
+@dataclass(frozen=True)
+class Function:
+    code: Path
+    module: str
+    layers: tuple[str, ...]  # Globals first, as SAM merges them
+
+
+def functions() -> dict[str, Function]:
     sam = load_yaml(ROOT / "template.yaml")
     global_layers = [ref["Ref"] for ref in sam["Globals"]["Function"].get("Layers", [])]
     out = {}
     for lid, res in sam["Resources"].items():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = res["Properties"]
-        out[lid] = {
-            "code": ROOT / props["CodeUri"],
-            "module": props["Handler"].rsplit(".", 1)[0],
-            "layers": global_layers + [ref["Ref"] for ref in props.get("Layers", [])],
-        }
+        if res.get("Type") == "AWS::Serverless::Function":
+            props = res["Properties"]
+            own = [ref["Ref"] for ref in props.get("Layers", [])]
+            out[lid] = Function(ROOT / props["CodeUri"], props["Handler"].rsplit(".", 1)[0], (*global_layers, *own))
     return out
 
 
@@ -99,20 +103,24 @@ def tree_size(site: Path) -> int:
     return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
 
 
-def cold(python: str, fn: dict[str, object], dirs: dict[str, Path], n: int) -> list[dict[str, object]]:
-    path = os.pathsep.join([str(fn["code"])] + [str(dirs[name]) for name in fn["layers"]])  # type: ignore[attr-defined]
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
-    snippet = SNIPPET.format(module=fn["module"], e2b="SandboxLayer" in fn["layers"])  # type: ignore[operator]
-    runs = []
+def cold_once(python: str, fn: Function, sites: list[Path], e2b: bool) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(map(str, [fn.code, *sites])),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     with tempfile.TemporaryDirectory() as cwd:  # nothing of the checkout on sys.path
-        for _ in range(n):
-            res = subprocess.run(
-                [python, "-S", "-c", snippet], cwd=cwd, env=env, capture_output=True, text=True, check=False
-            )
-            if res.returncode != 0:
-                raise SystemExit(f"{fn['module']}: import from the layers failed:\n{res.stderr}")
-            runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
-    return runs
+        res = subprocess.run(
+            [python, "-S", "-c", SNIPPET.format(module=fn.module, e2b=e2b)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if res.returncode != 0:
+        raise SystemExit(f"{fn.module}: import from the layers failed:\n{res.stderr}")
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
@@ -133,38 +141,62 @@ def main() -> None:
     sys.stdout.write(f"# host {platform.machine()}, layers built for {host_platform()} cp{version}; {note}\n")
     sys.stdout.write("# (Lambda's layers are aarch64 and cannot be imported here: same layout, same pins)\n")
 
-    variants = {"pyc": build(args.out, version, True), "nopyc": build(args.out, version, False)}
-    for name, site in variants["pyc"].items():
+    pyc, nopyc = build(args.out, version, True), build(args.out, version, False)
+    for name, site in pyc.items():
         line(
-            f"{name} size (with cp{version.replace('.', '')} bytecode)",
+            f"{name} size (cp{version.replace('.', '')} bytecode)",
             tree_size(site) / 1e6,
             "MB",
             f"zipped {zipped_size(site) / 1e6:.1f} MB",
         )
-        line(f"{name} size (no bytecode)", tree_size(variants["nopyc"][name]) / 1e6, "MB")
+        line(
+            f"{name} size (no bytecode)",
+            tree_size(nopyc[name]) / 1e6,
+            "MB",
+            f"zipped {zipped_size(nopyc[name]) / 1e6:.1f} MB",
+        )
 
     for lid, fn in functions().items():
-        sizes = sum(tree_size(variants["pyc"][layer]) for layer in fn["layers"])  # type: ignore[attr-defined]
-        with_pyc = cold(python, fn, variants["pyc"], args.n)
-        without = cold(python, fn, variants["nopyc"], args.n)
-        ms = [r["import_s"] * 1000 for r in with_pyc]  # type: ignore[operator]
-        ms_nopyc = [r["import_s"] * 1000 for r in without]  # type: ignore[operator]
-        layers = "+".join(fn["layers"])  # type: ignore[arg-type]
+        sandbox = "SandboxLayer" in fn.layers
+        # Its own layers, with and without bytecode; and for a core-only function, everything in one
+        # layer as before the split (the sandbox packages importable, as they were).
+        variants = {
+            "pyc": ([pyc[name] for name in fn.layers], sandbox),
+            "nopyc": ([nopyc[name] for name in fn.layers], False),
+        }
+        if not sandbox:
+            variants["one layer"] = ([pyc["SharedLayer"], pyc["SandboxLayer"]], False)
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+        for _ in range(args.n):  # interleaved, so a change in the machine's load hits every variant alike
+            for v, (sites, e2b) in variants.items():
+                runs[v].append(cold_once(python, fn, sites, e2b))
+        ms = {v: [r["import_s"] * 1000 for r in rs] for v, rs in runs.items()}
+        size = sum(tree_size(pyc[name]) for name in fn.layers) / 1e6
         line(
             f"{lid} cold import (median of {args.n})",
-            median(ms),
+            median(ms["pyc"]),
             "ms",
-            f"min {min(ms):.0f}; {layers} {sizes / 1e6:.0f} MB",
+            f"min {min(ms['pyc']):.0f}; {'+'.join(fn.layers)} {size:.0f} MB",
         )
-        line(f"{lid} cold import, no bytecode", median(ms_nopyc), "ms", f"min {min(ms_nopyc):.0f}")
-        if with_pyc[0]["e2b_s"] is not None:
-            e2b_ms = [r["e2b_s"] * 1000 for r in with_pyc]  # type: ignore[operator]
-            line(f"{lid} + import e2b on first sandbox call", median(e2b_ms), "ms")
-        modules = with_pyc[0]["modules"]
+        line(f"{lid} cold import, no bytecode", median(ms["nopyc"]), "ms", f"min {min(ms['nopyc']):.0f}")
+        if "one layer" in ms:
+            line(
+                f"{lid} cold import, one layer as before",
+                median(ms["one layer"]),
+                "ms",
+                f"min {min(ms['one layer']):.0f}",
+            )
+        if sandbox:
+            e2b_ms = [r["e2b_s"] * 1000 for r in runs["pyc"]]
+            line(f"{lid} + import e2b on first sandbox call", median(e2b_ms), "ms", f"min {min(e2b_ms):.0f}")
+        first = runs["pyc"][0]
         sys.stdout.write(
-            f"    {len(modules)} third-party top-level modules, {with_pyc[0]['count']} in sys.modules: "  # type: ignore[arg-type]
-            f"{' '.join(modules)}\n"
-        )  # type: ignore[arg-type]
+            f"    imports {len(first['modules'])} third-party packages ({first['count']} modules): "
+            f"{' '.join(first['modules'])}\n"
+        )
+        if "one layer" in runs:
+            extra = sorted(set(runs["one layer"][0]["modules"]) - set(first["modules"]))
+            sys.stdout.write(f"    as one layer it also imported: {' '.join(extra) or 'nothing more'}\n")
 
 
 if __name__ == "__main__":
