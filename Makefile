@@ -13,6 +13,9 @@ SAM_VERSION := 1.170.0
 UV_VERSION := 0.13.8
 SAM := $(ROOT)/$(TOOLS)/sam/bin/sam
 UV := $(ROOT)/$(TOOLS)/uv/bin/uv
+# Stamps named by version, so a version bump here reinstalls.
+SAM_STAMP := $(ROOT)/$(TOOLS)/sam/.installed-$(SAM_VERSION)
+UV_STAMP := $(ROOT)/$(TOOLS)/uv/.installed-$(UV_VERSION)
 # No telemetry from lint or CI.
 export SAM_CLI_TELEMETRY := 0
 
@@ -40,13 +43,15 @@ $(TOOLS)/node_modules/.bin/asl-validator:
 	mkdir -p $(TOOLS)
 	cd $(TOOLS) && npm install --silent --no-audit --no-fund --prefix . asl-validator@4.0.0 >/dev/null
 
-$(SAM):
+$(SAM_STAMP):
 	$(PY) -m venv $(ROOT)/$(TOOLS)/sam
 	$(ROOT)/$(TOOLS)/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
+	touch $@
 
-$(UV):
+$(UV_STAMP):
 	$(PY) -m venv $(ROOT)/$(TOOLS)/uv
 	$(ROOT)/$(TOOLS)/uv/bin/pip install -q uv==$(UV_VERSION)
+	touch $@
 
 lint: $(STAMP) $(TOOLS)/node_modules/.bin/asl-validator
 	$(BIN)/ruff check .
@@ -59,7 +64,7 @@ lint: $(STAMP) $(TOOLS)/node_modules/.bin/asl-validator
 
 # The template as AWS sees it: SAM's own lint, a real `sam build` (the layers for arm64 / CPython 3.12
 # whatever this host is) and a check that nothing in the build is for another platform or Python.
-sam-check: $(SAM) $(UV)
+sam-check: $(SAM_STAMP) $(UV_STAMP)
 	$(SAM) validate --lint
 	$(SAM) build
 	$(PY) scripts/check_layer.py .aws-sam/build
@@ -76,7 +81,7 @@ dev: $(STAMP) system-deps
 demo: $(STAMP) system-deps
 	$(BIN)/openhelm demo
 
-bench: $(STAMP) system-deps $(UV)
+bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/observation.py
@@ -91,13 +96,13 @@ clean:
 
 # Run by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR; see scripts/build_layer.py.
 # The core layer: shared/ and requirements-layer.txt, for every function.
-build-SharedLayer: $(UV)
+build-SharedLayer: $(UV_STAMP)
 	$(PY) $(ROOT)/scripts/build_layer.py core "$(ARTIFACTS_DIR)" --uv $(UV)
 
 # The sandbox layer: the E2B SDK and what it needs beyond the core, for the functions that use sandboxes.
-build-SandboxLayer: $(UV)
+build-SandboxLayer: $(UV_STAMP)
 	$(PY) $(ROOT)/scripts/build_layer.py sandbox "$(ARTIFACTS_DIR)" --uv $(UV)
 
 # After editing requirements-layer*.txt: pin every distribution of both layers for arm64 / CPython 3.12.
-layer-lock: $(UV)
+layer-lock: $(UV_STAMP)
 	$(PY) scripts/build_layer.py lock --uv $(UV)
