@@ -144,3 +144,19 @@ def test_a_lock_older_than_its_requirements_is_refused(tmp_path: Path) -> None:
     req.write_text("pydantic==2.13.4\nstructlog==26.1.0\n")
     with pytest.raises(build.BuildError, match="make layer-lock"):
         build.read_lock("core", locks)
+
+
+def test_bytecode_is_compiled_only_by_an_interpreter_that_really_is_the_runtimes_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = _script("build_layer")
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    other = "3.12" if here != "3.12" else "3.11"
+    # Nothing on PATH and no pyenv: only the explicit interpreter is a candidate, and it is probed.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.setenv("OPENHELM_LAYER_PYTHON", sys.executable)
+    assert build.runtime_python(here) == sys.executable
+    assert build.runtime_python(other) is None
+    monkeypatch.setenv("OPENHELM_LAYER_PYTHON", str(tmp_path / "missing-python"))
+    assert build.runtime_python(here) is None
