@@ -157,7 +157,8 @@ def compile_bytecode(site: Path, version: str) -> bool:
     if exe is None:
         # stdout: `sam build` shows a make target's stdout as it runs, its stderr only when it fails.
         sys.stdout.write(
-            f"build_layer: WARNING no python{version} on PATH: {site} ships without bytecode, so Lambda "
+            f"build_layer: WARNING no Python {version} found (python{version} on PATH, pyenv, or "
+            f"OPENHELM_LAYER_PYTHON): {site} ships without bytecode, so Lambda "
             "compiles every imported module on each cold start (see bench/layer_import.py for the cost)\n"
         )
         return False
