@@ -6,8 +6,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := .tools
 PORT ?= 8787
+# The checkout, also when `sam build` runs a build-* target from a scratch copy of the layer's source.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
+# Tool venvs of their own: aws-sam-cli pins its own dependencies, which must not move the project's.
+SAM_VERSION := 1.170.0
+UV_VERSION := 0.13.8
+SAM := $(ROOT)/$(TOOLS)/sam/bin/sam
+UV := $(ROOT)/$(TOOLS)/uv/bin/uv
+# Stamps named by version, so a version bump here reinstalls.
+SAM_STAMP := $(ROOT)/$(TOOLS)/sam/.installed-$(SAM_VERSION)
+UV_STAMP := $(ROOT)/$(TOOLS)/uv/.installed-$(UV_VERSION)
+# No telemetry from lint or CI.
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install system-deps dev demo test lint unit bench openapi clean build-SharedLayer
+.PHONY: help install system-deps dev demo test lint sam-check unit bench openapi clean build-SharedLayer build-SandboxLayer layer-lock
 
 help:
 	@echo "make demo   - start the local stack and complete a real browser run (the main job)"
@@ -31,6 +43,16 @@ $(TOOLS)/node_modules/.bin/asl-validator:
 	mkdir -p $(TOOLS)
 	cd $(TOOLS) && npm install --silent --no-audit --no-fund --prefix . asl-validator@4.0.0 >/dev/null
 
+$(SAM_STAMP):
+	$(PY) -m venv $(ROOT)/$(TOOLS)/sam
+	$(ROOT)/$(TOOLS)/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
+	touch $@
+
+$(UV_STAMP):
+	$(PY) -m venv $(ROOT)/$(TOOLS)/uv
+	$(ROOT)/$(TOOLS)/uv/bin/pip install -q uv==$(UV_VERSION)
+	touch $@
+
 lint: $(STAMP) $(TOOLS)/node_modules/.bin/asl-validator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,6 +60,14 @@ lint: $(STAMP) $(TOOLS)/node_modules/.bin/asl-validator
 	@for f in statemachine/*.asl.json; do \
 	  $(TOOLS)/node_modules/.bin/asl-validator --json-path $$f --silent || exit 1; done
 	$(BIN)/python -m devstack.openapi --check docs/openapi.json
+	@$(MAKE) --no-print-directory sam-check
+
+# The template as AWS sees it: SAM's own lint, a real `sam build` (the layers for arm64 / CPython 3.12
+# whatever this host is) and a check that nothing in the build is for another platform or Python.
+sam-check: $(SAM_STAMP) $(UV_STAMP)
+	$(SAM) validate --lint
+	$(SAM) build
+	$(PY) scripts/check_layer.py .aws-sam/build
 
 test: system-deps lint
 	$(BIN)/python -m pytest -q
@@ -51,11 +81,12 @@ dev: $(STAMP) system-deps
 demo: $(STAMP) system-deps
 	$(BIN)/openhelm demo
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/observation.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/layer_import.py
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json
@@ -63,11 +94,15 @@ openapi: $(STAMP)
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache
 
-# Used by `sam build` (BuildMethod: makefile) to assemble the shared domain layer.
-build-SharedLayer:
-	mkdir -p "$(ARTIFACTS_DIR)/python"
-	cp -r shared "$(ARTIFACTS_DIR)/python/"
-	$(PY) -m pip install -q -r requirements-layer.txt -t "$(ARTIFACTS_DIR)/python"
-	# Lambda cannot write __pycache__ at run time: ship bytecode so cold starts do not compile
-	# (effective when the build Python is the runtime's, e.g. `sam build --use-container`).
-	$(PY) -m compileall -q "$(ARTIFACTS_DIR)/python" >/dev/null
+# Run by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR; see scripts/build_layer.py.
+# The core layer: shared/ and requirements-layer.txt, for every function.
+build-SharedLayer: $(UV_STAMP)
+	$(PY) $(ROOT)/scripts/build_layer.py core "$(ARTIFACTS_DIR)" --uv $(UV)
+
+# The sandbox layer: the E2B SDK and what it needs beyond the core, for the functions that use sandboxes.
+build-SandboxLayer: $(UV_STAMP)
+	$(PY) $(ROOT)/scripts/build_layer.py sandbox "$(ARTIFACTS_DIR)" --uv $(UV)
+
+# After editing requirements-layer*.txt: pin every distribution of both layers for arm64 / CPython 3.12.
+layer-lock: $(UV_STAMP)
+	$(PY) scripts/build_layer.py lock --uv $(UV)

@@ -1,0 +1,162 @@
+"""The Lambda layers ship what the tests run against, for the platform the functions run on, and each
+function gets the layers it needs (template.yaml, requirements-layer*.txt, scripts/build_layer.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from devstack.template import load_template, load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The functions that start, read or kill sandboxes (svc.sandbox): run_steps (start_sandbox, finalize
+# reads outputs), reaper (lists and kills), evidence (reads files, kills). The API does not: a cancel
+# fails the waiting task and the state machine's Cleanup kills the sandbox in RunStepsFunction.
+SANDBOX_FUNCTIONS = {"RunStepsFunction", "ReaperFunction", "EvidenceFunction"}
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _requirements(name: str) -> dict[str, Requirement]:
+    reqs = {}
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            req = Requirement(line)
+            reqs[canonicalize_name(req.name)] = req
+    return reqs
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _pinned(req: Requirement) -> str:
+    (spec,) = req.specifier
+    assert spec.operator == "==", f"{req}: the layer takes exact pins only"
+    return spec.version
+
+
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    return load_template(ROOT / "template.yaml", {"RunTokenSecret": "x" * 32}, cache_dir=False).resources
+
+
+def test_the_core_layer_pins_what_pyproject_declares() -> None:
+    layer = _requirements("requirements-layer.txt")
+    declared = [Requirement(d) for d in _pyproject()["project"]["dependencies"]]
+    assert {canonicalize_name(r.name) for r in declared} == set(layer)
+    for req in declared:
+        version = _pinned(layer[canonicalize_name(req.name)])
+        assert req.specifier.contains(version), f"requirements-layer.txt pins {req.name}=={version}, pyproject: {req}"
+
+
+def test_the_sandbox_layer_pins_the_e2b_extra_and_nothing_of_the_core() -> None:
+    core, sandbox = _requirements("requirements-layer.txt"), _requirements("requirements-layer-sandbox.txt")
+    e2b_extra = _pyproject()["project"]["optional-dependencies"]["e2b"]
+    extra = {canonicalize_name(r.name): r for r in map(Requirement, e2b_extra)}
+    assert set(sandbox) == set(extra)
+    for name, req in extra.items():
+        assert req.specifier.contains(_pinned(sandbox[name]))
+    assert not set(core) & set(sandbox), "one distribution in both layers would be extracted twice into /opt"
+
+
+def test_the_layers_are_built_for_the_functions_runtime_and_architecture() -> None:
+    globals_ = load_yaml(ROOT / "template.yaml")["Globals"]["Function"]
+    build, check = _script("build_layer"), _script("check_layer")
+    assert globals_["Runtime"] == f"python{build.PYTHON_VERSION}"
+    assert globals_["Architectures"] == ["arm64"]
+    assert build.PLATFORM.startswith("aarch64-manylinux_")
+    glibc = tuple(int(p) for p in build.PLATFORM.removeprefix("aarch64-manylinux_").split("_"))
+    assert glibc == check.MAX_GLIBC
+    assert f"{check.PYTHON[0]}.{check.PYTHON[1]}" == build.PYTHON_VERSION
+
+
+def test_every_function_gets_the_core_layer_and_only_sandbox_users_the_sandbox_layer(
+    translated: dict[str, Any],
+) -> None:
+    functions = {lid: r for lid, r in translated.items() if r["Type"] == "AWS::Lambda::Function"}
+    # SAM names a layer version <LogicalId><hash>; its LayerName is the template's logical id.
+    layer_names = {
+        lid: r["Properties"]["LayerName"] for lid, r in translated.items() if r["Type"] == "AWS::Lambda::LayerVersion"
+    }
+    assert set(functions) >= SANDBOX_FUNCTIONS
+    for logical_id, res in functions.items():
+        layers = [layer_names[ref["Ref"]] for ref in res["Properties"].get("Layers", [])]
+        expected = ["SharedLayer", "SandboxLayer"] if logical_id in SANDBOX_FUNCTIONS else ["SharedLayer"]
+        assert layers == expected, logical_id
+
+
+def test_the_sandbox_split_never_moves_a_core_distribution() -> None:
+    build = _script("build_layer")
+    core = {"pydantic": "2.13.4", "typing-extensions": "4.16.0"}
+    assert build.sandbox_only(core, {**core, "e2b": "2.63.0", "httpx": "0.28.1"}) == {
+        "e2b": "2.63.0",
+        "httpx": "0.28.1",
+    }
+    with pytest.raises(build.BuildError, match="typing-extensions"):
+        build.sandbox_only(core, {**core, "typing-extensions": "4.12.0", "e2b": "2.63.0"})
+    with pytest.raises(build.BuildError, match="pydantic"):
+        build.sandbox_only(core, {"typing-extensions": "4.16.0", "e2b": "2.63.0"})
+
+
+def test_compiled_requirements_are_read_as_exact_pins() -> None:
+    build = _script("build_layer")
+    text = "# via uv\nTyping_Extensions==4.16.0\n\npydantic-core==2.46.4 ; python_version >= '3.9'\n"
+    assert build.parse_pins(text) == {"typing-extensions": "4.16.0", "pydantic-core": "2.46.4"}
+    with pytest.raises(build.BuildError):
+        build.parse_pins("pydantic>=2\n")
+
+
+def test_the_locks_are_made_from_the_current_requirements_and_pin_them() -> None:
+    build = _script("build_layer")
+    core, sandbox = build.read_lock("core"), build.read_lock("sandbox")  # raises if a .txt changed since
+    assert not set(core) & set(sandbox), "the sandbox lock repeats a core distribution"
+    for kind, name in (("core", "requirements-layer.txt"), ("sandbox", "requirements-layer-sandbox.txt")):
+        locked = {"core": core, "sandbox": sandbox}[kind]
+        for dist, req in _requirements(name).items():
+            assert locked.get(dist) == _pinned(req), f"{dist} in {name} and in its lock"
+
+
+def test_a_lock_older_than_its_requirements_is_refused(tmp_path: Path) -> None:
+    build = _script("build_layer")
+    req, lock = tmp_path / "requirements-layer.txt", tmp_path / "requirements-layer.lock"
+    req.write_text("pydantic==2.13.4\n")
+    lock.write_text(f"# inputs-sha256: {build.inputs_digest([req])}\npydantic==2.13.4\n")
+    locks = {"core": (lock, [req])}
+    assert build.read_lock("core", locks) == {"pydantic": "2.13.4"}
+    req.write_text("pydantic==2.13.4\nstructlog==26.1.0\n")
+    with pytest.raises(build.BuildError, match="make layer-lock"):
+        build.read_lock("core", locks)
+
+
+def test_bytecode_is_compiled_only_by_an_interpreter_that_really_is_the_runtimes_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = _script("build_layer")
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    other = "3.12" if here != "3.12" else "3.11"
+    # Nothing on PATH and no pyenv: only the explicit interpreter is a candidate, and it is probed.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.setenv("OPENHELM_LAYER_PYTHON", sys.executable)
+    assert build.runtime_python(here) == sys.executable
+    assert build.runtime_python(other) is None
+    monkeypatch.setenv("OPENHELM_LAYER_PYTHON", str(tmp_path / "missing-python"))
+    assert build.runtime_python(here) is None
