@@ -33,6 +33,11 @@ def _check(svc: Services, org_id: str, job: Job) -> None:
         check_output_schema(job.output_schema)
     if job.project_id and (not is_id(job.project_id, "prj") or svc.projects.get(org_id, job.project_id) is None):
         raise Unprocessable(f"no project {job.project_id}", code="project_not_found")
+    if job.webhook_url is not None:
+        from shared.webhooks.ssrf import check_webhook_url
+
+        # Refused now, not on every run made from the job; deliveries resolve and check again.
+        check_webhook_url(job.webhook_url, svc.settings)
 
 
 def create_job(svc: Services, org_id: str, req: CreateJobRequest) -> Job:

@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, WithJsonSchema
 
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 
@@ -40,18 +40,44 @@ DomainPattern = Annotated[str, AfterValidator(_domain_pattern)]
 DomainList = Annotated[list[DomainPattern], Field(max_length=100)]
 
 
-def _metadata(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > 16:
-        raise ValueError("at most 16 metadata pairs")
-    for k, v in value.items():
-        if not 1 <= len(k) <= 40:
-            raise ValueError(f"metadata key {k[:40]!r} must be 1..40 characters")
-        if len(v) > 500:
-            raise ValueError(f"metadata value of {k!r} must be at most 500 characters")
+# C0 and C1 control characters and DEL: meaningless in a name, a key or a URL, and a NUL truncates
+# the value for any C code that reads it. Free text (prompts, descriptions, metadata values, inputs)
+# is kept exactly as given: it is handed on verbatim and JSON-escaped wherever it is stored or sent.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# A name (project, job, model): 1.. characters, no control characters.
+Name = Annotated[str, Field(pattern=NO_CONTROL_PATTERN)]
+
+
+def _url_without_controls(value: object) -> object:
+    # Before parsing: the URL parser would percent-encode a NUL or a newline and so hide it.
+    if isinstance(value, str) and (found := _CONTROL.search(value)):
+        raise ValueError(f"a URL may not contain the control character U+{ord(found.group()):04X}")
     return value
 
 
-Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
+WebUrl = Annotated[HttpUrl, BeforeValidator(_url_without_controls)]
+
+MAX_METADATA_PAIRS = 16
+MetadataKey = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL_PATTERN)]
+MetadataValue = Annotated[str, Field(max_length=500)]
+# Stated as one JSON Schema so clients and contract tests see every rule (pydantic would put the key
+# pattern under patternProperties, which leaves other keys unconstrained in the document).
+Metadata = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Field(max_length=MAX_METADATA_PAIRS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_METADATA_PAIRS,
+            "propertyNames": {"minLength": 1, "maxLength": 40, "pattern": NO_CONTROL_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": 500},
+            "description": "Up to 16 string pairs; keys 1..40 characters without control characters, "
+            "values at most 500 characters.",
+        }
+    ),
+]
 
 
 class ApiModel(BaseModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, Metadata, RunStatus
+from shared.models.common import ApiModel, DomainList, Metadata, Name, RunStatus, WebUrl
 
 
 class RunLimits(ApiModel):
@@ -28,10 +29,14 @@ class RunOptions(RunLimits):
     output_schema: dict[str, Any] | None = Field(
         None, description="JSON Schema the result must validate against (any draft jsonschema knows)."
     )
-    model: str | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
+    model: Name | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
     project_id: str | None = Field(None, description="Project; defaults to the org's 'API Runs' project.")
-    webhook_url: HttpUrl | None = Field(None, description="Receives this run's events (signed).")
-    start_url: HttpUrl | None = Field(None, description="Page the browser opens first.")
+    webhook_url: WebUrl | None = Field(
+        None,
+        description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS "
+        "at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).",
+    )
+    start_url: WebUrl | None = Field(None, description="Page the browser opens first.")
     allowed_domains: DomainList | None = Field(
         None, description="If set, the browser may only visit these domains ('example.com', '*.example.com')."
     )
@@ -47,14 +52,35 @@ class ReplayStep(ApiModel):
 
 
 class CreateRunRequest(RunOptions):
-    prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do.")
+    prompt: str = Field(
+        min_length=3,
+        max_length=20_000,
+        description="What the agent should do. Kept exactly as given, control characters included: it is "
+        "handed to the model verbatim.",
+    )
     job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
     replay_of: str | None = Field(
         None, description="Replay the steps of this succeeded run with no LLM (model becomes `replay`)."
     )
     replay_steps: list[ReplayStep] | None = Field(
-        None, max_length=200, description="Replay this recorded workflow with no LLM (model becomes `replay`)."
+        None,
+        min_length=1,
+        max_length=200,
+        description="Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and "
+        "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
     )
+
+    @field_validator("replay_steps")
+    @classmethod
+    def _done_last(cls, steps: list[ReplayStep] | None) -> list[ReplayStep] | None:
+        # The agent refuses any other shape (sandbox_image/agent/openhelm_agent/spec.py); refusing it
+        # here answers 422 at once instead of a run that fails AGENT_CRASHED.
+        if steps:
+            if steps[-1].action != "done":
+                raise PydanticCustomError("replay_steps_invalid", "the last replay step must be 'done'")
+            if any(step.action == "done" for step in steps[:-1]):
+                raise PydanticCustomError("replay_steps_invalid", "'done' may only be the last replay step")
+        return steps
 
 
 class JobRunRequest(RunOptions):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl, field_validator
 
-from shared.models.common import ApiModel
+from shared.models.common import ApiModel, WebUrl
 
 EventType = Literal["run.succeeded", "run.failed", "run.cancelled"]
 EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
@@ -15,7 +15,7 @@ MAX_URL_LENGTH = 2048
 
 
 class CreateWebhookRequest(ApiModel):
-    url: HttpUrl = Field(
+    url: WebUrl = Field(
         description="Where events are POSTed. https in production; the host must resolve only to public "
         "addresses; no credentials in the URL; port 80, 443 or 1024 and above."
     )
