@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.models.common import DomainList, Metadata, Name, WebUrl
 from shared.models.runs import RunLimits
@@ -34,8 +35,9 @@ class CreateJobRequest(JobFields):
 class UpdateJobRequest(JobFields):
     """PATCH: only the fields given change; null clears an optional field."""
 
-    name: Name | None = Field(None, min_length=1, max_length=100)
-    prompt: str | None = Field(None, min_length=3, max_length=20_000)
+    # Omitted means unchanged; they cannot be cleared, so the document does not offer null.
+    name: Name | SkipJsonSchema[None] = Field(None, min_length=1, max_length=100)
+    prompt: str | SkipJsonSchema[None] = Field(None, min_length=3, max_length=20_000)
 
 
 class Job(BaseModel):

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import billing
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS
+from shared.api.errors import documented, ok
 from shared.models.billing import Balance, UsageReport
 
 router = APIGatewayHttpRouter()
@@ -21,7 +21,7 @@ router = APIGatewayHttpRouter()
     summary="Get the balance",
     description="The org's prepaid balance in micro-dollars and USD. A run is admitted only while the balance "
     "above the floor covers its maximum cost within its budgets (else 402 `insufficient_balance`).",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("The balance.")),
     tags=["Billing"],
 )
 def get_balance() -> Balance:
@@ -34,7 +34,7 @@ def get_balance() -> Balance:
     description="One usage record per finished run, for the runs that finished in [`from`, `to`), newest first, "
     "paged with `cursor`; `totals` always cover the whole window, whatever the page. `to` defaults to now and "
     "`from` to the start of the UTC month holding the window's end; timestamps without a zone are UTC.",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("Usage records and totals.")),
     tags=["Billing"],
 )
 def get_usage(
