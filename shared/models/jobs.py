@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -36,8 +36,8 @@ class UpdateJobRequest(JobFields):
     """PATCH: only the fields given change; null clears an optional field."""
 
     # Omitted means unchanged; they cannot be cleared, so the document does not offer null.
-    name: Name | SkipJsonSchema[None] = Field(None, min_length=1, max_length=100)
-    prompt: str | SkipJsonSchema[None] = Field(None, min_length=3, max_length=20_000)
+    name: Annotated[Name, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = None
+    prompt: Annotated[str, Field(min_length=3, max_length=20_000)] | SkipJsonSchema[None] = None
 
 
 class Job(BaseModel):
