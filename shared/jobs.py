@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from shared.errors import NotFound, Unprocessable
 from shared.ids import is_id
 from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
@@ -87,9 +89,16 @@ def run_job(
     svc: Services, org: Org, job_id: str, req: JobRunRequest, idempotency_key: str | None, control_url: str = ""
 ) -> CreatedRun:
     job = get_job(svc, org.id, job_id)
-    given = req.model_dump(mode="json", exclude_none=True)
+    # Python mode keeps the parsed URLs: their canonical text can be longer than the input was.
+    given = req.model_dump(exclude_none=True)
     fields = {name: getattr(job, name) for name in _RUN_DEFAULTS if getattr(job, name) is not None}
     fields.update({k: v for k, v in given.items() if k != "inputs"})
     inputs = {**(job.default_inputs or {}), **(req.inputs or {})}
-    run_req = CreateRunRequest(prompt=job.prompt, job_id=job.id, inputs=inputs or None, **fields)
+    try:
+        run_req = CreateRunRequest(prompt=job.prompt, job_id=job.id, inputs=inputs or None, **fields)
+    except ValidationError as exc:
+        # The merge is validated again; a value valid as given can fail in its normalised form (a URL
+        # whose canonical spelling is longer than the limit): a 422 that says where, never a 500.
+        details = [{"loc": list(map(str, e["loc"])), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise Unprocessable(f"{details[0]['loc'][0]}: {details[0]['msg']}", details=details) from exc
     return create_run(svc, org, run_req, idempotency_key, control_url=control_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -30,13 +31,24 @@ ACTIVE_STATUSES = frozenset(set(RunStatus) - TERMINAL_STATUSES)
 
 
 def _domain_pattern(value: str) -> str:
-    value = value.strip().lower().rstrip(".")
+    if len(value) > 253 or not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
+    value = value.lower().rstrip(".")
     if not _DOMAIN_PATTERN.match(value):
         raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
     return value
 
 
-DomainPattern = Annotated[str, AfterValidator(_domain_pattern)]
+# What the document promises, exactly what the validator takes: any case, an optional trailing dot
+# (stored lowercased, without it), labels of 1..63 letters, digits and inner hyphens.
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN_SCHEMA_PATTERN = rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$"
+_DOMAIN_SCHEMA_PATTERN = re.compile(DOMAIN_SCHEMA_PATTERN)
+DomainPattern = Annotated[
+    str,
+    AfterValidator(_domain_pattern),
+    WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DOMAIN_SCHEMA_PATTERN}),
+]
 DomainList = Annotated[list[DomainPattern], Field(max_length=100)]
 
 
@@ -50,14 +62,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 Name = Annotated[str, Field(pattern=NO_CONTROL_PATTERN)]
 
 
-def _url_without_controls(value: object) -> object:
+def url_without_controls(value: object) -> object:
     # Before parsing: the URL parser would percent-encode a NUL or a newline and so hide it.
     if isinstance(value, str) and (found := _CONTROL.search(value)):
         raise ValueError(f"a URL may not contain the control character U+{ord(found.group()):04X}")
     return value
 
 
-WebUrl = Annotated[HttpUrl, BeforeValidator(_url_without_controls)]
+WebUrl = Annotated[HttpUrl, BeforeValidator(url_without_controls)]
 
 MAX_METADATA_PAIRS = 16
 MetadataKey = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL_PATTERN)]
@@ -78,6 +90,16 @@ Metadata = Annotated[
         }
     ),
 ]
+
+
+def _iso_timestamp(value: object) -> object:
+    # pydantic also reads a number as Unix seconds; the document promises an ISO 8601 date-time.
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 timestamp such as 2026-01-31T12:00:00Z")
+    return value
+
+
+IsoTimestamp = Annotated[datetime, BeforeValidator(_iso_timestamp)]
 
 
 class ApiModel(BaseModel):

@@ -118,3 +118,16 @@ def test_a_job_update_to_a_non_public_webhook_is_refused(svc: Services, org_key:
     r = call(http_event("PATCH", f"/v1/jobs/{job['id']}", body={"webhook_url": "http://[::127.0.0.1]/"}, key=key))
     assert r.status == 422 and r.json["error"]["code"] == "webhook_url_not_allowed"
     assert call(http_event("GET", f"/v1/jobs/{job['id']}", key=key)).json["webhook_url"] is None
+
+
+def test_a_job_run_with_a_url_at_the_length_limit_is_accepted_not_a_500(
+    svc: Services, org_key: tuple[str, str]
+) -> None:
+    # Found by the contract test: the canonical form of a 2,083-character URL gains a "/", and the
+    # job run re-validated that text against the 2,083 limit and raised past the error mapping.
+    _, key = org_key
+    job = post(key, "/v1/jobs", {"name": "j", "prompt": "Do it"}).json
+    url = "https://" + ".".join(["a" * 63] * 40)[:2075]
+    assert len(url) == 2083
+    r = post(key, f"/v1/jobs/{job['id']}/runs", {"start_url": url})
+    assert r.status == 202, r.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -12,6 +11,7 @@ from shared import billing
 from shared.api.deps import caller, services
 from shared.api.errors import documented, ok
 from shared.models.billing import Balance, UsageReport
+from shared.models.common import IsoTimestamp
 
 router = APIGatewayHttpRouter()
 
@@ -39,10 +39,10 @@ def get_balance() -> Balance:
 )
 def get_usage(
     start: Annotated[
-        datetime | None, Query(alias="from", description="Window start (inclusive), ISO 8601 timestamp.")
+        IsoTimestamp | None, Query(alias="from", description="Window start (inclusive), ISO 8601 timestamp.")
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="Window end (exclusive), ISO 8601 timestamp.")
+        IsoTimestamp | None, Query(alias="to", description="Window end (exclusive), ISO 8601 timestamp.")
     ] = None,
     project_id: Annotated[str | None, Query(max_length=40, description="Only this project's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
