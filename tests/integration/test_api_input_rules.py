@@ -131,3 +131,11 @@ def test_a_job_run_with_a_url_at_the_length_limit_is_accepted_not_a_500(
     assert len(url) == 2083
     r = post(key, f"/v1/jobs/{job['id']}/runs", {"start_url": url})
     assert r.status == 202, r.text
+
+
+def test_usage_window_takes_iso_timestamps_only(svc: Services, org_key: tuple[str, str]) -> None:
+    # pydantic would read "0.5" as half a second after the epoch; the document promises date-time.
+    _, key = org_key
+    r = call(http_event("GET", "/v1/usage", key=key, query={"to": "0.5"}))
+    assert r.status == 422 and r.json["error"]["details"][0]["loc"] == ["query", "to"], r.text
+    assert call(http_event("GET", "/v1/usage", key=key, query={"to": "2026-01-02T00:00:00Z"})).status == 200
