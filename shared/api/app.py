@@ -96,7 +96,10 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     bind_context(request_id=request_id)
     svc = deps.services()
-    rejected = guard.check_event(event, svc.settings.max_body_bytes, ROUTES)
+    try:
+        rejected = guard.check_event(event, svc.settings.max_body_bytes, ROUTES)
+    except Exception as exc:  # a body the guard did not foresee: still an answer in the envelope
+        return errors.to_gateway(errors.internal_error(exc))
     if rejected is not None:
         return rejected
     deps.set_event(event)

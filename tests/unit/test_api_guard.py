@@ -72,3 +72,12 @@ def test_lone_surrogates_are_400_and_pairs_pass() -> None:
     assert rejected(r'{"prompt": "a\ud800b"}')["code"] == "invalid_unicode"
     assert rejected(r'{"\udc00": 1}')["code"] == "invalid_unicode"
     assert check_event(event("POST", "/v1/runs", r'{"prompt": "\ud83d\ude00"}'), 1024, ROUTES) is None
+
+
+def test_an_event_the_guard_cannot_read_still_gets_the_envelope() -> None:
+    # No API Gateway sends a non-string body; whatever the guard trips on must not escape the handler.
+    from shared.api.app import handle
+
+    out = handle(event("POST", "/v1/runs", body=12345), None)  # type: ignore[arg-type]
+    assert out["statusCode"] == 500
+    assert json.loads(out["body"])["error"]["code"] == "internal_error"
