@@ -14,7 +14,6 @@ from shared.errors import (
     MethodNotAllowed,
     NotFound,
     OpenHelmError,
-    PayloadTooLarge,
     PaymentRequired,
     ServiceUnavailable,
     Unauthorized,
@@ -108,8 +107,8 @@ def no_content(description: str) -> dict[int, dict[str, Any]]:
 
 
 _RETRY_AFTER = {"Retry-After": _header("Seconds to wait before retrying.", {"type": "integer", "minimum": 0})}
-# An envelope, or API Gateway's throttle body: its stage throttle answers before our code runs.
-_THROTTLED = {
+# An envelope, or API Gateway's own body: its stage throttle and payload quota answer before our code runs.
+_GATEWAY_OR_ENVELOPE = {
     JSON: {
         "schema": {
             "anyOf": [
@@ -131,13 +130,18 @@ PUBLIC_ERRORS = {
         "Method not allowed on this path.",
         {"Allow": _header("The methods this path allows, comma-separated.")},
     ),
-    413: _doc(PayloadTooLarge, "Request body too large."),
+    # Past API Gateway's own 10 MB quota the gateway answers, with its own body; past ours, we do.
+    413: {
+        "description": "Request body too large: over OPENHELM_MAX_BODY_BYTES (256 KiB by default; the "
+        'envelope) or over API Gateway\'s 10 MB quota (its own body, `{"message": ...}`).',
+        "content": _GATEWAY_OR_ENVELOPE,
+    },
     # API Gateway answers its stage throttle (template.yaml: 100 requests/s, burst 200) itself, with
     # {"message": "Too Many Requests"}; our own rate limits answer in the envelope with Retry-After.
     429: {
         "description": "Too many requests: the stage throttle (API Gateway's own body, "
         '`{"message": "Too Many Requests"}`) or, where the route says so, an org rate limit.',
-        "content": _THROTTLED,
+        "content": _GATEWAY_OR_ENVELOPE,
     },
 }
 COMMON_ERRORS = {
@@ -153,7 +157,7 @@ RATE_LIMITED = {
     429: {
         "description": "Too many runs created (the org's rate limit, in the envelope with Retry-After), or "
         'the stage throttle (API Gateway\'s own body, `{"message": "Too Many Requests"}`).',
-        "content": _THROTTLED,
+        "content": _GATEWAY_OR_ENVELOPE,
         "headers": _RETRY_AFTER,
     }
 }
