@@ -46,7 +46,13 @@ def create_key(
         raise Unprocessable(
             "expires_at must be a future instant with a time zone",
             code="validation_failed",
-            details=[{"loc": ["body", "expires_at"], "msg": "must be in the future, with a zone"}],
+            details=[
+                {
+                    "loc": ["body", "expires_at"],
+                    "msg": "must be in the future, with a zone",
+                    "type": "expires_at_invalid",
+                }
+            ],
         )
     key = new_api_key(live=svc.settings.is_production)
     record = ApiKeyRecord(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from shared.errors import NotFound, Unprocessable
 from shared.ids import is_id
 from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
@@ -34,6 +36,11 @@ def _check(svc: Services, org_id: str, job: Job) -> None:
         check_output_schema(job.output_schema)
     if job.project_id and (not is_id(job.project_id, "prj") or svc.projects.get(org_id, job.project_id) is None):
         raise Unprocessable(f"no project {job.project_id}", code="project_not_found")
+    if job.webhook_url is not None:
+        from shared.webhooks.ssrf import check_webhook_url
+
+        # Refused now, not on every run made from the job; deliveries resolve and check again.
+        check_webhook_url(job.webhook_url, svc.settings)
 
 
 def create_job(svc: Services, org_id: str, req: CreateJobRequest) -> Job:
@@ -83,9 +90,16 @@ def run_job(
     svc: Services, org: Org, job_id: str, req: JobRunRequest, idempotency_key: str | None, control_url: str = ""
 ) -> CreatedRun:
     job = get_job(svc, org.id, job_id)
-    given = req.model_dump(mode="json", exclude_none=True)
+    # Python mode keeps the parsed URLs: their canonical text can be longer than the input was.
+    given = req.model_dump(exclude_none=True)
     fields = {name: getattr(job, name) for name in _RUN_DEFAULTS if getattr(job, name) is not None}
     fields.update({k: v for k, v in given.items() if k != "inputs"})
     inputs = {**(job.default_inputs or {}), **(req.inputs or {})}
-    run_req = CreateRunRequest(prompt=job.prompt, job_id=job.id, inputs=inputs or None, **fields)
+    try:
+        run_req = CreateRunRequest(prompt=job.prompt, job_id=job.id, inputs=inputs or None, **fields)
+    except ValidationError as exc:
+        # The merge is validated again; a value valid as given can fail in its normalised form (a URL
+        # whose canonical spelling is longer than the limit): a 422 that says where, never a 500.
+        details = [{"loc": list(map(str, e["loc"])), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise Unprocessable(f"{details[0]['loc'][0]}: {details[0]['msg']}", details=details) from exc
     return create_run(svc, org, run_req, idempotency_key, control_url=control_url)

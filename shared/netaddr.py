@@ -4,6 +4,8 @@ destinations (the sandbox egress proxy, webhook delivery)."""
 from __future__ import annotations
 
 import ipaddress
+import re
+import unicodedata
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -22,6 +24,13 @@ METADATA_ADDRESSES = frozenset(
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges this Python's ``ipaddress`` (3.11) calls global but that are not: IPv4-compatible
+# (deprecated by RFC 4291; ``[::127.0.0.1]``), IPv4-translated (RFC 2765) and local-use NAT64 (RFC 8215).
+NOT_GLOBAL_V6 = {
+    ipaddress.ip_network("::/96"): "IPv4-compatible",
+    ipaddress.ip_network("::ffff:0:0:0/96"): "IPv4-translated",
+    ipaddress.ip_network("64:ff9b:1::/48"): "local-use NAT64",
+}
 
 
 def embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -53,6 +62,10 @@ def classify_address(ip: str | IPAddress) -> str | None:
         return "unspecified"
     if addr.is_loopback:
         return "loopback"
+    if isinstance(addr, ipaddress.IPv6Address):
+        for net, kind in NOT_GLOBAL_V6.items():
+            if addr in net:
+                return kind
     if addr.is_link_local:
         return "link-local"
     if addr.is_multicast:
@@ -62,3 +75,52 @@ def classify_address(ip: str | IPAddress) -> str | None:
     if not addr.is_global:
         return "reserved"
     return None
+
+
+# A host whose last label is a number is an IPv4 address to inet_aton, getaddrinfo and the WHATWG
+# URL parser alike (decimal ``2130706433``, hex ``0x7f.1``, octal ``0177.0.0.1``, short ``127.1``).
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+# Label separators that IDNA maps to "." (ideographic and half-width full stops; NFKC covers U+FF0E).
+_DOTS = str.maketrans({"\u3002": ".", "\uff61": "."})
+
+
+def _ipv4_number(label: str) -> int:
+    if label.startswith("0x"):
+        return int(label[2:] or "0", 16)
+    if len(label) > 1 and label.startswith("0"):
+        return int(label, 8)  # ValueError for 8 or 9, as inet_aton refuses them
+    return int(label)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The IP address ``host`` denotes if it is an address literal in any form a resolver accepts,
+    or None if it is a name. Raises ValueError for a host that is numeric but no valid address
+    (``1.2.3.4.5``, ``08.0.0.1``), which no resolver would look up as a name either.
+
+    Full-width digits and IDNA dots are folded first (NFKC), as IDNA encoding would fold them."""
+    h = unicodedata.normalize("NFKC", host).translate(_DOTS).strip().lower()
+    h = h[1:-1] if h.startswith("[") and h.endswith("]") else h
+    h = h[:-1] if h.endswith(".") else h  # one trailing dot: the DNS root
+    try:
+        return ipaddress.ip_address(h)
+    except ValueError:
+        pass
+    if ":" in h:
+        raise ValueError(f"{host!r} is not a valid IPv6 address")
+    labels = h.split(".")
+    if not _NUMERIC_LABEL.match(labels[-1]):
+        return None
+    invalid = ValueError(f"{host!r} is not a valid IPv4 address")
+    if len(labels) > 4 or not all(_NUMERIC_LABEL.match(label) for label in labels):
+        raise invalid
+    try:
+        parts = [_ipv4_number(label) for label in labels]
+    except ValueError:
+        raise invalid from None
+    *head, last = parts
+    if any(p > 255 for p in head) or last >= 256 ** (5 - len(parts)):
+        raise invalid
+    value = last
+    for i, p in enumerate(head):
+        value += p << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)

@@ -100,11 +100,17 @@ REPLAY_MODEL = "replay"
 def _check_replay(req: CreateRunRequest) -> None:
     replaying = req.replay_of is not None or req.replay_steps is not None
     if req.replay_of is not None and req.replay_steps is not None:
-        raise Unprocessable("give replay_of or replay_steps, not both", code="validation_failed")
+        raise Unprocessable(
+            "give replay_of or replay_steps, not both", code="replay_conflict", details=[{"loc": ["replay_steps"]}]
+        )
     if replaying and req.model not in (None, REPLAY_MODEL):
-        raise Unprocessable(f"a replay runs with model '{REPLAY_MODEL}'", code="validation_failed")
+        raise Unprocessable(
+            f"a replay runs with model '{REPLAY_MODEL}'", code="replay_conflict", details=[{"loc": ["model"]}]
+        )
     if req.model == REPLAY_MODEL and not replaying:
-        raise Unprocessable("model 'replay' needs replay_of or replay_steps", code="validation_failed")
+        raise Unprocessable(
+            "model 'replay' needs replay_of or replay_steps", code="replay_conflict", details=[{"loc": ["model"]}]
+        )
 
 
 def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[dict[str, Any]] | None:

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
@@ -26,15 +25,23 @@ SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authoriza
 SECURITY = [{"bearerAuth": []}]
 
 
-def authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    path = app.current_event.path
-    if path not in meta.PUBLIC_PATHS and not path.startswith(internal.PREFIX):
-        svc = deps.services()
-        key, org = deps.authenticator(svc).authenticate(app.current_event.headers.get("authorization"))
-        bind_context(org_id=org.id, key_id=key.key_id)
-        require_scope(key, app.current_event.http_method)
-        deps.set_caller(org)
-    return next_middleware(app)
+def authenticate(event: dict[str, Any], routes: list[tuple[str, re.Pattern[str]]]) -> None:
+    """Authenticate the caller of a route (public and internal paths aside) before the resolver runs.
+
+    Powertools validates a request's body before any middleware, so a middleware would answer an
+    unauthenticated request with 422 and the body's faults; the key is checked first instead."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    path, method = str(http.get("path") or event.get("rawPath") or ""), str(http.get("method") or "").upper()
+    if path in meta.PUBLIC_PATHS or path.startswith(internal.PREFIX):
+        return
+    if not any(rule.match(path) for _, rule in routes):
+        return  # no such route: the resolver answers 404
+    svc = deps.services()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    key, org = deps.authenticator(svc).authenticate(headers.get("authorization"))
+    bind_context(org_id=org.id, key_id=key.key_id)
+    require_scope(key, method)
+    deps.set_caller(org)
 
 
 class _Resolver(APIGatewayHttpResolver):
@@ -55,7 +62,6 @@ class _Resolver(APIGatewayHttpResolver):
 
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
-    app.use(middlewares=[authenticate])
     for module in (runs, jobs, projects, billing, keys, webhooks, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
@@ -98,10 +104,17 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = (event.get("requestContext") or {}).get("requestId")
     bind_context(request_id=request_id)
     svc = deps.services()
-    rejected = guard.check_event(event, svc.settings.max_body_bytes, ROUTES)
+    try:
+        rejected = guard.check_event(event, svc.settings.max_body_bytes, ROUTES)
+    except Exception as exc:  # a body the guard did not foresee: still an answer in the envelope
+        return errors.to_gateway(errors.internal_error(exc))
     if rejected is not None:
         return rejected
     deps.set_event(event)
+    try:
+        authenticate(event, ROUTES)
+    except OpenHelmError as exc:
+        return errors.to_gateway(errors.from_domain(exc))
     try:
         resolver = _pool.get_nowait()
     except queue.Empty:

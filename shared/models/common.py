@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, WithJsonSchema
 
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 
@@ -30,28 +31,75 @@ ACTIVE_STATUSES = frozenset(set(RunStatus) - TERMINAL_STATUSES)
 
 
 def _domain_pattern(value: str) -> str:
-    value = value.strip().lower().rstrip(".")
+    if len(value) > 253 or not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
+    value = value.lower().rstrip(".")
     if not _DOMAIN_PATTERN.match(value):
         raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
     return value
 
 
-DomainPattern = Annotated[str, AfterValidator(_domain_pattern)]
+# What the document promises, exactly what the validator takes: any case, an optional trailing dot
+# (stored lowercased, without it), labels of 1..63 letters, digits and inner hyphens.
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN_SCHEMA_PATTERN = rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$"
+_DOMAIN_SCHEMA_PATTERN = re.compile(DOMAIN_SCHEMA_PATTERN)
+DomainPattern = Annotated[
+    str,
+    AfterValidator(_domain_pattern),
+    WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DOMAIN_SCHEMA_PATTERN}),
+]
 DomainList = Annotated[list[DomainPattern], Field(max_length=100)]
 
 
-def _metadata(value: dict[str, str]) -> dict[str, str]:
-    if len(value) > 16:
-        raise ValueError("at most 16 metadata pairs")
-    for k, v in value.items():
-        if not 1 <= len(k) <= 40:
-            raise ValueError(f"metadata key {k[:40]!r} must be 1..40 characters")
-        if len(v) > 500:
-            raise ValueError(f"metadata value of {k!r} must be at most 500 characters")
+# C0 and C1 control characters and DEL: meaningless in a name, a key or a URL, and a NUL truncates
+# the value for any C code that reads it. Free text (prompts, descriptions, metadata values, inputs)
+# is kept exactly as given: it is handed on verbatim and JSON-escaped wherever it is stored or sent.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# A name (project, job, model): 1.. characters, no control characters.
+Name = Annotated[str, Field(pattern=NO_CONTROL_PATTERN)]
+
+
+def url_without_controls(value: object) -> object:
+    # Before parsing: the URL parser would percent-encode a NUL or a newline and so hide it.
+    if isinstance(value, str) and (found := _CONTROL.search(value)):
+        raise ValueError(f"a URL may not contain the control character U+{ord(found.group()):04X}")
     return value
 
 
-Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
+WebUrl = Annotated[HttpUrl, BeforeValidator(url_without_controls)]
+
+MAX_METADATA_PAIRS = 16
+MetadataKey = Annotated[str, Field(min_length=1, max_length=40, pattern=NO_CONTROL_PATTERN)]
+MetadataValue = Annotated[str, Field(max_length=500)]
+# Stated as one JSON Schema so clients and contract tests see every rule (pydantic would put the key
+# pattern under patternProperties, which leaves other keys unconstrained in the document).
+Metadata = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Field(max_length=MAX_METADATA_PAIRS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_METADATA_PAIRS,
+            "propertyNames": {"minLength": 1, "maxLength": 40, "pattern": NO_CONTROL_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": 500},
+            "description": "Up to 16 string pairs; keys 1..40 characters without control characters, "
+            "values at most 500 characters.",
+        }
+    ),
+]
+
+
+def _iso_timestamp(value: object) -> object:
+    # pydantic also reads a number as Unix seconds; the document promises an ISO 8601 date-time.
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 timestamp such as 2026-01-31T12:00:00Z")
+    return value
+
+
+IsoTimestamp = Annotated[datetime, BeforeValidator(_iso_timestamp)]
 
 
 class ApiModel(BaseModel):

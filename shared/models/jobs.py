@@ -3,37 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, HttpUrl, field_validator
+from pydantic import BaseModel, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from shared.models.common import DomainList, Metadata
+from shared.models.common import DomainList, Metadata, Name, WebUrl
 from shared.models.runs import RunLimits
 
 
 class JobFields(RunLimits):
     description: str | None = Field(None, max_length=1000)
     output_schema: dict[str, Any] | None = None
-    model: str | None = Field(None, min_length=1, max_length=100)
+    model: Name | None = Field(None, min_length=1, max_length=100)
     project_id: str | None = None
     default_inputs: dict[str, Any] | None = Field(None, description="Inputs used when a run omits them.")
-    webhook_url: HttpUrl | None = None
-    start_url: HttpUrl | None = None
+    webhook_url: WebUrl | None = Field(
+        None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`)."
+    )
+    start_url: WebUrl | None = None
     allowed_domains: DomainList | None = None
     blocked_domains: DomainList | None = None
     metadata: Metadata | None = None
 
 
 class CreateJobRequest(JobFields):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     prompt: str = Field(min_length=3, max_length=20_000, description="Prompt with `{{name}}` placeholders.")
 
 
 class UpdateJobRequest(JobFields):
     """PATCH: only the fields given change; null clears an optional field."""
 
-    name: str | None = Field(None, min_length=1, max_length=100)
-    prompt: str | None = Field(None, min_length=3, max_length=20_000)
+    # Omitted means unchanged; they cannot be cleared, so the document does not offer null.
+    name: Annotated[Name, Field(min_length=1, max_length=100)] | SkipJsonSchema[None] = None
+    prompt: Annotated[str, Field(min_length=3, max_length=20_000)] | SkipJsonSchema[None] = None
 
 
 class Job(BaseModel):

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from shared.models.common import ApiModel, Metadata
+from shared.models.common import ApiModel, Metadata, Name
 
 
 class CreateProjectRequest(ApiModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     description: str | None = Field(None, max_length=1000)
     metadata: Metadata | None = None
 

@@ -4,11 +4,39 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, Metadata, RunStatus
+from shared.models.common import ApiModel, DomainList, Metadata, Name, RunStatus, WebUrl
+
+MAX_COST_USD = Decimal(10_000)
+
+
+def _cost_in_range(value: Decimal) -> Decimal:
+    # One error type for every out-of-range spelling (number or decimal string), so a client and
+    # the contract test can tell it from a schema violation: a string's range is not in its schema.
+    if not value.is_finite() or not 0 < value <= MAX_COST_USD or value != value.quantize(Decimal("0.000001")):
+        raise PydanticCustomError(
+            "max_cost_out_of_range", "max_cost_usd must be more than 0 and at most 10000, with at most 6 decimals"
+        )
+    return value
+
+
+# A number, or a decimal string (money keeps its digits); more than 0, at most 10,000, 6 decimals.
+CostUsd = Annotated[
+    Decimal,
+    AfterValidator(_cost_in_range),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000},
+                {"type": "string", "pattern": r"^[0-9]{1,5}(\.[0-9]{1,6})?$"},
+            ]
+        }
+    ),
+]
 
 
 class RunLimits(ApiModel):
@@ -18,11 +46,8 @@ class RunLimits(ApiModel):
     max_steps: int | None = Field(None, ge=1, le=200, description="Maximum browser actions.")
     max_input_tokens: int | None = Field(None, ge=1000, le=5_000_000, description="LLM input token budget.")
     max_output_tokens: int | None = Field(None, ge=100, le=500_000, description="LLM output token budget.")
-    max_cost_usd: Decimal | None = Field(
+    max_cost_usd: CostUsd | None = Field(
         None,
-        gt=0,
-        le=10_000,
-        decimal_places=6,
         description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. '
         "The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run "
         "when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.",
@@ -38,10 +63,14 @@ class RunOptions(RunLimits):
     output_schema: dict[str, Any] | None = Field(
         None, description="JSON Schema the result must validate against (any draft jsonschema knows)."
     )
-    model: str | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
+    model: Name | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
     project_id: str | None = Field(None, description="Project; defaults to the org's 'API Runs' project.")
-    webhook_url: HttpUrl | None = Field(None, description="Receives this run's events (signed).")
-    start_url: HttpUrl | None = Field(None, description="Page the browser opens first.")
+    webhook_url: WebUrl | None = Field(
+        None,
+        description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS "
+        "at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).",
+    )
+    start_url: WebUrl | None = Field(None, description="Page the browser opens first.")
     allowed_domains: DomainList | None = Field(
         None, description="If set, the browser may only visit these domains ('example.com', '*.example.com')."
     )
@@ -57,14 +86,35 @@ class ReplayStep(ApiModel):
 
 
 class CreateRunRequest(RunOptions):
-    prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do.")
+    prompt: str = Field(
+        min_length=3,
+        max_length=20_000,
+        description="What the agent should do. Kept exactly as given, control characters included: it is "
+        "handed to the model verbatim.",
+    )
     job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
     replay_of: str | None = Field(
         None, description="Replay the steps of this succeeded run with no LLM (model becomes `replay`)."
     )
     replay_steps: list[ReplayStep] | None = Field(
-        None, max_length=200, description="Replay this recorded workflow with no LLM (model becomes `replay`)."
+        None,
+        min_length=1,
+        max_length=200,
+        description="Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and "
+        "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
     )
+
+    @field_validator("replay_steps")
+    @classmethod
+    def _done_last(cls, steps: list[ReplayStep] | None) -> list[ReplayStep] | None:
+        # The agent refuses any other shape (sandbox_image/agent/openhelm_agent/spec.py); refusing it
+        # here answers 422 at once instead of a run that fails AGENT_CRASHED.
+        if steps:
+            if steps[-1].action != "done":
+                raise PydanticCustomError("replay_steps_invalid", "the last replay step must be 'done'")
+            if any(step.action == "done" for step in steps[:-1]):
+                raise PydanticCustomError("replay_steps_invalid", "'done' may only be the last replay step")
+        return steps
 
 
 class JobRunRequest(RunOptions):

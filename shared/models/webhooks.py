@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, HttpUrl, UrlConstraints
 
-from shared.models.common import ApiModel
+from shared.models.common import ApiModel, url_without_controls
 
 EventType = Literal["run.succeeded", "run.failed", "run.cancelled"]
 EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
@@ -15,7 +15,7 @@ MAX_URL_LENGTH = 2048
 
 
 class CreateWebhookRequest(ApiModel):
-    url: HttpUrl = Field(
+    url: Annotated[HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH), BeforeValidator(url_without_controls)] = Field(
         description="Where events are POSTed. https in production; the host must resolve only to public "
         "addresses; no credentials in the URL; port 80, 443 or 1024 and above."
     )
@@ -23,13 +23,6 @@ class CreateWebhookRequest(ApiModel):
         None, min_length=1, description="Events to receive; default all of run.succeeded, run.failed, run.cancelled."
     )
     description: str | None = Field(None, max_length=500, description="Free text for your own reference.")
-
-    @field_validator("url")
-    @classmethod
-    def _length(cls, value: HttpUrl) -> HttpUrl:
-        if len(str(value)) > MAX_URL_LENGTH:
-            raise ValueError(f"at most {MAX_URL_LENGTH} characters")
-        return value
 
 
 class WebhookEndpoint(BaseModel):

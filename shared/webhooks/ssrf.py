@@ -9,11 +9,17 @@ between check and connect (rebinding) cannot redirect the request.
 
 ``webhook_allow_loopback`` (local development) also allows http and loopback addresses, never the
 other ranges.
+
+Literal hosts are read the way a resolver would read them before any check: decimal, hex, octal
+and shortened IPv4 (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``, ``0``), full-width
+digits and IDNA dots, so every spelling of an internal address is refused at creation (422), with
+or without DNS resolution, and a numeric host that is no valid address is refused too.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +27,7 @@ from urllib.parse import urlsplit
 
 from shared.config import Settings
 from shared.errors import Unprocessable
-from shared.netaddr import CGNAT, classify_address, embedded_v4
+from shared.netaddr import CGNAT, classify_address, embedded_v4, literal_address
 
 # host, port -> the addresses it resolves to (empty if it does not resolve).
 Resolver = Callable[[str, int], list[str]]
@@ -79,7 +85,12 @@ _PROBLEMS = {
     "multicast": "a multicast address",
     "private": "a private address",
     "reserved": "not a public address",
+    "IPv4-compatible": "an IPv4-compatible IPv6 address (deprecated, never public)",
+    "IPv4-translated": "an IPv4-translated IPv6 address (never public)",
+    "local-use NAT64": "a local-use NAT64 address",
 }
+# C0 controls, DEL and C1 controls: never meaningful in a URL, and a NUL truncates it for C code.
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def address_problem(address: str, allow_loopback: bool = False) -> str | None:
@@ -100,11 +111,12 @@ def address_problem(address: str, allow_loopback: bool = False) -> str | None:
     return _PROBLEMS.get(kind, f"a {kind} address")
 
 
-def _ip_literal(host: str) -> str | None:
+def _literal(host: str, refuse: Callable[[str], UrlNotAllowed]) -> str | None:
     try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
+        address = literal_address(host)
+    except ValueError as exc:
+        raise refuse(f"the host {host!r} is numeric but no valid IP address") from exc
+    return str(address) if address is not None else None
 
 
 def _port_allowed(port: int, policy: UrlPolicy) -> bool:
@@ -119,6 +131,7 @@ def check_url(
     *,
     resolve: bool = True,
     resolver: Resolver | None = None,
+    field: str = "url",
 ) -> CheckedUrl:
     """Check ``url`` against the policy; raise UrlNotAllowed (422 ``webhook_url_not_allowed``).
 
@@ -126,12 +139,15 @@ def check_url(
     an IP-literal host); delivery always resolves and checks every address."""
 
     def refuse(why: str) -> UrlNotAllowed:
-        return UrlNotAllowed(f"webhook URL not allowed: {why}", details=[{"loc": ["url"], "msg": why}])
+        return UrlNotAllowed(f"webhook URL not allowed: {why}", details=[{"loc": [field], "msg": why}])
 
     if len(url) > MAX_URL_LENGTH:
         raise refuse(f"longer than {MAX_URL_LENGTH} characters")
+    url = url.strip()
+    if control := _CONTROL.search(url):
+        raise refuse(f"it contains the control or space character U+{ord(control.group()):04X}")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise refuse(f"malformed URL ({exc})") from exc
@@ -147,14 +163,16 @@ def check_url(
     port = port if port is not None else (443 if scheme == "https" else 80)
     if not _port_allowed(port, policy):
         raise refuse(f"port {port} is not allowed (80, 443 or 1024..65535)")
-    literal = _ip_literal(host)
+    literal = _literal(host, refuse)
     if literal is None:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise refuse("the host name is not valid") from exc
-        if not policy.allow_loopback and (host == "localhost" or host.endswith(".localhost")):
-            raise refuse("localhost is not allowed")
+        # IDNA folds some characters into digits and dots: read the encoded name once more.
+        literal = _literal(host, refuse)
+    if literal is None and not policy.allow_loopback and (host == "localhost" or host.endswith(".localhost")):
+        raise refuse("localhost is not allowed")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     if literal is not None:
@@ -169,10 +187,11 @@ def check_url(
         problem = address_problem(address, policy.allow_loopback)
         if problem:
             raise refuse(f"{address} is {problem}" if literal else f"{host} resolves to {address}, which is {problem}")
+    host = literal or host
     return CheckedUrl(url=url, scheme=scheme, host=host, port=port, target=target, addresses=tuple(addresses))
 
 
-def check_webhook_url(url: str, settings: Settings, *, resolve: bool = False) -> None:
-    """The check for a run's ``webhook_url`` at creation (no DNS by default: it is on the hot path;
-    every delivery resolves and checks again)."""
-    check_url(url, UrlPolicy.from_settings(settings), resolve=resolve)
+def check_webhook_url(url: str, settings: Settings, *, resolve: bool = False, field: str = "webhook_url") -> None:
+    """The check for a run's or a job's ``webhook_url`` at creation (no DNS by default: it is on the
+    hot path; every delivery resolves and checks again)."""
+    check_url(url, UrlPolicy.from_settings(settings), resolve=resolve, field=field)

@@ -144,6 +144,10 @@ ADDRESSES = [
     ("224.0.0.1", "multicast"),
     ("240.0.0.1", "private"),
     ("2002:7f00:1::", "6to4 of a non-public address"),
+    ("::127.0.0.1", "IPv4-compatible"),
+    ("::8.8.8.8", "IPv4-compatible"),
+    ("::ffff:0:10.0.0.1", "IPv4-translated"),
+    ("64:ff9b:1::8.8.8.8", "local-use NAT64"),
 ]
 
 

@@ -131,3 +131,50 @@ def test_without_resolving_only_the_url_itself_is_checked() -> None:
         check_url("https://169.254.169.254/", PROD, resolve=False)
     with pytest.raises(UrlNotAllowed):
         check_url("http://hooks.example.com/", PROD, resolve=False)
+
+
+# Every spelling a resolver (inet_aton, getaddrinfo) or the WHATWG URL parser reads as an internal
+# address, checked without DNS as a run's webhook_url is at creation.
+NON_CANONICAL = [
+    ("http://2130706433/", "127.0.0.1 is a loopback"),
+    ("http://0x7f000001/", "127.0.0.1 is a loopback"),
+    ("http://0177.0.0.1/", "127.0.0.1 is a loopback"),
+    ("http://0x7f.1/", "127.0.0.1 is a loopback"),
+    ("http://127.1/", "127.0.0.1 is a loopback"),
+    ("http://127.0.0.1./", "127.0.0.1 is a loopback"),
+    ("http://0/", "0.0.0.0 is an unspecified"),
+    ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "127.0.0.1 is a loopback"),  # full-width digits
+    ("http://127\u30020\u30020\u30021/", "127.0.0.1 is a loopback"),  # ideographic full stops
+    ("http://012.0.0.1/", "10.0.0.1 is a private"),
+    ("http://2852039166/", "169.254.169.254 is a cloud metadata"),
+    ("http://[::127.0.0.1]/", "IPv4-compatible"),
+    ("http://[::8.8.8.8]/", "IPv4-compatible"),
+    ("http://[::ffff:0:127.0.0.1]/", "IPv4-translated"),
+    ("http://[64:ff9b:1::10.0.0.1]/", "local-use NAT64"),
+    ("http://1.2.3.4.5/", "numeric but no valid IP address"),
+    ("http://08.0.0.1/", "numeric but no valid IP address"),
+    ("http://256.1/", "numeric but no valid IP address"),
+]
+
+
+@pytest.mark.parametrize(("url", "why"), NON_CANONICAL)
+def test_non_canonical_literal_hosts_are_read_as_a_resolver_would(url: str, why: str) -> None:
+    with pytest.raises(UrlNotAllowed, match=why):
+        check_url(url, DEV, resolve=False)
+
+
+def test_loopback_flag_allows_shortened_loopback_but_not_ipv4_compatible() -> None:
+    assert check_url("http://127.1:8080/", LOCAL_LOOPBACK, resolve=False).addresses == ("127.0.0.1",)
+    with pytest.raises(UrlNotAllowed, match="IPv4-compatible"):
+        check_url("http://[::127.0.0.1]/", LOCAL_LOOPBACK, resolve=False)
+
+
+def test_public_numeric_forms_pass_as_their_canonical_address() -> None:
+    checked = check_url("http://1572394786/hook", DEV, resolve=False)  # 93.184.215.34
+    assert checked.host == "93.184.215.34" and checked.addresses == ("93.184.215.34",)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\x7f", "\x85", " "])
+def test_control_characters_in_a_url_are_refused(char: str) -> None:
+    with pytest.raises(UrlNotAllowed, match="control or space"):
+        check_url(f"https://hooks.example.com/a{char}b", PROD, resolve=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -10,8 +9,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import billing
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS
+from shared.api.errors import documented, ok
 from shared.models.billing import Balance, LedgerPage, UsageReport
+from shared.models.common import IsoTimestamp
 
 router = APIGatewayHttpRouter()
 
@@ -21,7 +21,7 @@ router = APIGatewayHttpRouter()
     summary="Get the balance",
     description="The org's prepaid balance in micro-dollars and USD. A run is admitted only while the balance "
     "above the floor covers its maximum cost within its budgets (else 402 `insufficient_balance`).",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("The balance.")),
     tags=["Billing"],
 )
 def get_balance() -> Balance:
@@ -34,15 +34,15 @@ def get_balance() -> Balance:
     description="One usage record per finished run, for the runs that finished in [`from`, `to`), newest first, "
     "paged with `cursor`; `totals` always cover the whole window, whatever the page. `to` defaults to now and "
     "`from` to the start of the UTC month holding the window's end; timestamps without a zone are UTC.",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("Usage records and totals.")),
     tags=["Billing"],
 )
 def get_usage(
     start: Annotated[
-        datetime | None, Query(alias="from", description="Window start (inclusive), ISO 8601 timestamp.")
+        IsoTimestamp | None, Query(alias="from", description="Window start (inclusive), ISO 8601 timestamp.")
     ] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="Window end (exclusive), ISO 8601 timestamp.")
+        IsoTimestamp | None, Query(alias="to", description="Window end (exclusive), ISO 8601 timestamp.")
     ] = None,
     project_id: Annotated[str | None, Query(max_length=40, description="Only this project's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -58,10 +58,7 @@ def get_usage(
     summary="Balance transactions",
     description="Every change to the org's money, newest first: operator credits, debits and floor changes "
     "(`actor` `operator:<name>`) and run charges (`billing`), each with the balance after it.",
-    responses={
-        200: {"description": "One page.", "content": {"application/json": {"model": LedgerPage}}},
-        **COMMON_ERRORS,
-    },
+    responses=documented(ok("One page.", LedgerPage)),
     tags=["Billing"],
 )
 def list_transactions(

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import jobs
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
+from shared.api.errors import CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED, documented, no_content, ok
 from shared.api.urls import accepted, base_url
 from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
 from shared.models.runs import JobRunRequest, RunAccepted
@@ -22,7 +22,7 @@ JobId = Annotated[str, Path(description="Job id (job_...).")]
 @router.post(
     "/v1/jobs",
     summary="Create a job",
-    responses={201: {"description": "Created.", "content": {"application/json": {"model": Job}}}, **COMMON_ERRORS},
+    responses=documented(ok("Created.", Job, 201, location="The job (/v1/jobs/{id}).")),
     tags=["Jobs"],
 )
 def create_job(body: CreateJobRequest) -> Response[Job]:
@@ -32,7 +32,7 @@ def create_job(body: CreateJobRequest) -> Response[Job]:
     )
 
 
-@router.get("/v1/jobs", summary="List jobs", responses={**COMMON_ERRORS}, tags=["Jobs"])
+@router.get("/v1/jobs", summary="List jobs", responses=documented(ok("A page of jobs.")), tags=["Jobs"])
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
@@ -40,7 +40,7 @@ def list_jobs(
     return jobs.list_jobs(services(), caller().id, limit, cursor)
 
 
-@router.get("/v1/jobs/<job_id>", summary="Get a job", responses={**COMMON_ERRORS, **NOT_FOUND}, tags=["Jobs"])
+@router.get("/v1/jobs/<job_id>", summary="Get a job", responses=documented(ok("The job."), NOT_FOUND), tags=["Jobs"])
 def get_job(job_id: JobId) -> Job:
     return jobs.get_job(services(), caller().id, job_id)
 
@@ -49,7 +49,7 @@ def get_job(job_id: JobId) -> Job:
     "/v1/jobs/<job_id>",
     summary="Update a job",
     description="Only the fields given change; null clears an optional field.",
-    responses={**COMMON_ERRORS, **NOT_FOUND, **CONFLICT},
+    responses=documented(ok("The updated job."), NOT_FOUND, CONFLICT),
     tags=["Jobs"],
 )
 def update_job(job_id: JobId, body: UpdateJobRequest) -> Job:
@@ -60,7 +60,7 @@ def update_job(job_id: JobId, body: UpdateJobRequest) -> Job:
     "/v1/jobs/<job_id>",
     summary="Delete a job",
     description="Runs created from the job keep their job_id.",
-    responses={204: {"description": "Deleted."}, **COMMON_ERRORS, **NOT_FOUND},
+    responses=documented(no_content("Deleted."), NOT_FOUND),
     tags=["Jobs"],
 )
 def delete_job(job_id: JobId) -> Response[None]:
@@ -72,14 +72,13 @@ def delete_job(job_id: JobId) -> Response[None]:
     "/v1/jobs/<job_id>/runs",
     summary="Run a job",
     description="Creates a run from the job: the job's prompt and defaults, with the given inputs and overrides.",
-    responses={
-        202: {"description": "Accepted; poll `poll_url`.", "content": {"application/json": {"model": RunAccepted}}},
-        **COMMON_ERRORS,
-        **NOT_FOUND,
-        **CONFLICT,
-        **RATE_LIMITED,
-        **PAYMENT,
-    },
+    responses=documented(
+        ok("Accepted; poll `poll_url`.", RunAccepted, 202, location="The run (/v1/runs/{id})."),
+        NOT_FOUND,
+        CONFLICT,
+        RATE_LIMITED,
+        PAYMENT,
+    ),
     tags=["Jobs"],
 )
 def run_job(

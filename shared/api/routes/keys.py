@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import api_keys
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, SCOPE
+from shared.api.errors import CONFLICT, NOT_FOUND, documented, no_content, ok
 from shared.models.keys import ApiKeyCreated, ApiKeyList, CreateKeyRequest
 
 router = APIGatewayHttpRouter()
@@ -24,12 +24,9 @@ JSON = "application/json"
     summary="Create an API key",
     description="Makes a key of your org. The key itself is in this response only; it is stored as a SHA-256 "
     "hash. Scopes: `full` (everything) or `read` (GET only). At most 100 live keys per org (409 `too_many_keys`).",
-    responses={
-        201: {"description": "Created; `key` is shown only now.", "content": {JSON: {"model": ApiKeyCreated}}},
-        **COMMON_ERRORS,
-        **SCOPE,
-        **CONFLICT,
-    },
+    responses=documented(
+        ok("Created; `key` is shown only now.", ApiKeyCreated, 201, location="The key (/v1/keys/{id})."), CONFLICT
+    ),
     tags=TAGS,
 )
 def create_key(body: CreateKeyRequest) -> Response[ApiKeyCreated]:
@@ -43,7 +40,7 @@ def create_key(body: CreateKeyRequest) -> Response[ApiKeyCreated]:
     "/v1/keys",
     summary="List API keys",
     description="Every key of your org, revoked ones too, oldest first: prefix, name, scopes, times; never the key.",
-    responses={200: {"description": "The keys.", "content": {JSON: {"model": ApiKeyList}}}, **COMMON_ERRORS},
+    responses=documented(ok("The keys.", ApiKeyList)),
     tags=TAGS,
 )
 def list_keys() -> ApiKeyList:
@@ -55,7 +52,7 @@ def list_keys() -> ApiKeyList:
     summary="Revoke an API key",
     description="Revoked at once: the next request with the key answers 401 `api_key_revoked`. Your org's last "
     "live key cannot be revoked (409 `last_key`): create another first.",
-    responses={204: {"description": "Revoked."}, **COMMON_ERRORS, **SCOPE, **NOT_FOUND, **CONFLICT},
+    responses=documented(no_content("Revoked."), NOT_FOUND, CONFLICT),
     tags=TAGS,
 )
 def revoke_key(key_id: KeyId) -> Response[None]:

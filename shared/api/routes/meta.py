@@ -8,6 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
+from shared.api.errors import PUBLIC_ERRORS, ok
+
 router = APIGatewayHttpRouter()
 PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs"})
 
@@ -17,7 +19,13 @@ class Health(BaseModel):
     version: str
 
 
-@router.get("/v1/health", summary="Liveness", tags=["Meta"], security=[])
+@router.get(
+    "/v1/health",
+    summary="Liveness",
+    tags=["Meta"],
+    security=[],
+    responses={**ok("Alive."), **PUBLIC_ERRORS},
+)
 def health() -> Health:
     from shared.version import VERSION
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import projects
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS, NOT_FOUND
+from shared.api.errors import NOT_FOUND, documented, ok
 from shared.models.projects import CreateProjectRequest, Project, ProjectList
 
 router = APIGatewayHttpRouter()
@@ -19,7 +19,7 @@ router = APIGatewayHttpRouter()
 @router.post(
     "/v1/projects",
     summary="Create a project",
-    responses={201: {"description": "Created.", "content": {"application/json": {"model": Project}}}, **COMMON_ERRORS},
+    responses=documented(ok("Created.", Project, 201, location="The project (/v1/projects/{id}).")),
     tags=["Projects"],
 )
 def create_project(body: CreateProjectRequest) -> Response[Project]:
@@ -32,7 +32,7 @@ def create_project(body: CreateProjectRequest) -> Response[Project]:
     )
 
 
-@router.get("/v1/projects", summary="List projects", responses={**COMMON_ERRORS}, tags=["Projects"])
+@router.get("/v1/projects", summary="List projects", responses=documented(ok("A page of projects.")), tags=["Projects"])
 def list_projects(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
@@ -41,7 +41,10 @@ def list_projects(
 
 
 @router.get(
-    "/v1/projects/<project_id>", summary="Get a project", responses={**COMMON_ERRORS, **NOT_FOUND}, tags=["Projects"]
+    "/v1/projects/<project_id>",
+    summary="Get a project",
+    responses=documented(ok("The project."), NOT_FOUND),
+    tags=["Projects"],
 )
 def get_project(project_id: Annotated[str, Path()]) -> Project:
     return projects.get_project(services(), caller().id, project_id)

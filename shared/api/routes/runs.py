@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import runs
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED
+from shared.api.errors import CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED, documented, ok
 from shared.api.urls import accepted, base_url
 from shared.config import MAX_WAIT_S
 from shared.models.common import RunStatus
@@ -36,17 +36,15 @@ RunId = Annotated[str, Path(description="Run id (run_...).")]
     summary="Create a run",
     description="Accepts the run at once (202) and starts it. With `wait` (at most "
     f"{MAX_WAIT_S} s), answers 200 with the finished run if it ends within that many seconds, else 202.",
-    responses={
-        200: {
-            "description": "The run finished within `wait` seconds.",
-            "content": {"application/json": {"model": Run}},
+    responses=documented(
+        {
+            **ok("The run finished within `wait` seconds.", Run),
+            **ok("Accepted; poll `poll_url`.", RunAccepted, 202, location="The run (/v1/runs/{id})."),
         },
-        202: {"description": "Accepted; poll `poll_url`.", "content": {"application/json": {"model": RunAccepted}}},
-        **COMMON_ERRORS,
-        **CONFLICT,
-        **RATE_LIMITED,
-        **PAYMENT,
-    },
+        CONFLICT,
+        RATE_LIMITED,
+        PAYMENT,
+    ),
     tags=["Runs"],
 )
 def create_run(
@@ -77,7 +75,7 @@ def create_run(
     "/v1/runs",
     summary="List runs",
     description="Newest first. Filter by status, project or job; page with `cursor`.",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("A page of runs.")),
     tags=["Runs"],
 )
 def list_runs(
@@ -96,7 +94,7 @@ def list_runs(
 @router.get(
     "/v1/runs/<run_id>",
     summary="Get a run",
-    responses={**COMMON_ERRORS, **NOT_FOUND},
+    responses=documented(ok("The run envelope."), NOT_FOUND),
     tags=["Runs"],
 )
 def get_run(run_id: RunId) -> Run:
@@ -107,12 +105,7 @@ def get_run(run_id: RunId) -> Run:
     "/v1/runs/<run_id>/cancel",
     summary="Cancel a run",
     description="Cancels a queued or running run and stops its sandbox. A finished run answers 409.",
-    responses={
-        202: {"description": "Cancelled.", "content": {"application/json": {"model": Run}}},
-        **COMMON_ERRORS,
-        **NOT_FOUND,
-        **CONFLICT,
-    },
+    responses=documented(ok("Cancelled.", Run, 202), NOT_FOUND, CONFLICT),
     tags=["Runs"],
 )
 def cancel_run(run_id: RunId) -> Response[Run]:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.api.deps import caller, services
-from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND
+from shared.api.errors import CONFLICT, NOT_FOUND, documented, no_content, ok
 from shared.models.webhooks import (
     CreateWebhookRequest,
     DeliveryList,
@@ -34,7 +34,7 @@ SIGNING = (
     "/v1/webhooks/secret",
     summary="Get the webhook signing secret",
     description=f"The org's signing secret, created on first use. {SIGNING}",
-    responses={**COMMON_ERRORS},
+    responses=documented(ok("The signing secret.")),
     tags=TAGS,
 )
 def get_secret() -> WebhookSecret:
@@ -46,7 +46,7 @@ def get_secret() -> WebhookSecret:
     summary="Rotate the webhook signing secret",
     description="Makes a new secret. Until `previous_expires_at` (24 h) deliveries carry two signatures, "
     "new secret first, so receivers can switch over without missing events.",
-    responses={**COMMON_ERRORS, **CONFLICT},
+    responses=documented(ok("The new secret."), CONFLICT),
     tags=TAGS,
 )
 def rotate_secret() -> WebhookSecret:
@@ -59,11 +59,7 @@ def rotate_secret() -> WebhookSecret:
     description="Subscribes a URL to run events. The URL must be https in production and its host must "
     "resolve only to public addresses (422 `webhook_url_not_allowed`). At most 20 endpoints per org "
     f"(409 `webhook_limit_reached`). {SIGNING}",
-    responses={
-        201: {"description": "Created.", "content": {"application/json": {"model": WebhookEndpoint}}},
-        **COMMON_ERRORS,
-        **CONFLICT,
-    },
+    responses=documented(ok("Created.", WebhookEndpoint, 201, location="The endpoint (/v1/webhooks/{id})."), CONFLICT),
     tags=TAGS,
 )
 def create_webhook(body: CreateWebhookRequest) -> Response[WebhookEndpoint]:
@@ -76,7 +72,9 @@ def create_webhook(body: CreateWebhookRequest) -> Response[WebhookEndpoint]:
     )
 
 
-@router.get("/v1/webhooks", summary="List webhook endpoints", responses={**COMMON_ERRORS}, tags=TAGS)
+@router.get(
+    "/v1/webhooks", summary="List webhook endpoints", responses=documented(ok("A page of endpoints.")), tags=TAGS
+)
 def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
@@ -87,7 +85,7 @@ def list_webhooks(
 @router.get(
     "/v1/webhooks/<webhook_id>",
     summary="Get a webhook endpoint",
-    responses={**COMMON_ERRORS, **NOT_FOUND},
+    responses=documented(ok("The endpoint."), NOT_FOUND),
     tags=TAGS,
 )
 def get_webhook(webhook_id: WebhookId) -> WebhookEndpoint:
@@ -98,7 +96,7 @@ def get_webhook(webhook_id: WebhookId) -> WebhookEndpoint:
     "/v1/webhooks/<webhook_id>",
     summary="Delete a webhook endpoint",
     description="Pending retries to this endpoint stop.",
-    responses={204: {"description": "Deleted."}, **COMMON_ERRORS, **NOT_FOUND},
+    responses=documented(no_content("Deleted."), NOT_FOUND),
     tags=TAGS,
 )
 def delete_webhook(webhook_id: WebhookId) -> Response[None]:
@@ -110,7 +108,7 @@ def delete_webhook(webhook_id: WebhookId) -> Response[None]:
     "/v1/runs/<run_id>/deliveries",
     summary="List a run's webhook deliveries",
     description="Every delivery attempt of the run's event to each target, newest first.",
-    responses={**COMMON_ERRORS, **NOT_FOUND},
+    responses=documented(ok("A page of delivery attempts."), NOT_FOUND),
     tags=TAGS,
 )
 def list_deliveries(
@@ -126,12 +124,7 @@ def list_deliveries(
     summary="Redeliver a run's webhook event",
     description="Queues the finished run's event again for all its targets, with the same `webhook-id`. "
     "A run that has not finished answers 409.",
-    responses={
-        202: {"description": "Queued.", "content": {"application/json": {"model": RedeliveryAccepted}}},
-        **COMMON_ERRORS,
-        **NOT_FOUND,
-        **CONFLICT,
-    },
+    responses=documented(ok("Queued.", RedeliveryAccepted, 202), NOT_FOUND, CONFLICT),
     tags=TAGS,
 )
 def redeliver(run_id: RunId) -> Response[RedeliveryAccepted]:
