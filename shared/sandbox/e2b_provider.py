@@ -1,7 +1,8 @@
 """The E2B sandbox provider: one E2B cloud sandbox per run, built from ``sandbox_image/``.
 
 ``start`` creates the sandbox from the template, writes the run spec to ``/home/user/run_spec.json``
-and starts ``python -m openhelm_agent`` in the background; the agent's evidence lands in
+and starts the agent under its supervisor (``python -m openhelm_agent.supervise -- python -m
+openhelm_agent``) in the background; the agent's evidence lands in
 ``/home/user/out``, which ``list_files``/``read_file`` read back through E2B's in-sandbox daemon.
 
 Network policy. E2B filters egress per sandbox (``network.allow_out``/``deny_out``):
@@ -59,7 +60,9 @@ log = get_logger("shared.sandbox.e2b")
 HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
 OUT_DIR = f"{HOME_DIR}/out"
-AGENT_COMMAND = "python -m openhelm_agent"
+# The supervisor runs the agent and reports its exit at once if it ends without its completion
+# (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
+AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
 CHROMIUM_PATH = "/usr/bin/chromium"
 # Metadata marking our sandboxes (list_running filters on it).
 OPENHELM_METADATA = {"openhelm": "1"}

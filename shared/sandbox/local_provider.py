@@ -62,13 +62,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
@@ -96,6 +98,11 @@ IN_SANDBOX = "/run/openhelm"
 OUT_IN_SANDBOX = "/out"
 BRIDGE_SOURCE = Path(__file__).with_name("bridge.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The sandbox's start command wraps the agent in the image's supervisor (stdlib only, copied in).
+SUPERVISOR_SOURCE = REPO_ROOT / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
+EXIT_REPORT_TIMEOUT_S = 5.0
+# The exit report goes straight to the control plane, whatever proxy the host environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Mounted read-only at the same path (bwrap --ro-bind-try); host symlinks are recreated as links.
 SYSTEM_DIRS = ("/usr",)
@@ -342,6 +349,9 @@ class _Sandbox:
     exit_code: int | None = None
     killed: bool = False
     timed_out: bool = False
+    # Where the watcher reports an exit nobody asked for (the run's callback base URL and token).
+    control_url: str = ""
+    run_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -554,6 +564,8 @@ class LocalProvider(SandboxProvider):
             out_dir=run_dir / "out",
             log_dir=run_dir / "logs",
             isolation=self.isolation,
+            control_url=request.control_url.rstrip("/"),
+            run_token=request.run_token,
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
@@ -679,6 +691,16 @@ class LocalProvider(SandboxProvider):
         rec = self._get(sandbox_id)
         rec.exited.wait(timeout)
         return rec.exit_code if rec.exited.is_set() else None
+
+    def processes(self, sandbox_id: str) -> dict[int, list[str]]:
+        """Host pid → argv of every live process of a sandbox (operators, fault-injection tests)."""
+        rec = self._get(sandbox_id)
+        root = rec.init_pid if rec.isolation == "bwrap" and rec.init_pid else (rec.proc.pid if rec.proc else None)
+        found: dict[int, list[str]] = {}
+        for pid in _descendants(root) if root else []:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+                found[pid] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+        return found
 
     def log_paths(self, sandbox_id: str) -> tuple[Path, Path]:
         """(stdout, stderr) log files of a sandbox; they outlive kill() (the run dir keeps ``logs/``)."""
@@ -822,6 +844,7 @@ class LocalProvider(SandboxProvider):
             "/etc/hostname": f"{HOSTNAME}\n".encode(),
             f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
             f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
+            f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
         fds: list[int] = []
         try:
@@ -861,7 +884,9 @@ class LocalProvider(SandboxProvider):
             bridge = [self.python, "-I", "-S", f"{IN_SANDBOX}/bridge.py"]
             bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
             bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
-            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *self.command]
+            supervisor = [self.python, "-I", "-S", f"{IN_SANDBOX}/supervise.py", "--"]
+            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *supervisor]
+            cmd += self.command
             cmd = _launch_prefix(self._setpriv, self.is_root) + cmd
             if staged:
                 stage_args = [str(rec.stage_dir)]
@@ -904,6 +929,9 @@ class LocalProvider(SandboxProvider):
             os.chown(home, self.sandbox_uid, self.sandbox_gid)
             os.chown(spec, self.sandbox_uid, self.sandbox_gid)
         spec.chmod(0o400)
+        supervisor = rec.run_dir / "supervise.py"
+        supervisor.write_bytes(SUPERVISOR_SOURCE.read_bytes())
+        supervisor.chmod(0o444)
         env = self._env(
             request,
             rec.info.sandbox_id,
@@ -913,7 +941,8 @@ class LocalProvider(SandboxProvider):
             spec=str(spec),
             home=str(home),
         )
-        cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid()) + list(self.command)
+        cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
+        cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
         self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
 
     def _spawn(self, rec: _Sandbox, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
@@ -985,15 +1014,50 @@ class LocalProvider(SandboxProvider):
             rec.timer.cancel()
         for server in rec.servers:
             server.stop()
+        ran_s = round(time.monotonic() - rec.started_mono, 3)
         log.info(
             "sandbox.exited",
             sandbox_id=rec.info.sandbox_id,
             run_id=rec.info.run_id,
             exit_code=code,
             timed_out=rec.timed_out,
-            duration_s=round(time.monotonic() - rec.started_mono, 3),
+            duration_s=ran_s,
         )
         rec.exited.set()
+        with rec.lock:
+            unexpected = not rec.killed
+        if unexpected:
+            self._report_exit(rec, code, ran_s)
+
+    def _report_exit(self, rec: _Sandbox, code: int, ran_s: float) -> None:
+        """Tell the control plane the sandbox ended on its own (the supervisor inside normally did
+        already; this covers a dead supervisor, bridge or sandbox init, and the lifetime timer). The
+        control plane ignores it when the run already had its completion or another report."""
+        if not (rec.control_url and rec.run_token):
+            return
+        report: dict[str, object] = {"reporter": "provider", "timed_out": rec.timed_out, "ran_s": ran_s}
+        if code < 0:
+            report["signal"] = -code
+        elif code > 128 and code - 128 < 65:  # bwrap passes a killed child on as 128 + signal
+            report["signal"] = code - 128
+        else:
+            report["exit_code"] = code
+        url = f"{rec.control_url}/internal/runs/{quote(rec.info.run_id, safe='')}/exit"
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(report).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {rec.run_token}"},
+        )
+        try:
+            with _DIRECT.open(request, timeout=EXIT_REPORT_TIMEOUT_S) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as exc:
+            status = int(exc.code)
+        except (OSError, ValueError) as exc:  # the reaper remains the backstop
+            log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=str(exc))
+            return
+        log.info("sandbox.exit_reported", sandbox_id=rec.info.sandbox_id, run_id=rec.info.run_id, status=status)
 
     def _expire(self, rec: _Sandbox) -> None:
         if rec.exited.is_set():

@@ -191,3 +191,40 @@ def test_sandbox_crash_is_found_by_the_reaper(stack, api, llm, site) -> None:
     assert run_id in report["crashed"]
     run = finished(api, run_id)
     assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+
+
+def _kill_in_sandbox(api, run_id: str, which: str) -> float:
+    """SIGKILL the sandbox's agent or bridge process; the wall-clock time of the kill."""
+    import os
+    import signal
+    import time
+
+    from shared.services import get_services
+
+    svc = get_services()
+    sandbox_id = svc.runs.get(api.org_id, run_id)["sandbox_id"]
+    procs = svc.sandbox.processes(sandbox_id)
+    if which == "agent":
+        (pid,) = [p for p, argv in procs.items() if argv[1:] == ["-m", "openhelm_agent"]]
+    else:
+        (pid,) = [p for p, argv in procs.items() if any(a.endswith("/bridge.py") for a in argv)]
+    os.kill(pid, signal.SIGKILL)
+    return time.time()
+
+
+@pytest.mark.parametrize("which", ["agent", "bridge"])
+def test_a_killed_agent_or_bridge_fails_the_run_at_once_billed_to_its_death(stack, api, llm, site, which) -> None:
+    from datetime import datetime
+
+    llm.reset(*[ToolCall("wait", {"seconds": 5})] * 20)
+    r = api("POST", "/v1/runs", json={"prompt": "Wait around for a while", "start_url": site + "/"})
+    run_id = r.json()["task_id"]
+    poll(lambda: (api("GET", f"/v1/runs/{run_id}").json().get("progress") or {}).get("step"), "first step", 60)
+    killed_at = _kill_in_sandbox(api, run_id, which)
+    # no reaper runs in this stack: only the exit report (supervisor or provider) can end the run
+    run = finished(api, run_id, timeout=15)
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+    assert "SIGKILL" in run["error"]["message"]
+    lived = killed_at - datetime.fromisoformat(run["started_at"]).timestamp()
+    assert lived - 0.5 <= run["usage"]["sandbox_seconds"] <= lived + 5
+    assert run["steps"], "the steps taken before the death are kept"

@@ -216,3 +216,19 @@ def test_reaper_ends_crashed_and_overdue_runs_and_kills_orphans(env) -> None:
     # finished runs left the index: a third pass finds nothing new
     again = reap(svc)
     assert again.crashed == [] and again.timed_out == [] and again.killed == []
+
+
+def test_reaper_bills_a_crashed_run_up_to_its_last_sign_of_life(env) -> None:
+    from shared.reaper import reap
+
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id, max_duration_s=600)
+    svc.clock.advance(12)
+    callbacks.record_progress(svc, org_id, run_id, callbacks.ProgressReport(step=2, action="click"))
+    provider.alive.discard(sandbox_id)  # died right after, with nobody left to report it
+    svc.clock.advance(58)  # the reaper's next visit
+
+    assert reap(svc).crashed == [run_id]
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.error.code == "AGENT_CRASHED"
+    assert run.usage.sandbox_seconds == 12.0  # not 70: the minute until discovery is not billed

@@ -46,6 +46,13 @@ def complete(run_id: str, body: callbacks.CompletionReport) -> Response[None]:
     return Response(status_code=202)
 
 
+@router.post("/internal/runs/<run_id>/exit", include_in_schema=False)
+def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
+    claims = _claims(run_id)
+    callbacks.report_exit(services(), claims.org_id, run_id, body)
+    return Response(status_code=202)
+
+
 @router.post("/internal/llm/v1/chat/completions", include_in_schema=False)
 def chat_completions() -> Response[Any]:
     claims = _claims()
