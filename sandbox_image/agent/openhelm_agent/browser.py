@@ -27,6 +27,9 @@ CHROMIUM_ARGS = (
 )
 VIEWPORT = {"width": 1280, "height": 800}
 BLOCKED_STATUS = 451
+# The local sandbox's egress proxy marks the responses it refuses with this header (egress_proxy.py).
+PROXY_BLOCKED_HEADER = "x-openhelm-blocked"
+TUNNEL_FAILED = "ERR_TUNNEL_CONNECTION_FAILED"
 
 
 def _proxy(proxy: str | None) -> dict[str, str] | None:
@@ -78,9 +81,11 @@ class BrowserSession:
         evidence: EvidenceWriter,
         *,
         context_proxy: str | None = None,
+        proxied: bool = False,
     ) -> None:
         self.policy = policy
         self.evidence = evidence
+        self._proxied = proxied or context_proxy is not None
         self._pages: list[Page] = []
         self._new_page_notices: list[str] = []
         self.blocked_navigations: list[str] = []
@@ -97,7 +102,7 @@ class BrowserSession:
         self._inflight = 0
         self.context.on("request", self._request_started)
         self.context.on("requestfinished", self._request_ended)
-        self.context.on("requestfailed", self._request_ended)
+        self.context.on("requestfailed", self._request_failed)
         self.context.new_page()
 
     @property
@@ -120,6 +125,20 @@ class BrowserSession:
 
     def _request_ended(self, _request: Request) -> None:
         self._inflight = max(0, self._inflight - 1)
+
+    def _request_failed(self, request: Request) -> None:
+        self._request_ended(request)
+        try:
+            # Through a proxy, a refused CONNECT (https/wss) is all Chromium sees of the egress proxy's
+            # 403: log the navigation as blocked. (An upstream the proxy could not reach fails the
+            # same way; the proxy's own log tells the two apart.)
+            refused = self._proxied and TUNNEL_FAILED in (request.failure or "")
+            if refused and self._is_top_level(request) and request.url not in self.blocked_urls:
+                self._log_network(request.url, None, True)
+                self.blocked_navigations.append(request.url)
+                self.blocked_urls.add(request.url)
+        except Exception as exc:  # events must never break the run
+            log.warning("requestfailed event failed", extra={"error": str(exc)})
 
     def wait_for_quiet(self, quiet_ms: float = 150, max_ms: float = 1000) -> None:
         """Give the page a moment after an action: until no request has been in flight for ``quiet_ms``
@@ -158,7 +177,12 @@ class BrowserSession:
             if response.status == BLOCKED_STATUS and response.url in self._blocked_fulfilled:
                 self._blocked_fulfilled.discard(response.url)
                 return  # already logged by the route handler
-            self._log_network(response.url, response.status, False)
+            # Refused by the sandbox's egress proxy (local sandbox, plain http): the proxy marks its 403.
+            by_proxy = bool(response.headers.get(PROXY_BLOCKED_HEADER))
+            self._log_network(response.url, response.status, by_proxy)
+            if by_proxy:
+                self.blocked_navigations.append(response.url)
+                self.blocked_urls.add(response.url)
         except Exception as exc:  # events must never break the run
             log.warning("response event failed", extra={"error": str(exc)})
 

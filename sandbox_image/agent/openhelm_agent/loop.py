@@ -200,10 +200,13 @@ class AgentRun:
 
     def _ask(self, llm: LLMClient, conversation: Conversation, tools: list[dict[str, Any]]) -> LLMReply:
         try:
-            return llm.complete(conversation.messages(), tools, self.deadline.cap(self.options.llm_timeout_s))
-        except LLMTimeout as exc:
-            self._check_time()
-            raise AgentFailure(ErrorCode.LLM_ERROR, "LLM call timed out") from exc
+            return llm.complete(conversation.messages(), tools, self.deadline, self.options.llm_timeout_s)
+        except LLMTimeout as exc:  # the run's time ran out inside the call or before its retry
+            raise AgentFailure(
+                ErrorCode.AGENT_TIMEOUT,
+                f"run exceeded max_duration_s={self.spec.max_duration_s:g} waiting for the model "
+                f"after {self.evidence.steps_written} steps ({exc})",
+            ) from exc
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
