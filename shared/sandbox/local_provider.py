@@ -380,7 +380,10 @@ class LocalProvider(SandboxProvider):
             ``"bwrap"`` (refuse to run without it) or ``"subprocess"``.
         kill_grace_s: SIGTERM → SIGKILL delay of :meth:`kill`.
         tmp_size_mb: size limit of the sandbox's ``/tmp``.
-        retain_files: keep the run directory after :meth:`kill` (debugging).
+        retain_files: keep the run directory after :meth:`kill` and :meth:`close` (debugging).
+        keep_logs: how many killed sandboxes keep their ``logs/`` (the newest); older run
+            directories are removed whole. :meth:`close` removes every run directory this provider
+            made (never anything else in ``base_dir``: other providers may share it).
         max_read_bytes: largest file :meth:`read_file` returns.
         resolver: host name → addresses for the proxy (tests); default the system resolver.
         allow_nested_userns: let processes inside create user namespaces (needed only if Chromium
@@ -406,6 +409,7 @@ class LocalProvider(SandboxProvider):
         kill_grace_s: float = 0.5,
         tmp_size_mb: int = 1024,
         retain_files: bool = False,
+        keep_logs: int = 20,
         max_read_bytes: int = 64 * 1024 * 1024,
         resolver: Resolver = system_resolver,
         allow_nested_userns: bool = False,
@@ -419,6 +423,10 @@ class LocalProvider(SandboxProvider):
         self.kill_grace_s = kill_grace_s
         self.tmp_size_mb = tmp_size_mb
         self.retain_files = retain_files
+        self.keep_logs = keep_logs
+        # Run directories this instance made: those with logs kept (oldest first), and all of them.
+        self._logs_kept: list[str] = []
+        self._made: set[str] = set()
         self.max_read_bytes = max_read_bytes
         self.resolver = resolver
         self.is_root = os.geteuid() == 0
@@ -569,6 +577,8 @@ class LocalProvider(SandboxProvider):
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
+            with self._lock:
+                self._made.add(sandbox_id)
             self._make_dirs(rec)
             if self.isolation == "bwrap":
                 self._start_bwrap(rec, request, policy)
@@ -676,8 +686,27 @@ class LocalProvider(SandboxProvider):
         was_running = not rec.exited.is_set()
         self._terminate(rec)
         self._cleanup(rec)
+        self._prune_logs(sandbox_id)
         log.info("sandbox.killed", sandbox_id=sandbox_id, run_id=rec.info.run_id, was_running=was_running)
         return was_running
+
+    def _prune_logs(self, sandbox_id: str) -> None:
+        """Keep the logs of the newest ``keep_logs`` killed sandboxes; remove older run dirs whole."""
+        if self.retain_files:
+            return
+        with self._lock:
+            self._logs_kept.append(sandbox_id)
+            expired = self._logs_kept[: max(0, len(self._logs_kept) - self.keep_logs)]
+            del self._logs_kept[: len(expired)]
+        for old in expired:
+            self._remove_run_dir(old)
+
+    def _remove_run_dir(self, sandbox_id: str) -> None:
+        if not _SANDBOX_ID.match(sandbox_id):
+            return
+        shutil.rmtree(self.base_dir / sandbox_id, ignore_errors=True)
+        with self._lock:
+            self._made.discard(sandbox_id)
 
     def list_running(self) -> list[SandboxInfo]:
         with self._lock:
@@ -715,11 +744,19 @@ class LocalProvider(SandboxProvider):
         return log_dir / "stdout.log", log_dir / "stderr.log"
 
     def close(self) -> None:
-        """Kill every sandbox of this provider."""
+        """Kill every sandbox of this provider and remove the run directories it made (logs too),
+        unless ``retain_files``. Only its own: ``base_dir`` may be shared with other providers."""
         with self._lock:
             ids = list(self._sandboxes)
         for sandbox_id in ids:
             self.kill(sandbox_id)
+        if self.retain_files:
+            return
+        with self._lock:
+            made = list(self._made)
+            self._logs_kept.clear()
+        for sandbox_id in made:
+            self._remove_run_dir(sandbox_id)
 
     def __enter__(self) -> LocalProvider:
         return self
