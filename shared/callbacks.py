@@ -41,6 +41,8 @@ class ExitReport(BaseModel):
     # The provider's hard lifetime ran out (max_duration_s + grace): a timeout, not a crash.
     timed_out: bool = False
     ran_s: float | None = Field(None, ge=0, le=10**7)
+    # Processes of the sandbox the kernel's OOM killer ended (the local provider's cgroup says).
+    oom_kills: int | None = Field(None, ge=0, le=10**6)
 
 
 def record_progress(svc: Services, org_id: str, run_id: str, report: ProgressReport) -> None:

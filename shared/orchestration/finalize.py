@@ -62,10 +62,27 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     # (shared/evidence.py); the reaper kills it if that never happens.
     outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
     fields, status = _terminal_fields(run, outputs, _exit_of(callback))
+    if sandbox_id and fields.get("error", {}).get("code") == "AGENT_CRASHED":
+        _name_memory(svc, sandbox_id, fields)
     fields["usage"] = usage_of(svc, run)
     item = finish_run(svc, org_id, run_id, status, fields)
     log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
     return {"status": (item or run)["status"]}
+
+
+def _name_memory(svc: Services, sandbox_id: str, fields: dict[str, Any]) -> None:
+    """A crash in a sandbox whose processes the kernel ended for want of memory says so."""
+    try:
+        kills = svc.sandbox.oom_kills(sandbox_id)
+    except Exception as exc:  # the cause is a nicety; the run ends either way
+        log.info("oom_kills_unavailable", sandbox_id=sandbox_id, error=str(exc))
+        return
+    if kills:
+        error = fields["error"]
+        error["message"] = (
+            f"out of memory: the sandbox reached its memory limit and the kernel ended {kills} of its "
+            f"processes; {error['message']}"
+        )[:1000]
 
 
 def _exit_of(callback: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -84,6 +84,7 @@ from shared.sandbox.base import (
     UnsafePath,
 )
 from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy, Resolver, system_resolver
+from shared.sandbox.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
 
 log = get_logger("openhelm.sandbox.local")
 
@@ -352,6 +353,8 @@ class _Sandbox:
     # Where the watcher reports an exit nobody asked for (the run's callback base URL and token).
     control_url: str = ""
     run_token: str = field(default="", repr=False)
+    cgroup: SandboxCgroup | None = None
+    oom_kills: int = 0
 
 
 @dataclass(frozen=True)
@@ -389,6 +392,9 @@ class LocalProvider(SandboxProvider):
         allow_nested_userns: let processes inside create user namespaces (needed only if Chromium
             runs with its own namespace sandbox; the agent runs it with ``--no-sandbox``). Off by
             default: unprivileged user namespaces are a large kernel attack surface.
+        memory_limit_mb, pids_limit: per-sandbox cgroup limits (memory with swap; processes and
+            threads) where a cgroup can be made here (``limits.py``); else a per-uid process cap.
+        seccomp: apply the syscall filter of ``limits.py`` (bwrap isolation, libseccomp present).
     """
 
     name = "local"
@@ -413,6 +419,9 @@ class LocalProvider(SandboxProvider):
         max_read_bytes: int = 64 * 1024 * 1024,
         resolver: Resolver = system_resolver,
         allow_nested_userns: bool = False,
+        memory_limit_mb: int = 2048,
+        pids_limit: int = 1024,
+        seccomp: bool = True,
     ) -> None:
         self.python = python_executable or sys.executable
         default_agent = REPO_ROOT / "sandbox_image" / "agent"
@@ -483,6 +492,18 @@ class LocalProvider(SandboxProvider):
                 message="sandboxed browsers may reach loopback addresses of this machine (local development)",
             )
 
+        self.memory_limit_mb = memory_limit_mb
+        self.pids_limit = pids_limit
+        self._cgroups = CgroupLimits.detect()
+        self._seccomp = seccomp_program() if seccomp and self.isolation == "bwrap" else None
+        if not self._cgroups.available:
+            log.warning(
+                "sandbox.no_memory_limit",
+                message="sandboxes run without a memory limit here (a page can take this machine's memory); "
+                "only a per-uid process cap applies",
+                reason=self._cgroups.reason,
+            )
+
         self.base_dir = Path(base_dir) if base_dir is not None else _default_base_dir()
         self._prepare_base_dir()
         log.info(
@@ -492,6 +513,9 @@ class LocalProvider(SandboxProvider):
             python=self.python,
             sandbox_uid=self.sandbox_uid,
             ro_binds=[b.dest for b in self._ro_binds],
+            cgroup=self._cgroups.version or None,
+            memory_limit_mb=memory_limit_mb if self._cgroups.available else None,
+            seccomp=self._seccomp is not None,
         )
 
     # ---------------------------------------------------------------------------------------------
@@ -580,6 +604,8 @@ class LocalProvider(SandboxProvider):
             with self._lock:
                 self._made.add(sandbox_id)
             self._make_dirs(rec)
+            if self._cgroups.available:
+                rec.cgroup = self._cgroups.create(sandbox_id, self.memory_limit_mb, self.pids_limit)
             if self.isolation == "bwrap":
                 self._start_bwrap(rec, request, policy)
             else:
@@ -721,6 +747,15 @@ class LocalProvider(SandboxProvider):
         rec.exited.wait(timeout)
         return rec.exit_code if rec.exited.is_set() else None
 
+    def oom_kills(self, sandbox_id: str) -> int:
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is None:
+            return 0
+        if rec.exited.is_set() or rec.cgroup is None:
+            return rec.oom_kills
+        return rec.cgroup.oom_kills()
+
     def processes(self, sandbox_id: str) -> dict[int, list[str]]:
         """Host pid → argv of every live process of a sandbox (operators, fault-injection tests)."""
         rec = self._get(sandbox_id)
@@ -833,6 +868,8 @@ class LocalProvider(SandboxProvider):
             # fallback finds stragglers that left its process tree.
             OPENHELM_SANDBOX_ID=sandbox_id,
         )
+        if self._cgroups.available:  # the agent names it when a page dies of it
+            env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
         return env
 
     def _servers(
@@ -909,6 +946,10 @@ class LocalProvider(SandboxProvider):
                 fd = _data_fd(content)
                 fds.append(fd)
                 args += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
+            if self._seccomp is not None:
+                seccomp_fd = _data_fd(self._seccomp)
+                fds.append(seccomp_fd)
+                args += ["--seccomp", str(seccomp_fd)]
             args += ["--remount-ro", "/", "--chdir", "/tmp"]
             for key, value in env.items():
                 args += ["--setenv", key, value]
@@ -943,6 +984,7 @@ class LocalProvider(SandboxProvider):
                     "--",
                     *cmd,
                 ]
+            cmd = self._limit_prefix(rec) + cmd
             secret_free = [a if a != request.run_token else "[REDACTED]" for a in args]
             (rec.log_dir / "bwrap-args.txt").write_text("\n".join([*secret_free, "--", *cmd]) + "\n")
             self._spawn(
@@ -978,9 +1020,15 @@ class LocalProvider(SandboxProvider):
             spec=str(spec),
             home=str(home),
         )
-        cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
+        cmd = self._limit_prefix(rec) + _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
         cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
         self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
+
+    def _limit_prefix(self, rec: _Sandbox) -> list[str]:
+        """Join the sandbox's cgroup before anything of it starts; without one, a process cap."""
+        if rec.cgroup is not None:
+            return rec.cgroup.join_prefix()
+        return prlimit_prefix(self.pids_limit * 4)
 
     def _spawn(self, rec: _Sandbox, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
         def popen() -> subprocess.Popen[bytes]:
@@ -1047,6 +1095,9 @@ class LocalProvider(SandboxProvider):
                 os.close(rec.status_fd)
             rec.status_fd = None
         rec.exit_code = code
+        if rec.cgroup is not None:
+            rec.oom_kills = rec.cgroup.oom_kills()
+            rec.cgroup.remove()
         if rec.timer is not None:
             rec.timer.cancel()
         for server in rec.servers:
@@ -1058,6 +1109,7 @@ class LocalProvider(SandboxProvider):
             run_id=rec.info.run_id,
             exit_code=code,
             timed_out=rec.timed_out,
+            oom_kills=rec.oom_kills,
             duration_s=ran_s,
         )
         rec.exited.set()
@@ -1073,6 +1125,8 @@ class LocalProvider(SandboxProvider):
         if not (rec.control_url and rec.run_token):
             return
         report: dict[str, object] = {"reporter": "provider", "timed_out": rec.timed_out, "ran_s": ran_s}
+        if rec.oom_kills:
+            report["oom_kills"] = rec.oom_kills
         if code < 0:
             report["signal"] = -code
         elif code > 128 and code - 128 < 65:  # bwrap passes a killed child on as 128 + signal
@@ -1196,6 +1250,8 @@ class LocalProvider(SandboxProvider):
                     os.close(fd)
                 setattr(rec, attr, None)
         rec.exited.set()
+        if rec.cgroup is not None:
+            rec.cgroup.remove()
         self._cleanup(rec)
 
 

@@ -25,6 +25,7 @@ class AgentEnv(BaseModel):
     OPENHELM_RUN_TOKEN: str = Field(min_length=1, repr=False)
     OPENHELM_CHROMIUM: str = "/usr/bin/chromium"
     OPENHELM_BROWSER_PROXY: str | None = None
+    OPENHELM_MEMORY_LIMIT_MB: int | None = None
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -51,7 +52,11 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         log.error("unreadable run spec", extra={"error": str(exc)})
         fail_without_spec(env.OPENHELM_OUT_DIR, str(exc))
         return 1
-    options = AgentOptions(chromium_path=env.OPENHELM_CHROMIUM, browser_proxy=env.OPENHELM_BROWSER_PROXY)
+    options = AgentOptions(
+        chromium_path=env.OPENHELM_CHROMIUM,
+        browser_proxy=env.OPENHELM_BROWSER_PROXY,
+        memory_limit_mb=env.OPENHELM_MEMORY_LIMIT_MB,
+    )
     result = run_agent(spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options)
     return 0 if result.status == "succeeded" else 1
 

@@ -85,6 +85,7 @@ class BrowserSession:
     ) -> None:
         self.policy = policy
         self.evidence = evidence
+        self.crashed_url: str | None = None
         self._proxied = proxied or context_proxy is not None
         self._pages: list[Page] = []
         self._new_page_notices: list[str] = []
@@ -119,6 +120,13 @@ class BrowserSession:
             self._new_page_notices.append("A new tab opened and is now the current page.")
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
+        page.on("crash", lambda crashed: self._on_crash(crashed))
+
+    def _on_crash(self, page: Page) -> None:
+        # A renderer that dies (most often: the page used more memory than the sandbox has) leaves a
+        # tab that answers nothing; the run cannot go on with it.
+        self.crashed_url = page_url(page) or "about:blank"
+        log.warning("page crashed", extra={"url": self.crashed_url})
 
     def _request_started(self, _request: Request) -> None:
         self._inflight += 1

@@ -60,7 +60,17 @@ class AgentRun:
         self.observation: Observation | None = None
 
     # -- limits -------------------------------------------------------------------------------
+    def _check_page(self) -> None:
+        if self.session.crashed_url is not None:
+            limit = self.options.memory_limit_mb
+            raise AgentFailure(
+                ErrorCode.AGENT_CRASHED,
+                f"the page {self.session.crashed_url[:300]} crashed, most likely out of memory"
+                + (f" (the sandbox's memory limit is {limit} MB)" if limit else ""),
+            )
+
     def _check_time(self) -> None:
+        self._check_page()
         if self.deadline.expired():
             raise AgentFailure(
                 ErrorCode.AGENT_TIMEOUT,
@@ -155,11 +165,16 @@ class AgentRun:
         )
 
     def _observe(self) -> Observation:
-        self.observation = observe(
-            self.session.page,
-            max_chars=self.options.observation_max_chars,
-            timeout_s=self.deadline.cap(10),
-        )
+        self._check_page()
+        try:
+            self.observation = observe(
+                self.session.page,
+                max_chars=self.options.observation_max_chars,
+                timeout_s=self.deadline.cap(10),
+            )
+        except Exception:
+            self._check_page()  # "Target crashed" says less than why it crashed
+            raise
         log.info(
             "observation",
             extra={
