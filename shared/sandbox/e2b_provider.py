@@ -22,6 +22,14 @@ and blocked IPs/CIDRs are added to ``deny_out``. Our ``*.example.com`` also matc
 Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
 the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
 
+Crashes. No Lambda is alive while the agent runs (the handle is disconnected right after start), so
+the sandbox's start command is the supervisor: it reports an agent that exits without its result to
+the control plane within a second. What it cannot cover is the whole sandbox dying with it (E2B
+killed it, the VM failed, its lifetime ran out): then the reaper (every minute) finds the run
+without a live sandbox and bills it up to its last progress report. E2B's lifecycle webhooks
+(``sandbox.lifecycle.killed``, signed ``e2b-signature``, with our ``run_id`` in the sandbox
+metadata) could report that case at once too; not wired yet.
+
 The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for it.
 """
 

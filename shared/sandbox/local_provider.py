@@ -37,13 +37,23 @@ Fallback (isolation ``"subprocess"``): where bubblewrap is missing or cannot cre
 pointed at the filtering proxy (on a host TCP port), but nothing stops the agent from ignoring it.
 This is logged loudly at construction.
 
+Limits (``limits.py``): a seccomp filter (``bwrap --seccomp``), and a cgroup per sandbox with memory
+and pid limits where one can be made (else a per-uid process cap), joined before bwrap starts.
+
+Inside, bwrap runs ``bridge.py`` → the image's supervisor (``openhelm_agent/supervise.py``, copied in
+like the bridge) → the agent. The supervisor reports an agent that exits without its completion
+(``/internal/runs/{id}/exit``); the watcher below reports a sandbox that ended on its own (a dead
+bridge, supervisor or init ends the whole pid namespace at once), so a crash fails its run within
+a second instead of waiting for the reaper.
+
 Lifecycle: :meth:`LocalProvider.start` returns as soon as bwrap has set the sandbox up (a few tens
 of milliseconds). A watcher thread reaps the process; a timer kills it after ``request.timeout_s``;
 ``setpriv --pdeathsig`` kills it if the provider's process dies (no orphans after a crash of
 ``openhelm dev``). "Exited" means the sandbox's whole pid namespace is gone (waited on through a
 pidfd of its init). Files stay readable after the process ends (the control plane reads them after
 the completion callback) until :meth:`LocalProvider.kill`, which also removes the run's files unless
-``retain_files`` is set (logs are always kept).
+``retain_files`` is set (the logs of the newest ``keep_logs`` killed sandboxes are kept);
+:meth:`LocalProvider.close` removes every run directory this provider made, and nothing else.
 """
 
 from __future__ import annotations
