@@ -232,3 +232,39 @@ def test_reaper_bills_a_crashed_run_up_to_its_last_sign_of_life(env) -> None:
     run = runs.get_run(svc, org_id, run_id)
     assert run.error.code == "AGENT_CRASHED"
     assert run.usage.sandbox_seconds == 12.0  # not 70: the minute until discovery is not billed
+
+
+def test_an_exit_report_fails_the_run_naming_the_signal_billed_to_the_death(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    svc.clock.advance(9)
+    # what the exit route records when the supervisor's report arrives (shared/callbacks.py)
+    svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), {"agent_exit": {"signal": 9}})
+    svc.clock.advance(30)  # Finalize ran late: not billed
+    exited = {"status": "exited", "exit": {"reporter": "supervisor", "signal": 9, "exit_code": None}}
+    assert finalize(svc, run_id, org_id, exited)["status"] == "failed"
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.error.code == "AGENT_CRASHED" and "SIGKILL" in run.error.message
+    assert run.usage.sandbox_seconds == 9.0
+    # the end is recorded once: a second report or a late completion does not move it
+    from shared.db.dynamo import ConditionalCheckFailed
+
+    with pytest.raises(ConditionalCheckFailed):
+        svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat())
+
+
+def test_a_result_written_before_the_death_still_counts(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    agent_outputs(provider, sandbox_id, {"status": "succeeded", "result": {"n": 3}, "confidence": 0.8})
+    exited = {"status": "exited", "exit": {"reporter": "provider", "signal": 9}}
+    assert finalize(svc, run_id, org_id, exited)["status"] == "succeeded"
+    assert runs.get_run(svc, org_id, run_id).result == {"n": 3}
+
+
+def test_the_providers_lifetime_running_out_is_a_timeout(env) -> None:
+    svc, provider, org_id = env
+    run_id, _ = started(svc, provider, org_id)
+    exited = {"status": "exited", "exit": {"reporter": "provider", "timed_out": True, "signal": 15}}
+    finalize(svc, run_id, org_id, exited)
+    assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_TIMEOUT"
