@@ -236,7 +236,7 @@ def test_reaper_bills_a_crashed_run_up_to_its_last_sign_of_life(env) -> None:
 
 def test_an_exit_report_fails_the_run_naming_the_signal_billed_to_the_death(env) -> None:
     svc, provider, org_id = env
-    run_id, sandbox_id = started(svc, provider, org_id)
+    run_id, _ = started(svc, provider, org_id)
     svc.clock.advance(9)
     # what the exit route records when the supervisor's report arrives (shared/callbacks.py)
     svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), {"agent_exit": {"signal": 9}})
