@@ -13,6 +13,7 @@ import pytest
 
 from shared.sandbox.local_provider import LocalProvider
 from tests.sandbox_local.conftest import Hit, RecordingServer, make_request, processes_with, requires_bwrap
+from tests.support.polling import poll
 
 pytestmark = requires_bwrap
 
@@ -29,7 +30,7 @@ def hanging_agent(provider: LocalProvider, control: RecordingServer) -> tuple[st
     request = make_request(control.url, {"mode": "hang", "marker": marker})
     provider.start(request)
     control.wait_for(lambda h: h.path.endswith("/progress") and b"hanging" in h.body)
-    (grandchild,) = processes_with(marker)
+    (grandchild,) = poll(lambda: processes_with(marker), "the stand-in's grandchild", 10)
     return request.run_id, request.run_token, parent_of(grandchild)
 
 
