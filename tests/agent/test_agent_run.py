@@ -446,3 +446,34 @@ def test_a_request_the_sandbox_proxy_refuses_is_logged_as_blocked(
     assert entries and all(e["blocked"] for e in entries)
     assert entries[0]["status"] == (403 if scheme == "http" else None)
     assert "blocked by the domain policy" in json.dumps(plane.llm.chat_requests[1].body["messages"])
+
+
+def test_garbage_tool_arguments_go_back_to_the_model(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    bad_call = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-test",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "click", "arguments": '{"ref": "e1'}}
+                    ],
+                },
+            }
+        ],
+    }
+    plane.llm.add(Raw(json.dumps(bad_call).encode()), done())
+
+    result = run(make_spec(site), tmp_path, url, browser)
+
+    assert result.status == "succeeded", result.error_message
+    assert "not valid JSON" in json.dumps(plane.llm.chat_requests[1].body["messages"][-2:])
