@@ -8,6 +8,11 @@ last sign of life): sandbox seconds are billed up to it, not up to whenever the 
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -92,3 +97,46 @@ def _end_agent(svc: Services, org_id: str, run_id: str, fields: dict[str, Any]) 
         return svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), fields)
     except ConditionalCheckFailed:
         return run
+
+
+class E2BEvent(BaseModel):
+    """The part of an E2B lifecycle webhook delivery we read (docs: sandbox/lifecycle-events-webhooks)."""
+
+    type: str = Field(max_length=100)
+    sandboxId: str = Field(max_length=200)  # E2B's field names
+    timestamp: datetime | None = None
+    eventData: dict[str, Any] | None = None
+
+
+def e2b_signature_valid(secret: str, raw_body: bytes, signature: str | None) -> bool:
+    """E2B signs a delivery as the unpadded base64 of SHA-256(secret + raw body) (``e2b-signature``).
+    Not an HMAC, so a length extension could append bytes to a seen body; what follows a JSON
+    object is refused by the parser, so such a forgery never parses."""
+    if not secret or not signature:
+        return False
+    expected = base64.b64encode(hashlib.sha256(secret.encode() + raw_body).digest()).decode().rstrip("=")
+    return hmac.compare_digest(expected, signature.strip().rstrip("="))
+
+
+def e2b_lifecycle(svc: Services, event: E2BEvent) -> bool:
+    """A sandbox of ours was killed (E2B's timeout, a failure, a kill): end its run if it is still
+    running, billed up to the kill. True if this ended a run. The killed sandbox must be the run's
+    own (the metadata names the run; the sandbox id must match the run's record)."""
+    if event.type != "sandbox.lifecycle.killed":
+        return False
+    metadata = (event.eventData or {}).get("sandbox_metadata") or {}
+    run_id, org_id = metadata.get("run_id"), metadata.get("org_id")
+    if not (isinstance(run_id, str) and isinstance(org_id, str)):
+        return False
+    run = svc.runs.get(org_id, run_id, consistent=True)
+    if run is None or run.get("sandbox_id") != event.sandboxId:
+        return False
+    if run["status"] != RunStatus.running.value or not run.get("task_token"):
+        return False
+    now = svc.clock.now()
+    killed_at = min(event.timestamp, now) if event.timestamp and event.timestamp.tzinfo else now
+    exit_info = {"reporter": "e2b", "sandbox_killed": True}
+    # If the supervisor's report or the completion came first, its end stands; still wake the task.
+    with contextlib.suppress(ConditionalCheckFailed):
+        run = svc.runs.mark_sandbox_ended(org_id, run_id, killed_at.isoformat(), {"agent_exit": exit_info})
+    return svc.orchestrator.succeed_task(run["task_token"], {"status": "exited", "exit": exit_info})

@@ -95,6 +95,8 @@ def _exit_of(callback: dict[str, Any] | None) -> dict[str, Any] | None:
 def _exit_text(exit_info: dict[str, Any]) -> str:
     if exit_info.get("timed_out"):
         return "the sandbox's lifetime (max_duration_s + grace) ran out and it was stopped"
+    if exit_info.get("sandbox_killed"):
+        return "the sandbox was killed (E2B reported it) before the agent reported a result"
     sig = exit_info.get("signal")
     code = exit_info.get("exit_code")
     if isinstance(sig, int):

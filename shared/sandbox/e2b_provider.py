@@ -25,10 +25,11 @@ the sandbox-wide environment; AWS, E2B and model-provider credentials are refuse
 Crashes. No Lambda is alive while the agent runs (the handle is disconnected right after start), so
 the sandbox's start command is the supervisor: it reports an agent that exits without its result to
 the control plane within a second. What it cannot cover is the whole sandbox dying with it (E2B
-killed it, the VM failed, its lifetime ran out): then the reaper (every minute) finds the run
-without a live sandbox and bills it up to its last progress report. E2B's lifecycle webhooks
-(``sandbox.lifecycle.killed``, signed ``e2b-signature``, with our ``run_id`` in the sandbox
-metadata) could report that case at once too; not wired yet.
+killed it, the VM failed, its lifetime ran out). E2B's lifecycle webhook covers it where it is
+registered (``sandbox.lifecycle.killed`` → ``POST /internal/e2b/events``, checked against
+``OPENHELM_E2B_WEBHOOK_SECRET``; our ``run_id``/``org_id`` ride in the sandbox metadata): the run
+ends at once, billed up to the kill. Otherwise the reaper (every minute) finds the run without a
+live sandbox and bills it up to its last progress report.
 
 The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for it.
 """
