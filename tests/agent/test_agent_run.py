@@ -477,3 +477,52 @@ def test_garbage_tool_arguments_go_back_to_the_model(
 
     assert result.status == "succeeded", result.error_message
     assert "not valid JSON" in json.dumps(plane.llm.chat_requests[1].body["messages"][-2:])
+
+
+def _newest_browser_process() -> int:
+    """The host pid of the most recently started Chromium browser process below this test process."""
+    import os
+
+    def stat(pid: int) -> tuple[int, int]:  # (ppid, start time)
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[19])
+
+    ours, found = {os.getpid()}, []
+    for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            ppid, started = stat(pid)
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid in ours or pid in ours:
+            ours.add(pid)
+            if b"--remote-debugging-pipe" in argv and not any(a.startswith(b"--type=") for a in argv):
+                found.append((started, pid))
+    return max(found)[1]
+
+
+def test_a_browser_that_dies_ends_the_run_as_a_crash_naming_memory(
+    site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """The OOM killer may pick the browser itself rather than a renderer: no more actions on a dead
+    browser (they would fail one by one until the model gives up), the run ends AGENT_CRASHED."""
+    import os
+    import signal
+
+    plane, url = control
+
+    def kill_the_browser(_body: dict) -> ToolCall:
+        os.kill(_newest_browser_process(), signal.SIGKILL)
+        return ToolCall("wait", {"seconds": 1})
+
+    plane.llm.add(kill_the_browser, *[ToolCall("wait", {"seconds": 1})] * 5)
+
+    result = run(make_spec(site), tmp_path, url, None, memory_limit_mb=2048)
+
+    assert result.error_code == "AGENT_CRASHED", result.error_message
+    assert "browser crashed, most likely out of memory (the sandbox's memory limit is 2048 MB)" in (
+        result.error_message or ""
+    )
+    assert len(plane.llm.chat_requests) <= 2

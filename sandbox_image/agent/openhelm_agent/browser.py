@@ -30,6 +30,8 @@ BLOCKED_STATUS = 451
 # The local sandbox's egress proxy marks the responses it refuses with this header (egress_proxy.py).
 PROXY_BLOCKED_HEADER = "x-openhelm-blocked"
 TUNNEL_FAILED = "ERR_TUNNEL_CONNECTION_FAILED"
+# BrowserSession.crashed_url when the whole browser went away rather than one page.
+BROWSER_GONE = "(browser)"
 
 
 def _proxy(proxy: str | None) -> dict[str, str] | None:
@@ -86,6 +88,8 @@ class BrowserSession:
         self.policy = policy
         self.evidence = evidence
         self.crashed_url: str | None = None
+        self._closing = False
+        self._browser = browser
         self._proxied = proxied or context_proxy is not None
         self._pages: list[Page] = []
         self._new_page_notices: list[str] = []
@@ -98,6 +102,9 @@ class BrowserSession:
             accept_downloads=False,
             proxy=_proxy(context_proxy),  # type: ignore[arg-type]
         )
+        # The whole browser gone (the OOM killer may pick it rather than a renderer): every later
+        # action would fail the same way, so the run ends (loop.py checks crashed_url).
+        browser.on("disconnected", lambda _browser: self._on_browser_gone())
         self.context.route("**/*", self._route)
         self.context.on("page", self._on_page)
         self._inflight = 0
@@ -121,6 +128,22 @@ class BrowserSession:
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
         page.on("crash", lambda crashed: self._on_crash(crashed))
+
+    def crash(self) -> str | None:
+        """What crashed (a page's URL, or BROWSER_GONE), if anything did: the crash events, or a
+        browser that is no longer connected although the event has not been seen yet."""
+        if self.crashed_url is None and not self._closing:
+            try:
+                if not self._browser.is_connected():
+                    self.crashed_url = BROWSER_GONE
+            except Exception:  # asking a broken connection: it is gone
+                self.crashed_url = BROWSER_GONE
+        return self.crashed_url
+
+    def _on_browser_gone(self) -> None:
+        if not self._closing and self.crashed_url is None:
+            self.crashed_url = BROWSER_GONE
+            log.warning("browser disconnected")
 
     def _on_crash(self, page: Page) -> None:
         # A renderer that dies (most often: the page used more memory than the sandbox has) leaves a
@@ -226,6 +249,7 @@ class BrowserSession:
             log.info("route handling failed", extra={"error": str(exc)})
 
     def close(self) -> None:
+        self._closing = True
         try:
             self.context.close()
         except Exception as exc:

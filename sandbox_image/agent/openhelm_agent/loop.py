@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_error
+from openhelm_agent.browser import BROWSER_GONE, BrowserSession, page_url, safe_title, short_error
 from openhelm_agent.callback import ControlPlaneClient
 from openhelm_agent.clock import Deadline
 from openhelm_agent.conversation import Conversation
@@ -60,14 +60,23 @@ class AgentRun:
         self.observation: Observation | None = None
 
     # -- limits -------------------------------------------------------------------------------
+    def crash_failure(self) -> AgentFailure | None:
+        """The run's end when its page or browser crashed (run.py also asks after an exception)."""
+        url = self.session.crash()
+        if url is None:
+            return None
+        limit = self.options.memory_limit_mb
+        what = "the browser" if url == BROWSER_GONE else f"the page {url[:300]}"
+        return AgentFailure(
+            ErrorCode.AGENT_CRASHED,
+            f"{what} crashed, most likely out of memory"
+            + (f" (the sandbox's memory limit is {limit} MB)" if limit else ""),
+        )
+
     def _check_page(self) -> None:
-        if self.session.crashed_url is not None:
-            limit = self.options.memory_limit_mb
-            raise AgentFailure(
-                ErrorCode.AGENT_CRASHED,
-                f"the page {self.session.crashed_url[:300]} crashed, most likely out of memory"
-                + (f" (the sandbox's memory limit is {limit} MB)" if limit else ""),
-            )
+        failure = self.crash_failure()
+        if failure is not None:
+            raise failure
 
     def _check_time(self) -> None:
         self._check_page()

@@ -162,7 +162,9 @@ def run_agent(
         result = _failed(ErrorCode.AGENT_CRASHED, str(exc), evidence, repairs())
     except Exception as exc:
         log.exception("agent crashed")
-        result = _failed(ErrorCode.AGENT_CRASHED, f"{type(exc).__name__}: {short_error(exc)}", evidence, repairs())
+        crash = holder[0].crash_failure() if holder else None  # "Target closed" says less than why
+        message = crash.message if crash else f"{type(exc).__name__}: {short_error(exc)}"
+        result = _failed(ErrorCode.AGENT_CRASHED, message, evidence, repairs())
     except BaseException as exc:  # KeyboardInterrupt, SystemExit from SIGTERM: report, then re-raise
         interrupted = exc
         result = _failed(ErrorCode.AGENT_CRASHED, f"agent interrupted ({type(exc).__name__})", evidence, repairs())
