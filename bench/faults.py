@@ -135,7 +135,7 @@ class Bench:
         run = self.terminal(run_id, 240)
         error = run.get("error") or {}
         line("unbounded allocation: POST → terminal", time.monotonic() - started, "s", run["status"])
-        line("unbounded allocation: error", error.get("code") or "-", "", (error.get("message") or "")[:110])
+        line("unbounded allocation: error", error.get("code") or "-", "", (error.get("message") or "")[:220])
 
 
 def _parent(pid: int) -> int:
