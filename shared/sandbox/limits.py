@@ -31,6 +31,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +214,29 @@ class CgroupLimits:
             # --property=Delegate=yes) to get per-sandbox limits.
             return cls(0, reason=f"cgroup v2 at {own} cannot delegate memory and pids: {exc.strerror or exc}")
         return cls(2, {"memory": own, "pids": own})
+
+    def sweep(self, older_than_s: float = 60.0, prefix: str = "openhelm-lsb_") -> int:
+        """Remove sandbox cgroups a dead provider left (a provider killed with SIGKILL cannot clean
+        up): empty, and made more than ``older_than_s`` ago, so never one a live provider has just
+        made and is about to join. How many went."""
+        removed = 0
+        now = time.time()
+        for parent in dict.fromkeys(self.parents.values()):
+            try:
+                candidates = list(parent.glob(f"{prefix}*"))
+            except OSError:
+                continue
+            for directory in candidates:
+                try:
+                    if now - directory.stat().st_mtime < older_than_s:
+                        continue
+                    if (directory / "cgroup.procs").read_text().strip():
+                        continue
+                    directory.rmdir()
+                    removed += 1
+                except OSError:
+                    continue
+        return removed
 
     @property
     def available(self) -> bool:

@@ -58,8 +58,10 @@ the completion callback) until :meth:`LocalProvider.kill`, which also removes th
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
+import http.client
 import json
 import os
 import re
@@ -505,6 +507,8 @@ class LocalProvider(SandboxProvider):
         self.memory_limit_mb = memory_limit_mb
         self.pids_limit = pids_limit
         self._cgroups = CgroupLimits.detect()
+        if self._cgroups.available:
+            self._cgroups.sweep()
         self._seccomp = seccomp_program() if seccomp and self.isolation == "bwrap" else None
         if not self._cgroups.available:
             log.warning(
@@ -516,6 +520,9 @@ class LocalProvider(SandboxProvider):
 
         self.base_dir = Path(base_dir) if base_dir is not None else _default_base_dir()
         self._prepare_base_dir()
+        # A process that exits without close() (a crash of `openhelm dev`, a test run's end) still
+        # ends its sandboxes (pdeathsig), but only close() removes their cgroups and directories.
+        atexit.register(self._close_at_exit)
         log.info(
             "sandbox.provider_ready",
             isolation=self.isolation,
@@ -721,6 +728,8 @@ class LocalProvider(SandboxProvider):
             rec.killed = True
         was_running = not rec.exited.is_set()
         self._terminate(rec)
+        if rec.cgroup is not None:  # the watcher removed it on exit; again in case a straggler held it
+            rec.cgroup.remove()
         self._cleanup(rec)
         self._prune_logs(sandbox_id)
         log.info("sandbox.killed", sandbox_id=sandbox_id, run_id=rec.info.run_id, was_running=was_running)
@@ -802,6 +811,12 @@ class LocalProvider(SandboxProvider):
             self._logs_kept.clear()
         for sandbox_id in made:
             self._remove_run_dir(sandbox_id)
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:  # at exit: say it, never raise
+            log.warning("sandbox.close_at_exit_failed", error=str(exc))
 
     def __enter__(self) -> LocalProvider:
         return self
@@ -1126,7 +1141,10 @@ class LocalProvider(SandboxProvider):
         with rec.lock:
             unexpected = not rec.killed
         if unexpected:
-            self._report_exit(rec, code, ran_s)
+            try:
+                self._report_exit(rec, code, ran_s)
+            except Exception as exc:  # never let a report take the watcher down; the reaper remains
+                log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=repr(exc))
 
     def _report_exit(self, rec: _Sandbox, code: int, ran_s: float) -> None:
         """Tell the control plane the sandbox ended on its own (the supervisor inside normally did
@@ -1155,7 +1173,7 @@ class LocalProvider(SandboxProvider):
                 status = int(response.status)
         except urllib.error.HTTPError as exc:
             status = int(exc.code)
-        except (OSError, ValueError) as exc:  # the reaper remains the backstop
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # the reaper remains the backstop
             log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=str(exc))
             return
         log.info("sandbox.exit_reported", sandbox_id=rec.info.sandbox_id, run_id=rec.info.run_id, status=status)

@@ -46,3 +46,21 @@ def test_unbounded_allocation_meets_the_memory_limit_not_the_host(control: Recor
         report = control.wait_for(lambda h: h.path.endswith("/exit") and b'"provider"' in h.body)
         assert prov.oom_kills(info.sandbox_id) >= 1  # what Finalize asks to name the cause
     assert json.loads(report.body)["oom_kills"] >= 1
+
+
+@needs_cgroup
+def test_cgroups_a_killed_provider_left_are_swept_and_live_ones_kept(control: RecordingServer) -> None:
+    import secrets
+
+    limits = CgroupLimits.detect()
+    tag = secrets.token_hex(6)
+    dead = limits.create(f"lsb_{tag}dead", memory_mb=64, pids=16)  # its provider died: empty
+    with make_provider(isolation="bwrap") as prov:
+        info = prov.start(make_request(control.url, {"mode": "hang"}))
+        control.wait_for(lambda h: h.path.endswith("/progress") and b"hanging" in h.body)
+        live_prefix = f"openhelm-{info.sandbox_id}"
+        assert limits.sweep(older_than_s=3600, prefix=f"openhelm-lsb_{tag}") == 0  # too young to judge
+        assert limits.sweep(older_than_s=0, prefix=f"openhelm-lsb_{tag}") == len(dead.dirs)
+        assert limits.sweep(older_than_s=0, prefix=live_prefix) == 0  # it has processes
+        assert prov.list_running()
+    assert not any(d.exists() for d in dead.dirs)

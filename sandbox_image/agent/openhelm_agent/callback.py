@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import queue
@@ -83,7 +84,7 @@ class ControlPlaneClient:
                 status = post_json(self._progress_url, self._token, item, self._progress_timeout)
                 if status >= 300:
                     log.info("progress rejected", extra={"status": status, "step": item.get("step")})
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 log.info("progress not delivered", extra={"error": type(exc).__name__})
 
     def progress(self, step: int, url: str, action: str) -> None:
@@ -114,7 +115,7 @@ class ControlPlaneClient:
                 log.warning("completion rejected", extra={"status": status, "attempt": attempt})
                 if status < 500 and status != 429:
                     return False
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 log.warning("completion not delivered", extra={"error": str(exc), "attempt": attempt})
             if attempt < self._complete_attempts:
                 time.sleep(delay)

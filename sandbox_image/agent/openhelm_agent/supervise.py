@@ -23,6 +23,7 @@ the agent's status (128 + signal when it was killed). SIGTERM/SIGINT/SIGHUP are 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -92,7 +93,7 @@ def post_report(url: str, token: str, report: dict[str, object]) -> int | None:
                 status = int(response.status)
         except urllib.error.HTTPError as exc:
             status = int(exc.code)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             _log(f"exit report not delivered (attempt {attempt}): {type(exc).__name__}")
             status = None
         if status is not None and status < 500 and status != 429:
