@@ -52,6 +52,7 @@ from devstack.template import (
     load_template,
 )
 from shared.logging import get_logger
+from shared.sandbox.factory import close_providers
 
 log = get_logger("devstack.stack")
 
@@ -269,6 +270,7 @@ class LocalStack:
         if self.poller:
             self.poller.stop()
         self._stop_executions()
+        close_providers()  # kills this process's sandboxes, removes the run directories it made (only those)
         patches.deactivate(self)
         if self.registry:
             self.registry.close()

@@ -4,7 +4,8 @@ Python 3.11 on Debian bookworm (the official ``python:3.11-slim-bookworm`` image
 ``pip`` on PATH, no PEP 668 lock), Debian's Chromium at ``/usr/bin/chromium`` with fonts, and the
 agent package from ``agent/`` pip-installed system-wide. The agent is not the template's start
 command: E2B runs a start command once at build time and snapshots it, before any run exists, so
-the provider starts ``python -m openhelm_agent`` per run (``shared/sandbox/e2b_provider.py``).
+the provider starts the agent under its supervisor per run (``shared/sandbox/e2b_provider.py``):
+the supervisor reports the agent's exit to the control plane at once if it ends without its result.
 
 Build with ``build_dev.py`` / ``build_prod.py``; inspect offline with ``Template.to_json`` or
 ``Template.to_dockerfile`` (no E2B call).
@@ -23,7 +24,7 @@ AGENT_SRC = "agent"
 AGENT_DIR = "/opt/openhelm-agent"
 CHROMIUM = "/usr/bin/chromium"
 # What the provider runs in the sandbox per run (docs/agent-contract.md).
-AGENT_COMMAND = "python -m openhelm_agent"
+AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
 APT_PACKAGES = [
     "chromium",
     "chromium-sandbox",

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the OS packages the local sandbox needs (Debian/Ubuntu): Chromium and bubblewrap.
+# Installs the OS packages the local sandbox needs (Debian/Ubuntu): Chromium, bubblewrap and
+# libseccomp (the sandbox's syscall filter is compiled with it).
 # Idempotent; silent when everything is already there.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing+=(libseccomp2)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing OS packages: ${missing[*]}" >&2
 SUDO=""

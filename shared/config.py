@@ -46,6 +46,8 @@ class Settings(BaseModel):
     run_token_secret: str = Field("", alias="OPENHELM_RUN_TOKEN_SECRET", repr=False)
     llm_api_key: str = Field("", alias="OPENHELM_LLM_API_KEY", repr=False)
     e2b_api_key: str = Field("", alias="OPENHELM_E2B_API_KEY", repr=False)
+    # Signature secret of the E2B lifecycle webhook (sandbox.lifecycle.killed); empty: route off.
+    e2b_webhook_secret: str = Field("", alias="OPENHELM_E2B_WEBHOOK_SECRET", repr=False)
 
     # Sandboxes.
     # URL the agent inside a sandbox uses to reach this control plane; defaults to public_url.

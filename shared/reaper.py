@@ -1,6 +1,10 @@
 """The reaper: the backstop that makes sure nothing is left running.
 
-- A running run whose sandbox is gone (the agent died without a callback) ends as AGENT_CRASHED.
+- A running run whose sandbox is gone (the agent died without a callback) ends as AGENT_CRASHED,
+  billed up to its last sign of life (its last progress report, else its start), not up to the
+  reaper's visit. Normally the sandbox's supervisor or the local provider reports the exit within a
+  second (shared/callbacks.py); the reaper covers what nobody was left to report: on E2B, a sandbox
+  that died whole (killed, crashed, its lifetime ran out) with the supervisor in it.
 - A running run past its deadline ends as AGENT_TIMEOUT (normally the state machine's own timeout
   does this first).
 - A live sandbox whose run is missing or unknown is killed; one whose run is finished is killed
@@ -14,9 +18,11 @@ execution stops waiting instead of sitting out its timeout.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shared.db.dynamo import ConditionalCheckFailed
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.orchestration.finalize import cleanup
@@ -45,6 +51,7 @@ def reap(svc: Services) -> ReapReport:
         elif (
             run.get("sandbox_id") not in alive and (now - started).total_seconds() >= svc.settings.reaper_start_grace_s
         ):
+            _record_last_sign_of_life(svc, run, started)
             _end(svc, run, "AGENT_CRASHED", "the sandbox exited without reporting a result")
             report.crashed.append(run["id"])
     for sandbox_id, info in alive.items():
@@ -66,6 +73,19 @@ def _done_with(svc: Services, run: dict | None, now: datetime) -> bool:
         return True
     finished = datetime.fromisoformat(run["finished_at"]) if run.get("finished_at") else now
     return (now - finished).total_seconds() >= svc.settings.evidence_grace_s
+
+
+def _record_last_sign_of_life(svc: Services, run: dict, started: datetime) -> None:
+    """``sandbox_ended_at`` = the last progress report (or the start): the sandbox is billed up to
+    when it was last seen alive. Kept if a report already recorded the end."""
+    last = started
+    # The reaper's index holds a few attributes only (template.yaml, gsi3): read the progress.
+    full = svc.runs.get(run["org_id"], run["id"], consistent=True) or {}
+    updated = (full.get("progress") or {}).get("updated_at")
+    if updated:
+        last = max(last, datetime.fromisoformat(updated))
+    with contextlib.suppress(ConditionalCheckFailed):
+        svc.runs.mark_sandbox_ended(run["org_id"], run["id"], last.isoformat(), {"agent_exit": {"reporter": "reaper"}})
 
 
 def _end(svc: Services, run: dict, code: str, cause: str) -> None:

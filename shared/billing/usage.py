@@ -74,7 +74,12 @@ def _counter(run: dict[str, Any], name: str) -> int:
 def waived_reason(run: dict[str, Any]) -> str | None:
     if run.get("status") != RunStatus.failed.value:
         return None
-    return INFRA_FAILURES.get((run.get("error") or {}).get("code") or "")
+    error = run.get("error") or {}
+    # A page that eats the sandbox's memory crashes the agent too, but that is the page's doing, not
+    # our code's (Finalize and the agent name memory in such a crash's message): it is charged.
+    if error.get("code") == "AGENT_CRASHED" and "out of memory" in str(error.get("message") or "").lower():
+        return None
+    return INFRA_FAILURES.get(error.get("code") or "")
 
 
 def measure(pricing: Pricing, run: dict[str, Any], now: datetime) -> Measured:

@@ -252,6 +252,30 @@ class RunRepository:
             values=values,
         )
 
+    def mark_sandbox_ended(
+        self, org_id: str, run_id: str, ended_at: str, fields: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record when the run's agent ended (``sandbox_ended_at``), once, while the run is running.
+
+        ConditionalCheckFailed if the run is not running or the end was already recorded (the
+        first of the completion callback, an exit report and the reaper wins)."""
+        sets = ["sandbox_ended_at = :at"]
+        values: dict[str, Any] = {":at": ended_at, ":running": RunStatus.running.value}
+        names = {"#status": "status"}
+        for i, (name, value) in enumerate((fields or {}).items()):
+            names[f"#e{i}"] = name
+            values[f":e{i}"] = value
+            sets.append(f"#e{i} = :e{i}")
+        item = self.table.update(
+            keys.org_pk(org_id),
+            keys.run_sk(run_id),
+            update="SET " + ", ".join(sets),
+            condition="attribute_exists(pk) AND #status = :running AND attribute_not_exists(sandbox_ended_at)",
+            names=names,
+            values=values,
+        )
+        return item_to_run(item)
+
     def add_usage(self, org_id: str, run_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
         """Count one LLM call into the run (atomic ADDs; safe under concurrent calls). The call's own
         [input, output] tokens are appended to ``llm_call_log`` in the same update, so entry n-1 is

@@ -3,6 +3,7 @@ record usage and write the terminal run. Cleanup: the same end for every failure
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime
 from typing import Any
 
@@ -33,10 +34,13 @@ def _schema_errors(schema: dict[str, Any] | None, value: Any) -> list[str]:
 
 
 def usage_of(svc: Services, run: dict[str, Any]) -> dict[str, Any]:
-    """Usage as the control plane counted it: tokens from the LLM gateway, time from our clock."""
+    """Usage as the control plane counted it: tokens from the LLM gateway, time from our clock, up to
+    the agent's end (``sandbox_ended_at``: completion, exit report or last sign of life) when known,
+    else up to now."""
     seconds = 0.0
     if run.get("started_at"):
-        seconds = max(0.0, (svc.clock.now() - datetime.fromisoformat(run["started_at"])).total_seconds())
+        end = datetime.fromisoformat(run["sandbox_ended_at"]) if run.get("sandbox_ended_at") else svc.clock.now()
+        seconds = max(0.0, (end - datetime.fromisoformat(run["started_at"])).total_seconds())
     return Usage(
         input_tokens=int(run.get("usage_input_tokens", 0)),
         output_tokens=int(run.get("usage_output_tokens", 0)),
@@ -59,7 +63,9 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     # The sandbox stays alive: the evidence function copies its files to S3 and then kills it
     # (shared/evidence.py); the reaper kills it if that never happens.
     outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
-    fields, status = _terminal_fields(run, outputs)
+    fields, status = _terminal_fields(run, outputs, _exit_of(callback))
+    if sandbox_id and fields.get("error", {}).get("code") == "AGENT_CRASHED":
+        _name_memory(svc, sandbox_id, fields)
     fields["usage"] = usage_of(svc, run)
     try:
         fields = fit_run_item(run, fields, outputs.problems.append)
@@ -72,7 +78,51 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     return {"status": (item or run)["status"]}
 
 
-def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[str, Any], RunStatus]:
+def _name_memory(svc: Services, sandbox_id: str, fields: dict[str, Any]) -> None:
+    """A crash in a sandbox whose processes the kernel ended for want of memory says so."""
+    try:
+        kills = svc.sandbox.oom_kills(sandbox_id)
+    except Exception as exc:  # the cause is a nicety; the run ends either way
+        log.info("oom_kills_unavailable", sandbox_id=sandbox_id, error=str(exc))
+        return
+    if kills:
+        error = fields["error"]
+        error["message"] = (
+            f"out of memory: the sandbox reached its memory limit and the kernel ended {kills} of its "
+            f"processes; {error['message']}"
+        )[:1000]
+
+
+def _exit_of(callback: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The exit report when the run was woken by one (shared/callbacks.py), else None."""
+    if isinstance(callback, dict) and callback.get("status") == "exited" and isinstance(callback.get("exit"), dict):
+        return callback["exit"]
+    return None
+
+
+def _exit_text(exit_info: dict[str, Any]) -> str:
+    if exit_info.get("timed_out"):
+        return "the sandbox's lifetime (max_duration_s + grace) ran out and it was stopped"
+    if exit_info.get("sandbox_killed"):
+        return "the sandbox was killed (E2B reported it) before the agent reported a result"
+    sig = exit_info.get("signal")
+    code = exit_info.get("exit_code")
+    if isinstance(sig, int):
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        how = f"was killed by {name}" + (" (out of memory, or killed from outside)" if sig == signal.SIGKILL else "")
+    elif isinstance(code, int) and code > 128 and code - 128 < 65:
+        return _exit_text({**exit_info, "signal": code - 128, "exit_code": None})
+    else:
+        how = f"exited with code {code}"
+    return f"the agent process {how} without reporting a result (seen by the {exit_info.get('reporter', 'sandbox')})"
+
+
+def _terminal_fields(
+    run: dict[str, Any], outputs: AgentOutputs, exit_info: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], RunStatus]:
     fields: dict[str, Any] = {
         "steps": [s.model_dump(mode="json") for s in outputs.steps],
         "network": [n.model_dump(mode="json") for n in outputs.network],
@@ -80,6 +130,10 @@ def _terminal_fields(run: dict[str, Any], outputs: AgentOutputs) -> tuple[dict[s
     }
     res = outputs.result
     if res is None:
+        if exit_info is not None:
+            code = "AGENT_TIMEOUT" if exit_info.get("timed_out") else "AGENT_CRASHED"
+            fields["error"] = RunError(code=code, message=_exit_text(exit_info))
+            return _dump(fields), RunStatus.failed
         detail = "; ".join(outputs.problems) or "no result.json"
         fields["error"] = RunError(code="AGENT_CRASHED", message=f"the agent left no readable result ({detail})")
         return _dump(fields), RunStatus.failed

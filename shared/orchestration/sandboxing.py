@@ -21,9 +21,11 @@ from shared.services import Services
 log = get_logger("orchestration.sandbox")
 
 
-def run_spec(run: dict[str, Any]) -> dict[str, Any]:
-    """The spec the agent reads (docs/agent-contract.md). Holds no credentials."""
+def run_spec(run: dict[str, Any], deadline_at: float | None = None) -> dict[str, Any]:
+    """The spec the agent reads (docs/agent-contract.md). Holds no credentials. ``deadline_at``: when
+    the run's time is up by our clock (the agent counts from there, not from its own start)."""
     return {
+        "deadline_at": deadline_at,
         "run_id": run["id"],
         "prompt": run["prompt"],
         "inputs": run.get("inputs"),
@@ -58,7 +60,8 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         run_id=run_id,
         org_id=org_id,
         timeout_s=lifetime,
-        run_spec=run_spec(run),
+        # From before the sandbox starts, so the agent ends by started_at + max_duration_s.
+        run_spec=run_spec(run, svc.clock.now().timestamp() + int(run["max_duration_s"])),
         control_url=svc.settings.control_url or run.get("control_url") or svc.settings.sandbox_control_url,
         run_token=token,
         llm_url=svc.settings.sandbox_llm_url,

@@ -97,3 +97,8 @@ class SandboxProvider(abc.ABC):
     @abc.abstractmethod
     def list_running(self) -> list[SandboxInfo]:
         """Sandboxes of this deployment that are still alive (for the reaper)."""
+
+    def oom_kills(self, sandbox_id: str) -> int:
+        """How many of the sandbox's processes the kernel ended for want of memory, where the
+        provider can tell (0 otherwise): Finalize names memory as the cause of a crash."""
+        return 0

@@ -1,7 +1,8 @@
 """The E2B sandbox provider: one E2B cloud sandbox per run, built from ``sandbox_image/``.
 
 ``start`` creates the sandbox from the template, writes the run spec to ``/home/user/run_spec.json``
-and starts ``python -m openhelm_agent`` in the background; the agent's evidence lands in
+and starts the agent under its supervisor (``python -m openhelm_agent.supervise -- python -m
+openhelm_agent``) in the background; the agent's evidence lands in
 ``/home/user/out``, which ``list_files``/``read_file`` read back through E2B's in-sandbox daemon.
 
 Network policy. E2B filters egress per sandbox (``network.allow_out``/``deny_out``):
@@ -20,6 +21,15 @@ and blocked IPs/CIDRs are added to ``deny_out``. Our ``*.example.com`` also matc
 
 Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
 the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
+
+Crashes. No Lambda is alive while the agent runs (the handle is disconnected right after start), so
+the sandbox's start command is the supervisor: it reports an agent that exits without its result to
+the control plane within a second. What it cannot cover is the whole sandbox dying with it (E2B
+killed it, the VM failed, its lifetime ran out). E2B's lifecycle webhook covers it where it is
+registered (``sandbox.lifecycle.killed`` → ``POST /internal/e2b/events``, checked against
+``OPENHELM_E2B_WEBHOOK_SECRET``; our ``run_id``/``org_id`` ride in the sandbox metadata): the run
+ends at once, billed up to the kill. Otherwise the reaper (every minute) finds the run without a
+live sandbox and bills it up to its last progress report.
 
 The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for it.
 """
@@ -59,7 +69,9 @@ log = get_logger("shared.sandbox.e2b")
 HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
 OUT_DIR = f"{HOME_DIR}/out"
-AGENT_COMMAND = "python -m openhelm_agent"
+# The supervisor runs the agent and reports its exit at once if it ends without its completion
+# (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
+AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
 CHROMIUM_PATH = "/usr/bin/chromium"
 # Metadata marking our sandboxes (list_running filters on it).
 OPENHELM_METADATA = {"openhelm": "1"}

@@ -20,6 +20,18 @@ def override(provider: SandboxProvider | None) -> None:
     _override = provider
 
 
+def close_providers() -> None:
+    """Close and forget the providers built here (the local stack stops: its sandboxes are killed
+    and their run directories removed). The next ``get_provider`` builds a fresh one."""
+    with _lock:
+        providers = list(_providers.values())
+        _providers.clear()
+    for provider in providers:
+        close = getattr(provider, "close", None)
+        if close is not None:
+            close()
+
+
 def get_provider(settings: Settings) -> SandboxProvider:
     if _override is not None:
         return _override

@@ -40,19 +40,31 @@ Fallback (isolation ``"subprocess"``): where bubblewrap is missing or cannot cre
 pointed at the filtering proxy (on a host TCP port), but nothing stops the agent from ignoring it.
 This is logged loudly at construction.
 
+Limits (``limits.py``): a seccomp filter (``bwrap --seccomp``), and a cgroup per sandbox with memory
+and pid limits where one can be made (else a per-uid process cap), joined before bwrap starts.
+
+Inside, bwrap runs ``bridge.py`` → the image's supervisor (``openhelm_agent/supervise.py``, copied in
+like the bridge) → the agent. The supervisor reports an agent that exits without its completion
+(``/internal/runs/{id}/exit``); the watcher below reports a sandbox that ended on its own (a dead
+bridge, supervisor or init ends the whole pid namespace at once), so a crash fails its run within
+a second instead of waiting for the reaper.
+
 Lifecycle: :meth:`LocalProvider.start` returns as soon as bwrap has set the sandbox up (a few tens
 of milliseconds). A watcher thread reaps the process; a timer kills it after ``request.timeout_s``;
 ``setpriv --pdeathsig`` kills it if the provider's process dies (no orphans after a crash of
 ``openhelm dev``). "Exited" means the sandbox's whole pid namespace is gone (waited on through a
 pidfd of its init). Files stay readable after the process ends (the control plane reads them after
 the completion callback) until :meth:`LocalProvider.kill`, which also removes the run's files unless
-``retain_files`` is set (logs are always kept).
+``retain_files`` is set (the logs of the newest ``keep_logs`` killed sandboxes are kept);
+:meth:`LocalProvider.close` removes every run directory this provider made, and nothing else.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
+import http.client
 import json
 import os
 import re
@@ -65,13 +77,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
@@ -85,6 +99,7 @@ from shared.sandbox.base import (
     UnsafePath,
 )
 from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy, Resolver, system_resolver
+from shared.sandbox.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
 
 log = get_logger("openhelm.sandbox.local")
 
@@ -100,6 +115,11 @@ IN_SANDBOX = "/run/openhelm"
 OUT_IN_SANDBOX = "/out"
 BRIDGE_SOURCE = Path(__file__).with_name("bridge.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The sandbox's start command wraps the agent in the image's supervisor (stdlib only, copied in).
+SUPERVISOR_SOURCE = REPO_ROOT / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
+EXIT_REPORT_TIMEOUT_S = 5.0
+# The exit report goes straight to the control plane, whatever proxy the host environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Mounted read-only at the same path (bwrap --ro-bind-try); host symlinks are recreated as links.
 SYSTEM_DIRS = ("/usr",)
@@ -346,6 +366,11 @@ class _Sandbox:
     exit_code: int | None = None
     killed: bool = False
     timed_out: bool = False
+    # Where the watcher reports an exit nobody asked for (the run's callback base URL and token).
+    control_url: str = ""
+    run_token: str = field(default="", repr=False)
+    cgroup: SandboxCgroup | None = None
+    oom_kills: int = 0
 
 
 @dataclass(frozen=True)
@@ -374,12 +399,18 @@ class LocalProvider(SandboxProvider):
             ``"bwrap"`` (refuse to run without it) or ``"subprocess"``.
         kill_grace_s: SIGTERM → SIGKILL delay of :meth:`kill`.
         tmp_size_mb: size limit of the sandbox's ``/tmp``.
-        retain_files: keep the run directory after :meth:`kill` (debugging).
+        retain_files: keep the run directory after :meth:`kill` and :meth:`close` (debugging).
+        keep_logs: how many killed sandboxes keep their ``logs/`` (the newest); older run
+            directories are removed whole. :meth:`close` removes every run directory this provider
+            made (never anything else in ``base_dir``: other providers may share it).
         max_read_bytes: largest file :meth:`read_file` returns.
         resolver: host name → addresses for the proxy (tests); default the system resolver.
         allow_nested_userns: let processes inside create user namespaces (needed only if Chromium
             runs with its own namespace sandbox; the agent runs it with ``--no-sandbox``). Off by
             default: unprivileged user namespaces are a large kernel attack surface.
+        memory_limit_mb, pids_limit: per-sandbox cgroup limits (memory with swap; processes and
+            threads) where a cgroup can be made here (``limits.py``); else a per-uid process cap.
+        seccomp: apply the syscall filter of ``limits.py`` (bwrap isolation, libseccomp present).
     """
 
     name = "local"
@@ -400,9 +431,13 @@ class LocalProvider(SandboxProvider):
         kill_grace_s: float = 0.5,
         tmp_size_mb: int = 1024,
         retain_files: bool = False,
+        keep_logs: int = 20,
         max_read_bytes: int = 64 * 1024 * 1024,
         resolver: Resolver = system_resolver,
         allow_nested_userns: bool = False,
+        memory_limit_mb: int = 2048,
+        pids_limit: int = 1024,
+        seccomp: bool = True,
     ) -> None:
         self.python = python_executable or sys.executable
         default_agent = REPO_ROOT / "sandbox_image" / "agent"
@@ -413,6 +448,10 @@ class LocalProvider(SandboxProvider):
         self.kill_grace_s = kill_grace_s
         self.tmp_size_mb = tmp_size_mb
         self.retain_files = retain_files
+        self.keep_logs = keep_logs
+        # Run directories this instance made: those with logs kept (oldest first), and all of them.
+        self._logs_kept: list[str] = []
+        self._made: set[str] = set()
         self.max_read_bytes = max_read_bytes
         self.resolver = resolver
         self.is_root = os.geteuid() == 0
@@ -469,8 +508,25 @@ class LocalProvider(SandboxProvider):
                 message="sandboxed browsers may reach loopback addresses of this machine (local development)",
             )
 
+        self.memory_limit_mb = memory_limit_mb
+        self.pids_limit = pids_limit
+        self._cgroups = CgroupLimits.detect()
+        if self._cgroups.available:
+            self._cgroups.sweep()
+        self._seccomp = seccomp_program() if seccomp and self.isolation == "bwrap" else None
+        if not self._cgroups.available:
+            log.warning(
+                "sandbox.no_memory_limit",
+                message="sandboxes run without a memory limit here (a page can take this machine's memory); "
+                "only a per-uid process cap applies",
+                reason=self._cgroups.reason,
+            )
+
         self.base_dir = Path(base_dir) if base_dir is not None else _default_base_dir()
         self._prepare_base_dir()
+        # A process that exits without close() (a crash of `openhelm dev`, a test run's end) still
+        # ends its sandboxes (pdeathsig), but only close() removes their cgroups and directories.
+        atexit.register(self._close_at_exit)
         log.info(
             "sandbox.provider_ready",
             isolation=self.isolation,
@@ -478,6 +534,9 @@ class LocalProvider(SandboxProvider):
             python=self.python,
             sandbox_uid=self.sandbox_uid,
             ro_binds=[b.dest for b in self._ro_binds],
+            cgroup=self._cgroups.version or None,
+            memory_limit_mb=memory_limit_mb if self._cgroups.available else None,
+            seccomp=self._seccomp is not None,
         )
 
     # ---------------------------------------------------------------------------------------------
@@ -558,10 +617,16 @@ class LocalProvider(SandboxProvider):
             out_dir=run_dir / "out",
             log_dir=run_dir / "logs",
             isolation=self.isolation,
+            control_url=request.control_url.rstrip("/"),
+            run_token=request.run_token,
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
+            with self._lock:
+                self._made.add(sandbox_id)
             self._make_dirs(rec)
+            if self._cgroups.available:
+                rec.cgroup = self._cgroups.create(sandbox_id, self.memory_limit_mb, self.pids_limit)
             if self.isolation == "bwrap":
                 self._start_bwrap(rec, request, policy)
             else:
@@ -667,9 +732,30 @@ class LocalProvider(SandboxProvider):
             rec.killed = True
         was_running = not rec.exited.is_set()
         self._terminate(rec)
+        if rec.cgroup is not None:  # the watcher removed it on exit; again in case a straggler held it
+            rec.cgroup.remove()
         self._cleanup(rec)
+        self._prune_logs(sandbox_id)
         log.info("sandbox.killed", sandbox_id=sandbox_id, run_id=rec.info.run_id, was_running=was_running)
         return was_running
+
+    def _prune_logs(self, sandbox_id: str) -> None:
+        """Keep the logs of the newest ``keep_logs`` killed sandboxes; remove older run dirs whole."""
+        if self.retain_files:
+            return
+        with self._lock:
+            self._logs_kept.append(sandbox_id)
+            expired = self._logs_kept[: max(0, len(self._logs_kept) - self.keep_logs)]
+            del self._logs_kept[: len(expired)]
+        for old in expired:
+            self._remove_run_dir(old)
+
+    def _remove_run_dir(self, sandbox_id: str) -> None:
+        if not _SANDBOX_ID.match(sandbox_id):
+            return
+        shutil.rmtree(self.base_dir / sandbox_id, ignore_errors=True)
+        with self._lock:
+            self._made.discard(sandbox_id)
 
     def list_running(self) -> list[SandboxInfo]:
         with self._lock:
@@ -684,6 +770,25 @@ class LocalProvider(SandboxProvider):
         rec.exited.wait(timeout)
         return rec.exit_code if rec.exited.is_set() else None
 
+    def oom_kills(self, sandbox_id: str) -> int:
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is None:
+            return 0
+        if rec.exited.is_set() or rec.cgroup is None:
+            return rec.oom_kills
+        return rec.cgroup.oom_kills()
+
+    def processes(self, sandbox_id: str) -> dict[int, list[str]]:
+        """Host pid → argv of every live process of a sandbox (operators, fault-injection tests)."""
+        rec = self._get(sandbox_id)
+        root = rec.init_pid if rec.isolation == "bwrap" and rec.init_pid else (rec.proc.pid if rec.proc else None)
+        found: dict[int, list[str]] = {}
+        for pid in _descendants(root) if root else []:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+                found[pid] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+        return found
+
     def log_paths(self, sandbox_id: str) -> tuple[Path, Path]:
         """(stdout, stderr) log files of a sandbox; they outlive kill() (the run dir keeps ``logs/``)."""
         with self._lock:
@@ -697,11 +802,25 @@ class LocalProvider(SandboxProvider):
         return log_dir / "stdout.log", log_dir / "stderr.log"
 
     def close(self) -> None:
-        """Kill every sandbox of this provider."""
+        """Kill every sandbox of this provider and remove the run directories it made (logs too),
+        unless ``retain_files``. Only its own: ``base_dir`` may be shared with other providers."""
         with self._lock:
             ids = list(self._sandboxes)
         for sandbox_id in ids:
             self.kill(sandbox_id)
+        if self.retain_files:
+            return
+        with self._lock:
+            made = list(self._made)
+            self._logs_kept.clear()
+        for sandbox_id in made:
+            self._remove_run_dir(sandbox_id)
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:  # at exit: say it, never raise
+            log.warning("sandbox.close_at_exit_failed", error=str(exc))
 
     def __enter__(self) -> LocalProvider:
         return self
@@ -781,6 +900,8 @@ class LocalProvider(SandboxProvider):
         )
         if llm_url:
             env["OPENHELM_LLM_URL"] = llm_url
+        if self._cgroups.available:  # the agent names it when a page dies of it
+            env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
         return env
 
     def _servers(
@@ -836,6 +957,7 @@ class LocalProvider(SandboxProvider):
             "/etc/hostname": f"{HOSTNAME}\n".encode(),
             f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
             f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
+            f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
         fds: list[int] = []
         try:
@@ -863,6 +985,10 @@ class LocalProvider(SandboxProvider):
                 fd = _data_fd(content)
                 fds.append(fd)
                 args += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
+            if self._seccomp is not None:
+                seccomp_fd = _data_fd(self._seccomp)
+                fds.append(seccomp_fd)
+                args += ["--seccomp", str(seccomp_fd)]
             args += ["--remount-ro", "/", "--chdir", "/tmp"]
             for key, value in env.items():
                 args += ["--setenv", key, value]
@@ -877,7 +1003,9 @@ class LocalProvider(SandboxProvider):
             if llm is not None:
                 bridge += ["--listen", f"127.0.0.1:{INNER_LLM_PORT}={IN_SANDBOX}/sock/llm.sock"]
             bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
-            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *self.command]
+            supervisor = [self.python, "-I", "-S", f"{IN_SANDBOX}/supervise.py", "--"]
+            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *supervisor]
+            cmd += self.command
             cmd = _launch_prefix(self._setpriv, self.is_root) + cmd
             if staged:
                 stage_args = [str(rec.stage_dir)]
@@ -897,6 +1025,7 @@ class LocalProvider(SandboxProvider):
                     "--",
                     *cmd,
                 ]
+            cmd = self._limit_prefix(rec) + cmd
             secret_free = [a if a != request.run_token else "[REDACTED]" for a in args]
             (rec.log_dir / "bwrap-args.txt").write_text("\n".join([*secret_free, "--", *cmd]) + "\n")
             self._spawn(
@@ -920,6 +1049,9 @@ class LocalProvider(SandboxProvider):
             os.chown(home, self.sandbox_uid, self.sandbox_gid)
             os.chown(spec, self.sandbox_uid, self.sandbox_gid)
         spec.chmod(0o400)
+        supervisor = rec.run_dir / "supervise.py"
+        supervisor.write_bytes(SUPERVISOR_SOURCE.read_bytes())
+        supervisor.chmod(0o444)
         env = self._env(
             request,
             rec.info.sandbox_id,
@@ -930,8 +1062,15 @@ class LocalProvider(SandboxProvider):
             home=str(home),
             llm_url=request.llm_url.rstrip("/"),
         )
-        cmd = _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid()) + list(self.command)
+        cmd = self._limit_prefix(rec) + _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
+        cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
         self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
+
+    def _limit_prefix(self, rec: _Sandbox) -> list[str]:
+        """Join the sandbox's cgroup before anything of it starts; without one, a process cap."""
+        if rec.cgroup is not None:
+            return rec.cgroup.join_prefix()
+        return prlimit_prefix(self.pids_limit * 4)
 
     def _spawn(self, rec: _Sandbox, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
         def popen() -> subprocess.Popen[bytes]:
@@ -998,19 +1137,63 @@ class LocalProvider(SandboxProvider):
                 os.close(rec.status_fd)
             rec.status_fd = None
         rec.exit_code = code
+        if rec.cgroup is not None:
+            rec.oom_kills = rec.cgroup.oom_kills()
+            rec.cgroup.remove()
         if rec.timer is not None:
             rec.timer.cancel()
         for server in rec.servers:
             server.stop()
+        ran_s = round(time.monotonic() - rec.started_mono, 3)
         log.info(
             "sandbox.exited",
             sandbox_id=rec.info.sandbox_id,
             run_id=rec.info.run_id,
             exit_code=code,
             timed_out=rec.timed_out,
-            duration_s=round(time.monotonic() - rec.started_mono, 3),
+            oom_kills=rec.oom_kills,
+            duration_s=ran_s,
         )
         rec.exited.set()
+        with rec.lock:
+            unexpected = not rec.killed
+        if unexpected:
+            try:
+                self._report_exit(rec, code, ran_s)
+            except Exception as exc:  # never let a report take the watcher down; the reaper remains
+                log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=repr(exc))
+
+    def _report_exit(self, rec: _Sandbox, code: int, ran_s: float) -> None:
+        """Tell the control plane the sandbox ended on its own (the supervisor inside normally did
+        already; this covers a dead supervisor, bridge or sandbox init, and the lifetime timer). The
+        control plane ignores it when the run already had its completion or another report."""
+        if not (rec.control_url and rec.run_token):
+            return
+        report: dict[str, object] = {"reporter": "provider", "timed_out": rec.timed_out, "ran_s": ran_s}
+        if rec.oom_kills:
+            report["oom_kills"] = rec.oom_kills
+        if code < 0:
+            report["signal"] = -code
+        elif code > 128 and code - 128 < 65:  # bwrap passes a killed child on as 128 + signal
+            report["signal"] = code - 128
+        else:
+            report["exit_code"] = code
+        url = f"{rec.control_url}/internal/runs/{quote(rec.info.run_id, safe='')}/exit"
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(report).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {rec.run_token}"},
+        )
+        try:
+            with _DIRECT.open(request, timeout=EXIT_REPORT_TIMEOUT_S) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as exc:
+            status = int(exc.code)
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # the reaper remains the backstop
+            log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=str(exc))
+            return
+        log.info("sandbox.exit_reported", sandbox_id=rec.info.sandbox_id, run_id=rec.info.run_id, status=status)
 
     def _expire(self, rec: _Sandbox) -> None:
         if rec.exited.is_set():
@@ -1112,6 +1295,8 @@ class LocalProvider(SandboxProvider):
                     os.close(fd)
                 setattr(rec, attr, None)
         rec.exited.set()
+        if rec.cgroup is not None:
+            rec.cgroup.remove()
         self._cleanup(rec)
 
 

@@ -226,3 +226,59 @@ def test_missing_environment_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "openhelm_agent"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "OPENHELM_RUN_TOKEN" in proc.stderr
+
+
+def _newest_browser_process() -> int:
+    """The host pid of the most recently started Chromium browser process below this test process."""
+
+    def stat(pid: int) -> tuple[int, int]:  # (ppid, start time)
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[19])
+
+    ours, found = {os.getpid()}, []
+    for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            ppid, started = stat(pid)
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid in ours or pid in ours:
+            ours.add(pid)
+            if b"--remote-debugging-pipe" in argv and not any(a.startswith(b"--type=") for a in argv):
+                found.append((started, pid))
+    return max(found)[1]
+
+
+def test_a_browser_that_dies_ends_the_run_as_a_crash_naming_memory(
+    site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """The OOM killer may pick the browser itself rather than a renderer: no more actions on a dead
+    browser (they would fail one by one until the model gives up), the run ends AGENT_CRASHED."""
+    plane, url = control
+
+    def kill_the_browser(_body: dict) -> ToolCall:
+        os.kill(_newest_browser_process(), signal.SIGKILL)
+        return ToolCall("wait", {"seconds": 1})
+
+    plane.llm.add(kill_the_browser, *[ToolCall("wait", {"seconds": 1})] * 5)
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0003")))
+    out_dir = tmp_path / "out"
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, out_dir, url, OPENHELM_MEMORY_LIMIT_MB="2048"),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    result = json.loads((out_dir / "result.json").read_text())
+    assert result["error_code"] == "AGENT_CRASHED", result["error_message"]
+    assert "browser crashed, most likely out of memory (the sandbox's memory limit is 2048 MB)" in (
+        result["error_message"] or ""
+    )
+    assert len(plane.llm.chat_requests) <= 2

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.agent.harness import TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl, run
-from tests.support.fake_openai import HttpError, Text, ToolCall, ToolCalls, find_ref, last_user_text
+from tests.support.fake_openai import Hang, HttpError, Raw, Text, ToolCall, ToolCalls, find_ref, last_user_text
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TOOL_NAMES = ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
@@ -379,3 +381,112 @@ def test_bad_spec_is_agent_crashed(control: tuple[FakeControlPlane, str], tmp_pa
     assert json.loads((tmp_path / "result.json").read_text())["error_code"] == "AGENT_CRASHED"
     assert plane.completions[0]["body"]["error_code"] == "AGENT_CRASHED"
     assert plane.llm.chat_requests == []
+
+
+def test_a_hanging_model_ends_the_run_at_its_deadline_as_agent_timeout(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """Every attempt and retry is cut to the run's time left: the openai client's own retries used to
+    give each attempt the full timeout, so the run ended long after max_duration_s as LLM_ERROR."""
+    plane, url = control
+    hangs = [Hang(), Hang(), Hang()]
+    plane.llm.add(*hangs)
+    try:
+        started = time.monotonic()
+        result = run(make_spec(site, max_duration_s=4), tmp_path, url, browser, llm_max_retries=2)
+        took = time.monotonic() - started
+    finally:
+        for hang in hangs:
+            hang.release.set()
+    assert result.error_code == "AGENT_TIMEOUT", result.error_message
+    assert "waiting for the model" in (result.error_message or "")
+    assert took < 4 + 5  # the deadline plus closing the page; not 3 x the attempt timeout
+    assert len(plane.llm.chat_requests) == 1  # the one attempt had all the time there was
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        Raw(b'{"id": "x", "choices": [{"message": {"role": "assist'),
+        Raw(b"<html>502 Bad Gateway</html>", content_type="text/html"),
+        Raw(b'{"unexpected": true}'),
+    ],
+    ids=["truncated-json", "html", "not-a-completion"],
+)
+def test_garbage_from_the_model_is_retried_then_llm_error(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path, garbage: Raw
+) -> None:
+    plane, url = control
+    plane.llm.add(garbage, garbage, garbage)
+
+    result = run(make_spec(site), tmp_path, url, browser, llm_max_retries=2)
+
+    assert result.error_code == "LLM_ERROR", result.error_message
+    assert len(plane.llm.chat_requests) == 3
+
+
+def test_one_garbage_answer_is_retried_and_the_run_goes_on(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    plane.llm.add(Raw(b"{not json"), done())
+
+    result = run(make_spec(site), tmp_path, url, browser)
+
+    assert result.status == "succeeded", result.error_message
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_request_the_sandbox_proxy_refuses_is_logged_as_blocked(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path, scheme: str
+) -> None:
+    """The browser's own policy allows the host, the egress proxy (local sandbox) refuses its address:
+    the network log says blocked, the model is told."""
+    from shared.sandbox.egress_proxy import EgressPolicy, EgressProxy
+
+    plane, url = control
+    target = f"{scheme}://127.0.0.1:{site.rsplit(':', 1)[1]}/index.html"
+    plane.llm.add(ToolCall("navigate", {"url": target}), done())
+    # loopback refused by the proxy (allow_loopback=False); the control plane stays reachable
+    proxy = EgressProxy(EgressPolicy.build(control_url=url), run_id="run_test0001")
+    host, port = proxy.listen_tcp("127.0.0.1", 0)
+    try:
+        result = run(make_spec(site, start_url=None), tmp_path, url, browser, browser_proxy=f"http://{host}:{port}")
+    finally:
+        proxy.stop()
+    assert result.status == "succeeded", result.error_message
+    entries = [e for e in read_jsonl(tmp_path / "network.jsonl") if e["url"].startswith(target)]
+    assert entries and all(e["blocked"] for e in entries)
+    assert entries[0]["status"] == (403 if scheme == "http" else None)
+    assert "blocked by the domain policy" in json.dumps(plane.llm.chat_requests[1].body["messages"])
+
+
+def test_garbage_tool_arguments_go_back_to_the_model(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    bad_call = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-test",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "click", "arguments": '{"ref": "e1'}}
+                    ],
+                },
+            }
+        ],
+    }
+    plane.llm.add(Raw(json.dumps(bad_call).encode()), done())
+
+    result = run(make_spec(site), tmp_path, url, browser)
+
+    assert result.status == "succeeded", result.error_message
+    assert "not valid JSON" in json.dumps(plane.llm.chat_requests[1].body["messages"][-2:])

@@ -53,6 +53,7 @@ from protobuf import Oneof
 from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 
 ENVD_VERSION = "0.6.4"
+SUPERVISOR = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
 HOME = "/home/user"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -593,4 +594,6 @@ def make_image(directory: Path, standin_site: Path) -> Path:
     if site.exists():
         shutil.rmtree(site)
     shutil.copytree(standin_site, site)
+    # The image's real supervisor (stdlib only) around the stand-in agent, as in the template.
+    shutil.copy(SUPERVISOR, site / "openhelm_agent" / "supervise.py")
     return directory

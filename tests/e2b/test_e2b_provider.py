@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 
 from shared.sandbox.base import SandboxError, SandboxNotFound, SandboxRequest, SandboxStartError
 from shared.sandbox.e2b_provider import (
+    AGENT_COMMAND,
     OUT_DIR,
     PRIVATE_IPV4_RANGES,
     RUN_SPEC_PATH,
@@ -114,7 +118,7 @@ def test_start_runs_the_agent_and_the_evidence_reads_back(provider: E2BProvider,
     assert seen["OPENHELM_CHROMIUM"] == "/usr/bin/chromium"
     assert seen["cwd"] == str(sbx.host_path("/home/user"))
     (proc,) = sbx.processes.values()
-    assert proc.config.cmd == "/bin/bash" and proc.config.args[-1] == "python -m openhelm_agent"
+    assert proc.config.cmd == "/bin/bash" and proc.config.args[-1] == AGENT_COMMAND
     assert proc.deadline_ms is None
     assert info.metadata["agent_pid"] == str(proc.pid)
 
@@ -342,3 +346,38 @@ def test_importing_the_provider_does_not_import_e2b() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
     )
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    hits: queue.Queue[tuple[float, str, dict[str, str], bytes]] = queue.Queue()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.hits.put((time.monotonic(), self.path, dict(self.headers), body))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_an_agent_killed_in_the_sandbox_is_reported_at_once(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    """No Lambda is alive while the agent runs: the supervisor (the start command) reports the exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        started = time.monotonic()
+        info = provider.start(request(spec={"standin_die": True}, control_url=url, allowed_domains=()))
+        at, path, headers, body = _Recorder.hits.get(timeout=20)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert path == "/internal/runs/run_01/exit"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    report = json.loads(body)
+    assert report["reporter"] == "supervisor" and report["signal"] == 9 and report["exit_code"] is None
+    assert at - started < 10
+    # the agent is gone, the sandbox (and its evidence so far) is still there for Finalize
+    assert json.loads(provider.read_file(info.sandbox_id, "env.json"))["OPENHELM_RUN_TOKEN"] == TOKEN

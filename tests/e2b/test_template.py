@@ -46,7 +46,11 @@ def test_template_installs_chromium_and_the_agent(template_module: ModuleType) -
 
     # The agent is started per run by the provider, not at boot (E2B snapshots the start command).
     assert "startCmd" not in definition
-    assert template_module.AGENT_COMMAND == e2b_provider.AGENT_COMMAND == "python -m openhelm_agent"
+    assert (
+        template_module.AGENT_COMMAND
+        == e2b_provider.AGENT_COMMAND
+        == ("python -m openhelm_agent.supervise -- python -m openhelm_agent")
+    )
     assert template_module.CHROMIUM == e2b_provider.CHROMIUM_PATH
     assert [s["args"] for s in steps if s["type"] in ("WORKDIR", "USER")] == [["/home/user"], ["user"]]
     assert e2b_provider.HOME_DIR == "/home/user"

@@ -191,3 +191,86 @@ def test_sandbox_crash_is_found_by_the_reaper(stack, api, llm, site) -> None:
     assert run_id in report["crashed"]
     run = finished(api, run_id)
     assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+
+
+def _kill_in_sandbox(api, run_id: str, which: str) -> float:
+    """SIGKILL the sandbox's agent or bridge process; the wall-clock time of the kill."""
+    import os
+    import signal
+    import time
+
+    from shared.services import get_services
+
+    svc = get_services()
+    sandbox_id = svc.runs.get(api.org_id, run_id)["sandbox_id"]
+    procs = svc.sandbox.processes(sandbox_id)
+    if which == "agent":
+        (pid,) = [p for p, argv in procs.items() if argv[1:] == ["-m", "openhelm_agent"]]
+    else:
+        (pid,) = [p for p, argv in procs.items() if any(a.endswith("/bridge.py") for a in argv)]
+    os.kill(pid, signal.SIGKILL)
+    return time.time()
+
+
+@pytest.mark.parametrize("which", ["agent", "bridge"])
+def test_a_killed_agent_or_bridge_fails_the_run_at_once_billed_to_its_death(stack, api, llm, site, which) -> None:
+    from datetime import datetime
+
+    llm.reset(*[ToolCall("wait", {"seconds": 5})] * 20)
+    r = api("POST", "/v1/runs", json={"prompt": "Wait around for a while", "start_url": site + "/"})
+    run_id = r.json()["task_id"]
+    poll(lambda: (api("GET", f"/v1/runs/{run_id}").json().get("progress") or {}).get("step"), "first step", 60)
+    killed_at = _kill_in_sandbox(api, run_id, which)
+    # no reaper runs in this stack: only the exit report (supervisor or provider) can end the run
+    run = finished(api, run_id, timeout=15)
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+    assert "SIGKILL" in run["error"]["message"]
+    lived = killed_at - datetime.fromisoformat(run["started_at"]).timestamp()
+    assert lived - 0.5 <= run["usage"]["sandbox_seconds"] <= lived + 5
+    assert run["steps"], "the steps taken before the death are kept"
+
+
+HOG_PAGE = b"""<html><head><title>hog</title></head><body><h1>hog</h1><script>
+const keep = []; function grow() { for (let i = 0; i < 16; i++) { const b = new Uint8Array(1 << 24); b.fill(1);
+keep.push(b); } setTimeout(grow, 0); } grow();
+</script></body></html>"""
+
+
+@pytest.mark.skipif(
+    not __import__("shared.sandbox.limits", fromlist=["CgroupLimits"]).CgroupLimits.detect().available,
+    reason="no writable cgroup for a per-sandbox memory limit here",
+)
+def test_a_page_that_allocates_without_bound_fails_the_run_on_memory(stack, api, llm, tmp_path) -> None:
+    import http.server
+    import threading
+
+    from shared.sandbox import factory
+    from shared.sandbox.local_provider import LocalProvider
+
+    class Hog(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(HOG_PAGE)))
+            self.end_headers()
+            self.wfile.write(HOG_PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hog)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    provider = LocalProvider(allow_loopback=True, memory_limit_mb=768)
+    factory.override(provider)
+    try:
+        llm.reset(*[ToolCall("wait", {"seconds": 3})] * 40)
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        r = api("POST", "/v1/runs", json={"prompt": "Watch this page", "start_url": url, "max_duration_s": 120})
+        run = finished(api, r.json()["task_id"], timeout=150)
+    finally:
+        factory.override(None)
+        provider.close()
+        server.shutdown()
+        server.server_close()
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+    assert "memory" in run["error"]["message"], run["error"]

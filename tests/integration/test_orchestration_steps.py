@@ -242,3 +242,117 @@ def test_finalize_fails_a_run_whose_result_cannot_fit_with_its_request(env) -> N
     run = runs.get_run(svc, org_id, run_id)
     assert run.error is not None and run.error.code == "RESULT_TOO_LARGE"
     assert run.result is None
+
+
+def test_reaper_bills_a_crashed_run_up_to_its_last_sign_of_life(env) -> None:
+    from shared.reaper import reap
+
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id, max_duration_s=600)
+    svc.clock.advance(12)
+    callbacks.record_progress(svc, org_id, run_id, callbacks.ProgressReport(step=2, action="click"))
+    provider.alive.discard(sandbox_id)  # died right after, with nobody left to report it
+    svc.clock.advance(58)  # the reaper's next visit
+
+    assert reap(svc).crashed == [run_id]
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.error.code == "AGENT_CRASHED"
+    assert run.usage.sandbox_seconds == 12.0  # not 70: the minute until discovery is not billed
+
+
+def test_an_exit_report_fails_the_run_naming_the_signal_billed_to_the_death(env) -> None:
+    svc, provider, org_id = env
+    run_id, _ = started(svc, provider, org_id)
+    svc.clock.advance(9)
+    # what the exit route records when the supervisor's report arrives (shared/callbacks.py)
+    svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), {"agent_exit": {"signal": 9}})
+    svc.clock.advance(30)  # Finalize ran late: not billed
+    exited = {"status": "exited", "exit": {"reporter": "supervisor", "signal": 9, "exit_code": None}}
+    assert finalize(svc, run_id, org_id, exited)["status"] == "failed"
+    run = runs.get_run(svc, org_id, run_id)
+    assert run.error.code == "AGENT_CRASHED" and "SIGKILL" in run.error.message
+    assert run.usage.sandbox_seconds == 9.0
+    # the end is recorded once: a second report or a late completion does not move it
+    from shared.db.dynamo import ConditionalCheckFailed
+
+    with pytest.raises(ConditionalCheckFailed):
+        svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat())
+
+
+def test_a_result_written_before_the_death_still_counts(env) -> None:
+    svc, provider, org_id = env
+    run_id, sandbox_id = started(svc, provider, org_id)
+    agent_outputs(provider, sandbox_id, {"status": "succeeded", "result": {"n": 3}, "confidence": 0.8})
+    exited = {"status": "exited", "exit": {"reporter": "provider", "signal": 9}}
+    assert finalize(svc, run_id, org_id, exited)["status"] == "succeeded"
+    assert runs.get_run(svc, org_id, run_id).result == {"n": 3}
+
+
+def test_the_providers_lifetime_running_out_is_a_timeout(env) -> None:
+    svc, provider, org_id = env
+    run_id, _ = started(svc, provider, org_id)
+    exited = {"status": "exited", "exit": {"reporter": "provider", "timed_out": True, "signal": 15}}
+    finalize(svc, run_id, org_id, exited)
+    assert runs.get_run(svc, org_id, run_id).error.code == "AGENT_TIMEOUT"
+
+
+def _e2b_delivery(secret: str, payload: dict) -> tuple[bytes, dict[str, str]]:
+    import base64
+    import hashlib
+
+    raw = json.dumps(payload).encode()
+    signature = base64.b64encode(hashlib.sha256(secret.encode() + raw).digest()).decode().rstrip("=")
+    return raw, {"e2b-signature": signature, "e2b-signature-version": "v1"}
+
+
+def test_an_e2b_killed_event_ends_the_run_billed_to_the_kill(moto_aws: None) -> None:
+    from shared.api import deps
+    from shared.orgs import bootstrap_org
+    from tests.support.apigw import call, http_event
+
+    provider = FakeSandboxProvider()
+    secret = "e2b-webhook-secret-0123456789"
+    svc = make_services(
+        clock=FakeClock(),
+        OPENHELM_RUN_TOKEN_SECRET="x" * 40,
+        OPENHELM_PUBLIC_URL="http://127.0.0.1:9",
+        OPENHELM_E2B_WEBHOOK_SECRET=secret,
+    )
+    svc.sandbox_provider = provider
+    org_id, _ = bootstrap_org("acme", svc)
+    deps.override(svc)
+    try:
+        run_id, sandbox_id = started(svc, provider, org_id)
+        killed_at = svc.clock.now() + __import__("datetime").timedelta(seconds=7)
+        svc.clock.advance(65)  # the delivery comes later than the kill (E2B retries 10 s apart)
+        event = {
+            "version": "v2",
+            "id": "evt_1",
+            "type": "sandbox.lifecycle.killed",
+            "sandboxId": sandbox_id,
+            "timestamp": killed_at.isoformat(),
+            "eventData": {"sandbox_metadata": {"run_id": run_id, "org_id": org_id, "openhelm": "1"}},
+        }
+        raw, headers = _e2b_delivery(secret, event)
+        _, forged = _e2b_delivery("not-the-secret", event)
+        assert call(http_event("POST", "/internal/e2b/events", raw_body=raw, headers=forged)).status == 404
+        tampered = raw.replace(b"sandbox.lifecycle.killed", b"sandbox.lifecycle.killed ")
+        assert call(http_event("POST", "/internal/e2b/events", raw_body=tampered, headers=headers)).status == 404
+        assert call(http_event("POST", "/internal/e2b/events", raw_body=raw)).status == 404  # unsigned
+        assert svc.runs.get(org_id, run_id).get("sandbox_ended_at") is None
+        # another sandbox named in the metadata of this run changes nothing
+        other, other_headers = _e2b_delivery(secret, {**event, "sandboxId": "sbx_other"})
+        assert call(http_event("POST", "/internal/e2b/events", raw_body=other, headers=other_headers)).status == 204
+        assert svc.runs.get(org_id, run_id).get("sandbox_ended_at") is None
+
+        assert call(http_event("POST", "/internal/e2b/events", raw_body=raw, headers=headers)).status == 204
+        record = svc.runs.get(org_id, run_id, consistent=True)
+        assert record["sandbox_ended_at"] == killed_at.isoformat()
+        assert record["agent_exit"] == {"reporter": "e2b", "sandbox_killed": True}
+        # the woken Finalize (here by hand: moto has no waiting task for a made-up token)
+        finalize(svc, run_id, org_id, {"status": "exited", "exit": record["agent_exit"]})
+        run = runs.get_run(svc, org_id, run_id)
+        assert run.error.code == "AGENT_CRASHED" and "killed" in run.error.message
+        assert run.usage.sandbox_seconds == 7.0
+    finally:
+        deps.override(None)

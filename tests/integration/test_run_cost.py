@@ -161,6 +161,12 @@ def test_infrastructure_failures_are_not_charged_and_say_why(env) -> None:
     assert (crashed.cost_micros, crashed.charged_micros) == (0, 0)
     assert crashed.waived_reason == "the agent crashed (our code)"
     assert envelope(key, run_id)["usage"]["waived_reason"] == crashed.waived_reason
+    # a page that ate the sandbox's memory crashed the agent: the page's doing, charged
+    oom_run, _ = started(svc, org_id)
+    svc.clock.advance(10)
+    cleanup(svc, oom_run, org_id, {"Error": "AGENT_CRASHED", "Cause": "out of memory: the sandbox reached its limit"})
+    oom = billing.record_usage(svc, org_id, oom_run)
+    assert oom.waived_reason is None and oom.cost_micros == oom.list_cost_micros > 0
     # the orchestration could not start the run
     svc.orchestrator.state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:gone"
     assert call(http_event("POST", "/v1/runs", key=key, body={"prompt": "Try it"})).status == 503
@@ -173,9 +179,9 @@ def test_infrastructure_failures_are_not_charged_and_say_why(env) -> None:
     ]
     record = billing.record_usage(svc, org_id, failed[0].id)
     assert record.cost_micros == 0 and "infrastructure" in record.waived_reason
-    assert billing.get_balance(svc, org_id).balance_micros == 100_000_000
+    assert billing.get_balance(svc, org_id).balance_micros == 100_000_000 - oom.cost_micros
     txns = call(http_event("GET", "/v1/balance/transactions", key=key)).json["data"]
-    assert [t["kind"] for t in txns] == ["credit"]  # no charge line for a waived run
+    assert [t["kind"] for t in txns] == ["run_charge", "credit"]  # no charge line for a waived run
 
 
 def test_each_step_shows_the_tokens_and_cost_of_the_call_that_chose_it(env) -> None:

@@ -335,3 +335,25 @@ threading.Event().wait()
     finally:
         owner.kill()
         owner.wait(timeout=10)
+
+
+def test_run_directories_are_removed_and_only_this_providers(control: RecordingServer) -> None:
+    prov = make_provider(isolation="bwrap", keep_logs=1)
+    foreign = prov.base_dir / "lsb_0123456789abcdef01234567"  # another provider's, sharing the base dir
+    foreign.mkdir()
+    try:
+        first = prov.start(make_request(control.url, {"mode": "exit", "code": 0}))
+        second = prov.start(make_request(control.url, {"mode": "exit", "code": 0}))
+        live = prov.start(make_request(control.url, {"mode": "hang"}))
+        prov.wait(first.sandbox_id, timeout=20)
+        prov.wait(second.sandbox_id, timeout=20)
+        prov.kill(first.sandbox_id)  # evidence stored: only its logs stay ...
+        assert sorted(p.name for p in (prov.base_dir / first.sandbox_id).iterdir()) == ["logs"]
+        prov.kill(second.sandbox_id)  # ... and only for the newest keep_logs killed sandboxes
+        assert not (prov.base_dir / first.sandbox_id).exists()
+        assert (prov.base_dir / second.sandbox_id / "logs").is_dir()
+    finally:
+        prov.close()  # the stack stops: everything this provider made goes, live sandboxes included
+    assert not (prov.base_dir / second.sandbox_id).exists() and not (prov.base_dir / live.sandbox_id).exists()
+    assert foreign.is_dir()
+    foreign.rmdir()

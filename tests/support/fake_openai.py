@@ -23,6 +23,8 @@ consumes the next script entry:
 * ``HttpError(status, body, retry_after)`` — that HTTP error (an OpenAI-style error body by default);
 * ``Stall(seconds, then)`` — a model that hangs: the answer (``then``, default a 500) comes only
   after ``seconds``, or at once when the server stops; ``stall.answered`` tells whether it came;
+* ``Raw(body, status, content_type)`` — exactly these bytes (garbage JSON and the like);
+* ``Hang(release, max_s)`` — no answer until ``release`` is set (a hung model), then a 504;
 * a callable ``f(body) -> reply`` — called with the decoded request body; returns one of the above.
 
 ``add(*replies)`` appends to the script; ``reset(*replies)`` replaces it and forgets the recorded
@@ -50,7 +52,9 @@ from typing import Any, Union
 __all__ = [
     "FakeOpenAI",
     "FakeResponse",
+    "Hang",
     "HttpError",
+    "Raw",
     "RecordedRequest",
     "Stall",
     "Text",
@@ -111,7 +115,25 @@ class Stall:
         return self.then if self.then is not None else HttpError(500, code="stall_over")
 
 
-Reply = Union[ToolCall, ToolCalls, Text, HttpError, Stall, Callable[[dict[str, Any]], Any]]  # noqa: UP007
+@dataclass(frozen=True)
+class Raw:
+    """Answer with these exact bytes (a model server gone wrong: garbage JSON, HTML, truncation)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Hold the request without answering (a hung model) until ``release`` is set or ``max_s``
+    passes, then answer HTTP 504. Set ``release`` at the end of a test so no handler thread lingers."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    max_s: float = 600.0
+
+
+Reply = Union[ToolCall, ToolCalls, Text, HttpError, Stall, Raw, Hang, Callable[[dict[str, Any]], Any]]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -233,6 +255,11 @@ class FakeOpenAI:
         return self._render(reply, body if isinstance(body, dict) else {}, n)
 
     def _render(self, reply: Any, body: dict[str, Any], n: int) -> FakeResponse:
+        if isinstance(reply, Raw):
+            return FakeResponse(reply.status, {"Content-Type": reply.content_type}, reply.body)
+        if isinstance(reply, Hang):
+            reply.release.wait(reply.max_s)
+            return _json(504, {"error": {"message": "fake model hung", "type": "fake_error", "code": "504"}})
         if not isinstance(reply, ToolCall | ToolCalls | Text | HttpError):
             raise TypeError(f"unsupported script entry: {reply!r}")
         if isinstance(reply, HttpError):

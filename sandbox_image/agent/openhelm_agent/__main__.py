@@ -27,6 +27,7 @@ class AgentEnv(BaseModel):
     OPENHELM_BROWSER_PROXY: str | None = None
     # The LLM gateway's OpenAI-compatible base URL (its own endpoint: model calls may take minutes).
     OPENHELM_LLM_URL: str | None = None
+    OPENHELM_MEMORY_LIMIT_MB: int | None = None
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -54,7 +55,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         fail_without_spec(env.OPENHELM_OUT_DIR, str(exc))
         return 1
     options = AgentOptions(
-        chromium_path=env.OPENHELM_CHROMIUM, browser_proxy=env.OPENHELM_BROWSER_PROXY, llm_base_url=env.OPENHELM_LLM_URL
+        chromium_path=env.OPENHELM_CHROMIUM,
+        browser_proxy=env.OPENHELM_BROWSER_PROXY,
+        llm_base_url=env.OPENHELM_LLM_URL,
+        memory_limit_mb=env.OPENHELM_MEMORY_LIMIT_MB,
     )
     result = run_agent(spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options)
     return 0 if result.status == "succeeded" else 1

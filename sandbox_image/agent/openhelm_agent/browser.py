@@ -27,6 +27,11 @@ CHROMIUM_ARGS = (
 )
 VIEWPORT = {"width": 1280, "height": 800}
 BLOCKED_STATUS = 451
+# The local sandbox's egress proxy marks the responses it refuses with this header (egress_proxy.py).
+PROXY_BLOCKED_HEADER = "x-openhelm-blocked"
+TUNNEL_FAILED = "ERR_TUNNEL_CONNECTION_FAILED"
+# BrowserSession.crashed_url when the whole browser went away rather than one page.
+BROWSER_GONE = "(browser)"
 
 
 def _proxy(proxy: str | None) -> dict[str, str] | None:
@@ -78,9 +83,14 @@ class BrowserSession:
         evidence: EvidenceWriter,
         *,
         context_proxy: str | None = None,
+        proxied: bool = False,
     ) -> None:
         self.policy = policy
         self.evidence = evidence
+        self.crashed_url: str | None = None
+        self._closing = False
+        self._browser = browser
+        self._proxied = proxied or context_proxy is not None
         self._pages: list[Page] = []
         self._new_page_notices: list[str] = []
         self.blocked_navigations: list[str] = []
@@ -92,12 +102,15 @@ class BrowserSession:
             accept_downloads=False,
             proxy=_proxy(context_proxy),  # type: ignore[arg-type]
         )
+        # The whole browser gone (the OOM killer may pick it rather than a renderer): every later
+        # action would fail the same way, so the run ends (loop.py checks crashed_url).
+        browser.on("disconnected", lambda _browser: self._on_browser_gone())
         self.context.route("**/*", self._route)
         self.context.on("page", self._on_page)
         self._inflight = 0
         self.context.on("request", self._request_started)
         self.context.on("requestfinished", self._request_ended)
-        self.context.on("requestfailed", self._request_ended)
+        self.context.on("requestfailed", self._request_failed)
         self.context.new_page()
 
     @property
@@ -114,12 +127,49 @@ class BrowserSession:
             self._new_page_notices.append("A new tab opened and is now the current page.")
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
+        page.on("crash", lambda crashed: self._on_crash(crashed))
+
+    def crash(self) -> str | None:
+        """What crashed (a page's URL, or BROWSER_GONE), if anything did: the crash events, or a
+        browser that is no longer connected although the event has not been seen yet."""
+        if self.crashed_url is None and not self._closing:
+            try:
+                if not self._browser.is_connected():
+                    self.crashed_url = BROWSER_GONE
+            except Exception:  # asking a broken connection: it is gone
+                self.crashed_url = BROWSER_GONE
+        return self.crashed_url
+
+    def _on_browser_gone(self) -> None:
+        if not self._closing and self.crashed_url is None:
+            self.crashed_url = BROWSER_GONE
+            log.warning("browser disconnected")
+
+    def _on_crash(self, page: Page) -> None:
+        # A renderer that dies (most often: the page used more memory than the sandbox has) leaves a
+        # tab that answers nothing; the run cannot go on with it.
+        self.crashed_url = page_url(page) or "about:blank"
+        log.warning("page crashed", extra={"url": self.crashed_url})
 
     def _request_started(self, _request: Request) -> None:
         self._inflight += 1
 
     def _request_ended(self, _request: Request) -> None:
         self._inflight = max(0, self._inflight - 1)
+
+    def _request_failed(self, request: Request) -> None:
+        self._request_ended(request)
+        try:
+            # Through a proxy, a refused CONNECT (https/wss) is all Chromium sees of the egress proxy's
+            # 403: log the navigation as blocked. (An upstream the proxy could not reach fails the
+            # same way; the proxy's own log tells the two apart.)
+            refused = self._proxied and TUNNEL_FAILED in (request.failure or "")
+            if refused and self._is_top_level(request) and request.url not in self.blocked_urls:
+                self._log_network(request.url, None, True)
+                self.blocked_navigations.append(request.url)
+                self.blocked_urls.add(request.url)
+        except Exception as exc:  # events must never break the run
+            log.warning("requestfailed event failed", extra={"error": str(exc)})
 
     def wait_for_quiet(self, quiet_ms: float = 150, max_ms: float = 1000) -> None:
         """Give the page a moment after an action: until no request has been in flight for ``quiet_ms``
@@ -158,7 +208,12 @@ class BrowserSession:
             if response.status == BLOCKED_STATUS and response.url in self._blocked_fulfilled:
                 self._blocked_fulfilled.discard(response.url)
                 return  # already logged by the route handler
-            self._log_network(response.url, response.status, False)
+            # Refused by the sandbox's egress proxy (local sandbox, plain http): the proxy marks its 403.
+            by_proxy = bool(response.headers.get(PROXY_BLOCKED_HEADER))
+            self._log_network(response.url, response.status, by_proxy)
+            if by_proxy:
+                self.blocked_navigations.append(response.url)
+                self.blocked_urls.add(response.url)
         except Exception as exc:  # events must never break the run
             log.warning("response event failed", extra={"error": str(exc)})
 
@@ -194,6 +249,7 @@ class BrowserSession:
             log.info("route handling failed", extra={"error": str(exc)})
 
     def close(self) -> None:
+        self._closing = True
         try:
             self.context.close()
         except Exception as exc:

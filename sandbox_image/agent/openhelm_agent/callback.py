@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import os
 import queue
 import threading
 import time
@@ -15,6 +18,21 @@ from openhelm_agent.log import get_logger
 
 log = get_logger("openhelm_agent.callback")
 MAX_PROGRESS_URL = 4096
+# Set by the sandbox's supervisor (supervise.py): the pipe on which the agent says its completion was
+# accepted, so the supervisor does not report the agent's exit as a crash.
+COMPLETION_FD_ENV = "OPENHELM_COMPLETION_FD"
+
+
+def tell_supervisor() -> None:
+    """Tell the supervisor (if any) that the control plane accepted the completion. Once; never raises."""
+    raw = os.environ.pop(COMPLETION_FD_ENV, "")
+    if not raw.isdigit():
+        return
+    fd = int(raw)
+    with contextlib.suppress(OSError):
+        os.write(fd, b"completed\n")
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def post_json(url: str, token: str, payload: dict[str, Any], timeout: float) -> int:
@@ -66,7 +84,7 @@ class ControlPlaneClient:
                 status = post_json(self._progress_url, self._token, item, self._progress_timeout)
                 if status >= 300:
                     log.info("progress rejected", extra={"status": status, "step": item.get("step")})
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 log.info("progress not delivered", extra={"error": type(exc).__name__})
 
     def progress(self, step: int, url: str, action: str) -> None:
@@ -92,11 +110,12 @@ class ControlPlaneClient:
             try:
                 status = post_json(self._complete_url, self._token, result, self._complete_timeout)
                 if status < 300:
+                    tell_supervisor()
                     return True
                 log.warning("completion rejected", extra={"status": status, "attempt": attempt})
                 if status < 500 and status != 429:
                     return False
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 log.warning("completion not delivered", extra={"error": str(exc), "attempt": attempt})
             if attempt < self._complete_attempts:
                 time.sleep(delay)

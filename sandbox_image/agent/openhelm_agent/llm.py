@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openhelm_agent.clock import Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.log import get_logger
 
@@ -16,6 +20,12 @@ BUDGET_CODES = frozenset({"budget_exceeded", "insufficient_balance", "insufficie
 # passed, or when it cut a model call at that deadline. The agent's own clock starts a little later
 # (its interpreter and browser start first), so this can come before its own deadline does.
 DEADLINE_CODE = "run_deadline_exceeded"
+RETRY_STATUSES = frozenset({408, 409, 429})
+INITIAL_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 8.0
+MAX_RETRY_AFTER_S = 60.0
+# An attempt with less time than this left is not started: it could not get an answer anyway.
+MIN_ATTEMPT_S = 0.05
 
 
 @dataclass
@@ -34,7 +44,16 @@ class LLMReply:
 
 
 class LLMTimeout(Exception):
-    """The gateway did not answer within the time given (the loop decides if that is AGENT_TIMEOUT)."""
+    """The run's time (max_duration_s) ran out during an LLM call or before its next retry."""
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth another (timeout, connection, 408/409/429/5xx, garbage)."""
+
+    def __init__(self, failure: AgentFailure, retry_after: float | None = None) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.retry_after = retry_after
 
 
 def _error_code(exc: Any) -> str:
@@ -52,25 +71,90 @@ def _error_text(exc: Any) -> str:
     return " ".join(str(message).split())[:300]
 
 
-class LLMClient:
-    """Chat completions with tool calling; failures become AgentFailure(LLM_ERROR | BUDGET_EXCEEDED).
+def _retry_after(exc: Any) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after`` in seconds)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            continue
+        if 0 <= value <= MAX_RETRY_AFTER_S:
+            return value
+    return None
 
-    The openai client retries 408/409/429/5xx and connection errors itself (``max_retries``, with
-    exponential backoff honouring Retry-After).
+
+def backoff_s(attempt: int) -> float:
+    """Delay before retry ``attempt`` (0-based): 0.5 s doubling, at most 8 s, up to 25 % jitter."""
+    return min(INITIAL_BACKOFF_S * 2**attempt, MAX_BACKOFF_S) * (1 - 0.25 * random.random())
+
+
+class LLMClient:
+    """Chat completions with tool calling; failures become AgentFailure(LLM_ERROR | BUDGET_EXCEEDED)
+    and running out of the run's time LLMTimeout.
+
+    Retries are ours, not the openai client's (``max_retries=0`` there): its retries would each get
+    the full per-attempt timeout, so one hanging model overran the run's deadline three times over.
+    Here every attempt's timeout and every backoff is cut to the run's time left, and a retry that
+    cannot start before the deadline is not made. Retried: timeouts of one attempt, connection
+    errors, 408/409/429/5xx (honouring Retry-After) and answers that are not a chat completion
+    (garbage JSON, HTML error pages); after ``max_retries`` retries the last one is LLM_ERROR.
+    402 and budget codes are BUDGET_EXCEEDED at once, other 4xx LLM_ERROR at once.
     """
 
-    def __init__(self, base_url: str, token: str, model: str, *, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        model: str,
+        *,
+        max_retries: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         import openai
 
         self._openai = openai
-        self._client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=max_retries)
+        self._client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
         self.model = model
+        self.max_retries = max_retries
+        self._sleep = sleep
         self.calls = 0
         self.usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout_s: float) -> LLMReply:
-        openai = self._openai
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        deadline: Deadline,
+        attempt_timeout_s: float,
+    ) -> LLMReply:
+        """One model turn, retried within the run's ``deadline``; each attempt at most ``attempt_timeout_s``."""
         self.calls += 1
+        attempt = 0
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= MIN_ATTEMPT_S:
+                raise LLMTimeout("no time left for the LLM call")
+            try:
+                return self._attempt(messages, tools, min(attempt_timeout_s, remaining))
+            except _Retryable as exc:
+                if attempt >= self.max_retries:
+                    if deadline.remaining() <= MIN_ATTEMPT_S:
+                        raise LLMTimeout(exc.failure.message) from exc
+                    raise exc.failure from exc
+                delay = exc.retry_after if exc.retry_after is not None else backoff_s(attempt)
+                if delay + MIN_ATTEMPT_S >= deadline.remaining():
+                    raise LLMTimeout(f"no time left to retry the LLM call ({exc.failure.message})") from exc
+                log.info("llm retry", extra={"attempt": attempt + 1, "delay_s": round(delay, 2), "error": str(exc)})
+                self._sleep(delay)
+                attempt += 1
+
+    def _attempt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout_s: float) -> LLMReply:
+        openai = self._openai
         try:
             response = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
@@ -80,20 +164,37 @@ class LLMClient:
                 timeout=timeout_s,
             )
         except openai.APITimeoutError as exc:
-            raise LLMTimeout(str(exc)) from exc
+            raise _Retryable(AgentFailure(ErrorCode.LLM_ERROR, f"LLM call timed out after {timeout_s:.0f}s")) from exc
         except openai.APIStatusError as exc:
             code = _error_code(exc)
             if exc.status_code == 402 or code in BUDGET_CODES:
                 raise AgentFailure(ErrorCode.BUDGET_EXCEEDED, f"LLM gateway refused: {_error_text(exc)}") from exc
             if code == DEADLINE_CODE:  # the control plane's clock says the run is out of time
                 raise AgentFailure(ErrorCode.AGENT_TIMEOUT, f"max_duration_s reached: {_error_text(exc)}") from exc
-            raise AgentFailure(
+            failure = AgentFailure(
                 ErrorCode.LLM_ERROR, f"LLM gateway answered HTTP {exc.status_code}: {_error_text(exc)}"
-            ) from exc
+            )
+            if exc.status_code in RETRY_STATUSES or exc.status_code >= 500:
+                raise _Retryable(failure, _retry_after(exc)) from exc
+            raise failure from exc
+        except openai.APIConnectionError as exc:
+            raise _Retryable(AgentFailure(ErrorCode.LLM_ERROR, f"LLM call failed: {_error_text(exc)}")) from exc
         except openai.OpenAIError as exc:
             raise AgentFailure(ErrorCode.LLM_ERROR, f"LLM call failed: {_error_text(exc)}") from exc
+        except ValueError as exc:  # a 2xx whose body is not JSON (json.JSONDecodeError)
+            raise _Retryable(AgentFailure(ErrorCode.LLM_ERROR, f"LLM gateway sent unreadable JSON: {exc}")) from exc
+        try:
+            return self._reply(response)
+        except (AttributeError, TypeError, ValueError, IndexError) as exc:
+            # 2xx JSON that is not a chat completion, or a non-JSON body the client handed back as text
+            detail = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            raise _Retryable(
+                AgentFailure(ErrorCode.LLM_ERROR, f"LLM gateway sent a malformed chat completion ({detail})")
+            ) from exc
+
+    def _reply(self, response: Any) -> LLMReply:
         if not response.choices:
-            raise AgentFailure(ErrorCode.LLM_ERROR, "LLM gateway returned no choices")
+            raise ValueError("no choices")
         message = response.choices[0].message
         usage: dict[str, int] = {}
         if response.usage is not None:

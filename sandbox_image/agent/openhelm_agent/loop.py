@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_error
+from openhelm_agent.browser import BROWSER_GONE, BrowserSession, page_url, safe_title, short_error
 from openhelm_agent.callback import ControlPlaneClient
 from openhelm_agent.clock import Deadline
 from openhelm_agent.conversation import Conversation
@@ -63,7 +63,26 @@ class AgentRun:
         self.llm_call: int | None = None
 
     # -- limits -------------------------------------------------------------------------------
+    def crash_failure(self) -> AgentFailure | None:
+        """The run's end when its page or browser crashed (run.py also asks after an exception)."""
+        url = self.session.crash()
+        if url is None:
+            return None
+        limit = self.options.memory_limit_mb
+        what = "the browser" if url == BROWSER_GONE else f"the page {url[:300]}"
+        return AgentFailure(
+            ErrorCode.AGENT_CRASHED,
+            f"{what} crashed, most likely out of memory"
+            + (f" (the sandbox's memory limit is {limit} MB)" if limit else ""),
+        )
+
+    def _check_page(self) -> None:
+        failure = self.crash_failure()
+        if failure is not None:
+            raise failure
+
     def _check_time(self) -> None:
+        self._check_page()
         if self.deadline.expired():
             raise AgentFailure(
                 ErrorCode.AGENT_TIMEOUT,
@@ -159,11 +178,16 @@ class AgentRun:
         )
 
     def _observe(self) -> Observation:
-        self.observation = observe(
-            self.session.page,
-            max_chars=self.options.observation_max_chars,
-            timeout_s=self.deadline.cap(10),
-        )
+        self._check_page()
+        try:
+            self.observation = observe(
+                self.session.page,
+                max_chars=self.options.observation_max_chars,
+                timeout_s=self.deadline.cap(10),
+            )
+        except Exception:
+            self._check_page()  # "Target crashed" says less than why it crashed
+            raise
         log.info(
             "observation",
             extra={
@@ -204,10 +228,13 @@ class AgentRun:
 
     def _ask(self, llm: LLMClient, conversation: Conversation, tools: list[dict[str, Any]]) -> LLMReply:
         try:
-            return llm.complete(conversation.messages(), tools, self.deadline.cap(self.options.llm_timeout_s))
-        except LLMTimeout as exc:
-            self._check_time()
-            raise AgentFailure(ErrorCode.LLM_ERROR, "LLM call timed out") from exc
+            return llm.complete(conversation.messages(), tools, self.deadline, self.options.llm_timeout_s)
+        except LLMTimeout as exc:  # the run's time ran out inside the call or before its retry
+            raise AgentFailure(
+                ErrorCode.AGENT_TIMEOUT,
+                f"run exceeded max_duration_s={self.spec.max_duration_s:g} waiting for the model "
+                f"after {self.evidence.steps_written} steps ({exc})",
+            ) from exc
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec

@@ -20,3 +20,5 @@ class AgentOptions(BaseModel):
     keep_turns: int = Field(default=20, ge=1)
     progress_timeout_s: float = Field(default=2.0, gt=0)
     complete_attempts: int = Field(default=3, ge=1)
+    # The sandbox's memory limit, when the provider sets one: named when a page dies of it.
+    memory_limit_mb: int | None = Field(default=None, ge=1)

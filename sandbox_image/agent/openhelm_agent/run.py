@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openhelm_agent.browser import BrowserSession, launched_browser, short_error
 from openhelm_agent.callback import ControlPlaneClient
-from openhelm_agent.clock import Deadline
+from openhelm_agent.clock import FINISH_RESERVE_S, Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter, RunResult
 from openhelm_agent.llm import LLMClient
@@ -76,29 +76,32 @@ def _execute(
     holder: list[AgentRun],
     control_url: str,
     token: str,
+    resources: ExitStack,
 ) -> RunResult:
+    """The run itself. The browser and its context are closed through ``resources`` by the caller,
+    *after* result.json and the completion: closing Chromium takes a moment the run's clock (and
+    its bill) should not wait for."""
     policy = DomainPolicy.from_lists(spec.allowed_domains, spec.blocked_domains)
     llm: LLMClient | None = None
     prefetch = _prefetch_openai() if spec.replay is None and shared is None else None
     try:
-        with _browser(options, shared) as browser:
-            if spec.replay is None:
-                if prefetch is not None:
-                    prefetch.join()
-                base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
-                llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
-            session = BrowserSession(
-                browser,
-                policy,
-                evidence,
-                context_proxy=options.browser_proxy if shared is not None else None,
-            )
-            try:
-                agent = AgentRun(spec, session, evidence, callback, deadline, options)
-                holder.append(agent)
-                return agent.run_llm(llm) if llm is not None else agent.run_replay()
-            finally:
-                session.close()
+        browser = resources.enter_context(_browser(options, shared))
+        if spec.replay is None:
+            if prefetch is not None:
+                prefetch.join()
+            base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
+            llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
+        session = BrowserSession(
+            browser,
+            policy,
+            evidence,
+            context_proxy=options.browser_proxy if shared is not None else None,
+            proxied=options.browser_proxy is not None,
+        )
+        resources.callback(session.close)
+        agent = AgentRun(spec, session, evidence, callback, deadline, options)
+        holder.append(agent)
+        return agent.run_llm(llm) if llm is not None else agent.run_replay()
     finally:
         if llm is not None:
             log.info("llm usage", extra={"calls": llm.calls, **llm.usage})
@@ -145,21 +148,42 @@ def run_agent(
     def repairs() -> int:
         return holder[0].schema_repairs if holder else 0
 
+    resources = ExitStack()
     try:
         parsed = spec if isinstance(spec, RunSpec) else parse_spec(spec)
-        deadline = Deadline(parsed.max_duration_s, start=started)
+        deadline = Deadline(
+            parsed.max_duration_s, start=started, deadline_at=parsed.deadline_at, reserve_s=FINISH_RESERVE_S
+        )
         log.info("run started", extra={"run_id": parsed.run_id, "model": parsed.model, "replay": bool(parsed.replay)})
-        result = _execute(parsed, evidence, callback, options, browser, deadline, holder, control_url, token)
+        result = _execute(parsed, evidence, callback, options, browser, deadline, holder, control_url, token, resources)
     except AgentFailure as failure:
         result = _failed(failure.code, failure.message, evidence, repairs())
     except SpecError as exc:
         result = _failed(ErrorCode.AGENT_CRASHED, str(exc), evidence, repairs())
     except Exception as exc:
         log.exception("agent crashed")
-        result = _failed(ErrorCode.AGENT_CRASHED, f"{type(exc).__name__}: {short_error(exc)}", evidence, repairs())
+        crash = holder[0].crash_failure() if holder else None  # "Target closed" says less than why
+        message = crash.message if crash else f"{type(exc).__name__}: {short_error(exc)}"
+        result = _failed(ErrorCode.AGENT_CRASHED, message, evidence, repairs())
     except BaseException as exc:  # KeyboardInterrupt, SystemExit from SIGTERM: report, then re-raise
         interrupted = exc
         result = _failed(ErrorCode.AGENT_CRASHED, f"agent interrupted ({type(exc).__name__})", evidence, repairs())
+    try:
+        return _hand_in(result, evidence, callback, started, interrupted)
+    finally:  # the browser closes once the result is handed in
+        try:
+            resources.close()
+        except Exception as exc:
+            log.warning("closing the browser failed", extra={"error": short_error(exc)})
+
+
+def _hand_in(
+    result: RunResult,
+    evidence: EvidenceWriter,
+    callback: ControlPlaneClient | None,
+    started: float,
+    interrupted: BaseException | None,
+) -> RunResult:
     evidence.write_result(result)
     log.info(
         "run finished",

@@ -51,6 +51,9 @@ class RunSpec(BaseModel):
     model: str = Field(min_length=1)
     max_steps: int = Field(default=25, ge=1, le=1000)
     max_duration_s: float = Field(default=300, gt=0, le=24 * 3600)
+    # When the control plane's clock says the run's time is up (Unix seconds): the run's clock starts
+    # when its sandbox is started, not when this process got through its imports.
+    deadline_at: float | None = Field(default=None, gt=0)
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     replay: ReplaySpec | None = None

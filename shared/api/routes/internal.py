@@ -6,11 +6,14 @@ function behind a function URL (functions/llm_gateway, shared/llm_gateway_http.p
 
 from __future__ import annotations
 
+import base64
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared import callbacks, tokens
-from shared.api.deps import header, services
+from shared.api.deps import event, header, services
+from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
 
 router = APIGatewayHttpRouter()
@@ -37,3 +40,26 @@ def complete(run_id: str, body: callbacks.CompletionReport) -> Response[None]:
     claims = _claims(run_id)
     callbacks.complete(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
+
+
+@router.post("/internal/runs/<run_id>/exit", include_in_schema=False)
+def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
+    claims = _claims(run_id)
+    callbacks.report_exit(services(), claims.org_id, run_id, body)
+    return Response(status_code=202)
+
+
+@router.post("/internal/e2b/events", include_in_schema=False)
+def e2b_events() -> Response[None]:
+    """E2B's lifecycle webhook: a killed sandbox ends its run at once (authenticated by signature)."""
+    svc = services()
+    raw = event().get("body") or ""
+    body = base64.b64decode(raw) if event().get("isBase64Encoded") else raw.encode()
+    if not callbacks.e2b_signature_valid(svc.settings.e2b_webhook_secret, body, header("e2b-signature")):
+        raise NotFound("no such route", code="not_found")  # off, or not E2B: nothing to learn here
+    try:
+        parsed = callbacks.E2BEvent.model_validate_json(body)
+    except ValueError as exc:
+        raise BadRequest("not an E2B lifecycle event", code="invalid_event") from exc
+    callbacks.e2b_lifecycle(svc, parsed)
+    return Response(status_code=204)

@@ -12,6 +12,9 @@ The run spec's ``"standin"`` object picks what it does:
 * ``{"mode": "playwright", "url": "..."}``: Playwright's Chromium through the proxy.
 * ``{"mode": "bench", "url": "...", "n": 50}``: request latencies through the proxy and the control
   channel (``bench_local_sandbox.py``).
+* ``{"mode": "syscalls"}``: try the syscalls the seccomp filter refuses; errno names in probe.json.
+* ``{"mode": "threads", "max": 5000}``: start threads until the pid limit refuses one; the count.
+* ``{"mode": "hog"}``: allocate (and touch) memory without bound, reporting progress every 64 MiB.
 
 Every mode first POSTs a ``progress`` callback with ``"action": "started"`` (the test's "running"
 signal). Results that are observations go to ``probe.json``; the test asserts on them.
@@ -262,6 +265,56 @@ def bench(cfg: dict[str, Any]) -> dict[str, Any]:
 RUN_ID = "unknown"
 
 
+def syscalls(cfg: dict[str, Any]) -> dict[str, Any]:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def attempt(nr: int, *args: int) -> str:
+        ctypes.set_errno(0)
+        res = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+        return "ok" if res >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+
+    # x86_64 numbers: ptrace 101, unshare 272, keyctl 250, bpf 321, userfaultfd 323,
+    # perf_event_open 298, io_uring_setup 425, clone3 435, getpid 39 (allowed: the control)
+    return {
+        "seccomp": proc_status().get("Seccomp", "").strip(),
+        "getpid": attempt(39),
+        "ptrace": attempt(101, 0, 0, 0, 0),  # PTRACE_TRACEME
+        "unshare_user": attempt(272, 0x10000000),
+        "keyctl": attempt(250, 0, 0, 0, 0, 0),
+        "bpf": attempt(321, 0, 0, 0),
+        "userfaultfd": attempt(323, 0),
+        "perf_event_open": attempt(298, 0, 0, -1, -1, 0),
+        "io_uring_setup": attempt(425, 1, 0),
+        "clone3": attempt(435, 0, 0),
+    }
+
+
+def threads(cfg: dict[str, Any]) -> dict[str, Any]:
+    started = 0
+    stop = threading.Event()
+    error = None
+    try:
+        for _ in range(int(cfg.get("max", 5000))):
+            threading.Thread(target=stop.wait, daemon=True).start()
+            started += 1
+    except RuntimeError as exc:  # "can't start new thread": the pid limit
+        error = str(exc)
+    stop.set()
+    return {"threads": started, "error": error}
+
+
+def hog(cfg: dict[str, Any]) -> None:
+    keep = []
+    while True:
+        block = bytearray(64 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        keep.append(block)
+        post(f"/internal/runs/{RUN_ID}/progress", {"step": len(keep), "action": "hog"})
+
+
 def main() -> int:
     global RUN_ID
     with open(os.environ["OPENHELM_RUN_SPEC"]) as fh:
@@ -275,6 +328,9 @@ def main() -> int:
     if mode == "hang":
         hang(cfg)
         return 0
+    if mode == "hog":
+        hog(cfg)
+        return 0
     if mode == "exit":
         if "marker" in cfg:  # leave a detached process behind, as a crashed agent leaves Chromium
             subprocess.Popen(
@@ -282,7 +338,8 @@ def main() -> int:
                 start_new_session=True,
             )
         return int(cfg.get("code", 3))
-    report = {"probe": probe, "chromium": chromium, "playwright": playwright, "bench": bench}[mode](cfg)
+    modes = {"probe": probe, "chromium": chromium, "playwright": playwright, "bench": bench}
+    report = {**modes, "syscalls": syscalls, "threads": threads}[mode](cfg)
     with open(os.path.join(OUT, "probe.json"), "w") as fh:
         json.dump(report, fh)
     doc = write_result(result={"mode": mode})

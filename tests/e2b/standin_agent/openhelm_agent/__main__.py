@@ -3,12 +3,14 @@
 Stdlib only. Reads ``OPENHELM_RUN_SPEC``, writes ``result.json``, ``steps.jsonl``, ``network.jsonl``,
 ``screenshots/step-0001.png`` and ``env.json`` (which contract variables it saw) under
 ``OPENHELM_OUT_DIR``, then sleeps ``standin_linger_s`` seconds from the spec (so a test can kill it).
+With ``standin_die`` it kills itself with SIGKILL right after ``env.json`` instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import struct
 import time
 import zlib
@@ -54,6 +56,8 @@ def main() -> None:
     seen["cwd"] = os.getcwd()
     seen["pid"] = os.getpid()
     (out / "env.json").write_text(json.dumps(seen))
+    if spec.get("standin_die"):  # die as kill -9 would leave it: no result.json, no callback
+        os.kill(os.getpid(), signal.SIGKILL)
     result = {
         "status": "succeeded",
         "result": {"echo": spec["prompt"]},
