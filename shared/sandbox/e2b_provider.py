@@ -39,7 +39,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import posixpath
-import re
 import threading
 import time
 import uuid
@@ -49,7 +48,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.clock import Clock
+from shared.domains import normalize_pattern
 from shared.logging import get_logger
+from shared.netaddr import NON_PUBLIC_IPV4_NETWORKS
 from shared.sandbox.base import (
     SandboxError,
     SandboxFileNotFound,
@@ -60,6 +61,7 @@ from shared.sandbox.base import (
     SandboxStartError,
     UnsafePath,
 )
+from shared.sandbox.env_policy import split_envs
 
 if TYPE_CHECKING:
     from e2b import Sandbox, SandboxNetworkOpts
@@ -77,25 +79,7 @@ CHROMIUM_PATH = "/usr/bin/chromium"
 OPENHELM_METADATA = {"openhelm": "1"}
 ALL_TRAFFIC = "0.0.0.0/0"
 # Denied when a run has no allowed-domain list: everything that is not the public internet.
-PRIVATE_IPV4_RANGES: tuple[str, ...] = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-)
-# Environment variables that must never reach a sandbox (AWS, E2B, model-provider credentials).
-_FORBIDDEN_ENV = re.compile(
-    r"^(AWS_|E2B_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)|_API_KEY$|^OPENAI_|^ANTHROPIC_", re.IGNORECASE
-)
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
-)
+PRIVATE_IPV4_RANGES: tuple[str, ...] = NON_PUBLIC_IPV4_NETWORKS
 # How deep list_files walks the out dir (screenshots/ is one level down).
 _LIST_DEPTH = 8
 # Connecting to a running sandbox may extend its life to at least this many seconds (E2B only ever
@@ -118,36 +102,17 @@ def _e2b() -> Any:
 def _allow_entries(pattern: str) -> list[str] | None:
     """E2B ``allow_out`` entries for one allowed-domain pattern; None for ``*`` (allow everything).
 
-    Follows the agent's domain rule (lower-cased, scheme/port/path/user stripped, one trailing dot
-    dropped, IDNA-encoded; ``*.host`` also matches ``host``). IPv4 addresses and CIDRs pass through.
-    IPv6 entries are returned too; the caller decides (E2B's egress rules are IPv4).
-    Raises ValueError for anything else.
+    The pattern is read by the one rule (``shared/domains.py``, the agent's and the API's too);
+    ``*.host`` also matches ``host``, E2B's wildcard does not, so both are sent. Addresses and CIDR
+    networks pass through; IPv6 entries are returned too, the caller decides (E2B's egress rules are
+    IPv4). Raises ValueError for an invalid pattern.
     """
-    raw = pattern.strip()
-    if raw == "*":
+    canonical = normalize_pattern(pattern)
+    if canonical == "*":
         return None
-    ip = _ip_entry(raw)
-    if ip:
-        return [ip]
-    if "://" in raw:
-        raw = raw.split("://", 1)[1]
-    raw = raw.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
-    if raw.count(":") == 1:
-        raw = raw.split(":", 1)[0]
-    wildcard = raw.startswith("*.")
-    host = (raw[2:] if wildcard else raw).strip().lower()
-    host = host[:-1] if host.endswith(".") else host
-    if host and not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(f"invalid domain pattern: {pattern!r}") from exc
-    ip = _ip_entry(host)
-    if ip and not wildcard:
-        return [ip]
-    if not host or ip or not _HOSTNAME.match(host):
-        raise ValueError(f"invalid domain pattern: {pattern!r} (use 'example.com' or '*.example.com')")
-    return [host, f"*.{host}"] if wildcard else [host]
+    if canonical.startswith("*."):
+        return [canonical[2:], canonical]
+    return [canonical]
 
 
 def _ip_entry(value: str) -> str | None:
@@ -297,11 +262,13 @@ class E2BProvider(SandboxProvider):
 
     def _envs(self, request: SandboxRequest) -> tuple[dict[str, str], dict[str, str]]:
         """(sandbox-wide envs, agent process envs). The run token goes to the agent process only."""
-        forbidden = sorted(k for k in request.envs if _FORBIDDEN_ENV.search(k))
-        if forbidden:
-            raise ValueError(f"refusing to pass credentials into a sandbox: {forbidden}")
+        envs = split_envs(request.envs)
+        if envs.refused:
+            raise ValueError(f"refusing to pass credentials into a sandbox: {envs.refused}")
+        if envs.reserved:
+            log.warning("e2b_env_reserved_dropped", run_id=request.run_id, names=envs.reserved)
         public = {
-            **{str(k): str(v) for k, v in request.envs.items()},
+            **envs.kept,
             "OPENHELM_RUN_SPEC": RUN_SPEC_PATH,
             "OPENHELM_OUT_DIR": OUT_DIR,
             "OPENHELM_CONTROL_URL": request.control_url,

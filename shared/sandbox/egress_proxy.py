@@ -12,10 +12,9 @@ into it (see ``bridge.py``, which re-exposes them as TCP ports inside the sandbo
   destination is decided by :class:`EgressPolicy`:
 
   1. the control plane's own ``host:port`` is always allowed;
-  2. the run's domain policy (same rule as ``openhelm_agent.policy``): a host matching a blocked
-     pattern is denied; otherwise an empty allowed list allows everything, a non-empty one only the
-     hosts matching one of its patterns (``example.com`` exact, ``*.example.com`` apex and
-     subdomains, ``*`` everything; IPs match identical patterns only);
+  2. the run's domain policy (the rule of ``shared/domains.py``, the agent's too): a host matching a
+     blocked pattern is denied; otherwise an empty allowed list allows everything, a non-empty one
+     only the hosts matching one of its patterns;
   3. the host is resolved **on the host** and every address must be public: loopback is refused
      unless ``allow_loopback`` (local development), private, link-local (cloud metadata),
      shared, multicast, reserved and unspecified addresses always are. The proxy then connects to
@@ -31,7 +30,6 @@ The policy part (:func:`normalize_pattern`, :func:`host_matches`, :class:`Egress
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import socket
 import ssl
@@ -42,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from shared.domains import host_matches, normalise_host, normalize_pattern
 from shared.logging import get_logger
 from shared.netaddr import METADATA_ADDRESSES, classify_address  # noqa: F401  (re-exported)
 from shared.sandbox.bridge import relay
@@ -59,74 +58,6 @@ _HOP_BY_HOP = frozenset(
 )
 
 Resolver = Callable[[str, int], Sequence[str]]
-
-
-# --------------------------------------------------------------------------------------------------
-# Domain patterns (kept identical to sandbox_image/agent/openhelm_agent/policy.py; a test checks it)
-
-
-def _normalise_host(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if host.endswith("."):
-        host = host[:-1]
-    if host and not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(f"invalid host name: {host!r}") from exc
-    return host
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def normalize_pattern(pattern: str) -> str:
-    """Canonical form of a domain pattern (lower-case, IDNA, scheme/port/path stripped)."""
-    raw = pattern.strip()
-    if not raw:
-        raise ValueError("empty domain pattern")
-    if raw == "*":
-        return "*"
-    if "://" in raw:
-        raw = raw.split("://", 1)[1]
-    raw = raw.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    if "@" in raw:
-        raw = raw.rsplit("@", 1)[1]
-    if raw.startswith("["):  # [ipv6]:port
-        raw = raw.split("]", 1)[0] + "]"
-    elif raw.count(":") == 1:
-        raw = raw.split(":", 1)[0]
-    wildcard = raw.startswith("*.")
-    host = _normalise_host(raw[2:] if wildcard else raw)
-    if not host or "*" in host or any(c.isspace() for c in host) or ".." in host:
-        raise ValueError(f"invalid domain pattern: {pattern!r} (use 'example.com' or '*.example.com')")
-    if wildcard and _is_ip(host):
-        raise ValueError(f"invalid domain pattern: {pattern!r} (wildcards do not apply to IP addresses)")
-    return f"*.{host}" if wildcard else host
-
-
-def host_matches(host: str, pattern: str) -> bool:
-    """True if ``host`` matches ``pattern`` (see the module docstring for the rule)."""
-    pattern = normalize_pattern(pattern)
-    try:
-        host = _normalise_host(host)
-    except ValueError:
-        return False
-    if not host:
-        return False
-    if pattern == "*":
-        return True
-    if pattern.startswith("*."):
-        apex = pattern[2:]
-        return host == apex or (host.endswith("." + apex) and not _is_ip(host))
-    return host == pattern
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,7 +103,7 @@ def control_endpoint(control_url: str) -> tuple[str, int]:
     parts = urlsplit(control_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"control URL must be http(s)://host[:port][/path], got {control_url!r}")
-    return _normalise_host(parts.hostname), parts.port or (443 if parts.scheme == "https" else 80)
+    return normalise_host(parts.hostname), parts.port or (443 if parts.scheme == "https" else 80)
 
 
 @dataclass(frozen=True)
@@ -204,7 +135,7 @@ class EgressPolicy:
 
     def is_control(self, host: str, port: int) -> bool:
         try:
-            return (_normalise_host(host), port) in self.always_allowed
+            return (normalise_host(host), port) in self.always_allowed
         except ValueError:
             return False
 
@@ -251,7 +182,7 @@ def resolve_destination(
     if not decision.allowed:
         return decision, []
     try:
-        addresses = list(resolver(_normalise_host(host), port))
+        addresses = list(resolver(normalise_host(host), port))
     except (OSError, UnicodeError, ValueError) as exc:
         return Decision(False, f"cannot resolve {host!r}: {exc}"), []
     if not addresses:

@@ -99,6 +99,7 @@ from shared.sandbox.base import (
     UnsafePath,
 )
 from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy, Resolver, system_resolver
+from shared.sandbox.env_policy import split_envs
 from shared.sandbox.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
 
 log = get_logger("openhelm.sandbox.local")
@@ -144,9 +145,6 @@ ETC_PATHS = (
     "/etc/xdg",
     "/var/cache/fontconfig",
 )
-# Host environment variables that must never reach a sandbox through request.envs.
-_FORBIDDEN_ENV = re.compile(r"^(AWS_|OPENAI_|ANTHROPIC_|AZURE_|GOOGLE_|E2B_|LD_|PYTHONHOME$|BASH_ENV$)")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SANDBOX_ID = re.compile(r"^lsb_[0-9a-f]{24}$")
 
 _probe_lock = threading.Lock()
@@ -871,12 +869,10 @@ class LocalProvider(SandboxProvider):
         home: str,
         llm_url: str = "",
     ) -> dict[str, str]:
-        env: dict[str, str] = {}
-        for key, value in request.envs.items():
-            if not _ENV_NAME.match(key) or _FORBIDDEN_ENV.match(key) or key.startswith("OPENHELM_"):
-                log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
-                continue
-            env[key] = value
+        split = split_envs(request.envs)
+        env = dict(split.kept)
+        for key in split.refused + split.reserved:
+            log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
         env.update(
             PATH="/usr/local/bin:/usr/bin:/bin",
             HOME=home,
