@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.sandbox.base import SandboxNotFound, SandboxStartError
-from shared.sandbox.local_provider import LocalProvider, UnsafePath, _wait_pidfds
+from shared.sandbox.local.provider import LocalProvider, UnsafePath, _wait_pidfds
 from tests.sandbox_local.conftest import (
     PAGE_MARKER,
     RecordingServer,

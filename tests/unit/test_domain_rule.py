@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from shared import domains
 from shared.models.runs import CreateRunRequest
 from shared.sandbox.e2b_provider import network_policy
-from shared.sandbox.egress_proxy import EgressPolicy
+from shared.sandbox.local.egress_policy import EgressPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_POLICY = ROOT / "sandbox_image" / "agent" / "openhelm_agent" / "policy.py"

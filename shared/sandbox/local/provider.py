@@ -32,7 +32,7 @@ What one sandbox is (isolation ``"bwrap"``)::
   above; ``bridge.py`` (started first, inside) exposes them on the sandbox's 127.0.0.1, and the agent
   gets ``OPENHELM_CONTROL_URL=http://127.0.0.1:8787<control path>``,
   ``OPENHELM_LLM_URL=http://127.0.0.1:8788<llm path>`` (when the request has an ``llm_url``) and
-  ``OPENHELM_BROWSER_PROXY=http://127.0.0.1:3128``. See ``egress_proxy.py`` for the policy.
+  ``OPENHELM_BROWSER_PROXY=http://127.0.0.1:3128``. See ``egress_server.py`` and ``egress_policy.py`` for the policy.
 
 Fallback (isolation ``"subprocess"``): where bubblewrap is missing or cannot create namespaces
 (probed once per process), the agent runs as a plain subprocess with the same environment, as uid
@@ -98,9 +98,10 @@ from shared.sandbox.base import (
     SandboxStartError,
     UnsafePath,
 )
-from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy, Resolver, system_resolver
 from shared.sandbox.env_policy import split_envs
-from shared.sandbox.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
+from shared.sandbox.local.egress_policy import EgressPolicy, Resolver, system_resolver
+from shared.sandbox.local.egress_server import ControlForwarder, EgressProxy
+from shared.sandbox.local.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
 
 log = get_logger("openhelm.sandbox.local")
 
@@ -115,7 +116,7 @@ INNER_PROXY_PORT = 3128
 IN_SANDBOX = "/run/openhelm"
 OUT_IN_SANDBOX = "/out"
 BRIDGE_SOURCE = Path(__file__).with_name("bridge.py")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 # The sandbox's start command wraps the agent in the image's supervisor (stdlib only, copied in).
 SUPERVISOR_SOURCE = REPO_ROOT / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
 EXIT_REPORT_TIMEOUT_S = 5.0
