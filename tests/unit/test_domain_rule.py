@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shared import domains
 from shared.models.runs import CreateRunRequest
-from shared.sandbox.e2b_provider import network_policy
+from shared.sandbox.e2b_network import network_policy
 from shared.sandbox.local.egress_policy import EgressPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
