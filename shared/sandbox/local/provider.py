@@ -1,385 +1,58 @@
-"""The local sandbox provider: the agent in a bubblewrap sandbox, as an unprivileged user.
-
-What one sandbox is (isolation ``"bwrap"``)::
-
-    host                                               sandbox (bwrap --unshare-all ...)
-    ─────────────────────────────────────────────      ──────────────────────────────────────────
-    ControlForwarder  ◄── <run>/sock/control.sock ──── bridge.py 127.0.0.1:8787 ◄── agent (callbacks)
-      → control_url (progress, completion)
-    ControlForwarder  ◄── <run>/sock/llm.sock     ──── bridge.py 127.0.0.1:8788 ◄── agent (OpenAI
-      → llm_url (the LLM gateway's function URL)                                    client)
-    EgressProxy       ◄── <run>/sock/proxy.sock   ──── bridge.py 127.0.0.1:3128 ◄── Chromium
-      → domain policy, public addresses only
-    <run>/out  (owned by the sandbox uid)         ──── /out (the only writable host path)
-
-* The process tree runs as uid/gid 65534 on the host (``setpriv`` drops to it when the provider runs
-  as root; otherwise the provider's own unprivileged uid is used) inside new user, mount, pid, net,
-  ipc, uts and cgroup namespaces, with all capabilities dropped, ``--die-with-parent``,
-  ``--new-session`` and a cleared environment.
-* File system: a read-only root (bwrap's tmpfs, remounted read-only after setup) holding read-only
-  binds of ``/usr`` (+ the ``/bin``, ``/lib*`` links), a short list of ``/etc`` files, the Python
-  installation(s) and venv of ``python_executable``, ``agent_path`` and ``extra_ro_paths`` (each at
-  its host path, so venv links, RPATHs and shebangs keep working), a private ``/tmp`` (tmpfs),
-  fresh ``/proc`` and a minimal ``/dev``. Synthetic ``/etc/passwd``, ``/etc/group``, ``/etc/hosts``.
-  Writable: ``/out``, ``/tmp``, ``/dev/shm`` only. The run spec and the bridge script are copied in
-  from memory (``--ro-bind-data``); every bwrap argument is passed through a file descriptor
-  (``--args``), so the run token never appears in a host command line.
-* Host paths the sandbox uid cannot reach (a Python under ``/root`` is the usual case) are bound
-  anyway when the provider runs as root: ``unshare --mount`` gives the launch its own private mount
-  namespace in which root bind-mounts them into a staging directory bwrap can read. The staging
-  mounts die with the sandbox; the host mount table is never touched.
-* Network: a new, empty network namespace (loopback only). The only way out is the unix sockets
-  above; ``bridge.py`` (started first, inside) exposes them on the sandbox's 127.0.0.1, and the agent
-  gets ``OPENHELM_CONTROL_URL=http://127.0.0.1:8787<control path>``,
-  ``OPENHELM_LLM_URL=http://127.0.0.1:8788<llm path>`` (when the request has an ``llm_url``) and
-  ``OPENHELM_BROWSER_PROXY=http://127.0.0.1:3128``. See ``egress_server.py`` and ``egress_policy.py`` for the policy.
-
-Fallback (isolation ``"subprocess"``): where bubblewrap is missing or cannot create namespaces
-(probed once per process), the agent runs as a plain subprocess with the same environment, as uid
-65534 when the provider is root and the interpreter is reachable by that uid; Chromium is still
-pointed at the filtering proxy (on a host TCP port), but nothing stops the agent from ignoring it.
-This is logged loudly at construction.
-
-Limits (``limits.py``): a seccomp filter (``bwrap --seccomp``), and a cgroup per sandbox with memory
-and pid limits where one can be made (else a per-uid process cap), joined before bwrap starts.
-
-Inside, bwrap runs ``bridge.py`` → the image's supervisor (``openhelm_agent/supervise.py``, copied in
-like the bridge) → the agent. The supervisor reports an agent that exits without its completion
-(``/internal/runs/{id}/exit``); the watcher below reports a sandbox that ended on its own (a dead
-bridge, supervisor or init ends the whole pid namespace at once), so a crash fails its run within
-a second instead of waiting for the reaper.
-
-Lifecycle: :meth:`LocalProvider.start` returns as soon as bwrap has set the sandbox up (a few tens
-of milliseconds). A watcher thread reaps the process; a timer kills it after ``request.timeout_s``;
-``setpriv --pdeathsig`` kills it if the provider's process dies (no orphans after a crash of
-``openhelm dev``). "Exited" means the sandbox's whole pid namespace is gone (waited on through a
-pidfd of its init). Files stay readable after the process ends (the control plane reads them after
-the completion callback) until :meth:`LocalProvider.kill`, which also removes the run's files unless
-``retain_files`` is set (the logs of the newest ``keep_logs`` killed sandboxes are kept);
-:meth:`LocalProvider.close` removes every run directory this provider made, and nothing else.
-"""
+"""The local sandbox provider (see the package docstring for the design): bubblewrap per run."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
-import http.client
-import json
 import os
-import re
 import secrets
-import select
 import shutil
-import signal
 import stat
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote, urlsplit
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxError,
-    SandboxFileNotFound,
     SandboxInfo,
     SandboxNotFound,
     SandboxProvider,
     SandboxRequest,
     SandboxStartError,
-    UnsafePath,
 )
-from shared.sandbox.env_policy import split_envs
 from shared.sandbox.local.egress_policy import EgressPolicy, Resolver, system_resolver
-from shared.sandbox.local.egress_server import ControlForwarder, EgressProxy
-from shared.sandbox.local.limits import CgroupLimits, SandboxCgroup, prlimit_prefix, seccomp_program
+from shared.sandbox.local.host import (
+    REPO_ROOT,
+    SANDBOX_GID,
+    SANDBOX_ID_PATTERN,
+    SANDBOX_UID,
+    SYSTEM_DIRS,
+    bwrap_has_option,
+    default_base_dir,
+    is_under,
+    probe_bwrap,
+    python_layout,
+    reachable_by,
+)
+from shared.sandbox.local.launch import SandboxLauncher
+from shared.sandbox.local.limits import CgroupLimits, seccomp_program
+from shared.sandbox.local.outdir import list_out_files, read_out_file
+from shared.sandbox.local.processes import descendants
+from shared.sandbox.local.record import SandboxRecord
+from shared.sandbox.local.watcher import SandboxWatcher
 
 log = get_logger("openhelm.sandbox.local")
 
 Isolation = Literal["auto", "bwrap", "subprocess"]
 
-SANDBOX_UID = 65534
-SANDBOX_GID = 65534
-HOSTNAME = "openhelm-sandbox"
-INNER_CONTROL_PORT = 8787
-INNER_LLM_PORT = 8788
-INNER_PROXY_PORT = 3128
-IN_SANDBOX = "/run/openhelm"
-OUT_IN_SANDBOX = "/out"
-BRIDGE_SOURCE = Path(__file__).with_name("bridge.py")
-REPO_ROOT = Path(__file__).resolve().parents[3]
-# The sandbox's start command wraps the agent in the image's supervisor (stdlib only, copied in).
-SUPERVISOR_SOURCE = REPO_ROOT / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
-EXIT_REPORT_TIMEOUT_S = 5.0
-# The exit report goes straight to the control plane, whatever proxy the host environment names.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-# Mounted read-only at the same path (bwrap --ro-bind-try); host symlinks are recreated as links.
-SYSTEM_DIRS = ("/usr",)
-SYSTEM_LINKS_OR_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_PATHS = (
-    "/etc/alternatives",
-    "/etc/ca-certificates",
-    "/etc/chromium",
-    "/etc/chromium.d",
-    "/etc/fonts",
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/localtime",
-    "/etc/mime.types",
-    "/etc/nsswitch.conf",
-    "/etc/os-release",
-    "/etc/protocols",
-    "/etc/services",
-    "/etc/ssl",
-    "/etc/timezone",
-    "/etc/xdg",
-    "/var/cache/fontconfig",
-)
-_SANDBOX_ID = re.compile(r"^lsb_[0-9a-f]{24}$")
-
-_probe_lock = threading.Lock()
-_probe_cache: dict[tuple[str, ...], tuple[bool, str]] = {}
-
-
-# --------------------------------------------------------------------------------------------------
-# Host helpers
-
-
-def _setpriv_prefix(setpriv: str) -> list[str]:
-    return [
-        setpriv,
-        f"--reuid={SANDBOX_UID}",
-        f"--regid={SANDBOX_GID}",
-        "--clear-groups",
-        "--no-new-privs",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-    ]
-
-
-def _launch_prefix(setpriv: str | None, drop_to_sandbox_uid: bool) -> list[str]:
-    """setpriv: drop to the sandbox uid (as root) and die with the provider (PR_SET_PDEATHSIG)."""
-    if setpriv is None:
-        return []
-    prefix = _setpriv_prefix(setpriv) if drop_to_sandbox_uid else [setpriv]
-    return [*prefix, "--pdeathsig", "SIGKILL"]
-
-
-def _system_args() -> list[str]:
-    args: list[str] = []
-    for path in SYSTEM_DIRS:
-        args += ["--ro-bind", path, path]
-    for path in SYSTEM_LINKS_OR_DIRS:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    return args
-
-
-def probe_bwrap(bwrap: str = "bwrap", setpriv: str | None = None) -> tuple[bool, str]:
-    """Can ``bwrap`` create a sandbox here (as the sandbox uid)? Probed once per process and key."""
-    key = (bwrap, setpriv or "")
-    with _probe_lock:
-        if key in _probe_cache:
-            return _probe_cache[key]
-        resolved = shutil.which(bwrap)
-        if resolved is None:
-            result = (False, f"{bwrap} not found (install the 'bubblewrap' package)")
-        else:
-            cmd = [*(_setpriv_prefix(setpriv) if setpriv else []), resolved, "--unshare-all"]
-            cmd += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
-            cmd += [*_system_args(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-            cmd += ["--remount-ro", "/", "--", "/usr/bin/true"]
-            try:
-                done = subprocess.run(cmd, capture_output=True, timeout=20, env={"PATH": "/usr/bin:/bin"})
-                detail = done.stderr.decode(errors="replace").strip()
-                result = (done.returncode == 0, detail or f"exit code {done.returncode}")
-            except (OSError, subprocess.SubprocessError) as exc:
-                result = (False, f"{exc.__class__.__name__}: {exc}")
-            if result[0]:
-                result = (True, "ok")
-        _probe_cache[key] = result
-        return result
-
-
-def _bwrap_has_option(bwrap: str, option: str) -> bool:
-    try:
-        done = subprocess.run([bwrap, "--help"], capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return option.encode() in done.stdout + done.stderr
-
-
-def reachable_by(path: str | os.PathLike[str], uid: int, gid: int) -> bool:
-    """Can ``uid``/``gid`` (no supplementary groups) traverse to and read ``path`` (its real path)?"""
-    real = Path(os.path.realpath(path))
-    chain = [*reversed(real.parents), real]
-    for index, item in enumerate(chain):
-        try:
-            st = os.stat(item)
-        except OSError:
-            return False
-        last = index == len(chain) - 1
-        need = (4 | (1 if stat.S_ISDIR(st.st_mode) else 0)) if last else 1
-        if st.st_uid == uid:
-            bits = (st.st_mode >> 6) & 7
-        elif st.st_gid == gid:
-            bits = (st.st_mode >> 3) & 7
-        else:
-            bits = st.st_mode & 7
-        if uid != 0 and bits & need != need:
-            return False
-    return True
-
-
-def _python_layout(python: str) -> list[str]:
-    """Prefixes (venv and base installation) of ``python``, as that interpreter reports them."""
-    code = "import json,sys;print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix]))"
-    try:
-        done = subprocess.run([python, "-I", "-c", code], capture_output=True, timeout=30, check=True)
-        prefixes = json.loads(done.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise ValueError(f"cannot run python_executable {python!r}: {exc}") from exc
-    return [str(p) for p in dict.fromkeys(prefixes)]
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        ppid = int(data[data.rfind(b")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _tagged_processes(sandbox_id: str) -> list[int]:
-    """Pids whose environment carries ``OPENHELM_SANDBOX_ID=<sandbox_id>`` (readable ones only)."""
-    needle = f"OPENHELM_SANDBOX_ID={sandbox_id}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
-def _pidfds(pids: Sequence[int]) -> list[int]:
-    fds = []
-    for pid in dict.fromkeys(pids):
-        with contextlib.suppress(OSError):
-            fds.append(os.pidfd_open(pid))
-    return fds
-
-
-def _signal_pidfds(pidfds: Sequence[int], sig: int) -> None:
-    for pidfd in pidfds:
-        with contextlib.suppress(OSError):
-            signal.pidfd_send_signal(pidfd, sig)
-
-
-def _wait_pidfds(pidfds: Sequence[int], timeout: float) -> bool:
-    """Wait until every process behind ``pidfds`` has exited; False on timeout."""
-    deadline = time.monotonic() + timeout
-    pending = list(pidfds)
-    while pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        ready, _, _ = select.select(pending, [], [], remaining)
-        pending = [fd for fd in pending if fd not in ready]
-    return True
-
-
-def _data_fd(content: bytes) -> int:
-    fd = os.memfd_create("openhelm-sandbox")
-    os.write(fd, content)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
-def _default_base_dir() -> Path:
-    if os.geteuid() == 0:
-        return Path("/tmp/openhelm-sandboxes")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "openhelm-sandboxes"
-    return Path(f"/tmp/openhelm-sandboxes-{os.geteuid()}")
-
-
-# --------------------------------------------------------------------------------------------------
-# The provider
-
-
-@dataclass(eq=False)
-class _Sandbox:
-    info: SandboxInfo
-    run_dir: Path
-    out_dir: Path
-    log_dir: Path
-    isolation: str
-    proc: subprocess.Popen[bytes] | None = None
-    servers: list[ControlForwarder | EgressProxy] = field(default_factory=list)
-    status_fd: int | None = None
-    # pidfd of the sandbox's init (bwrap's pid 1): readable once every process of the sandbox is gone.
-    init_pidfd: int | None = None
-    init_pid: int | None = None
-    stage_dir: Path | None = None
-    timer: threading.Timer | None = None
-    exited: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    started_mono: float = field(default_factory=time.monotonic)
-    exit_code: int | None = None
-    killed: bool = False
-    timed_out: bool = False
-    # Where the watcher reports an exit nobody asked for (the run's callback base URL and token).
-    control_url: str = ""
-    run_token: str = field(default="", repr=False)
-    cgroup: SandboxCgroup | None = None
-    oom_kills: int = 0
-
-
-@dataclass(frozen=True)
-class _Bind:
-    source: str  # real host path
-    dest: str  # path inside the sandbox
-    writable: bool = False
-
-
-class LocalProvider(SandboxProvider):
+class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
     """Runs the agent in a bubblewrap sandbox on this machine (see the module docstring).
 
     Args:
@@ -454,7 +127,7 @@ class LocalProvider(SandboxProvider):
         self.max_read_bytes = max_read_bytes
         self.resolver = resolver
         self.is_root = os.geteuid() == 0
-        self._sandboxes: dict[str, _Sandbox] = {}
+        self._sandboxes: dict[str, SandboxRecord] = {}
         self._lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
 
@@ -463,14 +136,14 @@ class LocalProvider(SandboxProvider):
             raise ValueError("running as root needs setpriv (util-linux) to drop to uid 65534")
         self._unshare = shutil.which("unshare") if self.is_root else None
         self._bwrap = shutil.which(bwrap) or bwrap
-        self._disable_userns = not allow_nested_userns and _bwrap_has_option(self._bwrap, "--disable-userns")
+        self._disable_userns = not allow_nested_userns and bwrap_has_option(self._bwrap, "--disable-userns")
 
         # Software the sandbox needs, bound read-only at the same path.
-        ro: list[str] = [*_python_layout(self.python)]
+        ro: list[str] = [*python_layout(self.python)]
         if os.path.isdir(self.agent_path):
             ro.append(self.agent_path)
         chromium_real = os.path.realpath(shutil.which(chromium) or chromium)
-        if not _under(chromium_real, SYSTEM_DIRS):
+        if not is_under(chromium_real, SYSTEM_DIRS):
             ro.append(os.path.dirname(chromium_real))
         ro += [os.fspath(p) for p in extra_ro_paths]
         self._ro_binds = self._software_binds(ro)
@@ -521,7 +194,7 @@ class LocalProvider(SandboxProvider):
                 reason=self._cgroups.reason,
             )
 
-        self.base_dir = Path(base_dir) if base_dir is not None else _default_base_dir()
+        self.base_dir = Path(base_dir) if base_dir is not None else default_base_dir()
         self._prepare_base_dir()
         # A process that exits without close() (a crash of `openhelm dev`, a test run's end) still
         # ends its sandboxes (pdeathsig), but only close() removes their cgroups and directories.
@@ -537,53 +210,6 @@ class LocalProvider(SandboxProvider):
             memory_limit_mb=memory_limit_mb if self._cgroups.available else None,
             seccomp=self._seccomp is not None,
         )
-
-    # ---------------------------------------------------------------------------------------------
-    # Setup helpers
-
-    @staticmethod
-    def _software_binds(paths: Sequence[str]) -> list[_Bind]:
-        binds: dict[str, _Bind] = {}
-        for path in paths:
-            absolute = os.path.abspath(path)
-            real = os.path.realpath(absolute)
-            if not os.path.exists(real):
-                continue
-            for dest in dict.fromkeys((real, absolute)):
-                if not _under(dest, SYSTEM_DIRS):
-                    binds[dest] = _Bind(real, dest)
-        # Drop binds nested in another bind of the same tree; mount parents first.
-        kept = [
-            b for b in binds.values() if not any(o.dest != b.dest and _under(b.dest, [o.dest]) for o in binds.values())
-        ]
-        return sorted(kept, key=lambda b: (b.dest.count("/"), b.dest))
-
-    def _stage_root(self) -> Path:
-        """Where staging mount points go: somewhere uid 65534 can traverse and nobody else can plant."""
-        if reachable_by(self.base_dir, SANDBOX_UID, SANDBOX_GID):
-            root = self.base_dir / ".stage"
-        else:
-            root = Path("/run/openhelm-stage")
-        root.mkdir(mode=0o711, exist_ok=True)
-        st = os.lstat(root)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
-            raise SandboxStartError(f"{root} must be a root-owned directory, not writable by others")
-        return root
-
-    def _needs_staging(self) -> bool:
-        return self.is_root and not all(reachable_by(b.source, SANDBOX_UID, SANDBOX_GID) for b in self._ro_binds)
-
-    def _prepare_base_dir(self) -> None:
-        base = self.base_dir
-        try:
-            base.mkdir(parents=True, exist_ok=True, mode=0o711 if self.is_root else 0o700)
-        except OSError as exc:
-            raise ValueError(f"cannot create base_dir {base}: {exc}") from exc
-        st = os.lstat(base)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            raise ValueError(f"base_dir {base} must be a directory owned by uid {os.geteuid()} (not a symlink)")
-        if st.st_mode & 0o022:
-            raise ValueError(f"base_dir {base} must not be group/world writable")
 
     # ---------------------------------------------------------------------------------------------
     # SandboxProvider
@@ -610,7 +236,7 @@ class LocalProvider(SandboxProvider):
             started_at=datetime.now(UTC),
             metadata={**request.metadata, "isolation": self.isolation, "org_id": request.org_id},
         )
-        rec = _Sandbox(
+        rec = SandboxRecord(
             info=info,
             run_dir=run_dir,
             out_dir=run_dir / "out",
@@ -653,70 +279,17 @@ class LocalProvider(SandboxProvider):
         return info
 
     def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
-        out_dir = self._readable_out_dir(sandbox_id)
-        parts = _safe_parts(subdir, allow_empty=True)
-        try:
-            top = _open_dir_chain(out_dir, parts)
-        except FileNotFoundError:
-            return []
-        prefix = "/".join(parts)
-        found: list[str] = []
-        try:
-            for dirpath, _dirs, files, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
-                rel = os.path.normpath(dirpath)
-                for name in files:
-                    try:
-                        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat.S_ISREG(st.st_mode):
-                        path = name if rel == "." else f"{rel}/{name}"
-                        found.append(f"{prefix}/{path}" if prefix else path)
-                if len(found) > 100_000:
-                    raise SandboxError("too many files in the sandbox out dir")
-        finally:
-            os.close(top)
-        return sorted(found)
+        return list_out_files(self._readable_out_dir(sandbox_id), subdir)
 
     def read_file(self, sandbox_id: str, path: str) -> bytes:
-        out_dir = self._readable_out_dir(sandbox_id)
-        parts = _safe_parts(path, allow_empty=False)
-        try:
-            parent = _open_dir_chain(out_dir, parts[:-1])
-        except FileNotFoundError as exc:
-            raise SandboxFileNotFound(f"{path!r} not in the out dir of {sandbox_id}") from exc
-        try:
-            try:
-                fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise UnsafePath(f"{path!r} is a symlink; refused") from exc
-                if exc.errno == errno.ENOENT:
-                    raise SandboxFileNotFound(f"{path!r} not in the out dir of {sandbox_id}") from exc
-                raise
-        finally:
-            os.close(parent)
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePath(f"{path!r} is not a regular file")
-            if st.st_size > self.max_read_bytes:
-                raise SandboxError(f"{path!r} is larger than {self.max_read_bytes} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := os.read(fd, 1024 * 1024):
-                size += len(chunk)
-                if size > self.max_read_bytes:
-                    raise SandboxError(f"{path!r} is larger than {self.max_read_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
+        return read_out_file(
+            self._readable_out_dir(sandbox_id), path, sandbox_id=sandbox_id, max_read_bytes=self.max_read_bytes
+        )
 
     def out_path(self, sandbox_id: str) -> Path:
         """Host path of a sandbox's out dir; with ``retain_files`` it outlives the sandbox (the local
         stack shows evidence from there). Holds files written by the sandbox: read, don't follow links."""
-        if not _SANDBOX_ID.match(sandbox_id):
+        if not SANDBOX_ID_PATTERN.match(sandbox_id):
             raise SandboxNotFound(f"no sandbox {sandbox_id!r}")
         return self.base_dir / sandbox_id / "out"
 
@@ -750,7 +323,7 @@ class LocalProvider(SandboxProvider):
             self._remove_run_dir(old)
 
     def _remove_run_dir(self, sandbox_id: str) -> None:
-        if not _SANDBOX_ID.match(sandbox_id):
+        if not SANDBOX_ID_PATTERN.match(sandbox_id):
             return
         shutil.rmtree(self.base_dir / sandbox_id, ignore_errors=True)
         with self._lock:
@@ -783,7 +356,7 @@ class LocalProvider(SandboxProvider):
         rec = self._get(sandbox_id)
         root = rec.init_pid if rec.isolation == "bwrap" and rec.init_pid else (rec.proc.pid if rec.proc else None)
         found: dict[int, list[str]] = {}
-        for pid in _descendants(root) if root else []:
+        for pid in descendants(root) if root else []:
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
                 found[pid] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
         return found
@@ -794,7 +367,7 @@ class LocalProvider(SandboxProvider):
             rec = self._sandboxes.get(sandbox_id)
         if rec is not None:
             log_dir = rec.log_dir
-        elif _SANDBOX_ID.match(sandbox_id) and (self.base_dir / sandbox_id / "logs").is_dir():
+        elif SANDBOX_ID_PATTERN.match(sandbox_id) and (self.base_dir / sandbox_id / "logs").is_dir():
             log_dir = self.base_dir / sandbox_id / "logs"
         else:
             raise SandboxNotFound(sandbox_id)
@@ -836,515 +409,16 @@ class LocalProvider(SandboxProvider):
             rec = self._sandboxes.get(sandbox_id)
         if rec is not None:
             return rec.out_dir
-        if self.retain_files and _SANDBOX_ID.match(sandbox_id):
+        if self.retain_files and SANDBOX_ID_PATTERN.match(sandbox_id):
             out_dir = self.base_dir / sandbox_id / "out"
             with contextlib.suppress(OSError):
                 if stat.S_ISDIR(os.lstat(out_dir).st_mode):
                     return out_dir
         raise SandboxNotFound(sandbox_id)
 
-    def _get(self, sandbox_id: str) -> _Sandbox:
+    def _get(self, sandbox_id: str) -> SandboxRecord:
         with self._lock:
             rec = self._sandboxes.get(sandbox_id)
         if rec is None:
             raise SandboxNotFound(sandbox_id)
         return rec
-
-    def _make_dirs(self, rec: _Sandbox) -> None:
-        rec.run_dir.mkdir(mode=0o711 if self.is_root else 0o700)
-        rec.log_dir.mkdir(mode=0o700)
-        (rec.run_dir / "sock").mkdir(mode=0o755 if self.is_root else 0o700)
-        rec.out_dir.mkdir(mode=0o700)
-        if self.sandbox_uid != os.geteuid():
-            os.chown(rec.out_dir, self.sandbox_uid, self.sandbox_gid)
-
-    def _env(
-        self,
-        request: SandboxRequest,
-        sandbox_id: str,
-        *,
-        control_url: str,
-        proxy_url: str,
-        out_dir: str,
-        spec: str,
-        home: str,
-        llm_url: str = "",
-    ) -> dict[str, str]:
-        split = split_envs(request.envs)
-        env = dict(split.kept)
-        for key in split.refused + split.reserved:
-            log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
-        env.update(
-            PATH="/usr/local/bin:/usr/bin:/bin",
-            HOME=home,
-            TMPDIR=home,
-            LANG="C.UTF-8",
-            USER="nobody",
-            LOGNAME="nobody",
-            PYTHONPATH=self.agent_path,
-            PYTHONUNBUFFERED="1",
-            PYTHONDONTWRITEBYTECODE="1",
-            OPENHELM_RUN_SPEC=spec,
-            OPENHELM_OUT_DIR=out_dir,
-            OPENHELM_CONTROL_URL=control_url,
-            OPENHELM_RUN_TOKEN=request.run_token,
-            OPENHELM_CHROMIUM=self.chromium,
-            OPENHELM_BROWSER_PROXY=proxy_url,
-            OPENHELM_SANDBOX=self.isolation,
-            # Inherited by every process of the run (Chromium included): how the subprocess
-            # fallback finds stragglers that left its process tree.
-            OPENHELM_SANDBOX_ID=sandbox_id,
-        )
-        if llm_url:
-            env["OPENHELM_LLM_URL"] = llm_url
-        if self._cgroups.available:  # the agent names it when a page dies of it
-            env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
-        return env
-
-    def _servers(
-        self, rec: _Sandbox, request: SandboxRequest, policy: EgressPolicy
-    ) -> tuple[ControlForwarder, EgressProxy, ControlForwarder | None]:
-        control = ControlForwarder(request.control_url, run_id=request.run_id)
-        proxy = EgressProxy(policy, run_id=request.run_id, resolver=self.resolver)
-        # The LLM gateway is its own endpoint (a function URL in AWS): a second forwarder, limited
-        # to the gateway URL's path.
-        llm = ControlForwarder(request.llm_url, run_id=request.run_id, prefix="/") if request.llm_url else None
-        rec.servers += [control, proxy, *([llm] if llm else [])]
-        return control, proxy, llm
-
-    def _start_bwrap(self, rec: _Sandbox, request: SandboxRequest, policy: EgressPolicy) -> None:
-        sock_dir = rec.run_dir / "sock"
-        control, proxy, llm = self._servers(rec, request, policy)
-        owner = self.sandbox_uid if self.is_root else None
-        control.listen_unix(sock_dir / "control.sock", owner=owner)
-        proxy.listen_unix(sock_dir / "proxy.sock", owner=owner)
-        if llm is not None:
-            llm.listen_unix(sock_dir / "llm.sock", owner=owner)
-
-        control_path = urlsplit(request.control_url).path.rstrip("/")
-        llm_path = urlsplit(request.llm_url).path.rstrip("/")
-        env = self._env(
-            request,
-            rec.info.sandbox_id,
-            control_url=f"http://127.0.0.1:{INNER_CONTROL_PORT}{control_path}",
-            proxy_url=f"http://127.0.0.1:{INNER_PROXY_PORT}",
-            out_dir=OUT_IN_SANDBOX,
-            spec=f"{IN_SANDBOX}/run_spec.json",
-            home="/tmp",
-            llm_url=f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}" if llm is not None else "",
-        )
-        binds = [
-            *self._ro_binds,
-            _Bind(str(rec.out_dir), OUT_IN_SANDBOX, True),
-            _Bind(str(sock_dir), f"{IN_SANDBOX}/sock"),
-        ]
-        staged: list[tuple[_Bind, str]] = []
-        if self.is_root:
-            unreachable = [b for b in binds if not reachable_by(b.source, SANDBOX_UID, SANDBOX_GID)]
-            if unreachable:
-                rec.stage_dir = self._stage_root() / rec.info.sandbox_id
-                staged = [(bind, str(rec.stage_dir / str(i))) for i, bind in enumerate(unreachable)]
-        stage_of = {id(b): path for b, path in staged}
-
-        passwd = f"nobody:x:{self.sandbox_uid}:{self.sandbox_gid}:nobody:/tmp:/usr/sbin/nologin\n"
-        data = {
-            "/etc/passwd": passwd.encode(),
-            "/etc/group": f"nogroup:x:{self.sandbox_gid}:\n".encode(),
-            "/etc/hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost\n".encode(),
-            "/etc/hostname": f"{HOSTNAME}\n".encode(),
-            f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
-            f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
-            f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
-        }
-        fds: list[int] = []
-        try:
-            args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
-            if self._disable_userns:
-                args += ["--unshare-user", "--disable-userns"]
-            args += ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_gid), "--hostname", HOSTNAME]
-            args += _system_args()
-            for path in ETC_PATHS:
-                args += ["--ro-bind-try", path, path]
-            args += [
-                "--proc",
-                "/proc",
-                "--dev",
-                "/dev",
-                "--size",
-                str(self.tmp_size_mb * 1024 * 1024),
-                "--tmpfs",
-                "/tmp",
-            ]
-            for bind in binds:
-                source = stage_of.get(id(bind), bind.source)
-                args += ["--bind" if bind.writable else "--ro-bind", source, bind.dest]
-            for dest, content in data.items():
-                fd = _data_fd(content)
-                fds.append(fd)
-                args += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
-            if self._seccomp is not None:
-                seccomp_fd = _data_fd(self._seccomp)
-                fds.append(seccomp_fd)
-                args += ["--seccomp", str(seccomp_fd)]
-            args += ["--remount-ro", "/", "--chdir", "/tmp"]
-            for key, value in env.items():
-                args += ["--setenv", key, value]
-            args_fd = _data_fd(b"".join(a.encode() + b"\0" for a in args))
-            fds.append(args_fd)
-            status_read, status_write = os.pipe()
-            fds.append(status_write)
-            rec.status_fd = status_read
-
-            bridge = [self.python, "-I", "-S", f"{IN_SANDBOX}/bridge.py"]
-            bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
-            if llm is not None:
-                bridge += ["--listen", f"127.0.0.1:{INNER_LLM_PORT}={IN_SANDBOX}/sock/llm.sock"]
-            bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
-            supervisor = [self.python, "-I", "-S", f"{IN_SANDBOX}/supervise.py", "--"]
-            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *supervisor]
-            cmd += self.command
-            cmd = _launch_prefix(self._setpriv, self.is_root) + cmd
-            if staged:
-                stage_args = [str(rec.stage_dir)]
-                for bind, path in staged:
-                    stage_args += ["rw" if bind.writable else "ro", bind.source, path]
-                cmd = [
-                    self._unshare or "unshare",
-                    "--mount",
-                    "--propagation",
-                    "private",
-                    "--",
-                    "/bin/sh",
-                    "-c",
-                    _STAGE_SCRIPT,
-                    "stage",
-                    *stage_args,
-                    "--",
-                    *cmd,
-                ]
-            cmd = self._limit_prefix(rec) + cmd
-            secret_free = [a if a != request.run_token else "[REDACTED]" for a in args]
-            (rec.log_dir / "bwrap-args.txt").write_text("\n".join([*secret_free, "--", *cmd]) + "\n")
-            self._spawn(
-                rec, cmd, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}, cwd="/", pass_fds=fds
-            )
-        finally:
-            for fd in fds:
-                os.close(fd)
-        self._await_bwrap(rec)
-
-    def _start_subprocess(self, rec: _Sandbox, request: SandboxRequest, policy: EgressPolicy) -> None:
-        # The agent reaches the control plane directly in this mode; only the browser is proxied.
-        proxy = EgressProxy(policy, run_id=request.run_id, resolver=self.resolver)
-        rec.servers.append(proxy)
-        host, port = proxy.listen_tcp("127.0.0.1", 0)
-        home = rec.run_dir / "home"
-        home.mkdir(mode=0o700)
-        spec = rec.run_dir / "run_spec.json"
-        spec.write_text(json.dumps(request.run_spec))
-        if self.sandbox_uid != os.geteuid():
-            os.chown(home, self.sandbox_uid, self.sandbox_gid)
-            os.chown(spec, self.sandbox_uid, self.sandbox_gid)
-        spec.chmod(0o400)
-        supervisor = rec.run_dir / "supervise.py"
-        supervisor.write_bytes(SUPERVISOR_SOURCE.read_bytes())
-        supervisor.chmod(0o444)
-        env = self._env(
-            request,
-            rec.info.sandbox_id,
-            control_url=request.control_url.rstrip("/"),
-            proxy_url=f"http://{host}:{port}",
-            out_dir=str(rec.out_dir),
-            spec=str(spec),
-            home=str(home),
-            llm_url=request.llm_url.rstrip("/"),
-        )
-        cmd = self._limit_prefix(rec) + _launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
-        cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
-        self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
-
-    def _limit_prefix(self, rec: _Sandbox) -> list[str]:
-        """Join the sandbox's cgroup before anything of it starts; without one, a process cap."""
-        if rec.cgroup is not None:
-            return rec.cgroup.join_prefix()
-        return prlimit_prefix(self.pids_limit * 4)
-
-    def _spawn(self, rec: _Sandbox, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
-        def popen() -> subprocess.Popen[bytes]:
-            with open(rec.log_dir / "stdout.log", "wb") as out, open(rec.log_dir / "stderr.log", "wb") as err:
-                return subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    cwd=cwd,
-                    start_new_session=True,
-                    pass_fds=pass_fds,
-                )
-
-        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every sandbox is
-        # forked by one long-lived thread: callers' short-lived request threads may come and go.
-        rec.proc = self._spawner.submit(popen).result()
-
-    def _await_bwrap(self, rec: _Sandbox, timeout: float = 15.0) -> None:
-        """Wait for bwrap's first status line (the sandbox is set up and the bridge started)."""
-        assert rec.status_fd is not None and rec.proc is not None
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while b"\n" not in buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SandboxStartError("bubblewrap did not report the sandbox ready in time")
-            ready, _, _ = select.select([rec.status_fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(rec.status_fd, 4096)
-            if not chunk:
-                break
-            buf += chunk
-        try:
-            status = json.loads(buf.split(b"\n", 1)[0]) if b"\n" in buf else {}
-        except ValueError:
-            status = {}
-        if "child-pid" in status:
-            rec.init_pid = int(status["child-pid"])
-            with contextlib.suppress(OSError):
-                rec.init_pidfd = os.pidfd_open(rec.init_pid)
-        else:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                rec.proc.wait(timeout=5)
-            stderr = (rec.log_dir / "stderr.log").read_text(errors="replace")[-2000:].strip()
-            raise SandboxStartError(f"bubblewrap could not set up the sandbox: {stderr or 'no output'}")
-
-    def _watch(self, rec: _Sandbox) -> None:
-        assert rec.proc is not None
-        code = rec.proc.wait()
-        if rec.isolation == "subprocess":
-            self._end_stragglers(rec)
-        if rec.init_pidfd is not None:
-            # The outer bwrap is gone; its pid 1 dies with it (--die-with-parent) and takes the
-            # whole pid namespace along. Wait for that, so "exited" means no process is left.
-            _wait_pidfds([rec.init_pidfd], 10.0)
-            with rec.lock:
-                os.close(rec.init_pidfd)
-                rec.init_pidfd = None
-        if rec.status_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(rec.status_fd)
-            rec.status_fd = None
-        rec.exit_code = code
-        if rec.cgroup is not None:
-            rec.oom_kills = rec.cgroup.oom_kills()
-            rec.cgroup.remove()
-        if rec.timer is not None:
-            rec.timer.cancel()
-        for server in rec.servers:
-            server.stop()
-        ran_s = round(time.monotonic() - rec.started_mono, 3)
-        log.info(
-            "sandbox.exited",
-            sandbox_id=rec.info.sandbox_id,
-            run_id=rec.info.run_id,
-            exit_code=code,
-            timed_out=rec.timed_out,
-            oom_kills=rec.oom_kills,
-            duration_s=ran_s,
-        )
-        rec.exited.set()
-        with rec.lock:
-            unexpected = not rec.killed
-        if unexpected:
-            try:
-                self._report_exit(rec, code, ran_s)
-            except Exception as exc:  # never let a report take the watcher down; the reaper remains
-                log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=repr(exc))
-
-    def _report_exit(self, rec: _Sandbox, code: int, ran_s: float) -> None:
-        """Tell the control plane the sandbox ended on its own (the supervisor inside normally did
-        already; this covers a dead supervisor, bridge or sandbox init, and the lifetime timer). The
-        control plane ignores it when the run already had its completion or another report."""
-        if not (rec.control_url and rec.run_token):
-            return
-        report: dict[str, object] = {"reporter": "provider", "timed_out": rec.timed_out, "ran_s": ran_s}
-        if rec.oom_kills:
-            report["oom_kills"] = rec.oom_kills
-        if code < 0:
-            report["signal"] = -code
-        elif code > 128 and code - 128 < 65:  # bwrap passes a killed child on as 128 + signal
-            report["signal"] = code - 128
-        else:
-            report["exit_code"] = code
-        url = f"{rec.control_url}/internal/runs/{quote(rec.info.run_id, safe='')}/exit"
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(report).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {rec.run_token}"},
-        )
-        try:
-            with _DIRECT.open(request, timeout=EXIT_REPORT_TIMEOUT_S) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            status = int(exc.code)
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # the reaper remains the backstop
-            log.warning("sandbox.exit_report_failed", sandbox_id=rec.info.sandbox_id, error=str(exc))
-            return
-        log.info("sandbox.exit_reported", sandbox_id=rec.info.sandbox_id, run_id=rec.info.run_id, status=status)
-
-    def _expire(self, rec: _Sandbox) -> None:
-        if rec.exited.is_set():
-            return
-        rec.timed_out = True
-        log.warning("sandbox.timeout", sandbox_id=rec.info.sandbox_id, run_id=rec.info.run_id)
-        self._terminate(rec)
-
-    def _terminate(self, rec: _Sandbox) -> None:
-        """SIGTERM every process of the sandbox, SIGKILL after the grace period; returns once the
-        whole tree is gone. Processes are signalled through pidfds (no pid-reuse races).
-
-        bwrap mode: the processes inside are the descendants of bwrap's init. After the grace period
-        the init gets SIGKILL, which makes the kernel kill the rest of its pid namespace; the outer
-        bwrap then reaps it and exits by itself (killing the outer bwrap first would also work,
-        through --die-with-parent, but would orphan the init). Subprocess mode: the process group
-        plus every descendant, since Playwright starts Chromium in a session of its own.
-        """
-        proc = rec.proc
-        if proc is None or rec.exited.is_set():
-            return
-        init_fd: int | None = None
-        if rec.isolation == "bwrap":
-            with rec.lock:
-                if rec.init_pidfd is not None:
-                    init_fd = os.dup(rec.init_pidfd)
-        root_pid = rec.init_pid if init_fd is not None else proc.pid
-        pids = _descendants(root_pid) if root_pid else []
-        if rec.isolation == "subprocess":
-            pids += _tagged_processes(rec.info.sandbox_id)
-        members = _pidfds(pids)
-
-        def signal_all(sig: int, *, group: bool) -> None:
-            _signal_pidfds(members, sig)
-            if group:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, sig)
-
-        try:
-            deadline = time.monotonic() + self.kill_grace_s
-            signal_all(signal.SIGTERM, group=init_fd is None)
-            if rec.exited.wait(self.kill_grace_s) and _wait_pidfds(members, deadline - time.monotonic()):
-                return
-            if init_fd is not None:
-                with contextlib.suppress(OSError):
-                    signal.pidfd_send_signal(init_fd, signal.SIGKILL)
-                signal_all(signal.SIGKILL, group=False)
-                if rec.exited.wait(5.0):
-                    return
-            signal_all(signal.SIGKILL, group=True)
-            if not (rec.exited.wait(10.0) and _wait_pidfds(members, 10.0)):
-                log.error("sandbox.unkillable", sandbox_id=rec.info.sandbox_id, pid=proc.pid)
-        finally:
-            for pidfd in [*members, *([init_fd] if init_fd is not None else [])]:
-                os.close(pidfd)
-
-    def _end_stragglers(self, rec: _Sandbox) -> None:
-        """Subprocess mode, after the agent's exit: end what it left running (SIGTERM, then SIGKILL)."""
-        stragglers = _pidfds([p for p in _tagged_processes(rec.info.sandbox_id) if p != os.getpid()])
-        if not stragglers:
-            return
-        try:
-            log.info("sandbox.stragglers", sandbox_id=rec.info.sandbox_id, count=len(stragglers))
-            _signal_pidfds(stragglers, signal.SIGTERM)
-            if not _wait_pidfds(stragglers, self.kill_grace_s):
-                _signal_pidfds(stragglers, signal.SIGKILL)
-                _wait_pidfds(stragglers, 10.0)
-        finally:
-            for pidfd in stragglers:
-                os.close(pidfd)
-
-    def _cleanup(self, rec: _Sandbox) -> None:
-        if rec.timer is not None:
-            rec.timer.cancel()
-        for server in rec.servers:
-            server.stop()
-        if self.retain_files:
-            return
-        if rec.stage_dir is not None:
-            shutil.rmtree(rec.stage_dir, ignore_errors=True)
-        for name in ("out", "sock", "home", "run_spec.json"):
-            path = rec.run_dir / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-
-    def _teardown_failed(self, rec: _Sandbox) -> None:
-        if rec.proc is not None and rec.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(rec.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                rec.proc.wait(timeout=10)
-        for attr in ("status_fd", "init_pidfd"):
-            fd = getattr(rec, attr)
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-                setattr(rec, attr, None)
-        rec.exited.set()
-        if rec.cgroup is not None:
-            rec.cgroup.remove()
-        self._cleanup(rec)
-
-
-# Run as root inside `unshare --mount --propagation private`: bind each unreachable source onto a
-# staging path the sandbox uid can reach (read-only where asked), then exec the rest of argv.
-_STAGE_SCRIPT = r"""
-set -eu
-stage=$1; shift
-mkdir -p "$stage"; chmod 0711 "$stage"
-while [ "$1" != "--" ]; do
-  mode=$1; src=$2; dst=$3; shift 3
-  if [ -d "$src" ]; then mkdir -p "$dst"; else : > "$dst"; fi
-  mount --bind "$src" "$dst"
-  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi
-done
-shift
-exec "$@"
-"""
-
-
-def _safe_parts(path: str, *, allow_empty: bool) -> list[str]:
-    """Components of a relative out-dir path; UnsafePath for absolute paths, '..', NULs."""
-    if not isinstance(path, str) or "\0" in path or "\\" in path:
-        raise UnsafePath(f"unsafe path {path!r}")
-    if path.startswith("/"):
-        raise UnsafePath(f"absolute path {path!r} refused (paths are relative to the out dir)")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise UnsafePath(f"path {path!r} refused: '..' is not allowed")
-    if not parts and not allow_empty:
-        raise UnsafePath("empty path")
-    return parts
-
-
-def _open_dir_chain(root: Path, parts: Sequence[str]) -> int:
-    """Open ``root/parts...`` as a directory, refusing symlinks at every step. Caller closes."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(root, flags)
-    try:
-        for part in parts:
-            try:
-                nxt = os.open(part, flags, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    with contextlib.suppress(OSError):
-                        if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
-                            raise UnsafePath(f"symlink {part!r} in the path refused") from exc
-                raise
-            os.close(fd)
-            fd = nxt
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
