@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from shared.domains import parse_pattern
 
@@ -32,9 +33,16 @@ ACTIVE_STATUSES = frozenset(set(RunStatus) - TERMINAL_STATUSES)
 
 def _domain_pattern(value: str) -> str:
     # The one rule (shared/domains.py), the same the agent, the egress proxy and E2B's rules apply.
-    if not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
-    return parse_pattern(value)
+    # Its own error type: a value can fit the documented shape and still break the rule (IDNA, a
+    # numeric last label), which the document lists under x-openhelm-rules.
+    try:
+        if not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'"
+            )
+        return parse_pattern(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_domain_pattern", "{reason}", {"reason": str(exc)}) from None
 
 
 # The shape the document promises (any case, an optional trailing dot, labels of 1..63 letters,
