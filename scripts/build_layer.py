@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,9 +173,24 @@ def compile_bytecode(site: Path, version: str) -> bool:
     return True
 
 
+# Local-only code (the bubblewrap provider, its egress proxy and limits: OPENHELM_SANDBOX_PROVIDER=local,
+# never in AWS) stays out of the layer; a test imports every handler from a copy without it.
+LOCAL_ONLY = (Path("sandbox") / "local",)
+
+
+def _ignore(shared: Path) -> Callable[[str, list[str]], set[str]]:
+    # The developer's own __pycache__ (another Python's, stale) must not ship either.
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    local_only = {shared / p for p in LOCAL_ONLY}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return set(caches(directory, names)) | {n for n in names if Path(directory) / n in local_only}
+
+    return ignore
+
+
 def copy_shared(site: Path) -> None:
-    # The developer's own __pycache__ (another Python's, stale) must not ship.
-    shutil.copytree(ROOT / "shared", site / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(ROOT / "shared", site / "shared", ignore=_ignore(ROOT / "shared"))
 
 
 def inputs_digest(files: list[Path]) -> str:

@@ -23,6 +23,22 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# The reachable non-public IPv4 space as CIDR networks, for filters that take ranges rather than a
+# classifier (E2B's ``deny_out``): private, CGNAT, link-local (metadata), benchmark, multicast,
+# reserved. Loopback is the sandbox's own and the documentation ranges route nowhere, so they are
+# left out; a test checks that ``classify_address`` refuses each network's addresses.
+NON_PUBLIC_IPV4_NETWORKS: tuple[str, ...] = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # IPv6 ranges this Python's ``ipaddress`` (3.11) calls global but that are not: IPv4-compatible
 # (deprecated by RFC 4291; ``[::127.0.0.1]``), IPv4-translated (RFC 2765) and local-use NAT64 (RFC 8215).

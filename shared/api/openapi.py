@@ -43,6 +43,11 @@ RULES: tuple[tuple[str, str], ...] = (
     ),
     ("expires_at_invalid", "`POST /v1/keys`: `expires_at` must be a future instant with a time zone."),
     ("max_cost_too_low", "`max_cost_usd` must cover at least the run fee and one sandbox second."),
+    (
+        "invalid_domain_pattern",
+        "`allowed_domains`/`blocked_domains` entries: international names must be valid IDNA, and a name whose "
+        "last label is numeric must be a valid IP address (`*.1.2.3.4`, `1.2.3.4.5` are refused).",
+    ),
 )
 
 DESCRIPTION = (

@@ -8,8 +8,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-_DOMAIN_PATTERN = re.compile(r"^(\*\.)?(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+from shared.domains import parse_pattern
 
 
 class RunStatus(StrEnum):
@@ -31,23 +32,32 @@ ACTIVE_STATUSES = frozenset(set(RunStatus) - TERMINAL_STATUSES)
 
 
 def _domain_pattern(value: str) -> str:
-    if len(value) > 253 or not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
-    value = value.lower().rstrip(".")
-    if not _DOMAIN_PATTERN.match(value):
-        raise ValueError(f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'")
-    return value
+    # The one rule (shared/domains.py), the same the agent, the egress proxy and E2B's rules apply.
+    # Its own error type: a value can fit the documented shape and still break the rule (IDNA, a
+    # numeric last label), which the document lists under x-openhelm-rules.
+    try:
+        if not _DOMAIN_SCHEMA_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a domain pattern: use a host name such as 'example.com' or '*.example.com'"
+            )
+        return parse_pattern(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_domain_pattern", "{reason}", {"reason": str(exc)}) from None
 
 
-# What the document promises, exactly what the validator takes: any case, an optional trailing dot
-# (stored lowercased, without it), labels of 1..63 letters, digits and inner hyphens.
-_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-DOMAIN_SCHEMA_PATTERN = rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$"
+# The shape the document promises (any case, an optional trailing dot, labels of 1..63 letters,
+# digits, inner hyphens or non-ASCII letters, "*", an IP address or a CIDR network); the validator
+# takes what matches it and is a valid pattern of shared/domains.py (IDNA-encodable, the last label
+# not numeric unless the whole is an address), stored in canonical form.
+_LABEL = r"[A-Za-z0-9\u00a1-\uffff]([A-Za-z0-9\u00a1-\uffff-]{0,61}[A-Za-z0-9\u00a1-\uffff])?"
+_NAME = rf"(\*\.)?{_LABEL}(\.{_LABEL})*\.?"
+_ADDRESS = r"\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?|[0-9.]+/[0-9]{1,2}"
+DOMAIN_SCHEMA_PATTERN = rf"^(\*|{_NAME}|{_ADDRESS})$"
 _DOMAIN_SCHEMA_PATTERN = re.compile(DOMAIN_SCHEMA_PATTERN)
 DomainPattern = Annotated[
     str,
     AfterValidator(_domain_pattern),
-    WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DOMAIN_SCHEMA_PATTERN}),
+    WithJsonSchema({"type": "string", "maxLength": 255, "pattern": DOMAIN_SCHEMA_PATTERN}),
 ]
 DomainList = Annotated[list[DomainPattern], Field(max_length=100)]
 

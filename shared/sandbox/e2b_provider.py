@@ -5,19 +5,7 @@ and starts the agent under its supervisor (``python -m openhelm_agent.supervise 
 openhelm_agent``) in the background; the agent's evidence lands in
 ``/home/user/out``, which ``list_files``/``read_file`` read back through E2B's in-sandbox daemon.
 
-Network policy. E2B filters egress per sandbox (``network.allow_out``/``deny_out``):
-
-* ``allow_out`` takes IPs, CIDRs and host names (``example.com``, ``*.example.com``), and allowed
-  entries win over denied ones. Host names are matched on HTTP ``Host`` (port 80) and TLS SNI
-  (port 443) only; other ports fall back to IP/CIDR matching, UDP (QUIC) cannot be matched by name.
-* ``deny_out`` takes IPs and CIDRs only: **host names cannot be denied**.
-
-So a run with allowed domains becomes ``allow_out = allowed + control plane host`` with
-``deny_out = [0.0.0.0/0]``; a run without them keeps the internet open but denies private,
-link-local (cloud metadata), CGNAT and reserved IPv4 ranges. Blocked *domains* cannot be expressed
-at E2B's network layer; they are enforced inside the browser only (the agent's Playwright routes),
-and blocked IPs/CIDRs are added to ``deny_out``. Our ``*.example.com`` also matches the apex
-(``example.com``), E2B's wildcard does not, so both are sent.
+Network policy: ``e2b_network.py`` turns the run's domain patterns into E2B's egress rules.
 
 Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
 the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
@@ -36,17 +24,14 @@ The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import posixpath
-import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from shared.clock import Clock
 from shared.logging import get_logger
@@ -60,6 +45,8 @@ from shared.sandbox.base import (
     SandboxStartError,
     UnsafePath,
 )
+from shared.sandbox.e2b_network import network_policy
+from shared.sandbox.env_policy import split_envs
 
 if TYPE_CHECKING:
     from e2b import Sandbox, SandboxNetworkOpts
@@ -75,27 +62,6 @@ AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
 CHROMIUM_PATH = "/usr/bin/chromium"
 # Metadata marking our sandboxes (list_running filters on it).
 OPENHELM_METADATA = {"openhelm": "1"}
-ALL_TRAFFIC = "0.0.0.0/0"
-# Denied when a run has no allowed-domain list: everything that is not the public internet.
-PRIVATE_IPV4_RANGES: tuple[str, ...] = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-)
-# Environment variables that must never reach a sandbox (AWS, E2B, model-provider credentials).
-_FORBIDDEN_ENV = re.compile(
-    r"^(AWS_|E2B_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)|_API_KEY$|^OPENAI_|^ANTHROPIC_", re.IGNORECASE
-)
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
-)
 # How deep list_files walks the out dir (screenshots/ is one level down).
 _LIST_DEPTH = 8
 # Connecting to a running sandbox may extend its life to at least this many seconds (E2B only ever
@@ -113,114 +79,6 @@ def _e2b() -> Any:
     import e2b
 
     return e2b
-
-
-def _allow_entries(pattern: str) -> list[str] | None:
-    """E2B ``allow_out`` entries for one allowed-domain pattern; None for ``*`` (allow everything).
-
-    Follows the agent's domain rule (lower-cased, scheme/port/path/user stripped, one trailing dot
-    dropped, IDNA-encoded; ``*.host`` also matches ``host``). IPv4 addresses and CIDRs pass through.
-    IPv6 entries are returned too; the caller decides (E2B's egress rules are IPv4).
-    Raises ValueError for anything else.
-    """
-    raw = pattern.strip()
-    if raw == "*":
-        return None
-    ip = _ip_entry(raw)
-    if ip:
-        return [ip]
-    if "://" in raw:
-        raw = raw.split("://", 1)[1]
-    raw = raw.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
-    if raw.count(":") == 1:
-        raw = raw.split(":", 1)[0]
-    wildcard = raw.startswith("*.")
-    host = (raw[2:] if wildcard else raw).strip().lower()
-    host = host[:-1] if host.endswith(".") else host
-    if host and not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(f"invalid domain pattern: {pattern!r}") from exc
-    ip = _ip_entry(host)
-    if ip and not wildcard:
-        return [ip]
-    if not host or ip or not _HOSTNAME.match(host):
-        raise ValueError(f"invalid domain pattern: {pattern!r} (use 'example.com' or '*.example.com')")
-    return [host, f"*.{host}"] if wildcard else [host]
-
-
-def _ip_entry(value: str) -> str | None:
-    """``value`` as a normalised IP address or CIDR if it is one, else None."""
-    candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    try:
-        net = ipaddress.ip_network(candidate, strict=False)
-    except ValueError:
-        return None
-    return str(net) if "/" in candidate else str(net.network_address)
-
-
-def _control_host_entry(control_url: str) -> str:
-    parts = urlsplit(control_url)
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ValueError(f"control_url has no host: {control_url!r}")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if parts.port not in (None, 80, 443):
-            # E2B matches host names on ports 80/443 only: say so rather than fail mysteriously.
-            log.warning("e2b_control_url_port_not_filterable", host=host, port=parts.port)
-        return host
-    if ip.version != 4:
-        raise ValueError(f"IPv6 control_url is not supported by E2B egress rules: {control_url!r}")
-    return str(ip)
-
-
-def network_policy(
-    allowed_domains: Iterable[str], blocked_domains: Iterable[str], control_url: str, llm_url: str = ""
-) -> tuple[dict[str, Any], list[str]]:
-    """The E2B ``network`` option for a run, plus the blocked patterns E2B cannot enforce.
-
-    The control plane (``control_url``) and the LLM gateway (``llm_url``, its own function URL host)
-    are always reachable. Raises ValueError on an invalid pattern or URL (before anything is created).
-    """
-    control = [_control_host_entry(url) for url in (control_url, llm_url) if url]
-    patterns = [p for p in allowed_domains if p.strip()]
-    # No list, or "*" in it: the open internet (minus private ranges). Otherwise fail closed.
-    open_internet = not patterns
-    allow: list[str] = []
-    for pattern in patterns:
-        entries = _allow_entries(pattern)
-        if entries is None:
-            open_internet = True
-        elif all(_is_ipv4_entry(e) or not _ip_entry(e) for e in entries):
-            allow.extend(entries)
-        else:  # IPv6: E2B's rules are IPv4-only; the browser still enforces the pattern
-            log.warning("e2b_ipv6_allow_entry_dropped", pattern=pattern)
-    deny: list[str] = list(PRIVATE_IPV4_RANGES) if open_internet else [ALL_TRAFFIC]
-    unenforced: list[str] = []
-    for pattern in blocked_domains:
-        entries = _allow_entries(pattern)
-        if entries and all(_is_ipv4_entry(e) for e in entries):
-            deny.extend(entries)
-        else:  # host names (and IPv6) cannot be denied at E2B's network layer
-            unenforced.append(pattern.strip())
-    allow = control if open_internet else [*allow, *control]
-    opts: dict[str, Any] = {
-        "allow_out": list(dict.fromkeys(allow)),
-        "deny_out": list(dict.fromkeys(deny)),
-        # Nothing is served from the sandbox: its public URLs require the traffic token.
-        "allow_public_traffic": False,
-    }
-    return opts, unenforced
-
-
-def _is_ipv4_entry(value: str) -> bool:
-    try:
-        return ipaddress.ip_network(value, strict=False).version == 4
-    except ValueError:
-        return False
 
 
 def _out_path(path: str) -> str:
@@ -297,11 +155,13 @@ class E2BProvider(SandboxProvider):
 
     def _envs(self, request: SandboxRequest) -> tuple[dict[str, str], dict[str, str]]:
         """(sandbox-wide envs, agent process envs). The run token goes to the agent process only."""
-        forbidden = sorted(k for k in request.envs if _FORBIDDEN_ENV.search(k))
-        if forbidden:
-            raise ValueError(f"refusing to pass credentials into a sandbox: {forbidden}")
+        envs = split_envs(request.envs)
+        if envs.refused:
+            raise ValueError(f"refusing to pass credentials into a sandbox: {envs.refused}")
+        if envs.reserved:
+            log.warning("e2b_env_reserved_dropped", run_id=request.run_id, names=envs.reserved)
         public = {
-            **{str(k): str(v) for k, v in request.envs.items()},
+            **envs.kept,
             "OPENHELM_RUN_SPEC": RUN_SPEC_PATH,
             "OPENHELM_OUT_DIR": OUT_DIR,
             "OPENHELM_CONTROL_URL": request.control_url,

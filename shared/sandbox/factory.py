@@ -48,7 +48,7 @@ def _build(settings: Settings) -> SandboxProvider:
         from shared.sandbox.e2b_provider import E2BProvider
 
         return E2BProvider(api_key=settings.e2b_api_key, template=settings.e2b_template, deployment=settings.deployment)
-    from shared.sandbox.local_provider import LocalProvider
+    from shared.sandbox.local.provider import LocalProvider
 
     # The out dir lives until kill(): the evidence function copies it to S3 first, then kills.
     return LocalProvider(allow_loopback=settings.sandbox_allow_loopback)

@@ -442,7 +442,8 @@ def test_a_request_the_sandbox_proxy_refuses_is_logged_as_blocked(
 ) -> None:
     """The browser's own policy allows the host, the egress proxy (local sandbox) refuses its address:
     the network log says blocked, the model is told."""
-    from shared.sandbox.egress_proxy import EgressPolicy, EgressProxy
+    from shared.sandbox.local.egress_policy import EgressPolicy
+    from shared.sandbox.local.egress_server import EgressProxy
 
     plane, url = control
     target = f"{scheme}://127.0.0.1:{site.rsplit(':', 1)[1]}/index.html"

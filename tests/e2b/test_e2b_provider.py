@@ -17,14 +17,8 @@ import e2b
 import pytest
 
 from shared.sandbox.base import SandboxError, SandboxNotFound, SandboxRequest, SandboxStartError
-from shared.sandbox.e2b_provider import (
-    AGENT_COMMAND,
-    OUT_DIR,
-    PRIVATE_IPV4_RANGES,
-    RUN_SPEC_PATH,
-    E2BProvider,
-    network_policy,
-)
+from shared.sandbox.e2b_network import PRIVATE_IPV4_RANGES, network_policy
+from shared.sandbox.e2b_provider import AGENT_COMMAND, OUT_DIR, RUN_SPEC_PATH, E2BProvider
 from tests.e2b.conftest import API_KEY, TEMPLATE
 from tests.e2b.fake_e2b import FakeE2BCloud
 

@@ -237,7 +237,7 @@ keep.push(b); } setTimeout(grow, 0); } grow();
 
 
 @pytest.mark.skipif(
-    not __import__("shared.sandbox.limits", fromlist=["CgroupLimits"]).CgroupLimits.detect().available,
+    not __import__("shared.sandbox.local.limits", fromlist=["CgroupLimits"]).CgroupLimits.detect().available,
     reason="no writable cgroup for a per-sandbox memory limit here",
 )
 def test_a_page_that_allocates_without_bound_fails_the_run_on_memory(stack, api, llm, tmp_path) -> None:
@@ -245,7 +245,7 @@ def test_a_page_that_allocates_without_bound_fails_the_run_on_memory(stack, api,
     import threading
 
     from shared.sandbox import factory
-    from shared.sandbox.local_provider import LocalProvider
+    from shared.sandbox.local.provider import LocalProvider
 
     class Hog(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -17,7 +17,8 @@ import urllib.request
 from collections.abc import Callable
 
 from shared.logging import configure
-from shared.sandbox.egress_proxy import EgressPolicy, EgressProxy
+from shared.sandbox.local.egress_policy import EgressPolicy
+from shared.sandbox.local.egress_server import EgressProxy
 from tests.sandbox_local.conftest import (
     RecordingServer,
     bwrap_ready,

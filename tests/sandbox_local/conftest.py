@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from shared.sandbox.base import SandboxRequest
-from shared.sandbox.local_provider import LocalProvider, probe_bwrap
+from shared.sandbox.local.host import probe_bwrap
+from shared.sandbox.local.provider import LocalProvider
 
 STANDIN_DIR = Path(__file__).with_name("standin")
 PAGE_MARKER = "hello-from-the-host-page"

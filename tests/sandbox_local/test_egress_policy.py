@@ -10,18 +10,17 @@ from types import ModuleType
 
 import pytest
 
-from shared.sandbox.egress_proxy import (
-    BadRequest,
+from shared.sandbox.local.egress_policy import (
     EgressPolicy,
-    _forwarded_headers,
-    _split_host_port,
     classify_address,
     control_endpoint,
     host_matches,
     normalize_pattern,
-    parse_head,
     resolve_destination,
 )
+from shared.sandbox.local.egress_policy import split_host_port as _split_host_port
+from shared.sandbox.local.http_head import BadRequest, parse_head
+from shared.sandbox.local.http_head import forwarded_headers as _forwarded_headers
 
 CONTROL = "http://127.0.0.1:8787/base"
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.sandbox.egress_proxy import ControlForwarder, EgressPolicy, EgressProxy
+from shared.sandbox.local.egress_policy import EgressPolicy
+from shared.sandbox.local.egress_server import ControlForwarder, EgressProxy
 from tests.sandbox_local.conftest import PAGE_MARKER, RecordingServer
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.sandbox.local_provider import LocalProvider
+from shared.sandbox.local.provider import LocalProvider
 from tests.sandbox_local.conftest import PAGE_MARKER, RecordingServer, make_request, python_has, requires_bwrap
 
 pytestmark = [requires_bwrap, pytest.mark.sandbox_chromium]

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from shared.sandbox.local_provider import LocalProvider
+from shared.sandbox.local.provider import LocalProvider
 from tests.sandbox_local.conftest import Hit, RecordingServer, make_request, processes_with, requires_bwrap
 from tests.support.polling import poll
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.sandbox.local_provider import LocalProvider
+from shared.sandbox.local.provider import LocalProvider
 from tests.sandbox_local.conftest import PAGE_MARKER, RecordingServer, make_provider, make_request, processes_with
 
 

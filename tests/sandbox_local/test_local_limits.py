@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from shared.sandbox.limits import CgroupLimits, seccomp_program
+from shared.sandbox.local.limits import CgroupLimits, seccomp_program
 from tests.sandbox_local.conftest import RecordingServer, make_provider, make_request, requires_bwrap
 
 pytestmark = requires_bwrap

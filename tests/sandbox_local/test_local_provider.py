@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.sandbox.base import SandboxNotFound, SandboxStartError
-from shared.sandbox.local_provider import LocalProvider, UnsafePath, _wait_pidfds
+from shared.sandbox.base import SandboxNotFound, SandboxStartError, UnsafePath
+from shared.sandbox.local.processes import wait_pidfds as _wait_pidfds
+from shared.sandbox.local.provider import LocalProvider
 from tests.sandbox_local.conftest import (
     PAGE_MARKER,
     RecordingServer,

@@ -1,21 +1,34 @@
 """Domain policy: which hosts a run's browser may reach. Pure, stdlib only.
 
-The control plane reuses this module (the local filtering proxy, spec validation), so it must stay
-dependency-free and side-effect free.
+Domain patterns: what a run's allowed/blocked domain entry may be, and which hosts it matches.
 
-The rule, exactly:
+The one implementation of the rule. Stdlib only and side-effect free, because it runs in four
+places: the API's validation, the agent's browser routes, the local egress proxy and the E2B
+network rules. Two byte-identical copies exist, ``sandbox_image/agent/openhelm_agent/policy.py``
+(the agent is pip-installed into the sandbox image on its own) and ``shared/domains.py`` (the
+control plane's Lambda layer has no agent package); a test fails if they differ: edit both.
 
-* A pattern is a host name, optionally prefixed with ``*.``: ``example.com`` or ``*.example.com``.
-  Patterns are normalised before use: lower-cased, surrounding whitespace and one trailing dot
-  removed, and a scheme, port, path or ``user@`` given by mistake are stripped
-  (``https://Example.com:443/x`` → ``example.com``). International names are IDNA-encoded.
-* ``example.com`` matches the host ``example.com`` and nothing else (not ``www.example.com``).
-* ``*.example.com`` matches ``example.com`` itself and every host that ends in ``.example.com``
-  (``a.example.com``, ``a.b.example.com``), but not ``badexample.com``.
-* ``*`` alone matches every host.
-* IP addresses (``127.0.0.1``, ``[::1]``) and ``localhost`` are hosts like any other: they match
-  an identical pattern only; a wildcard never matches an IP address (except ``*``).
-* Ports never matter: ``127.0.0.1`` matches ``http://127.0.0.1:8000/``.
+A pattern is, exactly (:func:`parse_pattern`):
+
+* ``*``: every host;
+* a host name, optionally prefixed with ``*.``: labels of 1..63 letters, digits and inner hyphens
+  (international labels are IDNA-encoded first), 253 characters at most, one trailing dot allowed,
+  any case; stored lower-cased without the dot. The last label may not be numeric: ``1.2.3.4.5`` or
+  ``*.1.2.3.4`` name no host (a resolver reads a numeric name as an address);
+* an IPv4 or IPv6 address (``[::1]`` or ``::1``), or a network in CIDR form (``203.0.113.0/24``);
+  a wildcard never applies to an address.
+
+:func:`normalize_pattern` is the lenient reading the agent and the enforcers apply to what they are
+given: surrounding whitespace, and a scheme, ``user@``, port or path given by mistake, are stripped
+first (``https://Example.com:443/x`` → ``example.com``); what remains must be a pattern.
+
+Matching (:func:`host_matches`): ``example.com`` matches that host only (not ``www.example.com``);
+``*.example.com`` matches ``example.com`` and every host ending in ``.example.com`` (not
+``badexample.com``), never an address; an address matches the identical address; a network matches
+every address inside it; ``*`` matches everything. Ports never matter.
+
+A run's policy (:class:`DomainPolicy`):
+
 * Decision: a host matching any blocked pattern is denied; otherwise, an empty allowed list
   allows everything, and a non-empty one allows only hosts that match one of its patterns.
 * URLs: ``http``, ``https``, ``ws`` and ``wss`` URLs are decided by their host; ``about:``,
@@ -26,15 +39,43 @@ The rule, exactly:
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 LOCAL_SCHEMES = frozenset({"about", "data", "blob"})
+MAX_PATTERN_LENGTH = 253
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_HINT = "use a host name such as 'example.com' or '*.example.com', an IP address or a CIDR network"
 
 
-def _normalise_host(host: str) -> str:
+def _invalid(pattern: str, why: str = "") -> ValueError:
+    return ValueError(f"{pattern!r} is not a domain pattern{': ' + why if why else ''} ({_HINT})")
+
+
+def _address(text: str) -> str | None:
+    """``text`` as a canonical IP address or CIDR network, or None if it is neither."""
+    candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if "/" in candidate:
+        addr, _, bits = candidate.partition("/")
+        if not bits.isdigit() or not addr or "/" in bits:
+            return None
+        try:
+            return str(ipaddress.ip_network(candidate, strict=False))
+        except ValueError:
+            return None
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def normalise_host(host: str) -> str:
+    """A host as matched: lower-case, brackets and one trailing dot removed, IDNA-encoded.
+    ValueError if it cannot be IDNA-encoded."""
     host = host.strip().lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -48,7 +89,8 @@ def _normalise_host(host: str) -> str:
     return host
 
 
-def _is_ip(host: str) -> bool:
+def is_address(host: str) -> bool:
+    """True if ``host`` (normalised) is an IP address literal."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -56,36 +98,64 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def parse_pattern(pattern: str) -> str:
+    """The canonical form of ``pattern`` under the exact grammar above; ValueError otherwise."""
+    if not isinstance(pattern, str) or not pattern:
+        raise _invalid(str(pattern), "empty")
+    if pattern == "*":
+        return "*"
+    if len(pattern) > MAX_PATTERN_LENGTH + 2:  # "*." before a full-length name
+        raise _invalid(pattern, "too long")
+    wildcard = pattern.startswith("*.")
+    body = pattern[2:] if wildcard else pattern
+    address = _address(body)
+    if address is not None:
+        if wildcard:
+            raise _invalid(pattern, "wildcards do not apply to IP addresses")
+        return address
+    name = body[:-1] if body.endswith(".") else body
+    if not name or any(c.isspace() for c in name):
+        raise _invalid(pattern)
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise _invalid(pattern, "not a valid international name") from exc
+    name = name.lower()
+    labels = name.split(".")
+    if len(name) > MAX_PATTERN_LENGTH or not all(_LABEL.match(label) for label in labels):
+        raise _invalid(pattern)
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise _invalid(pattern, "a numeric name is an IP address, and this one is not valid")
+    return f"*.{name}" if wildcard else name
+
+
 def normalize_pattern(pattern: str) -> str:
-    """Return the canonical form of a domain pattern; ValueError if it is not a valid pattern."""
+    """Lenient :func:`parse_pattern`: whitespace, a scheme, ``user@``, a port and a path are
+    stripped first. ValueError if what remains is not a pattern."""
     raw = pattern.strip()
     if not raw:
-        raise ValueError("empty domain pattern")
-    if raw == "*":
-        return "*"
+        raise _invalid(pattern, "empty")
+    if raw == "*" or _address(raw) is not None:
+        return parse_pattern(raw)
     if "://" in raw:
         raw = raw.split("://", 1)[1]
+    # A path is dropped (an address's "/24" was read as a CIDR network above, unless in a URL).
     raw = raw.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in raw:
         raw = raw.rsplit("@", 1)[1]
-    if raw.startswith("["):  # [ipv6]:port
+    if raw.startswith("[") and "]" in raw:  # [ipv6]:port
         raw = raw.split("]", 1)[0] + "]"
     elif raw.count(":") == 1:
         raw = raw.split(":", 1)[0]
-    wildcard = raw.startswith("*.")
-    host = _normalise_host(raw[2:] if wildcard else raw)
-    if not host or "*" in host or any(c.isspace() for c in host) or ".." in host:
-        raise ValueError(f"invalid domain pattern: {pattern!r} (use 'example.com' or '*.example.com')")
-    if wildcard and _is_ip(host):
-        raise ValueError(f"invalid domain pattern: {pattern!r} (wildcards do not apply to IP addresses)")
-    return f"*.{host}" if wildcard else host
+    return parse_pattern(raw)
 
 
 def host_matches(host: str, pattern: str) -> bool:
-    """True if ``host`` matches the (normalised or raw) ``pattern`` under the rule above."""
+    """True if ``host`` matches ``pattern`` (raw or canonical; ValueError if it is invalid)."""
     pattern = normalize_pattern(pattern)
     try:
-        host = _normalise_host(host)
+        host = normalise_host(host)
     except ValueError:
         return False
     if not host:
@@ -94,7 +164,14 @@ def host_matches(host: str, pattern: str) -> bool:
         return True
     if pattern.startswith("*."):
         apex = pattern[2:]
-        return host == apex or (host.endswith("." + apex) and not _is_ip(host))
+        return host == apex or (host.endswith("." + apex) and not is_address(host))
+    if "/" in pattern:
+        try:
+            return ipaddress.ip_address(host) in ipaddress.ip_network(pattern)
+        except ValueError:
+            return False
+    if is_address(pattern) and is_address(host):
+        return ipaddress.ip_address(host) == ipaddress.ip_address(pattern)
     return host == pattern
 
 

@@ -1,0 +1,384 @@
+"""Starting a local sandbox: its directories, environment and servers, the bubblewrap command (or
+the plain-subprocess fallback), limits and the wait for bwrap's setup. A mixin of LocalProvider."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import stat
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shared.logging import get_logger
+from shared.sandbox.base import (
+    SandboxRequest,
+    SandboxStartError,
+)
+from shared.sandbox.env_policy import split_envs
+from shared.sandbox.local.egress_policy import EgressPolicy
+from shared.sandbox.local.egress_server import ControlForwarder, EgressProxy
+from shared.sandbox.local.host import (
+    BRIDGE_SOURCE,
+    ETC_PATHS,
+    HOSTNAME,
+    IN_SANDBOX,
+    INNER_CONTROL_PORT,
+    INNER_LLM_PORT,
+    INNER_PROXY_PORT,
+    OUT_IN_SANDBOX,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    SUPERVISOR_SOURCE,
+    SYSTEM_DIRS,
+    data_fd,
+    is_under,
+    launch_prefix,
+    reachable_by,
+    system_args,
+)
+from shared.sandbox.local.limits import prlimit_prefix
+from shared.sandbox.local.record import Bind, SandboxRecord
+
+log = get_logger("openhelm.sandbox.local")
+
+
+# Run as root inside `unshare --mount --propagation private`: bind each unreachable source onto a
+# staging path the sandbox uid can reach (read-only where asked), then exec the rest of argv.
+_STAGE_SCRIPT = r"""
+set -eu
+stage=$1; shift
+mkdir -p "$stage"; chmod 0711 "$stage"
+while [ "$1" != "--" ]; do
+  mode=$1; src=$2; dst=$3; shift 3
+  if [ -d "$src" ]; then mkdir -p "$dst"; else : > "$dst"; fi
+  mount --bind "$src" "$dst"
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi
+done
+shift
+exec "$@"
+"""
+
+
+class SandboxLauncher:
+    """Launch half of :class:`~shared.sandbox.local.provider.LocalProvider` (its state lives there)."""
+
+    # ---------------------------------------------------------------------------------------------
+    # Setup helpers
+
+    @staticmethod
+    def _software_binds(paths: Sequence[str]) -> list[Bind]:
+        binds: dict[str, Bind] = {}
+        for path in paths:
+            absolute = os.path.abspath(path)
+            real = os.path.realpath(absolute)
+            if not os.path.exists(real):
+                continue
+            for dest in dict.fromkeys((real, absolute)):
+                if not is_under(dest, SYSTEM_DIRS):
+                    binds[dest] = Bind(real, dest)
+        # Drop binds nested in another bind of the same tree; mount parents first.
+        kept = [
+            b
+            for b in binds.values()
+            if not any(o.dest != b.dest and is_under(b.dest, [o.dest]) for o in binds.values())
+        ]
+        return sorted(kept, key=lambda b: (b.dest.count("/"), b.dest))
+
+    def _stage_root(self) -> Path:
+        """Where staging mount points go: somewhere uid 65534 can traverse and nobody else can plant."""
+        if reachable_by(self.base_dir, SANDBOX_UID, SANDBOX_GID):
+            root = self.base_dir / ".stage"
+        else:
+            root = Path("/run/openhelm-stage")
+        root.mkdir(mode=0o711, exist_ok=True)
+        st = os.lstat(root)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+            raise SandboxStartError(f"{root} must be a root-owned directory, not writable by others")
+        return root
+
+    def _needs_staging(self) -> bool:
+        return self.is_root and not all(reachable_by(b.source, SANDBOX_UID, SANDBOX_GID) for b in self._ro_binds)
+
+    def _prepare_base_dir(self) -> None:
+        base = self.base_dir
+        try:
+            base.mkdir(parents=True, exist_ok=True, mode=0o711 if self.is_root else 0o700)
+        except OSError as exc:
+            raise ValueError(f"cannot create base_dir {base}: {exc}") from exc
+        st = os.lstat(base)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise ValueError(f"base_dir {base} must be a directory owned by uid {os.geteuid()} (not a symlink)")
+        if st.st_mode & 0o022:
+            raise ValueError(f"base_dir {base} must not be group/world writable")
+
+    def _make_dirs(self, rec: SandboxRecord) -> None:
+        rec.run_dir.mkdir(mode=0o711 if self.is_root else 0o700)
+        rec.log_dir.mkdir(mode=0o700)
+        (rec.run_dir / "sock").mkdir(mode=0o755 if self.is_root else 0o700)
+        rec.out_dir.mkdir(mode=0o700)
+        if self.sandbox_uid != os.geteuid():
+            os.chown(rec.out_dir, self.sandbox_uid, self.sandbox_gid)
+
+    def _env(
+        self,
+        request: SandboxRequest,
+        sandbox_id: str,
+        *,
+        control_url: str,
+        proxy_url: str,
+        out_dir: str,
+        spec: str,
+        home: str,
+        llm_url: str = "",
+    ) -> dict[str, str]:
+        split = split_envs(request.envs)
+        env = dict(split.kept)
+        for key in split.refused + split.reserved:
+            log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
+        env.update(
+            PATH="/usr/local/bin:/usr/bin:/bin",
+            HOME=home,
+            TMPDIR=home,
+            LANG="C.UTF-8",
+            USER="nobody",
+            LOGNAME="nobody",
+            PYTHONPATH=self.agent_path,
+            PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",
+            OPENHELM_RUN_SPEC=spec,
+            OPENHELM_OUT_DIR=out_dir,
+            OPENHELM_CONTROL_URL=control_url,
+            OPENHELM_RUN_TOKEN=request.run_token,
+            OPENHELM_CHROMIUM=self.chromium,
+            OPENHELM_BROWSER_PROXY=proxy_url,
+            OPENHELM_SANDBOX=self.isolation,
+            # Inherited by every process of the run (Chromium included): how the subprocess
+            # fallback finds stragglers that left its process tree.
+            OPENHELM_SANDBOX_ID=sandbox_id,
+        )
+        if llm_url:
+            env["OPENHELM_LLM_URL"] = llm_url
+        if self._cgroups.available:  # the agent names it when a page dies of it
+            env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
+        return env
+
+    def _servers(
+        self, rec: SandboxRecord, request: SandboxRequest, policy: EgressPolicy
+    ) -> tuple[ControlForwarder, EgressProxy, ControlForwarder | None]:
+        control = ControlForwarder(request.control_url, run_id=request.run_id)
+        proxy = EgressProxy(policy, run_id=request.run_id, resolver=self.resolver)
+        # The LLM gateway is its own endpoint (a function URL in AWS): a second forwarder, limited
+        # to the gateway URL's path.
+        llm = ControlForwarder(request.llm_url, run_id=request.run_id, prefix="/") if request.llm_url else None
+        rec.servers += [control, proxy, *([llm] if llm else [])]
+        return control, proxy, llm
+
+    def _start_bwrap(self, rec: SandboxRecord, request: SandboxRequest, policy: EgressPolicy) -> None:
+        sock_dir = rec.run_dir / "sock"
+        control, proxy, llm = self._servers(rec, request, policy)
+        owner = self.sandbox_uid if self.is_root else None
+        control.listen_unix(sock_dir / "control.sock", owner=owner)
+        proxy.listen_unix(sock_dir / "proxy.sock", owner=owner)
+        if llm is not None:
+            llm.listen_unix(sock_dir / "llm.sock", owner=owner)
+
+        control_path = urlsplit(request.control_url).path.rstrip("/")
+        llm_path = urlsplit(request.llm_url).path.rstrip("/")
+        env = self._env(
+            request,
+            rec.info.sandbox_id,
+            control_url=f"http://127.0.0.1:{INNER_CONTROL_PORT}{control_path}",
+            proxy_url=f"http://127.0.0.1:{INNER_PROXY_PORT}",
+            out_dir=OUT_IN_SANDBOX,
+            spec=f"{IN_SANDBOX}/run_spec.json",
+            home="/tmp",
+            llm_url=f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}" if llm is not None else "",
+        )
+        binds = [
+            *self._ro_binds,
+            Bind(str(rec.out_dir), OUT_IN_SANDBOX, True),
+            Bind(str(sock_dir), f"{IN_SANDBOX}/sock"),
+        ]
+        staged: list[tuple[Bind, str]] = []
+        if self.is_root:
+            unreachable = [b for b in binds if not reachable_by(b.source, SANDBOX_UID, SANDBOX_GID)]
+            if unreachable:
+                rec.stage_dir = self._stage_root() / rec.info.sandbox_id
+                staged = [(bind, str(rec.stage_dir / str(i))) for i, bind in enumerate(unreachable)]
+        stage_of = {id(b): path for b, path in staged}
+
+        passwd = f"nobody:x:{self.sandbox_uid}:{self.sandbox_gid}:nobody:/tmp:/usr/sbin/nologin\n"
+        data = {
+            "/etc/passwd": passwd.encode(),
+            "/etc/group": f"nogroup:x:{self.sandbox_gid}:\n".encode(),
+            "/etc/hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost\n".encode(),
+            "/etc/hostname": f"{HOSTNAME}\n".encode(),
+            f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
+            f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
+            f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
+        }
+        fds: list[int] = []
+        try:
+            args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+            if self._disable_userns:
+                args += ["--unshare-user", "--disable-userns"]
+            args += ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_gid), "--hostname", HOSTNAME]
+            args += system_args()
+            for path in ETC_PATHS:
+                args += ["--ro-bind-try", path, path]
+            args += [
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--size",
+                str(self.tmp_size_mb * 1024 * 1024),
+                "--tmpfs",
+                "/tmp",
+            ]
+            for bind in binds:
+                source = stage_of.get(id(bind), bind.source)
+                args += ["--bind" if bind.writable else "--ro-bind", source, bind.dest]
+            for dest, content in data.items():
+                fd = data_fd(content)
+                fds.append(fd)
+                args += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
+            if self._seccomp is not None:
+                seccomp_fd = data_fd(self._seccomp)
+                fds.append(seccomp_fd)
+                args += ["--seccomp", str(seccomp_fd)]
+            args += ["--remount-ro", "/", "--chdir", "/tmp"]
+            for key, value in env.items():
+                args += ["--setenv", key, value]
+            args_fd = data_fd(b"".join(a.encode() + b"\0" for a in args))
+            fds.append(args_fd)
+            status_read, status_write = os.pipe()
+            fds.append(status_write)
+            rec.status_fd = status_read
+
+            bridge = [self.python, "-I", "-S", f"{IN_SANDBOX}/bridge.py"]
+            bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
+            if llm is not None:
+                bridge += ["--listen", f"127.0.0.1:{INNER_LLM_PORT}={IN_SANDBOX}/sock/llm.sock"]
+            bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
+            supervisor = [self.python, "-I", "-S", f"{IN_SANDBOX}/supervise.py", "--"]
+            cmd = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_write), *bridge, *supervisor]
+            cmd += self.command
+            cmd = launch_prefix(self._setpriv, self.is_root) + cmd
+            if staged:
+                stage_args = [str(rec.stage_dir)]
+                for bind, path in staged:
+                    stage_args += ["rw" if bind.writable else "ro", bind.source, path]
+                cmd = [
+                    self._unshare or "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    _STAGE_SCRIPT,
+                    "stage",
+                    *stage_args,
+                    "--",
+                    *cmd,
+                ]
+            cmd = self._limit_prefix(rec) + cmd
+            secret_free = [a if a != request.run_token else "[REDACTED]" for a in args]
+            (rec.log_dir / "bwrap-args.txt").write_text("\n".join([*secret_free, "--", *cmd]) + "\n")
+            self._spawn(
+                rec, cmd, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}, cwd="/", pass_fds=fds
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self._await_bwrap(rec)
+
+    def _start_subprocess(self, rec: SandboxRecord, request: SandboxRequest, policy: EgressPolicy) -> None:
+        # The agent reaches the control plane directly in this mode; only the browser is proxied.
+        proxy = EgressProxy(policy, run_id=request.run_id, resolver=self.resolver)
+        rec.servers.append(proxy)
+        host, port = proxy.listen_tcp("127.0.0.1", 0)
+        home = rec.run_dir / "home"
+        home.mkdir(mode=0o700)
+        spec = rec.run_dir / "run_spec.json"
+        spec.write_text(json.dumps(request.run_spec))
+        if self.sandbox_uid != os.geteuid():
+            os.chown(home, self.sandbox_uid, self.sandbox_gid)
+            os.chown(spec, self.sandbox_uid, self.sandbox_gid)
+        spec.chmod(0o400)
+        supervisor = rec.run_dir / "supervise.py"
+        supervisor.write_bytes(SUPERVISOR_SOURCE.read_bytes())
+        supervisor.chmod(0o444)
+        env = self._env(
+            request,
+            rec.info.sandbox_id,
+            control_url=request.control_url.rstrip("/"),
+            proxy_url=f"http://{host}:{port}",
+            out_dir=str(rec.out_dir),
+            spec=str(spec),
+            home=str(home),
+            llm_url=request.llm_url.rstrip("/"),
+        )
+        cmd = self._limit_prefix(rec) + launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
+        cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
+        self._spawn(rec, cmd, env=env, cwd=str(home), pass_fds=[])
+
+    def _limit_prefix(self, rec: SandboxRecord) -> list[str]:
+        """Join the sandbox's cgroup before anything of it starts; without one, a process cap."""
+        if rec.cgroup is not None:
+            return rec.cgroup.join_prefix()
+        return prlimit_prefix(self.pids_limit * 4)
+
+    def _spawn(self, rec: SandboxRecord, cmd: list[str], *, env: dict[str, str], cwd: str, pass_fds: list[int]) -> None:
+        def popen() -> subprocess.Popen[bytes]:
+            with open(rec.log_dir / "stdout.log", "wb") as out, open(rec.log_dir / "stderr.log", "wb") as err:
+                return subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
+                    pass_fds=pass_fds,
+                )
+
+        # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every sandbox is
+        # forked by one long-lived thread: callers' short-lived request threads may come and go.
+        rec.proc = self._spawner.submit(popen).result()
+
+    def _await_bwrap(self, rec: SandboxRecord, timeout: float = 15.0) -> None:
+        """Wait for bwrap's first status line (the sandbox is set up and the bridge started)."""
+        assert rec.status_fd is not None and rec.proc is not None
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while b"\n" not in buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxStartError("bubblewrap did not report the sandbox ready in time")
+            ready, _, _ = select.select([rec.status_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(rec.status_fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        try:
+            status = json.loads(buf.split(b"\n", 1)[0]) if b"\n" in buf else {}
+        except ValueError:
+            status = {}
+        if "child-pid" in status:
+            rec.init_pid = int(status["child-pid"])
+            with contextlib.suppress(OSError):
+                rec.init_pidfd = os.pidfd_open(rec.init_pid)
+        else:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                rec.proc.wait(timeout=5)
+            stderr = (rec.log_dir / "stderr.log").read_text(errors="replace")[-2000:].strip()
+            raise SandboxStartError(f"bubblewrap could not set up the sandbox: {stderr or 'no output'}")

@@ -1,0 +1,424 @@
+"""The local sandbox provider (see the package docstring for the design): bubblewrap per run."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import secrets
+import shutil
+import stat
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from shared.logging import get_logger
+from shared.sandbox.base import (
+    SandboxError,
+    SandboxInfo,
+    SandboxNotFound,
+    SandboxProvider,
+    SandboxRequest,
+    SandboxStartError,
+)
+from shared.sandbox.local.egress_policy import EgressPolicy, Resolver, system_resolver
+from shared.sandbox.local.host import (
+    REPO_ROOT,
+    SANDBOX_GID,
+    SANDBOX_ID_PATTERN,
+    SANDBOX_UID,
+    SYSTEM_DIRS,
+    bwrap_has_option,
+    default_base_dir,
+    is_under,
+    probe_bwrap,
+    python_layout,
+    reachable_by,
+)
+from shared.sandbox.local.launch import SandboxLauncher
+from shared.sandbox.local.limits import CgroupLimits, seccomp_program
+from shared.sandbox.local.outdir import list_out_files, read_out_file
+from shared.sandbox.local.processes import descendants
+from shared.sandbox.local.record import SandboxRecord
+from shared.sandbox.local.watcher import SandboxWatcher
+
+log = get_logger("openhelm.sandbox.local")
+
+Isolation = Literal["auto", "bwrap", "subprocess"]
+
+
+class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
+    """Runs the agent in a bubblewrap sandbox on this machine (see the module docstring).
+
+    Args:
+        base_dir: where per-run directories live (default ``/tmp/openhelm-sandboxes`` as root,
+            ``$XDG_RUNTIME_DIR/openhelm-sandboxes`` otherwise).
+        python_executable: interpreter that runs the bridge and, by default, the agent (default: this
+            process's). Its venv and base installation are bound read-only at their host paths.
+        agent_path: directory put on ``PYTHONPATH`` inside (default ``sandbox_image/agent``).
+        chromium: Chromium executable handed to the agent as ``OPENHELM_CHROMIUM``.
+        allow_loopback: let the browser reach loopback addresses through the proxy (``openhelm dev``,
+            to test pages served on the developer's machine). Private, link-local and metadata
+            addresses stay refused. Logged as a warning.
+        command: argv run inside instead of ``[python_executable, "-m", "openhelm_agent"]``.
+        extra_ro_paths: more host paths bound read-only at the same path.
+        isolation: ``"auto"`` (bwrap if it works, else the subprocess fallback with a loud warning),
+            ``"bwrap"`` (refuse to run without it) or ``"subprocess"``.
+        kill_grace_s: SIGTERM → SIGKILL delay of :meth:`kill`.
+        tmp_size_mb: size limit of the sandbox's ``/tmp``.
+        retain_files: keep the run directory after :meth:`kill` and :meth:`close` (debugging).
+        keep_logs: how many killed sandboxes keep their ``logs/`` (the newest); older run
+            directories are removed whole. :meth:`close` removes every run directory this provider
+            made (never anything else in ``base_dir``: other providers may share it).
+        max_read_bytes: largest file :meth:`read_file` returns.
+        resolver: host name → addresses for the proxy (tests); default the system resolver.
+        allow_nested_userns: let processes inside create user namespaces (needed only if Chromium
+            runs with its own namespace sandbox; the agent runs it with ``--no-sandbox``). Off by
+            default: unprivileged user namespaces are a large kernel attack surface.
+        memory_limit_mb, pids_limit: per-sandbox cgroup limits (memory with swap; processes and
+            threads) where a cgroup can be made here (``limits.py``); else a per-uid process cap.
+        seccomp: apply the syscall filter of ``limits.py`` (bwrap isolation, libseccomp present).
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        base_dir: str | os.PathLike[str] | None = None,
+        python_executable: str | None = None,
+        agent_path: str | os.PathLike[str] | None = None,
+        chromium: str = "/usr/bin/chromium",
+        allow_loopback: bool = False,
+        command: Sequence[str] | None = None,
+        extra_ro_paths: Sequence[str | os.PathLike[str]] = (),
+        isolation: Isolation = "auto",
+        bwrap: str = "bwrap",
+        setpriv: str = "setpriv",
+        kill_grace_s: float = 0.5,
+        tmp_size_mb: int = 1024,
+        retain_files: bool = False,
+        keep_logs: int = 20,
+        max_read_bytes: int = 64 * 1024 * 1024,
+        resolver: Resolver = system_resolver,
+        allow_nested_userns: bool = False,
+        memory_limit_mb: int = 2048,
+        pids_limit: int = 1024,
+        seccomp: bool = True,
+    ) -> None:
+        self.python = python_executable or sys.executable
+        default_agent = REPO_ROOT / "sandbox_image" / "agent"
+        self.agent_path = os.path.abspath(agent_path) if agent_path is not None else str(default_agent)
+        self.chromium = chromium
+        self.allow_loopback = allow_loopback
+        self.command = list(command) if command else [self.python, "-m", "openhelm_agent"]
+        self.kill_grace_s = kill_grace_s
+        self.tmp_size_mb = tmp_size_mb
+        self.retain_files = retain_files
+        self.keep_logs = keep_logs
+        # Run directories this instance made: those with logs kept (oldest first), and all of them.
+        self._logs_kept: list[str] = []
+        self._made: set[str] = set()
+        self.max_read_bytes = max_read_bytes
+        self.resolver = resolver
+        self.is_root = os.geteuid() == 0
+        self._sandboxes: dict[str, SandboxRecord] = {}
+        self._lock = threading.Lock()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+        self._setpriv = shutil.which(setpriv)
+        if self.is_root and self._setpriv is None:
+            raise ValueError("running as root needs setpriv (util-linux) to drop to uid 65534")
+        self._unshare = shutil.which("unshare") if self.is_root else None
+        self._bwrap = shutil.which(bwrap) or bwrap
+        self._disable_userns = not allow_nested_userns and bwrap_has_option(self._bwrap, "--disable-userns")
+
+        # Software the sandbox needs, bound read-only at the same path.
+        ro: list[str] = [*python_layout(self.python)]
+        if os.path.isdir(self.agent_path):
+            ro.append(self.agent_path)
+        chromium_real = os.path.realpath(shutil.which(chromium) or chromium)
+        if not is_under(chromium_real, SYSTEM_DIRS):
+            ro.append(os.path.dirname(chromium_real))
+        ro += [os.fspath(p) for p in extra_ro_paths]
+        self._ro_binds = self._software_binds(ro)
+
+        if isolation == "subprocess":
+            self.isolation = "subprocess"
+            reason = "isolation='subprocess' was requested"
+        else:
+            ok, reason = probe_bwrap(self._bwrap, self._setpriv if self.is_root else None)
+            if ok and self.is_root and self._unshare is None and self._needs_staging():
+                ok, reason = False, "some bind sources are unreachable by uid 65534 and 'unshare' is missing"
+            if not ok and isolation == "bwrap":
+                raise SandboxError(f"bubblewrap sandbox unavailable: {reason}")
+            self.isolation = "bwrap" if ok else "subprocess"
+
+        self.sandbox_uid, self.sandbox_gid = (SANDBOX_UID, SANDBOX_GID) if self.is_root else (os.getuid(), os.getgid())
+        if self.isolation == "subprocess":
+            if self.is_root and not all(reachable_by(b.source, SANDBOX_UID, SANDBOX_GID) for b in self._ro_binds):
+                self.sandbox_uid, self.sandbox_gid = 0, 0
+            log.warning(
+                "sandbox.isolation_degraded",
+                message=(
+                    "!!! LOCAL SANDBOX WITHOUT ISOLATION: the agent runs as a plain subprocess with full "
+                    "access to this machine's network and to every file its user can read. Only the "
+                    "browser is pointed at the filtering proxy. Install bubblewrap and enable "
+                    "unprivileged user namespaces to isolate runs. !!!"
+                ),
+                reason=reason,
+                runs_as_uid=self.sandbox_uid,
+            )
+        if allow_loopback:
+            log.warning(
+                "sandbox.allow_loopback",
+                message="sandboxed browsers may reach loopback addresses of this machine (local development)",
+            )
+
+        self.memory_limit_mb = memory_limit_mb
+        self.pids_limit = pids_limit
+        self._cgroups = CgroupLimits.detect()
+        if self._cgroups.available:
+            self._cgroups.sweep()
+        self._seccomp = seccomp_program() if seccomp and self.isolation == "bwrap" else None
+        if not self._cgroups.available:
+            log.warning(
+                "sandbox.no_memory_limit",
+                message="sandboxes run without a memory limit here (a page can take this machine's memory); "
+                "only a per-uid process cap applies",
+                reason=self._cgroups.reason,
+            )
+
+        self.base_dir = Path(base_dir) if base_dir is not None else default_base_dir()
+        self._prepare_base_dir()
+        # A process that exits without close() (a crash of `openhelm dev`, a test run's end) still
+        # ends its sandboxes (pdeathsig), but only close() removes their cgroups and directories.
+        atexit.register(self._close_at_exit)
+        log.info(
+            "sandbox.provider_ready",
+            isolation=self.isolation,
+            base_dir=str(self.base_dir),
+            python=self.python,
+            sandbox_uid=self.sandbox_uid,
+            ro_binds=[b.dest for b in self._ro_binds],
+            cgroup=self._cgroups.version or None,
+            memory_limit_mb=memory_limit_mb if self._cgroups.available else None,
+            seccomp=self._seccomp is not None,
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    # SandboxProvider
+
+    def start(self, request: SandboxRequest) -> SandboxInfo:
+        try:
+            policy = EgressPolicy.build(
+                request.allowed_domains,
+                request.blocked_domains,
+                allow_loopback=self.allow_loopback,
+                control_url=request.control_url,
+            )
+        except ValueError as exc:
+            raise SandboxStartError(f"invalid sandbox request: {exc}") from exc
+        if request.timeout_s < 1:
+            raise SandboxStartError("timeout_s must be at least 1")
+
+        sandbox_id = f"lsb_{secrets.token_hex(12)}"
+        run_dir = self.base_dir / sandbox_id
+        info = SandboxInfo(
+            sandbox_id=sandbox_id,
+            run_id=request.run_id,
+            provider=self.name,
+            started_at=datetime.now(UTC),
+            metadata={**request.metadata, "isolation": self.isolation, "org_id": request.org_id},
+        )
+        rec = SandboxRecord(
+            info=info,
+            run_dir=run_dir,
+            out_dir=run_dir / "out",
+            log_dir=run_dir / "logs",
+            isolation=self.isolation,
+            control_url=request.control_url.rstrip("/"),
+            run_token=request.run_token,
+        )
+        bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
+        try:
+            with self._lock:
+                self._made.add(sandbox_id)
+            self._make_dirs(rec)
+            if self._cgroups.available:
+                rec.cgroup = self._cgroups.create(sandbox_id, self.memory_limit_mb, self.pids_limit)
+            if self.isolation == "bwrap":
+                self._start_bwrap(rec, request, policy)
+            else:
+                self._start_subprocess(rec, request, policy)
+        except Exception as exc:
+            self._teardown_failed(rec)
+            bound.error("sandbox.start_failed", error=str(exc), isolation=self.isolation)
+            if isinstance(exc, SandboxStartError):
+                raise
+            raise SandboxStartError(f"local sandbox failed to start: {exc}") from exc
+
+        with self._lock:
+            self._sandboxes[sandbox_id] = rec
+        rec.timer = threading.Timer(request.timeout_s, self._expire, args=(rec,))
+        rec.timer.daemon = True
+        rec.timer.start()
+        threading.Thread(target=self._watch, args=(rec,), name=f"watch-{sandbox_id}", daemon=True).start()
+        bound.info(
+            "sandbox.started",
+            isolation=self.isolation,
+            pid=rec.proc.pid if rec.proc else None,
+            setup_ms=round((time.monotonic() - rec.started_mono) * 1000, 1),
+            timeout_s=request.timeout_s,
+        )
+        return info
+
+    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
+        return list_out_files(self._readable_out_dir(sandbox_id), subdir)
+
+    def read_file(self, sandbox_id: str, path: str) -> bytes:
+        return read_out_file(
+            self._readable_out_dir(sandbox_id), path, sandbox_id=sandbox_id, max_read_bytes=self.max_read_bytes
+        )
+
+    def out_path(self, sandbox_id: str) -> Path:
+        """Host path of a sandbox's out dir; with ``retain_files`` it outlives the sandbox (the local
+        stack shows evidence from there). Holds files written by the sandbox: read, don't follow links."""
+        if not SANDBOX_ID_PATTERN.match(sandbox_id):
+            raise SandboxNotFound(f"no sandbox {sandbox_id!r}")
+        return self.base_dir / sandbox_id / "out"
+
+    def kill(self, sandbox_id: str) -> bool:
+        with self._lock:
+            rec = self._sandboxes.pop(sandbox_id, None)
+        if rec is None:
+            return False
+        with rec.lock:
+            if rec.killed:
+                return False
+            rec.killed = True
+        was_running = not rec.exited.is_set()
+        self._terminate(rec)
+        if rec.cgroup is not None:  # the watcher removed it on exit; again in case a straggler held it
+            rec.cgroup.remove()
+        self._cleanup(rec)
+        self._prune_logs(sandbox_id)
+        log.info("sandbox.killed", sandbox_id=sandbox_id, run_id=rec.info.run_id, was_running=was_running)
+        return was_running
+
+    def _prune_logs(self, sandbox_id: str) -> None:
+        """Keep the logs of the newest ``keep_logs`` killed sandboxes; remove older run dirs whole."""
+        if self.retain_files:
+            return
+        with self._lock:
+            self._logs_kept.append(sandbox_id)
+            expired = self._logs_kept[: max(0, len(self._logs_kept) - self.keep_logs)]
+            del self._logs_kept[: len(expired)]
+        for old in expired:
+            self._remove_run_dir(old)
+
+    def _remove_run_dir(self, sandbox_id: str) -> None:
+        if not SANDBOX_ID_PATTERN.match(sandbox_id):
+            return
+        shutil.rmtree(self.base_dir / sandbox_id, ignore_errors=True)
+        with self._lock:
+            self._made.discard(sandbox_id)
+
+    def list_running(self) -> list[SandboxInfo]:
+        with self._lock:
+            return [rec.info for rec in self._sandboxes.values() if not rec.exited.is_set()]
+
+    # ---------------------------------------------------------------------------------------------
+    # Extras (dev stack and tests)
+
+    def wait(self, sandbox_id: str, timeout: float | None = None) -> int | None:
+        """Wait for the sandbox's process to end; its exit code, or None if still running."""
+        rec = self._get(sandbox_id)
+        rec.exited.wait(timeout)
+        return rec.exit_code if rec.exited.is_set() else None
+
+    def oom_kills(self, sandbox_id: str) -> int:
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is None:
+            return 0
+        if rec.exited.is_set() or rec.cgroup is None:
+            return rec.oom_kills
+        return rec.cgroup.oom_kills()
+
+    def processes(self, sandbox_id: str) -> dict[int, list[str]]:
+        """Host pid → argv of every live process of a sandbox (operators, fault-injection tests)."""
+        rec = self._get(sandbox_id)
+        root = rec.init_pid if rec.isolation == "bwrap" and rec.init_pid else (rec.proc.pid if rec.proc else None)
+        found: dict[int, list[str]] = {}
+        for pid in descendants(root) if root else []:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+                found[pid] = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+        return found
+
+    def log_paths(self, sandbox_id: str) -> tuple[Path, Path]:
+        """(stdout, stderr) log files of a sandbox; they outlive kill() (the run dir keeps ``logs/``)."""
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is not None:
+            log_dir = rec.log_dir
+        elif SANDBOX_ID_PATTERN.match(sandbox_id) and (self.base_dir / sandbox_id / "logs").is_dir():
+            log_dir = self.base_dir / sandbox_id / "logs"
+        else:
+            raise SandboxNotFound(sandbox_id)
+        return log_dir / "stdout.log", log_dir / "stderr.log"
+
+    def close(self) -> None:
+        """Kill every sandbox of this provider and remove the run directories it made (logs too),
+        unless ``retain_files``. Only its own: ``base_dir`` may be shared with other providers."""
+        with self._lock:
+            ids = list(self._sandboxes)
+        for sandbox_id in ids:
+            self.kill(sandbox_id)
+        if self.retain_files:
+            return
+        with self._lock:
+            made = list(self._made)
+            self._logs_kept.clear()
+        for sandbox_id in made:
+            self._remove_run_dir(sandbox_id)
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception as exc:  # at exit: say it, never raise
+            log.warning("sandbox.close_at_exit_failed", error=str(exc))
+
+    def __enter__(self) -> LocalProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------------------
+    # Internals
+
+    def _readable_out_dir(self, sandbox_id: str) -> Path:
+        """Out dir of a live sandbox, or of a killed one whose files ``retain_files`` kept."""
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is not None:
+            return rec.out_dir
+        if self.retain_files and SANDBOX_ID_PATTERN.match(sandbox_id):
+            out_dir = self.base_dir / sandbox_id / "out"
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(out_dir).st_mode):
+                    return out_dir
+        raise SandboxNotFound(sandbox_id)
+
+    def _get(self, sandbox_id: str) -> SandboxRecord:
+        with self._lock:
+            rec = self._sandboxes.get(sandbox_id)
+        if rec is None:
+            raise SandboxNotFound(sandbox_id)
+        return rec
