@@ -61,7 +61,7 @@ def activate(runtime: Runtime) -> None:
     install()
     if _active is not None and _active is not runtime:
         raise RuntimeError(
-            "another LocalStack is already running in this process; one at a time, because "
+            "another EmbeddedStack is already running in this process; one at a time, because "
             "os.environ and moto's state are process-wide (stop it first: in pytest, scope the "
             "stack fixture to the module rather than the session)"
         )

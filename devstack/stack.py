@@ -1,6 +1,6 @@
 """The embedded local stack: the SAM template's resources in moto, in one process.
 
-``LocalStack`` starts moto (``mock_aws`` with the Step Functions interpreter switched on) plus a
+``EmbeddedStack`` starts moto (``mock_aws`` with the Step Functions interpreter switched on) plus a
 moto server on 127.0.0.1, so that real HTTP clients (curl on a presigned S3 URL, the state
 machine interpreter) reach the same backends; handlers' boto3 calls are served in-process by
 ``mock_aws`` (S3 alone goes through the server, ``AWS_ENDPOINT_URL_S3``, so presigned URLs point
@@ -9,7 +9,7 @@ CloudFormation, which covers fewer properties and hides what was skipped), runs 
 invoke in-process (``patches``/``runtime``), polls SQS mappings (``sqs_poller``) and serves the
 HttpApi routes and every function URL, each on its own port (``gateway``).
 
-The moto server is process-wide and outlives a ``LocalStack``: handler code commonly caches boto3
+The moto server is process-wide and outlives a ``EmbeddedStack``: handler code commonly caches boto3
 clients in module globals, and a second stack in the same process (a test session) must not
 leave those pointing at a dead port. State is reset per stack by ``mock_aws``.
 """
@@ -52,7 +52,7 @@ from devstack.template import (
     load_template,
 )
 from shared.logging import get_logger
-from shared.sandbox.factory import close_providers
+from shared.process import reset_process_caches
 
 log = get_logger("devstack.stack")
 
@@ -105,7 +105,7 @@ def _dummy_zip() -> bytes:
     return buf.getvalue()
 
 
-class LocalStack:
+class EmbeddedStack:
     """The template's stack, running locally. Use as a context manager or start()/stop().
 
     ``params`` override template parameters; ``env`` is applied on top of the functions' merged
@@ -168,7 +168,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> EmbeddedStack:
         return self.start()
 
     def __exit__(
@@ -176,7 +176,7 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def start(self) -> LocalStack:
+    def start(self) -> EmbeddedStack:
         """Bring the whole stack up; on any failure, undo what was started and re-raise."""
         if self._running:
             return self
@@ -245,7 +245,7 @@ class LocalStack:
         self._create_resources()
         self.outputs = {k: v.get("Value") for k, v in self.resolver.resolve(tpl.cfn.get("Outputs") or {}).items()}
         self._extend_sys_path()
-        _clear_settings_cache()
+        reset_process_caches()  # handler code reads this stack's environment afresh
         if self.run_schedules:
             self.scheduler.start()
         if self.gateway:
@@ -270,7 +270,7 @@ class LocalStack:
         if self.poller:
             self.poller.stop()
         self._stop_executions()
-        close_providers()  # kills this process's sandboxes, removes the run directories it made (only those)
+        reset_process_caches()  # kills this process's sandboxes, removes the run directories it made (only those)
         patches.deactivate(self)
         if self.registry:
             self.registry.close()
@@ -282,7 +282,7 @@ class LocalStack:
         if self._saved_path is not None:
             sys.path[:] = self._saved_path
             self._saved_path = None
-        _clear_settings_cache()
+        reset_process_caches()  # nothing cached from this stack's environment outlives it
         log.info("stack_stopped", stack=self.stack_name)
 
     def _stop_executions(self) -> None:
@@ -294,7 +294,7 @@ class LocalStack:
         for arn in self._state_machines:
             try:
                 for ex in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-                    sfn.stop_execution(executionArn=ex["executionArn"], error="LocalStackStopped")
+                    sfn.stop_execution(executionArn=ex["executionArn"], error="EmbeddedStackStopped")
             except Exception as exc:  # best effort: the stack is going away anyway
                 log.debug("stop_executions_failed", state_machine=arn, error=str(exc))
 
@@ -829,11 +829,3 @@ def _ints(value: Any, keys: tuple[str, ...]) -> Any:
         return {k: (int(v) if k in keys else _ints(v, keys)) for k, v in value.items()}
     return value
 
-
-def _clear_settings_cache() -> None:
-    """``get_settings`` and ``get_services`` cache the environment (and clients) of the first stack;
-    a new stack (another test, other parameters) must be read afresh."""
-    for module, name in (("shared.config", "get_settings"), ("shared.services", "get_services")):
-        cached = getattr(sys.modules.get(module), name, None)
-        if cached is not None and hasattr(cached, "cache_clear"):
-            cached.cache_clear()

@@ -50,7 +50,7 @@ def llm() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module")
 def stack(llm: FakeOpenAI) -> Iterator[Any]:
     from devstack.local_env import local_config
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
 
     # The same mapping as `openhelm dev`, from a fixed environment (never the developer's own key).
     config = local_config(
@@ -64,7 +64,7 @@ def stack(llm: FakeOpenAI) -> Iterator[Any]:
     )
     params = {**config.params, "RunTokenSecret": "e2e-" + "s" * 40}
     env = config.env
-    with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
+    with EmbeddedStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
         yield s
 
 
