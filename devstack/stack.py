@@ -828,4 +828,3 @@ def _ints(value: Any, keys: tuple[str, ...]) -> Any:
     if isinstance(value, dict):
         return {k: (int(v) if k in keys else _ints(v, keys)) for k, v in value.items()}
     return value
-

@@ -51,7 +51,8 @@ def poll_until(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture", async_retry_delays=(0.05, 0.1)) as running:
+    embedded = EmbeddedStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture", async_retry_delays=(0.05, 0.1))
+    with embedded as running:
         yield running
 
 

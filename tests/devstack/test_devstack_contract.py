@@ -1,6 +1,6 @@
 """The API keeps its OpenAPI contract (issue 15, "CI keeps it so"): schemathesis, every check, a bounded
 number of examples per operation and a fixed seed, against the real template in the local stack with
-a valid key. Runs are handed to the instant sandbox double (tests/bench/instant_provider.py), so
+a valid key. Runs are handed to the instant sandbox double (devstack/testing/instant_provider.py), so
 POST /v1/runs starts real executions that finish at once.
 
 Counted from the HAR of every request sent, independently of schemathesis' own verdicts: server
@@ -35,10 +35,10 @@ SEED = 15
 def contract_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     from devstack.local_env import LOCAL_ENV
     from devstack.stack import EmbeddedStack
+    from devstack.testing.instant_provider import InstantProvider
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.sandbox import factory
-    from tests.bench.instant_provider import InstantProvider
 
     params = {
         "Stage": "dev",
