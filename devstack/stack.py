@@ -37,6 +37,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack import patches
 from devstack.gateway import LocalGateway
+from devstack.resolver_pool import ResolverPool
 from devstack.runtime import FunctionError, FunctionRegistry, LocalFunction, PayloadTooLarge
 from devstack.scheduler import LocalScheduler, Schedule
 from devstack.sqs_poller import SqsPoller
@@ -248,6 +249,7 @@ class EmbeddedStack:
         reset_process_caches()  # handler code reads this stack's environment afresh
         if self.run_schedules:
             self.scheduler.start()
+        ResolverPool().install()  # handlers are called from many threads at once
         if self.gateway:
             self.gateway.serve(tpl.http_routes, self.registry)
         self._serve_function_urls()
@@ -278,6 +280,7 @@ class EmbeddedStack:
             self._mock.stop()
             self._mock = None
         self._clients.clear()
+        ResolverPool.uninstall()
         self._restore_env()
         if self._saved_path is not None:
             sys.path[:] = self._saved_path
