@@ -4,7 +4,7 @@ local gateway (latency percentiles, accepts per second).
     .venv/bin/python bench/api.py [--requests 300] [--threads 8]
 
 Runs complete in the background through the real state machine with an instant test agent
-(tests/bench/instant_provider.py), so the API shares the machine with the orchestration it starts,
+(devstack/testing/instant_provider.py), so the API shares the machine with the orchestration it starts,
 as it would in the local stack.
 """
 
@@ -50,10 +50,10 @@ def main() -> None:
     first = cold(FIRST_REQUEST_SNIPPET)
     line("API handler import + first request (median of 5)", median(first), "ms")
 
+    from devstack.testing.instant_provider import InstantProvider
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.sandbox import factory
-    from tests.bench.instant_provider import InstantProvider
 
     t0 = time.perf_counter()
     with local_stack() as stack:

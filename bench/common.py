@@ -41,7 +41,7 @@ def line(name: str, value: Any, unit: str = "", note: str = "") -> None:
 def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iterator[Any]:
     """The real template in the local stack, loopback allowed, quiet logs."""
     from devstack.local_env import local_config
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
 
     # The same mapping as `openhelm dev`, from a fixed environment (never the developer's own key).
     config = local_config(
@@ -49,5 +49,5 @@ def local_stack(llm_base_url: str = "http://127.0.0.1:9/v1", **env: str) -> Iter
     )
     params = {**config.params, "RunTokenSecret": "bench-" + "s" * 40, "LogLevel": "ERROR"}
     base_env = config.env
-    with LocalStack(ROOT / "template.yaml", params, env=base_env, schedules=False) as stack:
+    with EmbeddedStack(ROOT / "template.yaml", params, env=base_env, schedules=False) as stack:
         yield stack

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 from common import line, local_stack
 
-from tests.support.fake_openai import FakeOpenAI, Hang, ToolCall
+from devstack.testing.fake_openai import FakeOpenAI, Hang, ToolCall
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 MEMORY_HOG = b"""<html><head><title>hog</title></head><body><h1>hog</h1><script>

@@ -18,7 +18,7 @@ import requests
 from common import line, local_stack
 from observation import serve_site
 
-from tests.support.fake_openai import FakeOpenAI, Stall, ToolCall
+from devstack.testing.fake_openai import FakeOpenAI, Stall, ToolCall
 
 DONE = ToolCall("done", {"result": {"title": "Harbor"}, "confidence": 0.9, "summary": "read the title"})
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}

@@ -24,7 +24,7 @@ import requests
 from common import ROOT, line, local_stack, median
 from observation import serve_site
 
-from tests.support.fake_openai import FakeOpenAI, ToolCall
+from devstack.testing.fake_openai import FakeOpenAI, ToolCall
 
 SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
 DONE = ToolCall("done", {"result": {"title": "Harbor"}, "confidence": 0.9, "summary": "read the title"})

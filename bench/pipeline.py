@@ -1,5 +1,5 @@
 """Pipeline benchmark: N runs through the whole local control plane with an instant test agent
-(tests/bench/instant_provider.py: writes a result and a screenshot, calls back at once), each with a
+(devstack/testing/instant_provider.py: writes a result and a screenshot, calls back at once), each with a
 webhook_url on a loopback receiver that verifies every signature.
 
     .venv/bin/python bench/pipeline.py [--runs 500] [--threads 8]
@@ -162,11 +162,11 @@ def main() -> None:
     secret: dict[str, str] = {}
     receiver = Receiver(secret)
 
+    from devstack.testing.instant_provider import InstantProvider
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.sandbox import factory
     from shared.services import get_services
-    from tests.bench.instant_provider import InstantProvider
 
     with local_stack() as stack:
         factory.override(InstantProvider())

@@ -1,7 +1,7 @@
 """The embedded local stack: the SAM template running in one process, no AWS account, no Docker.
 
 ``openhelm dev`` (:mod:`devstack.cli`) runs it in the foreground; tests use
-:class:`devstack.stack.LocalStack` as a context manager. Importing this package stays cheap (moto
+:class:`devstack.stack.EmbeddedStack` as a context manager. Importing this package stays cheap (moto
 and the SAM translator load only when a stack is used), because tools such as the OpenAPI
 generator live here too.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
 
-__all__ = ["LocalStack"]
+__all__ = ["EmbeddedStack"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "LocalStack":
-        from devstack.stack import LocalStack
+    if name == "EmbeddedStack":
+        from devstack.stack import EmbeddedStack
 
-        return LocalStack
+        return EmbeddedStack
     raise AttributeError(name)

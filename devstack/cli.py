@@ -76,7 +76,7 @@ def run_dev(
 
     Kept apart from :func:`main` (signals, file descriptors) so tests can run it in a thread.
     """
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
     from devstack.template import TemplateError, parse_params
     from shared.logging import get_logger
 
@@ -92,7 +92,7 @@ def run_dev(
     if generated:
         log.info("generated_secret_parameters", names=generated, note="random per session; pass --param to fix")
 
-    stack = LocalStack(template, params, port=args.port, env=config.env, preload=True)
+    stack = EmbeddedStack(template, params, port=args.port, env=config.env, preload=True)
     try:
         stack.start()
     except Exception as exc:

@@ -58,7 +58,7 @@ def stack_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str
 
 
 def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
     from shared.logging import get_logger
 
     log = get_logger("devstack.demo")
@@ -66,7 +66,7 @@ def run_demo(out: TextIO, environ: Mapping[str, str] | None = None) -> int:
     params, env, use_llm = stack_settings(environ)
     site_server, site = serve_site()
     try:
-        with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as stack:
+        with EmbeddedStack(ROOT / "template.yaml", params, env=env, schedules=False) as stack:
             announce(log, env)
             from shared.orgs import bootstrap_org
 

@@ -32,7 +32,7 @@ log = get_logger("devstack.gateway")
 MAX_BODY_BYTES = limits.HTTP_API_PAYLOAD_BYTES
 # Sized for the load the benchmarks and tests make, with room to spare: bench/api.py and
 # bench/pipeline.py run 8 clients by default (--threads), issue 15.4's probe fired 20 POSTs at once and
-# tests/localstack/test_localstack_limits.py fires 50. With socketserver's default backlog of 5 a burst
+# tests/devstack/test_devstack_limits.py fires 50. With socketserver's default backlog of 5 a burst
 # of 20 concurrent connects overflowed the listen queue and 15-30 % were reset; the 50-client test
 # fails with 5 and passes with this. The kernel caps it at net.core.somaxconn (4096 on current Linux).
 LISTEN_BACKLOG = 1024

@@ -61,7 +61,7 @@ def activate(runtime: Runtime) -> None:
     install()
     if _active is not None and _active is not runtime:
         raise RuntimeError(
-            "another LocalStack is already running in this process; one at a time, because "
+            "another EmbeddedStack is already running in this process; one at a time, because "
             "os.environ and moto's state are process-wide (stop it first: in pytest, scope the "
             "stack fixture to the module rather than the session)"
         )
@@ -176,8 +176,11 @@ def _install_terminal_errors_patch() -> None:
 # bench/api.py), a failed transaction's rollback can undo other requests' writes, and the copy costs
 # O(table) per transaction. So: every DynamoDB action runs under one lock (DynamoDB itself is
 # linearizable per item; one lock is the simple, safe local model), and a transaction's rollback
-# snapshot covers only the items it names (the table copy becomes a no-op for Table objects).
+# snapshot covers only the items it names: while this thread runs TransactWriteItems, deep-copying
+# a Table hands back the table itself, so moto's own rollback (reassigning the "copies") changes
+# nothing. Every other deep copy of a table (CreateBackup, a transaction in no local stack) copies.
 _dynamo_lock = threading.RLock()
+_in_transaction = threading.local()
 
 
 def _install_dynamodb_patches() -> None:
@@ -185,18 +188,21 @@ def _install_dynamodb_patches() -> None:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
-    class _NoTableCopy:
-        def deepcopy(self, value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-    ddb_models.copy = _NoTableCopy()  # type: ignore[assignment]
     _originals["dynamo_call_action"] = DynamoHandler.call_action
     _originals["transact_write_items"] = ddb_models.DynamoDBBackend.transact_write_items
     DynamoHandler.call_action = _dynamo_call_action  # type: ignore[method-assign]
     ddb_models.DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
+
+
+def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+    if getattr(_in_transaction, "active", False):
+        return self  # the transaction's backup: _transact_write_items snapshots its items instead
+    # What copy.deepcopy does for a plain object without __deepcopy__ (Table defines no __slots__).
+    clone = type(self).__new__(type(self))
+    memo[id(self)] = clone
+    clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    return clone
 
 
 def _dynamo_call_action(self: Any) -> Any:
@@ -224,6 +230,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             continue
         snapshots.append((table_name, key, copy.deepcopy(before.to_json()["Attributes"]) if before else None))
     with _dynamo_lock:
+        _in_transaction.active = True
         try:
             _originals["transact_write_items"](self, transact_items)
         except Exception:
@@ -233,6 +240,8 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                 else:
                     self.put_item(table_name, attrs)
             raise
+        finally:
+            _in_transaction.active = False
 
 
 # moto 5.2.5: the Step Functions interpreter imports moto.batch.utils for one enum, and importing

@@ -5,15 +5,15 @@
 
 from __future__ import annotations
 
-import queue
 import re
+from contextlib import nullcontext
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from shared.api import deps, errors, guard
+from shared.api import deps, errors, guard, hosting
 from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, webhooks
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
@@ -51,7 +51,7 @@ class _Resolver(APIGatewayHttpResolver):
     resolvers in one process read each other's request under concurrency (seen as one request's body
     validated against another's route). An instance attribute shadows the class attribute: set it
     before resolving and each resolver reads only its own request. Lambda runs one request per
-    process and never needs this; the local stack's threaded gateway does.
+    process and never needs this; the local stack's threaded gateway does (shared/api/hosting.py).
     tests/integration/test_api_concurrency.py holds the behaviour."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -80,13 +80,9 @@ def build_app() -> APIGatewayHttpResolver:
     return app
 
 
-# The app that serves the OpenAPI document and the route table; also the first one in the pool.
+# The one resolver of a Lambda process; it also serves the OpenAPI document and the route table. A
+# host that calls handle() from many threads installs its own resolvers (shared/api/hosting.py).
 app = build_app()
-# Powertools resolvers keep the current request on the instance, so one instance serves one request
-# at a time. Lambda runs one request per process; a multi-threaded host (the local stack) gets one
-# resolver per concurrent request from this pool.
-_pool: queue.SimpleQueue[APIGatewayHttpResolver] = queue.SimpleQueue()
-_pool.put(app)
 
 
 def _route_table() -> list[tuple[str, re.Pattern[str]]]:
@@ -115,13 +111,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         authenticate(event, ROUTES)
     except OpenHelmError as exc:
         return errors.to_gateway(errors.from_domain(exc))
-    try:
-        resolver = _pool.get_nowait()
-    except queue.Empty:
-        resolver = build_app()
-    try:
-        return resolver.resolve(event, context)
-    except Exception as exc:  # the resolver let something escape: never a bare 500 without envelope
-        return errors.to_gateway(errors.internal_error(exc))
-    finally:
-        _pool.put(resolver)
+    lease = hosting.current_lease()
+    with lease() if lease is not None else nullcontext(app) as resolver:
+        try:
+            return resolver.resolve(event, context)  # type: ignore[no-any-return]
+        except Exception as exc:  # the resolver let something escape: never a bare 500 without envelope
+            return errors.to_gateway(errors.internal_error(exc))

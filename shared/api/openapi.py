@@ -18,7 +18,7 @@ from shared.version import VERSION
 
 # Rules a JSON Schema cannot state (they depend on stored data, on the org's limits or on another
 # field). Each is refused with 422 (or the status it names) and a code, or `details[].type`, of its
-# own, so a client (and the contract test, tests/localstack/test_localstack_contract.py) can tell
+# own, so a client (and the contract test, tests/devstack/test_devstack_contract.py) can tell
 # them apart from schema violations. Published in the document as `x-openhelm-rules`.
 RULES: tuple[tuple[str, str], ...] = (
     ("invalid_output_schema", "`output_schema` must be a valid JSON Schema (checked against its metaschema)."),

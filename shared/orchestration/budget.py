@@ -2,7 +2,7 @@
 
 The run item holds the request (prompt up to 20,000 characters, inputs, schema, metadata), the result
 (up to 256 KiB) and the step, network and evidence lists, which the agent sizes: 200 steps with long
-tool arguments and errors reach megabytes (tests/localstack/test_localstack_extremes.py). A write
+tool arguments and errors reach megabytes (tests/devstack/test_devstack_extremes.py). A write
 past the quota fails, and Finalize would fail with it. So the lists get what room the request and
 the result leave: long strings are clipped with a visible marker first, and only if that is not
 enough are records dropped from the middle (the first and last ones stay). The evidence bundle in S3

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from devstack.testing.fake_openai import FakeOpenAI, make_handler
 from tests.agent.harness import CHROMIUM, PAGES, FakeControlPlane
-from tests.support.fake_openai import FakeOpenAI, make_handler
 
 
 class _QuietPages(SimpleHTTPRequestHandler):

@@ -14,7 +14,7 @@ from openhelm_agent.evidence import RunResult
 from openhelm_agent.options import AgentOptions
 from openhelm_agent.run import run_agent
 
-from tests.support.fake_openai import FakeOpenAI, FakeResponse
+from devstack.testing.fake_openai import FakeOpenAI, FakeResponse
 
 PAGES = Path(__file__).resolve().parent / "pages"
 CHROMIUM = "/usr/bin/chromium"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from devstack.testing.fake_openai import ToolCall, find_ref
 from tests.agent.harness import CHROMIUM, TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl
-from tests.support.fake_openai import ToolCall, find_ref
 
 AGENT_SRC = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent"
 
@@ -108,7 +108,7 @@ def test_model_calls_go_to_openhelm_llm_url_when_given(
     site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:
     """The LLM gateway is its own endpoint (a function URL): calls go there, callbacks do not."""
-    from tests.support.fake_openai import FakeOpenAI
+    from devstack.testing.fake_openai import FakeOpenAI
 
     plane, url = control
     spec_path = tmp_path / "run_spec.json"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from devstack.testing.fake_openai import Hang, HttpError, Raw, Text, ToolCall, ToolCalls, find_ref, last_user_text
 from tests.agent.harness import TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl, run
-from tests.support.fake_openai import Hang, HttpError, Raw, Text, ToolCall, ToolCalls, find_ref, last_user_text
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TOOL_NAMES = ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]

@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-from tests.support.fake_openai import FakeOpenAI, HttpError, Text, ToolCall, ToolCalls, find_ref
+from devstack.testing.fake_openai import FakeOpenAI, HttpError, Text, ToolCall, ToolCalls, find_ref
 
 
 def client(llm: FakeOpenAI, retries: int = 0) -> openai.OpenAI:

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("e2b", reason="the e2b extra is not installed")
-pytest.importorskip("uvicorn", reason="uvicorn is needed for the fake E2B servers")
-
 from shared.sandbox.e2b_provider import E2BProvider
 from tests.e2b.fake_e2b import FakeE2BCloud, make_image
 

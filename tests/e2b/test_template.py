@@ -8,19 +8,16 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+import e2b
 import pytest
 
 from shared.sandbox import e2b_provider
-
-e2b = pytest.importorskip("e2b")
 
 SANDBOX_IMAGE = Path(__file__).resolve().parents[2] / "sandbox_image"
 
 
 @pytest.fixture(scope="module")
 def template_module() -> ModuleType:
-    if not (SANDBOX_IMAGE / "agent" / "pyproject.toml").is_file():
-        pytest.skip("sandbox_image/agent is not there yet")
     spec = importlib.util.spec_from_file_location("openhelm_sandbox_template", SANDBOX_IMAGE / "template.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -1,7 +1,7 @@
 """End-to-end fixtures: the real template in the local stack, a local website, a scripted model.
 
 One stack per test module (only one stack can run per process); every test gets its own org, so tests never
-see each other's runs. The model is played by tests/support/fake_openai.py over real HTTP; the
+see each other's runs. The model is played by devstack/testing/fake_openai.py over real HTTP; the
 agent runs in a real bubblewrap sandbox with real Chromium.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.fake_openai import FakeOpenAI
+from devstack.testing.fake_openai import FakeOpenAI
 from tests.support.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def llm() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module")
 def stack(llm: FakeOpenAI) -> Iterator[Any]:
     from devstack.local_env import local_config
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
 
     # The same mapping as `openhelm dev`, from a fixed environment (never the developer's own key).
     config = local_config(
@@ -64,7 +64,7 @@ def stack(llm: FakeOpenAI) -> Iterator[Any]:
     )
     params = {**config.params, "RunTokenSecret": "e2e-" + "s" * 40}
     env = config.env
-    with LocalStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
+    with EmbeddedStack(ROOT / "template.yaml", params, env=env, schedules=False) as s:
         yield s
 
 

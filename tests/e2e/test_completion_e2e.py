@@ -16,8 +16,8 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
+from devstack.testing.fake_openai import ToolCall
 from tests.e2e.conftest import finished, poll
-from tests.support.fake_openai import ToolCall
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.fake_openai import FakeOpenAI, ToolCall
+from devstack.testing.fake_openai import FakeOpenAI, ToolCall
 from tests.support.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from devstack.testing.fake_openai import Stall, ToolCall
 from tests.e2e.conftest import finished
-from tests.support.fake_openai import Stall, ToolCall
 
 
 def test_a_hanging_model_ends_the_run_at_its_deadline(stack, api, llm, site) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.testing.fake_openai import ToolCall
 from tests.e2e.conftest import finished, poll, wait_for_status
-from tests.support.fake_openai import ToolCall
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.testing.fake_openai import HttpError, ToolCall, find_ref
 from tests.e2e.conftest import finished, poll, wait_for_status
-from tests.support.fake_openai import HttpError, ToolCall, find_ref
 
 pytestmark = pytest.mark.e2e
 

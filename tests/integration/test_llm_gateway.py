@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devstack.testing.fake_openai import FakeOpenAI, Stall, ToolCall
 from shared import runs, tokens
 from shared.clock import FakeClock
 from shared.llm_gateway_http import handle
@@ -20,7 +21,6 @@ from shared.orchestration.admission import admit
 from shared.orchestration.sandboxing import start_sandbox
 from shared.services import Services
 from tests.support.aws import make_services
-from tests.support.fake_openai import FakeOpenAI, Stall, ToolCall
 from tests.support.fake_sandbox import FakeSandboxProvider
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events/llm_gateway/chat_completions.json").read_text())

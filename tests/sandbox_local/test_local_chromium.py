@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.sandbox.local.provider import LocalProvider
-from tests.sandbox_local.conftest import PAGE_MARKER, RecordingServer, make_request, python_has, requires_bwrap
+from tests.sandbox_local.conftest import PAGE_MARKER, RecordingServer, make_request, requires_bwrap
 
 pytestmark = [requires_bwrap, pytest.mark.sandbox_chromium]
 
@@ -36,8 +36,6 @@ def test_chromium_loads_a_page_through_the_proxy(
 def test_playwright_chromium_in_the_sandbox(
     provider: LocalProvider, control: RecordingServer, page: RecordingServer
 ) -> None:
-    if not python_has("playwright"):
-        pytest.skip("playwright is not installed in the venv yet")
     info = provider.start(make_request(control.url, {"mode": "playwright", "url": f"{page.url}/playwright"}))
     control.wait_for(lambda h: h.path.endswith("/complete"), timeout=90)
     assert provider.wait(info.sandbox_id, timeout=30) == 0

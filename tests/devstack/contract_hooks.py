@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/localstack/test_localstack_contract.py (loaded via SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for tests/devstack/test_devstack_contract.py (loaded via SCHEMATHESIS_HOOKS).
 
 One check is tuned, and only for the rules the document states in words: `positive_data_acceptance`
 expects a request that fits the schemas to be accepted, but some rules cannot be written as JSON

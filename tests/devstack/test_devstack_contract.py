@@ -1,6 +1,6 @@
 """The API keeps its OpenAPI contract (issue 15, "CI keeps it so"): schemathesis, every check, a bounded
 number of examples per operation and a fixed seed, against the real template in the local stack with
-a valid key. Runs are handed to the instant sandbox double (tests/bench/instant_provider.py), so
+a valid key. Runs are handed to the instant sandbox double (devstack/testing/instant_provider.py), so
 POST /v1/runs starts real executions that finish at once.
 
 Counted from the HAR of every request sent, independently of schemathesis' own verdicts: server
@@ -34,11 +34,11 @@ SEED = 15
 @pytest.fixture(scope="module")
 def contract_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     from devstack.local_env import LOCAL_ENV
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
+    from devstack.testing.instant_provider import InstantProvider
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.sandbox import factory
-    from tests.bench.instant_provider import InstantProvider
 
     params = {
         "Stage": "dev",
@@ -49,7 +49,7 @@ def contract_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         "DefaultModel": "contract-model",
         "LogLevel": "ERROR",
     }
-    with LocalStack(ROOT / "template.yaml", params, env=dict(LOCAL_ENV), schedules=False) as stack:
+    with EmbeddedStack(ROOT / "template.yaml", params, env=dict(LOCAL_ENV), schedules=False) as stack:
         factory.override(InstantProvider())
         try:
             # Limits high enough that the generated load meets no 402/429: those are tested elsewhere.
@@ -111,7 +111,7 @@ def test_schemathesis_finds_no_server_error_and_no_contract_break(
         warnings.warn(f"the local gateway does not answer {unanswered} with 405: left out of the probes", stacklevel=1)
         methods = KNOWN_METHODS + [m for m in PROBED_METHODS if m not in unanswered]
         config.write_text(f"[phases.coverage]\nunexpected-methods = {json.dumps(methods)}\n")
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.localstack.contract_hooks", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.devstack.contract_hooks", "PYTHONPATH": str(ROOT)}
     cmd = [
         str(Path(sys.executable).parent / "st"),
         "--config-file",

@@ -17,20 +17,20 @@ from botocore.exceptions import ClientError
 
 from devstack import limits
 from devstack.runtime import FunctionError
-from devstack.stack import LocalStack
-from tests.localstack.conftest import FIXTURES, poll_until
+from devstack.stack import EmbeddedStack
+from tests.devstack.conftest import FIXTURES, poll_until
 
 LIMITS_TEMPLATE = FIXTURES / "limits" / "template.yaml"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(LIMITS_TEMPLATE, stack_name="limits", async_retry_delays=(0.05,)) as running:
+def stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(LIMITS_TEMPLATE, stack_name="limits", async_retry_delays=(0.05,)) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def app(stack: LocalStack) -> Iterator[ModuleType]:
+def app(stack: EmbeddedStack) -> Iterator[ModuleType]:
     module = stack.handler_module("Limited")
     yield module
     module.RELEASE.set()  # let handlers still blocked end before the stack goes
@@ -69,7 +69,7 @@ def _get(url: str, target: str, method: str = "GET", body: bytes | None = None) 
 # ---------------------------------------------------------------------------------------------- Timeout
 
 
-def test_sync_invoke_past_the_timeout_answers_lambdas_timeout_error(stack: LocalStack) -> None:
+def test_sync_invoke_past_the_timeout_answers_lambdas_timeout_error(stack: EmbeddedStack) -> None:
     started = time.monotonic()
     with pytest.raises(FunctionError) as caught:
         stack.invoke("Limited", {"op": "block", "block_s": 5})
@@ -80,7 +80,7 @@ def test_sync_invoke_past_the_timeout_answers_lambdas_timeout_error(stack: Local
     assert 1.0 <= elapsed < 4, "Lambda answers at the Timeout, not when the handler ends"
 
 
-def test_a_timed_out_handler_makes_no_more_aws_calls(stack: LocalStack, app: ModuleType) -> None:
+def test_a_timed_out_handler_makes_no_more_aws_calls(stack: EmbeddedStack, app: ModuleType) -> None:
     with pytest.raises(FunctionError):
         stack.invoke("Limited", {"op": "late-write", "tag": "late", "block_s": 1.3, "write": "late-item"})
     (stopped,) = wait_for(app, lambda r: r["kind"] in ("write_stopped", "written") and r["tag"] == "late")
@@ -89,7 +89,7 @@ def test_a_timed_out_handler_makes_no_more_aws_calls(stack: LocalStack, app: Mod
     assert "Item" not in item
 
 
-def test_async_invoke_past_the_timeout_is_retried_like_any_error(stack: LocalStack, app: ModuleType) -> None:
+def test_async_invoke_past_the_timeout_is_retried_like_any_error(stack: EmbeddedStack, app: ModuleType) -> None:
     stack.client("lambda").invoke(
         FunctionName=stack.function("Limited").name,
         InvocationType="Event",
@@ -101,7 +101,7 @@ def test_async_invoke_past_the_timeout_is_retried_like_any_error(stack: LocalSta
     assert len([r for r in app.RECORDS if r["kind"] == "called" and r["tag"] == "async"]) == 2
 
 
-def test_sqs_batch_past_the_timeout_is_redelivered_then_dead_lettered(stack: LocalStack, app: ModuleType) -> None:
+def test_sqs_batch_past_the_timeout_is_redelivered_then_dead_lettered(stack: EmbeddedStack, app: ModuleType) -> None:
     sqs = stack.client("sqs")
     sqs.send_message(QueueUrl=stack.physical_id("WorkQueue"), MessageBody=json.dumps({"tag": "sqs", "block_s": 1.5}))
     dlq = stack.physical_id("DeadLetterQueue")
@@ -114,7 +114,7 @@ def test_sqs_batch_past_the_timeout_is_redelivered_then_dead_lettered(stack: Loc
     assert len([r for r in app.RECORDS if r["kind"] == "called" and r["tag"] == "sqs"]) == 2, "maxReceiveCount 2"
 
 
-def _execute(stack: LocalStack, payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _execute(stack: EmbeddedStack, payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     sfn = stack.client("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=stack.physical_id("Machine"), input=json.dumps(payload))["executionArn"]
 
@@ -127,7 +127,7 @@ def _execute(stack: LocalStack, payload: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def test_step_functions_sees_the_timeout_as_sandbox_timedout_for_retry_and_catch(
-    stack: LocalStack, app: ModuleType
+    stack: EmbeddedStack, app: ModuleType
 ) -> None:
     desc, events = _execute(stack, {"op": "block", "tag": "sfn", "block_s": 1.5})
     assert desc["status"] == "SUCCEEDED"
@@ -140,7 +140,7 @@ def test_step_functions_sees_the_timeout_as_sandbox_timedout_for_retry_and_catch
 # ---------------------------------------------------------------------------------------------- HTTP API
 
 
-def test_route_integration_timeout_answers_503_service_unavailable(stack: LocalStack) -> None:
+def test_route_integration_timeout_answers_503_service_unavailable(stack: EmbeddedStack) -> None:
     started = time.monotonic()
     status, headers, body = _get(stack.url, "/impatient/block?block_s=0.8")
     assert (status, json.loads(body)) == (503, {"message": "Service Unavailable"})
@@ -148,12 +148,12 @@ def test_route_integration_timeout_answers_503_service_unavailable(stack: LocalS
     assert time.monotonic() - started < 0.8, "API Gateway gives up at the route's TimeoutInMillis (300 ms)"
 
 
-def test_function_timeout_before_the_integration_timeout_is_a_500(stack: LocalStack) -> None:
+def test_function_timeout_before_the_integration_timeout_is_a_500(stack: EmbeddedStack) -> None:
     status, _h, body = _get(stack.url, "/slow/block?block_s=3")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
 
 
-def test_lambda_response_past_6_mb_is_an_error(stack: LocalStack) -> None:
+def test_lambda_response_past_6_mb_is_an_error(stack: EmbeddedStack) -> None:
     status, _h, body = _get(stack.url, f"/big/answer?answer_bytes={limits.LAMBDA_SYNC_RESPONSE_BYTES}")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
     with pytest.raises(FunctionError) as caught:
@@ -163,7 +163,7 @@ def test_lambda_response_past_6_mb_is_an_error(stack: LocalStack) -> None:
     assert stack.invoke("Limited", {"answer_bytes": 5 * limits.MIB})["blob"]  # under the quota: fine
 
 
-def test_body_under_10_mb_whose_event_is_past_6_mb_is_413(stack: LocalStack, app: ModuleType) -> None:
+def test_body_under_10_mb_whose_event_is_past_6_mb_is_413(stack: EmbeddedStack, app: ModuleType) -> None:
     status, _h, body = _get(stack.url, "/upload/echo", "POST", b"\x00" * (5 * limits.MIB))  # base64: 6.7 MB
     assert (status, json.loads(body)) == (413, {"message": "Request Entity Too Large"})
     assert not app.RECORDS, "the function is never invoked"
@@ -172,7 +172,7 @@ def test_body_under_10_mb_whose_event_is_past_6_mb_is_413(stack: LocalStack, app
 # ---------------------------------------------------------------------------------------------- payloads
 
 
-def test_lambda_invoke_payload_quotas(stack: LocalStack, app: ModuleType) -> None:
+def test_lambda_invoke_payload_quotas(stack: EmbeddedStack, app: ModuleType) -> None:
     lam, name = stack.client("lambda"), stack.function("Limited").name
     with pytest.raises(ClientError) as caught:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"pad": "x" * limits.MIB}))
@@ -187,7 +187,7 @@ def test_lambda_invoke_payload_quotas(stack: LocalStack, app: ModuleType) -> Non
     wait_for(app, lambda r: r["kind"] == "called")
 
 
-def test_step_functions_task_result_past_256_kib_fails_the_execution_uncaught(stack: LocalStack) -> None:
+def test_step_functions_task_result_past_256_kib_fails_the_execution_uncaught(stack: EmbeddedStack) -> None:
     desc, _ = _execute(stack, {"answer_bytes": limits.SFN_PAYLOAD_BYTES})
     assert desc["status"] == "FAILED", "States.ALL does not catch States.DataLimitExceeded"
     assert desc.get("error") == "States.DataLimitExceeded"
@@ -195,7 +195,7 @@ def test_step_functions_task_result_past_256_kib_fails_the_execution_uncaught(st
     assert desc["status"] == "SUCCEEDED"
 
 
-def test_eventbridge_entry_past_the_quota_is_refused(stack: LocalStack, app: ModuleType) -> None:
+def test_eventbridge_entry_past_the_quota_is_refused(stack: EmbeddedStack, app: ModuleType) -> None:
     events = stack.client("events")
     bus = stack.physical_id("Bus")
 
@@ -216,7 +216,7 @@ def test_eventbridge_entry_past_the_quota_is_refused(stack: LocalStack, app: Mod
     wait_for(app, lambda r: r["source"] == "eventbridge" and r["tag"] == "eb")
 
 
-def test_sqs_message_past_1_mib_is_refused(stack: LocalStack) -> None:
+def test_sqs_message_past_1_mib_is_refused(stack: EmbeddedStack) -> None:
     sqs, url = stack.client("sqs"), stack.physical_id("DeadLetterQueue")
     with pytest.raises(ClientError) as caught:
         sqs.send_message(QueueUrl=url, MessageBody="x" * (limits.SQS_MESSAGE_BYTES + 1))
@@ -225,7 +225,7 @@ def test_sqs_message_past_1_mib_is_refused(stack: LocalStack) -> None:
     sqs.purge_queue(QueueUrl=url)
 
 
-def test_dynamodb_item_past_400_kb_is_refused(stack: LocalStack) -> None:
+def test_dynamodb_item_past_400_kb_is_refused(stack: EmbeddedStack) -> None:
     ddb, table = stack.client("dynamodb"), stack.physical_id("Table")
     with pytest.raises(ClientError) as caught:
         ddb.put_item(TableName=table, Item={"pk": {"S": "big"}, "v": {"S": "x" * limits.DYNAMODB_ITEM_BYTES}})
@@ -237,7 +237,7 @@ def test_dynamodb_item_past_400_kb_is_refused(stack: LocalStack) -> None:
 # ---------------------------------------------------------------------------------------------- gateway
 
 
-def test_unknown_methods_reach_the_route_instead_of_an_html_501(stack: LocalStack, app: ModuleType) -> None:
+def test_unknown_methods_reach_the_route_instead_of_an_html_501(stack: EmbeddedStack, app: ModuleType) -> None:
     for method in ("TRACE", "PROPFIND", "PURGE"):
         status, headers, body = _get(stack.url, "/any/echo", method)
         assert status == 200, (method, status, body[:80])
@@ -247,7 +247,7 @@ def test_unknown_methods_reach_the_route_instead_of_an_html_501(stack: LocalStac
     assert status == 200 and json.loads(body)["method"] == "TRACE"
 
 
-def test_fifty_concurrent_posts_see_no_connection_reset(stack: LocalStack) -> None:
+def test_fifty_concurrent_posts_see_no_connection_reset(stack: EmbeddedStack) -> None:
     """50 clients connect at the same instant (issue 15.4: 15-30 % of 20 were reset with the default
     listen backlog of 5)."""
     import threading
@@ -303,7 +303,7 @@ def test_invocations_still_running_when_the_stack_stops_make_no_more_aws_calls(a
     assert stopped["error"] == "InvocationTimedOut"
 
 
-def test_step_functions_api_refuses_inputs_and_task_outputs_past_256_kib(stack: LocalStack) -> None:
+def test_step_functions_api_refuses_inputs_and_task_outputs_past_256_kib(stack: EmbeddedStack) -> None:
     sfn = stack.client("stepfunctions")
     with pytest.raises(ClientError) as caught:
         sfn.start_execution(stateMachineArn=stack.physical_id("Machine"), input=json.dumps({"pad": "x" * 262_144}))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.runtime import LocalFunction
-from devstack.stack import LocalStack
+from devstack.stack import EmbeddedStack
 from devstack.template import (
     HttpRoute,
     LocalTemplate,
@@ -20,7 +20,7 @@ from devstack.template import (
     parse_params,
     resolve_parameters,
 )
-from tests.localstack.conftest import FIXTURE_PARAMS, FIXTURE_TEMPLATE, FIXTURES
+from tests.devstack.conftest import FIXTURE_PARAMS, FIXTURE_TEMPLATE, FIXTURES
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +107,10 @@ def _fn(logical_id: str, env: dict[str, str]) -> LocalFunction:
 
 
 def test_function_environments_merge_or_conflict() -> None:
-    merged, owner = LocalStack.merge_environments([_fn("A", {"X": "1", "Y": "2"}), _fn("B", {"X": "1", "Z": "3"})])
+    merged, owner = EmbeddedStack.merge_environments([_fn("A", {"X": "1", "Y": "2"}), _fn("B", {"X": "1", "Z": "3"})])
     assert merged == {"X": "1", "Y": "2", "Z": "3"} and owner["Z"] == "B"
     with pytest.raises(TemplateError, match="X: A='1' vs B='2'"):
-        LocalStack.merge_environments([_fn("A", {"X": "1"}), _fn("B", {"X": "2"})])
+        EmbeddedStack.merge_environments([_fn("A", {"X": "1"}), _fn("B", {"X": "2"})])
 
 
 def test_invalid_sam_template_is_a_template_error(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devstack.testing.instant_provider import PNG, InstantProvider
 from shared.orchestration.outputs import MAX_RESULT_BYTES
 from shared.sandbox.base import SandboxInfo, SandboxRequest
-from tests.bench.instant_provider import PNG, InstantProvider
 
 STEPS = 200
 NETWORK = 500

@@ -12,11 +12,11 @@ from types import ModuleType
 import pytest
 
 from devstack.runtime import FunctionError
-from devstack.stack import LocalStack
-from tests.localstack.conftest import poll_until, wait_records
+from devstack.stack import EmbeddedStack
+from tests.devstack.conftest import poll_until, wait_records
 
 
-def test_resources_from_the_fixture_template(stack: LocalStack) -> None:
+def test_resources_from_the_fixture_template(stack: EmbeddedStack) -> None:
     sqs = stack.client("sqs")
     queues = sqs.list_queues()["QueueUrls"]
     assert any(q.endswith("/fixture-WorkQueue") for q in queues)
@@ -36,7 +36,7 @@ def test_resources_from_the_fixture_template(stack: LocalStack) -> None:
     assert stack.skipped["ServerlessHttpApi"] == "AWS::ApiGatewayV2::Api"
 
 
-def test_function_environment_reaches_os_environ(stack: LocalStack) -> None:
+def test_function_environment_reaches_os_environ(stack: EmbeddedStack) -> None:
     assert os.environ["FIXTURE_STAGE"] == "dev"
     assert os.environ["FIXTURE_MODE"] == "relaxed"
     assert os.environ["FIXTURE_BUS"] == "fixture-dev"
@@ -52,7 +52,7 @@ def test_function_environment_reaches_os_environ(stack: LocalStack) -> None:
     assert stack.invoke("Recorder", {"kind": "env", "names": ["FIXTURE_STAGE"]}) == {"FIXTURE_STAGE": "dev"}
 
 
-def test_same_module_file_name_gets_a_module_per_function(stack: LocalStack, recorder: ModuleType) -> None:
+def test_same_module_file_name_gets_a_module_per_function(stack: EmbeddedStack, recorder: ModuleType) -> None:
     other = stack.handler_module("Other")
     assert other is not recorder
     assert other.__file__ != recorder.__file__
@@ -60,7 +60,7 @@ def test_same_module_file_name_gets_a_module_per_function(stack: LocalStack, rec
     assert stack.invoke("Recorder", {})["module"] == recorder.__name__
 
 
-def test_direct_invoke_runs_the_handler_in_process(stack: LocalStack, recorder: ModuleType) -> None:
+def test_direct_invoke_runs_the_handler_in_process(stack: EmbeddedStack, recorder: ModuleType) -> None:
     result = stack.invoke("Recorder", {"kind": "direct", "n": 1})
     assert result == {"ok": True, "kind": "direct", "module": recorder.__name__}
     (record,) = wait_records(recorder, lambda r: r["kind"] == "direct")
@@ -72,7 +72,7 @@ def test_direct_invoke_runs_the_handler_in_process(stack: LocalStack, recorder: 
     assert 0 < record["remaining_ms"] <= 5000
 
 
-def test_direct_invoke_error_payload_names_the_exception(stack: LocalStack) -> None:
+def test_direct_invoke_error_payload_names_the_exception(stack: EmbeddedStack) -> None:
     resp = stack.client("lambda").invoke(FunctionName="fixture-Recorder", Payload=json.dumps({"fail": True}))
     assert resp["FunctionError"]
     payload = json.loads(resp["Payload"].read())
@@ -83,7 +83,7 @@ def test_direct_invoke_error_payload_names_the_exception(stack: LocalStack) -> N
     assert err.value.error_type == "FixtureTransientError"
 
 
-def test_async_invoke_returns_before_the_handler_runs(stack: LocalStack, recorder: ModuleType) -> None:
+def test_async_invoke_returns_before_the_handler_runs(stack: EmbeddedStack, recorder: ModuleType) -> None:
     resp = stack.client("lambda").invoke(
         FunctionName="fixture-Recorder", InvocationType="Event", Payload=json.dumps({"kind": "async"})
     )
@@ -92,7 +92,7 @@ def test_async_invoke_returns_before_the_handler_runs(stack: LocalStack, recorde
     assert record["thread"].startswith("lambda-")
 
 
-def test_async_invoke_errors_are_retried_per_event_invoke_config(stack: LocalStack, recorder: ModuleType) -> None:
+def test_async_invoke_errors_are_retried_per_event_invoke_config(stack: EmbeddedStack, recorder: ModuleType) -> None:
     payload = json.dumps({"kind": "async-fail", "fail": True})
     stack.client("lambda").invoke(FunctionName="fixture-Recorder", InvocationType="Event", Payload=payload)
     stack.drain_queues(5)
@@ -100,7 +100,7 @@ def test_async_invoke_errors_are_retried_per_event_invoke_config(stack: LocalSta
     assert len(attempts) == 2, "EventInvokeConfig.MaximumRetryAttempts=1: one try and one retry"
 
 
-def test_step_functions_task_token_and_retry_catch(stack: LocalStack, recorder: ModuleType) -> None:
+def test_step_functions_task_token_and_retry_catch(stack: EmbeddedStack, recorder: ModuleType) -> None:
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=stack.physical_id("Machine"), input=json.dumps({"x": 1}))
     (task,) = wait_records(recorder, lambda r: r["kind"] == "sfn-task")
@@ -123,7 +123,7 @@ def test_step_functions_task_token_and_retry_catch(stack: LocalStack, recorder: 
     assert len(flaky) == 2, "one attempt plus one retry on FixtureTransientError"
 
 
-def test_eventbridge_rule_invokes_lambda_target_asynchronously(stack: LocalStack, recorder: ModuleType) -> None:
+def test_eventbridge_rule_invokes_lambda_target_asynchronously(stack: EmbeddedStack, recorder: ModuleType) -> None:
     resp = stack.client("events").put_events(
         Entries=[
             {"EventBusName": "fixture-dev", "Source": "fixture.lambda", "DetailType": "Thing Happened", "Detail": "{}"},
@@ -144,7 +144,7 @@ def test_eventbridge_rule_invokes_lambda_target_asynchronously(stack: LocalStack
     assert [r["event"]["source"] for r in recorder.RECORDS if r["kind"] == "eventbridge"] == ["fixture.lambda"]
 
 
-def test_eventbridge_rule_starts_state_machine_target(stack: LocalStack, recorder: ModuleType) -> None:
+def test_eventbridge_rule_starts_state_machine_target(stack: EmbeddedStack, recorder: ModuleType) -> None:
     stack.client("events").put_events(
         Entries=[{"EventBusName": "fixture-dev", "Source": "fixture.sfn", "DetailType": "Go", "Detail": '{"n": 7}'}]
     )
@@ -153,7 +153,7 @@ def test_eventbridge_rule_starts_state_machine_target(stack: LocalStack, recorde
     assert task["event"]["input"]["detail-type"] == "Go"
 
 
-def test_eventbridge_rule_with_mixed_targets(stack: LocalStack, recorder: ModuleType) -> None:
+def test_eventbridge_rule_with_mixed_targets(stack: EmbeddedStack, recorder: ModuleType) -> None:
     stack.client("events").put_events(
         Entries=[
             {
@@ -174,7 +174,7 @@ def test_eventbridge_rule_with_mixed_targets(stack: LocalStack, recorder: Module
     assert json.loads(message["Body"]) == {"kind": "forwarded", "n": 3}, "InputPath applied to a queue target"
 
 
-def test_sqs_mapping_partial_batch_retry_and_dead_letter(stack: LocalStack, recorder: ModuleType) -> None:
+def test_sqs_mapping_partial_batch_retry_and_dead_letter(stack: EmbeddedStack, recorder: ModuleType) -> None:
     sqs = stack.client("sqs")
     url = stack.physical_id("WorkQueue")
     sqs.send_message(QueueUrl=url, MessageBody="good-1")
@@ -212,13 +212,13 @@ def test_sqs_mapping_partial_batch_retry_and_dead_letter(stack: LocalStack, reco
     assert left["ApproximateNumberOfMessages"] == "0" and left["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_schedule_triggers_target_with_its_input(stack: LocalStack, recorder: ModuleType) -> None:
+def test_schedule_triggers_target_with_its_input(stack: EmbeddedStack, recorder: ModuleType) -> None:
     stack.trigger_schedule("RecorderHourly")
     (record,) = wait_records(recorder, lambda r: r["kind"] == "scheduled")
     assert record["event"] == {"kind": "scheduled"}
 
 
-def test_concurrent_invokes_share_one_import(stack: LocalStack, recorder: ModuleType) -> None:
+def test_concurrent_invokes_share_one_import(stack: EmbeddedStack, recorder: ModuleType) -> None:
     errors: list[BaseException] = []
 
     def call(i: int) -> None:

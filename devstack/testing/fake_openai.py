@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.support.fake_openai import FakeOpenAI, HttpError, ToolCall, find_ref
+    from devstack.testing.fake_openai import FakeOpenAI, HttpError, ToolCall, find_ref
 
     script = [
         ToolCall("navigate", {"url": "http://127.0.0.1:8000/"}),

@@ -10,22 +10,22 @@ from types import ModuleType
 import pytest
 import requests
 
-from devstack.stack import LocalStack
-from tests.localstack.conftest import FIXTURES, wait_records
+from devstack.stack import EmbeddedStack
+from tests.devstack.conftest import FIXTURES, wait_records
 
 
 @pytest.fixture(scope="module")
-def url_stack() -> Iterator[LocalStack]:
-    with LocalStack(FIXTURES / "function_url.yaml", {}, stack_name="furl", gateway=False) as running:
+def url_stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(FIXTURES / "function_url.yaml", {}, stack_name="furl", gateway=False) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def echo(url_stack: LocalStack) -> ModuleType:
+def echo(url_stack: EmbeddedStack) -> ModuleType:
     return url_stack.handler_module("Echo")
 
 
-def test_the_url_is_what_getatt_resolves_to_for_other_functions_and_outputs(url_stack: LocalStack) -> None:
+def test_the_url_is_what_getatt_resolves_to_for_other_functions_and_outputs(url_stack: EmbeddedStack) -> None:
     url = url_stack.function_url("EchoUrl")
     assert url.startswith("http://127.0.0.1:")
     # As in AWS, FunctionUrl carries a trailing slash.
@@ -34,7 +34,7 @@ def test_the_url_is_what_getatt_resolves_to_for_other_functions_and_outputs(url_
     assert "EchoUrl" not in url_stack.skipped
 
 
-def test_a_request_becomes_a_function_url_event(url_stack: LocalStack, echo: ModuleType) -> None:
+def test_a_request_becomes_a_function_url_event(url_stack: EmbeddedStack, echo: ModuleType) -> None:
     reply = requests.post(
         url_stack.function_url("EchoUrl") + "/echo?a=1",
         data=b'{"hello": "world"}',
@@ -58,6 +58,6 @@ def test_a_request_becomes_a_function_url_event(url_stack: LocalStack, echo: Mod
     assert record["remaining_ms"] > 30_000
 
 
-def test_a_function_url_takes_at_most_lambdas_6_mb(url_stack: LocalStack) -> None:
+def test_a_function_url_takes_at_most_lambdas_6_mb(url_stack: EmbeddedStack) -> None:
     reply = requests.post(url_stack.function_url("EchoUrl") + "/echo", data=b"x" * (6 * 1024 * 1024 + 1), timeout=30)
     assert reply.status_code == 413

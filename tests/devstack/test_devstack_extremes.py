@@ -14,11 +14,11 @@ import pytest
 import requests
 
 from devstack import limits
-from devstack.stack import LocalStack
+from devstack.stack import EmbeddedStack
 from shared.logging import get_logger
 from shared.orchestration.outputs import MAX_RESULT_BYTES
-from tests.localstack.conftest import ROOT, poll_until
-from tests.localstack.extreme_provider import ExtremeProvider, big_result
+from tests.devstack.conftest import ROOT, poll_until
+from tests.devstack.extreme_provider import ExtremeProvider, big_result
 from tests.support.webhook_receiver import Receiver
 
 log = get_logger("tests.extremes")
@@ -28,13 +28,13 @@ PROMPT = ("Compare every pricing tier and report each plan's limits. " * 400)[: 
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def stack() -> Iterator[EmbeddedStack]:
     from devstack.local_env import LOCAL_ENV
     from shared.sandbox import factory
 
     factory.override(ExtremeProvider())
     try:
-        with LocalStack(ROOT / "template.yaml", PARAMS, env=dict(LOCAL_ENV), schedules=False) as running:
+        with EmbeddedStack(ROOT / "template.yaml", PARAMS, env=dict(LOCAL_ENV), schedules=False) as running:
             yield running
     finally:
         factory.override(None)
@@ -51,7 +51,7 @@ def _item_bytes(item: dict[str, Any]) -> int:
     return sum(len(k.encode()) + limits.json_bytes(v) for k, v in item.items())
 
 
-def test_the_largest_run_stays_within_every_limit(stack: LocalStack, receiver: Receiver) -> None:
+def test_the_largest_run_stays_within_every_limit(stack: EmbeddedStack, receiver: Receiver) -> None:
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.services import get_services
@@ -117,7 +117,7 @@ def test_the_largest_run_stays_within_every_limit(stack: LocalStack, receiver: R
 _STATE: dict[str, str] = {}
 
 
-def test_a_page_of_large_runs_fits_one_lambda_response(stack: LocalStack) -> None:
+def test_a_page_of_large_runs_fits_one_lambda_response(stack: EmbeddedStack) -> None:
     """GET /v1/runs?limit=100 over 20 runs of ~360 KB each: 7 MB in one answer would be past Lambda's
     6 MB (a 500 behind API Gateway). It stays under because a page reads at most 5 DynamoDB pages of
     1 MB (shared/db/runs.py); this holds that bound."""

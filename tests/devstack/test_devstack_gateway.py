@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from devstack.gateway import LocalGateway, Router, build_event, map_response
 from devstack.runtime import FunctionRegistry
-from devstack.stack import LocalStack
+from devstack.stack import EmbeddedStack
 from devstack.template import HttpRoute
-from tests.localstack.conftest import wait_records
+from tests.devstack.conftest import wait_records
 
 
 def _request(
@@ -36,7 +36,7 @@ def _request(
         conn.close()
 
 
-def test_request_becomes_a_payload_2_event(stack: LocalStack, recorder: ModuleType) -> None:
+def test_request_becomes_a_payload_2_event(stack: EmbeddedStack, recorder: ModuleType) -> None:
     status, headers, body = _request(
         stack.url,
         "GET",
@@ -84,7 +84,7 @@ def test_request_becomes_a_payload_2_event(stack: LocalStack, recorder: ModuleTy
     assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", ctx["time"])
 
 
-def test_response_status_headers_cookies_are_mapped_back(stack: LocalStack) -> None:
+def test_response_status_headers_cookies_are_mapped_back(stack: EmbeddedStack) -> None:
     status, headers, _body = _request(stack.url, "POST", "/echo", b'{"a": 1}', [("Content-Type", "application/json")])
     assert status == 201
     assert headers["x-fixture"] == "yes"
@@ -93,7 +93,7 @@ def test_response_status_headers_cookies_are_mapped_back(stack: LocalStack) -> N
     assert headers["content-type"] == "application/json"
 
 
-def test_text_body_is_passed_as_text(stack: LocalStack) -> None:
+def test_text_body_is_passed_as_text(stack: EmbeddedStack) -> None:
     _s, _h, body = _request(
         stack.url, "POST", "/echo", '{"name": "Zoë"}'.encode(), [("Content-Type", "application/json")]
     )
@@ -102,7 +102,7 @@ def test_text_body_is_passed_as_text(stack: LocalStack) -> None:
     assert event["body"] == '{"name": "Zoë"}'
 
 
-def test_binary_body_is_base64_encoded(stack: LocalStack) -> None:
+def test_binary_body_is_base64_encoded(stack: EmbeddedStack) -> None:
     blob = bytes(range(256))
     _s, _h, body = _request(stack.url, "PUT", "/echo", blob, [("Content-Type", "application/octet-stream")])
     event = json.loads(body)["event"]
@@ -114,27 +114,27 @@ def test_binary_body_is_base64_encoded(stack: LocalStack) -> None:
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\xff\xfe"
 
 
-def test_base64_response_body_is_decoded(stack: LocalStack) -> None:
+def test_base64_response_body_is_decoded(stack: EmbeddedStack) -> None:
     status, headers, body = _request(stack.url, "GET", "/binary")
     assert status == 200
     assert headers["content-type"] == "application/octet-stream"
     assert body == bytes(range(256))
 
 
-def test_results_without_status_code_are_inferred(stack: LocalStack) -> None:
+def test_results_without_status_code_are_inferred(stack: EmbeddedStack) -> None:
     status, headers, body = _request(stack.url, "GET", "/plain")
     assert (status, headers["content-type"], json.loads(body)) == (200, "application/json", {"hello": "world"})
     status, headers, body = _request(stack.url, "GET", "/text")
     assert (status, headers["content-type"], body) == (200, "application/json", b"just text")
 
 
-def test_handler_exception_is_a_500(stack: LocalStack) -> None:
+def test_handler_exception_is_a_500(stack: EmbeddedStack) -> None:
     status, _h, body = _request(stack.url, "GET", "/boom")
     assert status == 500
     assert json.loads(body) == {"message": "Internal Server Error"}
 
 
-def test_specific_route_wins_over_greedy_proxy(stack: LocalStack) -> None:
+def test_specific_route_wins_over_greedy_proxy(stack: EmbeddedStack) -> None:
     status, _h, body = _request(stack.url, "GET", "/other/42")
     assert status == 200
     assert body == b"other 42 GET /other/{id}"
@@ -143,13 +143,13 @@ def test_specific_route_wins_over_greedy_proxy(stack: LocalStack) -> None:
     assert status == 404 and body == b"no such fixture path"
 
 
-def test_unrouted_path_is_404(stack: LocalStack) -> None:
+def test_unrouted_path_is_404(stack: EmbeddedStack) -> None:
     status, _h, body = _request(stack.url, "GET", "/")  # /{proxy+} needs at least one segment
     assert status == 404
     assert json.loads(body) == {"message": "Not Found"}
 
 
-def test_body_over_10_mb_is_413_without_reaching_the_handler(stack: LocalStack, recorder: ModuleType) -> None:
+def test_body_over_10_mb_is_413_without_reaching_the_handler(stack: EmbeddedStack, recorder: ModuleType) -> None:
     parts = urlsplit(stack.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(
@@ -167,7 +167,7 @@ def test_body_over_10_mb_is_413_without_reaching_the_handler(stack: LocalStack, 
     assert not [r for r in recorder.RECORDS if r["kind"] == "http"]
 
 
-def test_body_limit_boundary_and_chunked_bodies(stack: LocalStack) -> None:
+def test_body_limit_boundary_and_chunked_bodies(stack: EmbeddedStack) -> None:
     gateway = LocalGateway(
         [HttpRoute("ANY", "/{proxy+}", "Recorder")], stack.registry or FunctionRegistry([]), max_body_bytes=1024
     )

@@ -10,24 +10,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.stack import LocalStack
-from tests.localstack.conftest import ROOT
+from devstack.stack import EmbeddedStack
+from tests.devstack.conftest import ROOT
 
 PARAMS = {"Stage": "dev", "SandboxProvider": "local", "RunTokenSecret": "r" * 40}
 
 
 @pytest.fixture(scope="module")
-def real() -> Iterator[LocalStack]:
+def real() -> Iterator[EmbeddedStack]:
     def env() -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
 
     before = env()
-    with LocalStack(ROOT / "template.yaml", PARAMS, schedules=False) as stack:
+    with EmbeddedStack(ROOT / "template.yaml", PARAMS, schedules=False) as stack:
         yield stack
     assert env() == before, "stopping the stack restores the environment"
 
 
-def test_table_with_indexes(real: LocalStack) -> None:
+def test_table_with_indexes(real: EmbeddedStack) -> None:
     table = real.client("dynamodb").describe_table(TableName=real.physical_id("MainTable"))["Table"]
     indexes = {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
     assert {"gsi1", "gsi2"} <= indexes
@@ -36,7 +36,7 @@ def test_table_with_indexes(real: LocalStack) -> None:
     assert ttl["AttributeName"] == "expires_at"
 
 
-def test_bucket_with_presigned_urls(real: LocalStack) -> None:
+def test_bucket_with_presigned_urls(real: EmbeddedStack) -> None:
     s3 = real.client("s3")
     bucket = real.physical_id("EvidenceBucket")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
@@ -47,7 +47,7 @@ def test_bucket_with_presigned_urls(real: LocalStack) -> None:
         assert resp.read() == b"\x89PNG fake"
 
 
-def test_bus_and_state_machine(real: LocalStack) -> None:
+def test_bus_and_state_machine(real: EmbeddedStack) -> None:
     assert real.client("events").describe_event_bus(Name="openhelm-dev")["Name"] == "openhelm-dev"
     sm = real.client("stepfunctions").describe_state_machine(stateMachineArn=real.physical_id("RunStateMachine"))
     assert sm["type"] == "STANDARD"
@@ -57,7 +57,7 @@ def test_bus_and_state_machine(real: LocalStack) -> None:
     json.loads(definition)
 
 
-def test_functions_and_environment(real: LocalStack) -> None:
+def test_functions_and_environment(real: EmbeddedStack) -> None:
     names = {f["FunctionName"] for f in real.client("lambda").list_functions()["Functions"]}
     assert {"openhelm-local-ApiFunction", "openhelm-local-RunStepsFunction"} <= names
     assert os.environ["OPENHELM_TABLE"] == real.physical_id("MainTable")
@@ -72,7 +72,7 @@ def test_functions_and_environment(real: LocalStack) -> None:
     assert real.function("ApiFunction").code_uri == ROOT / "functions" / "api"
 
 
-def test_unknown_method_is_the_405_envelope_with_allow(real: LocalStack) -> None:
+def test_unknown_method_is_the_405_envelope_with_allow(real: EmbeddedStack) -> None:
     """Issue 15.3: TRACE and other methods http.server has no handler for reach the API function (the
     local gateway used to answer its own HTML 501), which answers 405 in the error envelope."""
     import http.client

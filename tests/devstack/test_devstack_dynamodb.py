@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from devstack.stack import LocalStack
+from devstack.stack import EmbeddedStack
 
 
-def test_concurrent_transactions_keep_every_committed_write(stack: LocalStack) -> None:
+def test_concurrent_transactions_keep_every_committed_write(stack: EmbeddedStack) -> None:
     ddb = stack.client("dynamodb")
     table = stack.physical_id("Table")
 
@@ -52,7 +52,7 @@ def test_concurrent_transactions_keep_every_committed_write(stack: LocalStack) -
     assert sum(int(keys[f"counter-{k}"]["c"]["N"]) for k in range(4)) == 48
 
 
-def test_failed_transaction_restores_the_items_it_changed(stack: LocalStack) -> None:
+def test_failed_transaction_restores_the_items_it_changed(stack: EmbeddedStack) -> None:
     ddb = stack.client("dynamodb")
     table = stack.physical_id("Table")
     ddb.put_item(TableName=table, Item={"pk": {"S": "keep"}, "v": {"S": "before"}})

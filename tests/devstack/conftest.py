@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devstack.stack import LocalStack  # noqa: E402
+from devstack.stack import EmbeddedStack  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
@@ -50,13 +50,14 @@ def poll_until(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture", async_retry_delays=(0.05, 0.1)) as running:
+def stack() -> Iterator[EmbeddedStack]:
+    embedded = EmbeddedStack(FIXTURE_TEMPLATE, FIXTURE_PARAMS, stack_name="fixture", async_retry_delays=(0.05, 0.1))
+    with embedded as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def recorder(stack: LocalStack) -> ModuleType:
+def recorder(stack: EmbeddedStack) -> ModuleType:
     return stack.handler_module("Recorder")
 
 

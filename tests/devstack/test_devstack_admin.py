@@ -13,19 +13,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.stack import LocalStack
-from tests.localstack.conftest import ROOT
+from devstack.stack import EmbeddedStack
+from tests.devstack.conftest import ROOT
 
 PARAMS = {"Stage": "dev", "SandboxProvider": "local", "RunTokenSecret": "r" * 40}
 
 
 @pytest.fixture(scope="module")
-def real() -> Iterator[LocalStack]:
-    with LocalStack(ROOT / "template.yaml", PARAMS, schedules=False) as stack:
+def real() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(ROOT / "template.yaml", PARAMS, schedules=False) as stack:
         yield stack
 
 
-def admin(stack: LocalStack, *argv: str, table: str | None = "") -> dict:
+def admin(stack: EmbeddedStack, *argv: str, table: str | None = "") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("OPENHELM_")}
     cmd = [
         sys.executable,
@@ -46,13 +46,13 @@ def admin(stack: LocalStack, *argv: str, table: str | None = "") -> dict:
     return json.loads(done.stdout)
 
 
-def get(stack: LocalStack, path: str, key: str) -> tuple[int, dict]:
+def get(stack: EmbeddedStack, path: str, key: str) -> tuple[int, dict]:
     req = urllib.request.Request(stack.url + path, headers={"Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.status, json.loads(resp.read())
 
 
-def test_an_org_made_by_the_admin_process_is_served_by_the_running_stack(real: LocalStack) -> None:
+def test_an_org_made_by_the_admin_process_is_served_by_the_running_stack(real: EmbeddedStack) -> None:
     made = admin(real, "org", "create", "Acme", "--balance", "12.5")
     org_id, key = made["org"]["id"], made["api_key"]
     admin(real, "balance", "credit", org_id, "2.5", "--reason", "welcome")
@@ -66,6 +66,6 @@ def test_an_org_made_by_the_admin_process_is_served_by_the_running_stack(real: L
     assert org_id in [o["id"] for o in admin(real, "org", "list")["data"]]
 
 
-def test_the_local_stacks_one_table_is_found_without_naming_it(real: LocalStack) -> None:
+def test_the_local_stacks_one_table_is_found_without_naming_it(real: EmbeddedStack) -> None:
     made = admin(real, "org", "create", "Globex", table=None)
     assert made["org"]["id"] in [o["id"] for o in admin(real, "org", "list", table=None)["data"]]

@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from devstack.cli import build_parser, dev_params, run_dev
-from tests.localstack.conftest import FIXTURE_TEMPLATE, ROOT
+from tests.devstack.conftest import FIXTURE_TEMPLATE, ROOT
 
 
 class _Out(io.StringIO):
