@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
-from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
+from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_elements, extract_refs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -21,6 +21,8 @@ class Observation:
     title: str
     snapshot: CappedSnapshot
     refs: set[str] = field(default_factory=set)
+    # ref -> (role, name), from the full snapshot: what an action's error names.
+    elements: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
     snapshot_ms: int = 0
 
@@ -77,6 +79,7 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
         title=safe_title(page),
         snapshot=cap_snapshot(text, max_chars),
         refs=extract_refs(text),
+        elements=extract_elements(text),
         error=error if raw is None else None,
         snapshot_ms=int((time.monotonic() - started) * 1000),
     )

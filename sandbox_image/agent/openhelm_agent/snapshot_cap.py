@@ -66,6 +66,20 @@ def extract_refs(snapshot: str) -> set[str]:
     return set(_REF.findall(snapshot))
 
 
+def extract_elements(snapshot: str) -> dict[str, tuple[str, str]]:
+    """ref -> (role, name) of every element line with a ref (for action errors the model can use)."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in snapshot.splitlines():
+        ref = _REF.search(line)
+        if ref is None:
+            continue
+        match = _LINE.match(line)
+        role = match.group("role") if match else "element"
+        name = (match.group("name") or "") if match else ""
+        out[ref.group(1)] = (role, name.replace('\\"', '"'))
+    return out
+
+
 def _cut(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters plus an ellipsis, never inside an escape sequence."""
     if len(text) <= limit:
