@@ -78,7 +78,7 @@ def test_extraction_succeeds_with_full_evidence(
     second = chats[1].body["messages"]
     assert sum("[ref=" in (m.get("content") or "") for m in second if m["role"] != "system") == 1
     assert any("snapshot elided" in (m.get("content") or "") for m in second)
-    assert 'cell "✓"' in last_user_text(chats[1].body)
+    assert "| ✓" in last_user_text(chats[1].body)  # one-character cells are kept
 
 
 def test_schema_repair_then_success(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openhelm_agent.compact import compact_snapshot
 from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.prompt import build_system_prompt, url_in_prompt
@@ -169,3 +170,31 @@ def test_tool_calls_in_content(content: str, calls: list[tuple[str, str]]) -> No
 )
 def test_url_in_prompt(prompt: str, url: str | None) -> None:
     assert url_in_prompt(prompt) == url
+
+
+def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
+    raw = "\n".join(
+        [
+            "- generic [active] [ref=e1]:",
+            "  - list [ref=e2]:",
+            "    - listitem [ref=e3]:",
+            "      - 'link \"Step 1: install\" [ref=e4] [cursor=pointer]':",
+            "        - /url: /docs/install",
+            '  - paragraph [ref=e5]: "Note: it\'s free"',
+            "  - row [ref=e6]:",
+            '    - cell "A" [ref=e7]',
+            '    - cell "1" [ref=e8]',
+            '  - textbox "Email" [ref=e9]:',
+            "    - /placeholder: you@example.com",
+            "  - weird line the parser does not know",
+        ]
+    )
+    assert compact_snapshot(raw) == "\n".join(
+        [
+            '- link "Step 1: install" [ref=e4]',
+            "- text: Note: it's free",
+            "- row: A | 1",
+            '- textbox "Email" [ref=e9] [placeholder=you@example.com]',
+            "- weird line the parser does not know",
+        ]
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
+from openhelm_agent.compact import compact_snapshot
 from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_elements, extract_refs
 
 if TYPE_CHECKING:
@@ -51,10 +52,23 @@ class Observation:
         return f"(earlier page: {self.url} — {self.title!r}; snapshot elided, its refs are stale)"
 
 
+# The text of the page's <pre> blocks, line breaks included (the aria snapshot squashes them).
+_PRE_JS = "() => Array.from(document.querySelectorAll('pre')).slice(0, 100).map(p => p.innerText.slice(0, 20000))"
+
+
+def _pre_blocks(page: Page) -> list[str]:
+    try:
+        blocks = page.evaluate(_PRE_JS)
+    except Exception:  # a navigation under us: the snapshot stays usable without them
+        return []
+    return [b for b in blocks if isinstance(b, str)]
+
+
 def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float = 10.0) -> Observation:
     """Snapshot the page, retrying while a navigation replaces the document under us."""
     started = time.monotonic()
     raw: str | None = None
+    pre: list[str] = []
     error: str | None = None
     for attempt in range(3):
         remaining = timeout_s - (time.monotonic() - started)
@@ -64,6 +78,7 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
         try:
             page.wait_for_load_state("domcontentloaded", timeout=max(1.0, remaining * 1000))
             raw = page.aria_snapshot(mode="ai", timeout=max(1.0, remaining * 1000))
+            pre = _pre_blocks(page)
             error = None
             break
         except Exception as exc:  # "Execution context was destroyed" during a navigation, timeouts
@@ -77,7 +92,7 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
     return Observation(
         url=page_url(page),
         title=safe_title(page),
-        snapshot=cap_snapshot(text, max_chars),
+        snapshot=cap_snapshot(compact_snapshot(text, pre), max_chars),
         refs=extract_refs(text),
         elements=extract_elements(text),
         error=error if raw is None else None,
