@@ -167,7 +167,7 @@ def test_constrained_output_sends_a_schema_instead_of_tools(
     assert "tools" not in body and "tool_choice" not in body
     schema = body["response_format"]["json_schema"]["schema"]
     variants = {v["properties"]["name"]["const"]: v["properties"]["arguments"] for v in schema["anyOf"]}
-    assert set(variants) == {"navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"}
+    assert set(variants) == {"navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"}
     assert variants["done"]["properties"]["result"] == PLANS_SCHEMA
     assert '{"name": <tool>, "arguments"' in body["messages"][0]["content"]
 

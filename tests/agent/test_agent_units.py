@@ -46,7 +46,7 @@ def test_domains_are_normalised() -> None:
 
 def test_tool_definitions_carry_field_descriptions() -> None:
     specs = {t["function"]["name"]: t["function"] for t in tool_specs()}
-    assert list(specs) == ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    assert list(specs) == ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
     typed = specs["type"]["parameters"]
     assert typed["required"] == ["ref", "text"]
     assert "LATEST snapshot" in typed["properties"]["ref"]["description"]

@@ -13,7 +13,7 @@ from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter, RunResult, StepRecord, now_iso
 from openhelm_agent.llm import LLMClient, LLMReply, LLMTimeout
 from openhelm_agent.log import get_logger
-from openhelm_agent.observation import Observation, observe
+from openhelm_agent.observation import Observation, extract, observe
 from openhelm_agent.prompt import (
     MAX_SCHEMA_REPAIRS,
     build_system_prompt,
@@ -22,7 +22,7 @@ from openhelm_agent.prompt import (
     url_in_prompt,
 )
 from openhelm_agent.spec import RunSpec
-from openhelm_agent.tools import DoneArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
+from openhelm_agent.tools import DoneArgs, ExtractArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
 from openhelm_agent.validation import check_result
 
 if TYPE_CHECKING:
@@ -139,6 +139,9 @@ class AgentRun:
             recorded = args.model_dump()
             if action == "done":
                 outcome = ToolOutcome("", "done cannot be combined here")
+            elif isinstance(args, ExtractArgs):  # reads the latest observation; the page is not touched
+                full = self.observation.full_text if self.observation else ""
+                outcome = ToolOutcome(extract(full, args.query, args.part, self.options.observation_max_chars))
             else:
                 known = self.observation.refs if self.observation else set()
                 elements = self.observation.elements if self.observation else {}

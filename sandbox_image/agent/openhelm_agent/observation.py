@@ -26,6 +26,9 @@ class Observation:
     elements: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
     snapshot_ms: int = 0
+    # The compact snapshot before the cap: what extract() reads from.
+    full_text: str = ""
+    budget_chars: int = DEFAULT_MAX_CHARS
 
     def render(self, header: str = "") -> str:
         """The observation as the model reads it."""
@@ -39,9 +42,10 @@ class Observation:
             note = ""
             if self.snapshot.capped:
                 note = (
-                    f" (page is long: {self.snapshot.original_chars} characters, long texts shortened"
+                    f" (page is long: {self.snapshot.original_chars} characters, over the budget of "
+                    f"{self.budget_chars}; long texts shortened"
                     + (f", {self.snapshot.omitted_lines} lines left out" if self.snapshot.omitted_lines else "")
-                    + ")"
+                    + "; extract(query) finds any text of the whole page, extract(part=N) reads it in parts)"
                 )
             lines.append(f"Snapshot{note}:")
             lines.append(self.snapshot.text)
@@ -89,12 +93,47 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
                 except Exception:
                     break
     text = raw or ""
+    full = compact_snapshot(text, pre)
     return Observation(
         url=page_url(page),
         title=safe_title(page),
-        snapshot=cap_snapshot(compact_snapshot(text, pre), max_chars),
+        snapshot=cap_snapshot(full, max_chars),
+        full_text=full,
+        budget_chars=max_chars,
         refs=extract_refs(text),
         elements=extract_elements(text),
         error=error if raw is None else None,
         snapshot_ms=int((time.monotonic() - started) * 1000),
     )
+
+
+def extract(full_text: str, query: str, part: int, max_chars: int) -> str:
+    """Text of the whole (uncapped) snapshot: the lines matching ``query`` (case-insensitive) with a
+    line of context each side, or else part ``part`` of it in ``max_chars`` pieces."""
+    lines = full_text.splitlines()
+    if query.strip():
+        needle = query.strip().lower()
+        hits = [i for i, line in enumerate(lines) if needle in line.lower()]
+        if not hits:
+            return f"no text matching {query!r} on this page"
+        keep = sorted({j for i in hits for j in range(max(0, i - 1), min(len(lines), i + 2))})
+        out: list[str] = []
+        used = 0
+        for j in keep:
+            if used + len(lines[j]) + 1 > max_chars:
+                out.append(f"- … more matches left out ({len(hits)} lines match)")
+                break
+            out.append(lines[j])
+            used += len(lines[j]) + 1
+        return f"{len(hits)} line(s) match {query!r}:\n" + "\n".join(out)
+    parts: list[list[str]] = [[]]
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > max_chars and parts[-1]:
+            parts.append([])
+            used = 0
+        parts[-1].append(line[:max_chars])
+        used += len(line) + 1
+    if part > len(parts):
+        return f"the page has only {len(parts)} part(s)"
+    return f"part {part} of {len(parts)}:\n" + "\n".join(parts[part - 1])

@@ -20,7 +20,8 @@ snapshot of the whole page, one element per line, e.g. `- button "Search" [ref=e
 elements you can act on have a ref; the ref identifies the element for click, type and select.
 
 Tools: navigate(url), click(ref), type(ref, text, submit), select(ref, value), \
-scroll(direction, amount), go_back(), wait(seconds), done(result, confidence, summary).
+scroll(direction, amount), go_back(), wait(seconds), extract(query, part) (search or read the whole \
+page when the snapshot was shortened), done(result, confidence, summary).
 
 Rules:
 - Use only refs from the LATEST snapshot. Refs from older snapshots are stale and will fail.

@@ -235,5 +235,8 @@ def cap_snapshot(snapshot: str, max_chars: int) -> CappedSnapshot:
         kept.append(line)
         used += len(line) + 1
     dropped = len(lines) - len(kept)
-    kept.append(f"- {ELLIPSIS} {dropped} more lines of this page were left out (snapshot over {max_chars} characters)")
+    kept.append(
+        f"- {ELLIPSIS} {dropped} more lines of this page were left out (snapshot over {max_chars} characters): "
+        "extract(query) searches the whole page, extract(part=2) reads on"
+    )
     return CappedSnapshot("\n".join(kept), original, shortened, omitted + dropped)

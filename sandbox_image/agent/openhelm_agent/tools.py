@@ -54,6 +54,13 @@ class WaitArgs(_Args):
     seconds: float = Field(ge=0, le=30, description="How long to wait, in seconds (at most 30).")
 
 
+class ExtractArgs(_Args):
+    query: str = Field(
+        default="", description="Text to find on the whole page (case-insensitive); empty: read by part."
+    )
+    part: int = Field(default=1, ge=1, le=1000, description="Without a query: which part of a long page to read.")
+
+
 class DoneArgs(_Args):
     result: Any = Field(description="The answer, as JSON that validates against the output schema in the instructions.")
     confidence: float = Field(
@@ -75,6 +82,11 @@ TOOLS: dict[str, tuple[type[_Args], str]] = {
     ),
     "go_back": (GoBackArgs, "Go back to the previous page of this tab."),
     "wait": (WaitArgs, "Wait for the page to finish loading or updating."),
+    "extract": (
+        ExtractArgs,
+        "Read the whole current page as text when the snapshot was shortened: the lines matching a "
+        "query, or the page part by part. Does not change the page.",
+    ),
     "done": (
         DoneArgs,
         "Finish the task with the result, your confidence and a short summary. Ends the run "
