@@ -37,7 +37,7 @@ ELLIPSIS = "…"
 _TEXT_LIMITS = (400, 200, 120, MIN_TEXT)
 _URL_LIMITS = (200, 100, 60)
 _LONG_TEXT_LAST = 30
-_MARKER_RESERVE = 120
+_MARKER_RESERVE = 200
 _NOISE = re.compile(r" \[cursor=pointer\]")
 _REF = re.compile(r"\[ref=([A-Za-z0-9_-]+)\]")
 # `- role "name" [attr] [attr]: value` -- every part after the role optional.
