@@ -103,7 +103,7 @@ def page_set(browser: Any, encoding: Any) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(PAGE_SET)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    totals = {"raw": 0, "now": 0, "facts": 0, "of": 0, "raw_facts": 0, "on": 0, "off": 0, "want": 0}
+    totals = {"raw": 0, "now": 0, "facts": 0, "of": 0, "raw_facts": 0, "on": 0, "off": 0, "want": 0, "raw_off": 0}
     try:
         page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         for name, (facts, actionable) in FACTS.items():
@@ -125,12 +125,13 @@ def page_set(browser: Any, encoding: Any) -> None:
             raw_kept = sum(bool(re.search(f, raw_text, re.S)) for f in facts)
             tokens, raw_tokens = len(encoding.encode(text)), len(encoding.encode(raw_text))
             on, off = _ref_counts(text)
+            raw_off = _ref_counts(raw_text)[1]
             line(
                 f"{name}: observation tokens (raw AI snapshot before)",
                 tokens,
                 "tok",
                 f"before {raw_tokens} ({tokens / raw_tokens:.2f}x); facts {kept}/{len(facts)} (before {raw_kept}); "
-                f"refs {on} actionable of {actionable}, {off} on others; {median(times):.0f} ms",
+                f"refs {on} actionable of {actionable}, {off} on others (before {raw_off}); {median(times):.0f} ms",
             )
             for key, value in (
                 ("raw", raw_tokens),
@@ -139,6 +140,7 @@ def page_set(browser: Any, encoding: Any) -> None:
                 ("of", len(facts)),
                 ("raw_facts", raw_kept),
                 ("on", on),
+                ("raw_off", raw_off),
                 ("off", off),
                 ("want", actionable),
             ):
@@ -149,7 +151,8 @@ def page_set(browser: Any, encoding: Any) -> None:
             "tok",
             f"before {totals['raw']} ({totals['now'] / totals['raw']:.2f}x); "
             f"facts {totals['facts']}/{totals['of']} (before {totals['raw_facts']}); "
-            f"refs {totals['on']} actionable of {totals['want']}, {totals['off']} on others",
+            f"refs {totals['on']} actionable of {totals['want']}, "
+            f"{totals['off']} on others (before {totals['raw_off']})",
         )
     finally:
         server.shutdown()
