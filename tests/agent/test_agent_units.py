@@ -10,7 +10,7 @@ from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.prompt import build_system_prompt, url_in_prompt
 from openhelm_agent.spec import SpecError, parse_spec
-from openhelm_agent.tools import ToolArgsError, parse_args, tool_specs
+from openhelm_agent.tools import ToolArgsError, parse_args, tool_specs, wrong_kind
 from openhelm_agent.validation import schema_errors
 
 BASE: dict[str, Any] = {"run_id": "run_1", "prompt": "Find the price.", "model": "gpt-test"}
@@ -197,4 +197,20 @@ def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
             '- textbox "Email" [ref=e9] [placeholder=you@example.com]',
             "- weird line the parser does not know",
         ]
+    )
+
+
+def test_wrong_kind_names_what_would_work() -> None:
+    elements = {"e1": ("link", "Home"), "e2": ("textbox", "Email"), "e3": ("combobox", "Size"), "e4": ("button", "Go")}
+    assert wrong_kind("type", "e2", elements) == ""  # a text input: no complaint
+    assert wrong_kind("click", "e1", elements) == ""
+    assert wrong_kind("type", "e4", elements) == (
+        'ref e4 is a button "Go", not a text input; text inputs on this page: e2 (Email)'
+    )
+    assert wrong_kind("type", "e3", elements, force=True) == (
+        "ref e3 is a combobox \"Size\", not a text input; to choose one of its options use select(ref='e3', "
+        "value=...); text inputs on this page: e2 (Email)"
+    )
+    assert wrong_kind("select", "e1", {"e1": ("link", "Home")}) == (
+        'ref e1 is a link "Home", not a drop-down; there is no drop-down on this page'
     )

@@ -153,6 +153,8 @@ def wrong_kind(action: str, ref: str, elements: Mapping[str, tuple[str, str]], *
     role_text = f"a {role}" if role else "an element"
     name = elements.get(ref, ("", ""))[1]
     head = f"ref {ref} is {role_text}" + (f' "{name[:60]}"' if name else "") + f", not {one}"
+    if action == "type" and role in SELECT_ROLES:  # a <select>: what the model wants is select()
+        head += f"; to choose one of its options use select(ref={ref!r}, value=...)"
     return (
         f"{head}; {many} on this page: {listed}"
         if alternatives
