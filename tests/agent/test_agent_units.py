@@ -192,7 +192,7 @@ def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
     assert compact_snapshot(raw) == "\n".join(
         [
             '- link "Step 1: install" [ref=e4]',
-            "- text: Note: it's free",
+            "- Note: it's free",
             "- row: A | 1",
             '- textbox "Email" [ref=e9] [placeholder=you@example.com]',
             "- weird line the parser does not know",

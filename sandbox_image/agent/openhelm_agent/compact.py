@@ -7,8 +7,8 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - a ref stays only on elements an action can target (links, buttons, inputs, options of custom
   listboxes, … and elements with a pointer cursor that are not inside one of those);
 - ``/url:`` lines, ``[cursor=pointer]`` and ``[active]`` go (links stay clickable by ref);
-- unnamed wrappers (generic, list, listitem, rowgroup, paragraph with children, …) are dropped
-  and their children move up a level;
+- unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
+  children move up a level; their text, and text nodes, become plain lines ``- Some text``;
 - a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
 - the options of a ``<select>`` become one line;
 - a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
@@ -190,11 +190,11 @@ class _Renderer:
                 self.out.extend(pad + line if line else "" for line in block.splitlines())
                 return
         if node.role == "text" and not children:
-            self.emit(depth, f"text: {node.value or ''}")
+            self.emit(depth, node.value or "")
             return
         if node.role in WRAPPERS and not node.name and not keep_ref and not node.attrs and not placeholders:
             if node.value is not None:
-                self.emit(depth, f"text: {node.value}")
+                self.emit(depth, node.value)
             self.render(children, depth, clickable)
             return
         if node.role == "row" and children and all(self._plain_cell(c) for c in children) and not keep_ref:

@@ -16,7 +16,7 @@ user's task, then report the answer with the `done` tool.
 
 How you see the page: after your actions you get the page URL, its title and an accessibility \
 snapshot of the whole page, one element per line, e.g. `- button "Search" [ref=e12]`, \
-`- link "Docs" [ref=f2e31]`, `- text: Some paragraph`, a table row as `- row: Seats | 1 | ∞`. Only \
+`- link "Docs" [ref=f2e31]`, `- Some paragraph text`, a table row as `- row: Seats | 1 | ∞`. Only \
 elements you can act on have a ref; the ref identifies the element for click, type and select.
 
 Tools: navigate(url), click(ref), type(ref, text, submit), select(ref, value), \
