@@ -159,13 +159,18 @@ class FakeResponse:
     body: bytes
 
 
+def _is_observation(content: str) -> bool:
+    return "[ref=" in content or ("URL: " in content and "\nTitle: " in content)
+
+
 def last_user_text(body: Mapping[str, Any]) -> str:
-    """Text of the last ``user`` or ``tool`` message containing element refs (the latest observation)."""
+    """Text of the last ``user`` or ``tool`` message that is an observation (element refs, or the
+    agent's ``URL:``/``Title:`` lines for a page without any)."""
     for message in reversed(body.get("messages", [])):
         content = message.get("content")
         if isinstance(content, list):  # content parts
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        if message.get("role") in ("user", "tool") and isinstance(content, str) and "[ref=" in content:
+        if message.get("role") in ("user", "tool") and isinstance(content, str) and _is_observation(content):
             return content
     return ""
 

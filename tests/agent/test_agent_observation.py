@@ -24,7 +24,8 @@ def test_long_page_is_capped_but_keeps_short_cells(site: str, page: Any) -> None
 
     assert obs.snapshot.original_chars > 40_000
     assert len(obs.snapshot.text) <= 8_000
-    cells = re.findall(r'- cell "([^"]*)"', obs.snapshot.text)
+    # Rows of plain cells are one line each: `- row: Seats | 1 | 10 | ∞`.
+    cells = [c for row in re.findall(r"- row: (.*)", obs.snapshot.text) for c in row.split(" | ")]
     for short in ("1", "10", "∞", "—", "✓", "24h", "1h", "12"):
         assert short in cells, short
     assert cells.count("—") == 4 and cells.count("✓") == 3
@@ -50,3 +51,47 @@ def test_empty_page(page: Any) -> None:
     obs = observe(page)
     assert obs.url == "about:blank"
     assert "URL: about:blank" in obs.render()
+
+
+def test_refs_only_on_what_an_action_can_target(page: Any) -> None:
+    page.set_content(
+        "<main><h1>Shop</h1><p>Intro text.</p>"
+        "<table><tr><th>Plan</th><th>SSO</th></tr><tr><td>Team</td><td>✓</td></tr><tr><td>Free</td><td>—</td></tr></table>"
+        "<ul><li><a href='/a'>Alpha</a></li></ul><button>Buy</button><input aria-label='Email'>"
+        "<div style='cursor:pointer' onclick='1'>Clickable card <span>inside</span></div></main>"
+    )
+
+    text = observe(page).snapshot.text
+
+    ref_lines = [line.strip() for line in text.splitlines() if "[ref=" in line]
+    assert [re.sub(r" \[ref=\w+\]", "", line) for line in ref_lines] == [
+        '- link "Alpha"',
+        '- button "Buy"',
+        '- textbox "Email"',
+        "- generic: Clickable card inside",  # a pointer cursor and a click handler: it has a ref
+    ], text
+    assert "- row: Team | ✓" in text and "- row: Free | —" in text
+    assert "/url:" not in text and "cursor=pointer" not in text
+    assert "Intro text." in text and "Clickable card" in text and "inside" in text
+
+
+def test_code_blocks_keep_their_line_breaks_and_nothing_visible_is_lost(page: Any) -> None:
+    options = "".join(f"<option>Choice {i}</option>" for i in range(1, 13))
+    page.set_content(
+        "<pre><code>def f(x):\n    return x + 1\n\nprint(f(1))</code></pre>"
+        f"<label>Pick <select>{options}</select></label>"
+        "<div style='height:5000px'></div><p>Far below the fold: the answer is 42.</p>"
+        "<iframe srcdoc='<p>In the frame</p><button>Frame button</button>'></iframe><x-card></x-card>"
+        "<script>customElements.define('x-card', class extends HTMLElement { connectedCallback() {"
+        " this.attachShadow({mode: 'open'}).innerHTML = '<p>In the shadow</p><button>Shadow button</button>';"
+        " } })</script>"
+    )
+    page.frames[-1].wait_for_load_state()
+
+    text = observe(page).snapshot.text
+
+    assert "- code: |\n    def f(x):\n        return x + 1\n\n    print(f(1))\n" in text
+    assert "Choice 12" in text and "Choice 5" in text  # every option, not the first four
+    assert "Far below the fold: the answer is 42." in text
+    assert re.search(r'button "Frame button" \[ref=f\d+e\d+\]', text) and "In the frame" in text
+    assert re.search(r'button "Shadow button" \[ref=e\d+\]', text) and "In the shadow" in text

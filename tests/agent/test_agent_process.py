@@ -128,6 +128,32 @@ def test_model_calls_go_to_openhelm_llm_url_when_given(
     assert plane.llm.chat_requests == [] and plane.completions[0]["run_id"] == "run_llmurl01"
 
 
+def test_openhelm_constrained_output_turns_on_response_format(
+    site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """A llama.cpp-style upstream: the tool call comes back as JSON content under a JSON schema."""
+    from tests.support.fake_openai import FakeOpenAI, Text
+
+    plane, url = control
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_constr01")))
+    done = {"name": "done", "arguments": {"result": VALID_PLANS, "confidence": 0.8, "summary": "Pricing table."}}
+    with FakeOpenAI([Text(json.dumps(done))]) as gateway:
+        proc = subprocess.run(
+            [sys.executable, "-m", "openhelm_agent"],
+            env=agent_env(
+                spec_path, tmp_path / "out", url, OPENHELM_LLM_URL=gateway.base_url, OPENHELM_CONSTRAINED_OUTPUT="true"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (chat,) = gateway.chat_requests
+    assert chat.body["response_format"]["type"] == "json_schema" and "tools" not in chat.body
+    assert plane.completions[0]["body"]["result"] == VALID_PLANS
+
+
 @pytest.fixture
 def hanging_site() -> Iterator[tuple[str, threading.Event, threading.Event]]:
     """(base URL, asked, release): GET /hang blocks until ``release`` is set; any other path is a page."""

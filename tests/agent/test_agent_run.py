@@ -13,7 +13,7 @@ from devstack.testing.fake_openai import Hang, HttpError, Raw, Text, ToolCall, T
 from tests.agent.harness import TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl, run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TOOL_NAMES = ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+TOOL_NAMES = ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
 
 
 def click(pattern: str) -> Any:
@@ -78,7 +78,7 @@ def test_extraction_succeeds_with_full_evidence(
     second = chats[1].body["messages"]
     assert sum("[ref=" in (m.get("content") or "") for m in second if m["role"] != "system") == 1
     assert any("snapshot elided" in (m.get("content") or "") for m in second)
-    assert 'cell "✓"' in last_user_text(chats[1].body)
+    assert "| ✓" in last_user_text(chats[1].body)  # one-character cells are kept
 
 
 def test_schema_repair_then_success(
@@ -493,3 +493,30 @@ def test_garbage_tool_arguments_go_back_to_the_model(
 
     assert result.status == "succeeded", result.error_message
     assert "not valid JSON" in json.dumps(plane.llm.chat_requests[1].body["messages"][-2:])
+
+
+def test_a_huge_page_states_its_budget_and_extract_reaches_what_was_cut(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    plane.llm.add(
+        ToolCall("extract", {"query": "item 377:"}),
+        ToolCall("extract", {"part": 2}),
+        done(),
+    )
+
+    result = run(make_spec(site, start_url=f"{site}/huge.html"), tmp_path, url, browser, observation_max_chars=2000)
+
+    assert result.status == "succeeded", result
+    chats = plane.llm.chat_requests
+    first = chats[0].body["messages"][-1]["content"]
+    assert "Item 377" not in first  # cut by the budget ...
+    assert "over the budget of 2000" in first and "extract(query)" in first
+    assert "more lines of this page were left out" in first
+    tools = [m["content"] for m in chats[2].body["messages"] if m["role"] == "tool"]
+    assert tools[0] == (
+        "1 line(s) match 'item 377:':\n- Item 376: bin M-912\n- Item 377: bin N-949\n- Item 378: bin O-986"
+    )
+    assert tools[1].startswith("part 2 of 5:\n- Item 95: bin R-515\n") and "Item 185" in tools[1]
+    steps = read_jsonl(tmp_path / "steps.jsonl")
+    assert [s["action"] for s in steps] == ["navigate", "extract", "extract", "done"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openhelm_agent.compact import compact_snapshot
+from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.conversation import Conversation
-from openhelm_agent.prompt import build_system_prompt
+from openhelm_agent.prompt import build_system_prompt, url_in_prompt
 from openhelm_agent.spec import SpecError, parse_spec
-from openhelm_agent.tools import ToolArgsError, parse_args, tool_specs
+from openhelm_agent.tools import ToolArgsError, parse_args, tool_specs, wrong_kind
 from openhelm_agent.validation import schema_errors
 
 BASE: dict[str, Any] = {"run_id": "run_1", "prompt": "Find the price.", "model": "gpt-test"}
@@ -44,7 +46,7 @@ def test_domains_are_normalised() -> None:
 
 def test_tool_definitions_carry_field_descriptions() -> None:
     specs = {t["function"]["name"]: t["function"] for t in tool_specs()}
-    assert list(specs) == ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    assert list(specs) == ["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
     typed = specs["type"]["parameters"]
     assert typed["required"] == ["ref", "text"]
     assert "LATEST snapshot" in typed["properties"]["ref"]["description"]
@@ -72,7 +74,7 @@ def test_bad_tool_arguments(name: str, arguments: Any, error: str) -> None:
 def test_schema_errors_are_readable_and_bounded() -> None:
     schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "integer"}}}}
     errors = schema_errors(schema, {"items": ["a"] * 20})
-    assert errors[0] == "at $.items[0]: 'a' is not of type 'integer'"
+    assert errors[0] == 'at $.items[0]: expected integer, got string "a"'
     assert len(errors) == 10
     assert schema_errors(None, {"anything": True}) == []
     assert schema_errors(schema, {"items": [1, 2]}) == []
@@ -123,3 +125,92 @@ def test_conversation_never_drops_the_current_observation() -> None:
         conversation.add_user("call a tool")
     contents = [m.get("content") or "" for m in conversation.messages()]
     assert "full observation 0 [ref=e0]" in contents
+
+
+TOOLS_KNOWN = ["click", "type", "done"]
+
+
+@pytest.mark.parametrize(
+    ("content", "calls"),
+    [
+        ('<tool_call>\n{"name": "click", "arguments": {"ref": "e3"}}\n</tool_call>', [("click", '{"ref": "e3"}')]),
+        ('<tool_call>{"name": "click", "arguments": {"ref": "e3"}}', [("click", '{"ref": "e3"}')]),  # unclosed
+        (
+            'Sure.\n```json\n{"name": "type", "parameters": {"ref": "e1", "text": "x"}}\n```',
+            [("type", '{"ref": "e1", "text": "x"}')],
+        ),
+        ('{"name": "click", "arguments": "{\\"ref\\": \\"e9\\"}"}', [("click", '{"ref": "e9"}')]),  # double-encoded
+        (
+            '[{"name": "click", "arguments": {"ref": "e1"}}, {"name": "done", "arguments": {}}]',
+            [("click", '{"ref": "e1"}'), ("done", "{}")],
+        ),
+        (
+            '{"type": "function", "function": {"name": "click", "arguments": {"ref": "e2"}}}',
+            [("click", '{"ref": "e2"}')],
+        ),
+        ('The table: {"name": "Free", "price": 0}', []),  # JSON from the page, no known tool
+        ('{"name": "teleport", "arguments": {}}', []),
+        ("I will click the Pricing link.", []),
+        ("", []),
+    ],
+)
+def test_tool_calls_in_content(content: str, calls: list[tuple[str, str]]) -> None:
+    assert calls_from_content(content, TOOLS_KNOWN) == calls
+
+
+@pytest.mark.parametrize(
+    ("prompt", "url"),
+    [
+        ("Go to https://example.com/pricing. What does Pro cost?", "https://example.com/pricing"),
+        ("Open (http://127.0.0.1:8000/a?b=1), then report.", "http://127.0.0.1:8000/a?b=1"),
+        ('Visit "https://x.example/y"!', "https://x.example/y"),
+        ("Find the cheapest flight to Paris.", None),
+        ("Use https:// only", None),
+    ],
+)
+def test_url_in_prompt(prompt: str, url: str | None) -> None:
+    assert url_in_prompt(prompt) == url
+
+
+def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
+    raw = "\n".join(
+        [
+            "- generic [active] [ref=e1]:",
+            "  - list [ref=e2]:",
+            "    - listitem [ref=e3]:",
+            "      - 'link \"Step 1: install\" [ref=e4] [cursor=pointer]':",
+            "        - /url: /docs/install",
+            '  - paragraph [ref=e5]: "Note: it\'s free"',
+            "  - row [ref=e6]:",
+            '    - cell "A" [ref=e7]',
+            '    - cell "1" [ref=e8]',
+            '  - textbox "Email" [ref=e9]:',
+            "    - /placeholder: you@example.com",
+            "  - weird line the parser does not know",
+        ]
+    )
+    assert compact_snapshot(raw) == "\n".join(
+        [
+            '- link "Step 1: install" [ref=e4]',
+            "- Note: it's free",
+            "- row: A | 1",
+            '- textbox "Email" [ref=e9] [placeholder=you@example.com]',
+            "- weird line the parser does not know",
+        ]
+    )
+
+
+def test_wrong_kind_names_what_would_work() -> None:
+    elements = {"e1": ("link", "Home"), "e2": ("textbox", "Email"), "e3": ("combobox", "Size"), "e4": ("button", "Go")}
+    assert wrong_kind("type", "e2", elements) == ""  # a text input: no complaint
+    assert wrong_kind("click", "e1", elements) == ""
+    assert wrong_kind("type", "e4", elements) == (
+        'ref e4 is a button "Go", not a text input; text inputs on this page: e2 (Email)'
+    )
+    assert wrong_kind("type", "e3", elements, force=True) == (
+        "ref e3 is a combobox \"Size\", not a text input; to choose one of its options use select(ref='e3', "
+        "value=...); text inputs on this page: e2 (Email)"
+    )
+    assert wrong_kind("select", "e1", {"e1": ("link", "Home")}) == (
+        'ref e1 is a link "Home", not a drop-down; there is no drop-down on this page'
+    )

@@ -28,6 +28,7 @@ class AgentEnv(BaseModel):
     # The LLM gateway's OpenAI-compatible base URL (its own endpoint: model calls may take minutes).
     OPENHELM_LLM_URL: str | None = None
     OPENHELM_MEMORY_LIMIT_MB: int | None = None
+    OPENHELM_CONSTRAINED_OUTPUT: bool = False
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -59,6 +60,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         browser_proxy=env.OPENHELM_BROWSER_PROXY,
         llm_base_url=env.OPENHELM_LLM_URL,
         memory_limit_mb=env.OPENHELM_MEMORY_LIMIT_MB,
+        constrained_output=env.OPENHELM_CONSTRAINED_OUTPUT,
     )
     result = run_agent(spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options)
     return 0 if result.status == "succeeded" else 1

@@ -39,9 +39,14 @@ class Conversation:
                 # Never lose the current observation: it moves to the front of the oldest kept turn.
                 self._turns[0].messages.insert(0, self._observation)  # type: ignore[arg-type]
 
-    def add_tool_result(self, call_id: str, content: str, digest: str) -> None:
+    def add_tool_result(self, call_id: str, content: str, digest: str, *, name: str | None = None) -> None:
+        """A tool's result; with ``name`` (a call the model wrote in its content, not as tool_calls)
+        it goes back as a user message naming the tool, since such servers know no ``tool`` role."""
         turn = self._turns[-1]
-        turn.messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
+        if name is not None:
+            turn.messages.append({"role": "user", "content": f"Result of {name}: {content}"})
+        else:
+            turn.messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
         turn.digest.append(digest)
 
     def add_user(self, content: str) -> None:

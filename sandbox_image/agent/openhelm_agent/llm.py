@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openhelm_agent.clock import Deadline
+from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.log import get_logger
 
@@ -41,6 +42,9 @@ class LLMReply:
     tool_calls: list[ToolCallRequest]
     assistant_message: dict[str, Any]
     usage: dict[str, int] = field(default_factory=dict)
+    # The tool calls were written in the content (no tool parser upstream): their results go back
+    # as user messages, which every chat template understands, rather than as ``tool`` messages.
+    calls_in_content: bool = False
 
 
 class LLMTimeout(Exception):
@@ -131,8 +135,12 @@ class LLMClient:
         tools: list[dict[str, Any]],
         deadline: Deadline,
         attempt_timeout_s: float,
+        response_format: dict[str, Any] | None = None,
     ) -> LLMReply:
-        """One model turn, retried within the run's ``deadline``; each attempt at most ``attempt_timeout_s``."""
+        """One model turn, retried within the run's ``deadline``; each attempt at most ``attempt_timeout_s``.
+
+        With ``response_format`` (constrained output) no ``tools`` are sent: the reply's content is
+        the tool call as JSON, which servers such as llama.cpp enforce by grammar."""
         self.calls += 1
         attempt = 0
         while True:
@@ -140,7 +148,7 @@ class LLMClient:
             if remaining <= MIN_ATTEMPT_S:
                 raise LLMTimeout("no time left for the LLM call")
             try:
-                return self._attempt(messages, tools, min(attempt_timeout_s, remaining))
+                return self._attempt(messages, tools, min(attempt_timeout_s, remaining), response_format)
             except _Retryable as exc:
                 if attempt >= self.max_retries:
                     if deadline.remaining() <= MIN_ATTEMPT_S:
@@ -153,15 +161,23 @@ class LLMClient:
                 self._sleep(delay)
                 attempt += 1
 
-    def _attempt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], timeout_s: float) -> LLMReply:
+    def _attempt(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        timeout_s: float,
+        response_format: dict[str, Any] | None = None,
+    ) -> LLMReply:
         openai = self._openai
+        shape: dict[str, Any] = (
+            {"response_format": response_format} if response_format else {"tools": tools, "tool_choice": "auto"}
+        )
         try:
             response = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
                 messages=messages,
-                tools=tools,
-                tool_choice="auto",
                 timeout=timeout_s,
+                **shape,
             )
         except openai.APITimeoutError as exc:
             raise _Retryable(AgentFailure(ErrorCode.LLM_ERROR, f"LLM call timed out after {timeout_s:.0f}s")) from exc
@@ -184,7 +200,7 @@ class LLMClient:
         except ValueError as exc:  # a 2xx whose body is not JSON (json.JSONDecodeError)
             raise _Retryable(AgentFailure(ErrorCode.LLM_ERROR, f"LLM gateway sent unreadable JSON: {exc}")) from exc
         try:
-            return self._reply(response)
+            return self._reply(response, [t["function"]["name"] for t in tools])
         except (AttributeError, TypeError, ValueError, IndexError) as exc:
             # 2xx JSON that is not a chat completion, or a non-JSON body the client handed back as text
             detail = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
@@ -192,7 +208,7 @@ class LLMClient:
                 AgentFailure(ErrorCode.LLM_ERROR, f"LLM gateway sent a malformed chat completion ({detail})")
             ) from exc
 
-    def _reply(self, response: Any) -> LLMReply:
+    def _reply(self, response: Any, tool_names: list[str]) -> LLMReply:
         if not response.choices:
             raise ValueError("no choices")
         message = response.choices[0].message
@@ -213,6 +229,14 @@ class LLMClient:
             for call in (message.tool_calls or [])
             if getattr(call, "function", None) is not None
         ]
+        if not calls and message.content:
+            calls = [
+                ToolCallRequest(id=f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)
+                for name, arguments in calls_from_content(message.content, tool_names)
+            ]
+            if calls:  # sent back as the model wrote it: a server without tool support knows no tool_calls
+                assistant = {"role": "assistant", "content": message.content}
+                return LLMReply(message.content, calls, assistant, usage, calls_in_content=True)
         assistant: dict[str, Any] = {"role": "assistant", "content": message.content or None}
         if calls:
             assistant["tool_calls"] = [

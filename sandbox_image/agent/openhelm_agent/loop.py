@@ -13,11 +13,17 @@ from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter, RunResult, StepRecord, now_iso
 from openhelm_agent.llm import LLMClient, LLMReply, LLMTimeout
 from openhelm_agent.log import get_logger
-from openhelm_agent.observation import Observation, observe
-from openhelm_agent.prompt import MAX_SCHEMA_REPAIRS, build_system_prompt, build_task_message
+from openhelm_agent.observation import Observation, extract, observe
+from openhelm_agent.prompt import (
+    MAX_SCHEMA_REPAIRS,
+    build_system_prompt,
+    build_task_message,
+    tool_call_format,
+    url_in_prompt,
+)
 from openhelm_agent.spec import RunSpec
-from openhelm_agent.tools import DoneArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
-from openhelm_agent.validation import schema_errors
+from openhelm_agent.tools import DoneArgs, ExtractArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
+from openhelm_agent.validation import check_result
 
 if TYPE_CHECKING:
     from openhelm_agent.options import AgentOptions
@@ -133,9 +139,13 @@ class AgentRun:
             recorded = args.model_dump()
             if action == "done":
                 outcome = ToolOutcome("", "done cannot be combined here")
+            elif isinstance(args, ExtractArgs):  # reads the latest observation; the page is not touched
+                full = self.observation.full_text if self.observation else ""
+                outcome = ToolOutcome(extract(full, args.query, args.part, self.options.observation_max_chars))
             else:
                 known = self.observation.refs if self.observation else set()
-                outcome = self.executor.execute(action, args, known)
+                elements = self.observation.elements if self.observation else {}
+                outcome = self.executor.execute(action, args, known, elements)
         notices = self.session.take_notices()
         if notices:
             outcome.message = " ".join(filter(None, [outcome.message, *notices]))
@@ -158,8 +168,8 @@ class AgentRun:
             recorded = arguments if isinstance(arguments, dict) else {"raw": arguments}
             args = None
         else:
+            args.result, problems = check_result(self.spec.output_schema, args.result)
             recorded = args.model_dump()
-            problems = schema_errors(self.spec.output_schema, args.result)
             if problems:
                 error = "done.result does not match the output schema:\n" + "\n".join(f"- {p}" for p in problems)
         self._record("done", recorded, error or None, started_at, t0)
@@ -228,7 +238,12 @@ class AgentRun:
 
     def _ask(self, llm: LLMClient, conversation: Conversation, tools: list[dict[str, Any]]) -> LLMReply:
         try:
-            return llm.complete(conversation.messages(), tools, self.deadline, self.options.llm_timeout_s)
+            response_format = (
+                tool_call_format(tools, self.spec.output_schema) if self.options.constrained_output else None
+            )
+            return llm.complete(
+                conversation.messages(), tools, self.deadline, self.options.llm_timeout_s, response_format
+            )
         except LLMTimeout as exc:  # the run's time ran out inside the call or before its retry
             raise AgentFailure(
                 ErrorCode.AGENT_TIMEOUT,
@@ -240,11 +255,16 @@ class AgentRun:
         spec = self.spec
         all_tools = tool_specs()
         done_only = [t for t in all_tools if t["function"]["name"] == "done"]
+        # A URL named in the prompt is opened first when there is no start_url: a small model
+        # otherwise answers from memory without ever looking.
+        start_url = spec.start_url or url_in_prompt(spec.prompt)
         conversation = Conversation(
-            build_system_prompt(spec), build_task_message(spec), keep_turns=self.options.keep_turns
+            build_system_prompt(spec, constrained=self.options.constrained_output),
+            build_task_message(spec, start_url),
+            keep_turns=self.options.keep_turns,
         )
-        if spec.start_url:
-            self._act("navigate", {"url": spec.start_url})
+        if start_url:
+            self._act("navigate", {"url": start_url})
         obs = self._observe()
         conversation.set_observation(obs.render(self._header()), obs.brief())
         budget = 0  # browser actions + replies without a tool call
@@ -268,8 +288,12 @@ class AgentRun:
             stop_reason = ""
             acted = tried_done = False
             for call in reply.tool_calls:
+                # Calls written in the content get their results as user messages naming the tool.
+                as_user = call.name if reply.calls_in_content else None
                 if stop_reason:
-                    conversation.add_tool_result(call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped")
+                    conversation.add_tool_result(
+                        call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped", name=as_user
+                    )
                     continue
                 if call.name == "done":
                     tried_done = True
@@ -287,12 +311,15 @@ class AgentRun:
                         call.id,
                         f"Error: {error}\nFix the result and call done again ({left} more correction(s) allowed).",
                         "done: result rejected by the output schema",
+                        name=as_user,
                     )
                     stop_reason = "done must be corrected first"
                     continue
                 if budget >= spec.max_steps:
                     stop_reason = "the step limit is reached; call done"
-                    conversation.add_tool_result(call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped")
+                    conversation.add_tool_result(
+                        call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped", name=as_user
+                    )
                     continue
                 self._check_time()
                 url_before = page_url(self.session.page)
@@ -301,7 +328,9 @@ class AgentRun:
                 self.actions += 1
                 acted = True
                 text = f"Error: {outcome.error}. {outcome.message}".strip() if outcome.error else outcome.message
-                conversation.add_tool_result(call.id, text, f"{call.name}({call.arguments[:120]}): {text[:160]}")
+                conversation.add_tool_result(
+                    call.id, text, f"{call.name}({call.arguments[:120]}): {text[:160]}", name=as_user
+                )
                 if outcome.error or page_url(self.session.page) != url_before:
                     stop_reason = "the page changed or the previous action failed; read the new snapshot first"
             if last_turn and not tried_done:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
-from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
+from openhelm_agent.compact import compact_snapshot
+from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_elements, extract_refs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -21,8 +22,13 @@ class Observation:
     title: str
     snapshot: CappedSnapshot
     refs: set[str] = field(default_factory=set)
+    # ref -> (role, name), from the full snapshot: what an action's error names.
+    elements: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
     snapshot_ms: int = 0
+    # The compact snapshot before the cap: what extract() reads from.
+    full_text: str = ""
+    budget_chars: int = DEFAULT_MAX_CHARS
 
     def render(self, header: str = "") -> str:
         """The observation as the model reads it."""
@@ -36,9 +42,10 @@ class Observation:
             note = ""
             if self.snapshot.capped:
                 note = (
-                    f" (page is long: {self.snapshot.original_chars} characters, long texts shortened"
+                    f" (page is long: {self.snapshot.original_chars} characters, over the budget of "
+                    f"{self.budget_chars}; long texts shortened"
                     + (f", {self.snapshot.omitted_lines} lines left out" if self.snapshot.omitted_lines else "")
-                    + ")"
+                    + "; extract(query) finds any text of the whole page, extract(part=N) reads it in parts)"
                 )
             lines.append(f"Snapshot{note}:")
             lines.append(self.snapshot.text)
@@ -49,10 +56,23 @@ class Observation:
         return f"(earlier page: {self.url} — {self.title!r}; snapshot elided, its refs are stale)"
 
 
+# The text of the page's <pre> blocks, line breaks included (the aria snapshot squashes them).
+_PRE_JS = "() => Array.from(document.querySelectorAll('pre')).slice(0, 100).map(p => p.innerText.slice(0, 20000))"
+
+
+def _pre_blocks(page: Page) -> list[str]:
+    try:
+        blocks = page.evaluate(_PRE_JS)
+    except Exception:  # a navigation under us: the snapshot stays usable without them
+        return []
+    return [b for b in blocks if isinstance(b, str)]
+
+
 def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float = 10.0) -> Observation:
     """Snapshot the page, retrying while a navigation replaces the document under us."""
     started = time.monotonic()
     raw: str | None = None
+    pre: list[str] = []
     error: str | None = None
     for attempt in range(3):
         remaining = timeout_s - (time.monotonic() - started)
@@ -62,6 +82,7 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
         try:
             page.wait_for_load_state("domcontentloaded", timeout=max(1.0, remaining * 1000))
             raw = page.aria_snapshot(mode="ai", timeout=max(1.0, remaining * 1000))
+            pre = _pre_blocks(page)
             error = None
             break
         except Exception as exc:  # "Execution context was destroyed" during a navigation, timeouts
@@ -72,11 +93,47 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
                 except Exception:
                     break
     text = raw or ""
+    full = compact_snapshot(text, pre)
     return Observation(
         url=page_url(page),
         title=safe_title(page),
-        snapshot=cap_snapshot(text, max_chars),
+        snapshot=cap_snapshot(full, max_chars),
+        full_text=full,
+        budget_chars=max_chars,
         refs=extract_refs(text),
+        elements=extract_elements(text),
         error=error if raw is None else None,
         snapshot_ms=int((time.monotonic() - started) * 1000),
     )
+
+
+def extract(full_text: str, query: str, part: int, max_chars: int) -> str:
+    """Text of the whole (uncapped) snapshot: the lines matching ``query`` (case-insensitive) with a
+    line of context each side, or else part ``part`` of it in ``max_chars`` pieces."""
+    lines = full_text.splitlines()
+    if query.strip():
+        needle = query.strip().lower()
+        hits = [i for i, line in enumerate(lines) if needle in line.lower()]
+        if not hits:
+            return f"no text matching {query!r} on this page"
+        keep = sorted({j for i in hits for j in range(max(0, i - 1), min(len(lines), i + 2))})
+        out: list[str] = []
+        used = 0
+        for j in keep:
+            if used + len(lines[j]) + 1 > max_chars:
+                out.append(f"- … more matches left out ({len(hits)} lines match)")
+                break
+            out.append(lines[j])
+            used += len(lines[j]) + 1
+        return f"{len(hits)} line(s) match {query!r}:\n" + "\n".join(out)
+    parts: list[list[str]] = [[]]
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > max_chars and parts[-1]:
+            parts.append([])
+            used = 0
+        parts[-1].append(line[:max_chars])
+        used += len(line) + 1
+    if part > len(parts):
+        return f"the page has only {len(parts)} part(s)"
+    return f"part {part} of {len(parts)}:\n" + "\n".join(parts[part - 1])

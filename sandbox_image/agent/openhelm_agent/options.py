@@ -17,6 +17,10 @@ class AgentOptions(BaseModel):
     observation_max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1000)
     action_timeout_s: float = Field(default=10.0, gt=0)
     navigation_timeout_s: float = Field(default=30.0, gt=0)
+    # Ask the upstream for constrained output (``response_format`` with a JSON schema of the tool
+    # calls, done.result bound to the output schema) instead of ``tools``. Off by default: only some
+    # servers enforce it (llama.cpp, vLLM, OpenAI), others reject or ignore the field.
+    constrained_output: bool = False
     keep_turns: int = Field(default=20, ge=1)
     progress_timeout_s: float = Field(default=2.0, gt=0)
     complete_attempts: int = Field(default=3, ge=1)

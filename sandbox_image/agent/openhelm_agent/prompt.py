@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from openhelm_agent.spec import RunSpec
 
@@ -13,11 +15,13 @@ You are OpenHelm, a browser agent. You control a real Chromium browser with tool
 user's task, then report the answer with the `done` tool.
 
 How you see the page: after your actions you get the page URL, its title and an accessibility \
-snapshot, one element per line, e.g. `- button "Search" [ref=e12]` or `- cell "10" [ref=f2e31]`. \
-The ref identifies the element for click, type and select.
+snapshot of the whole page, one element per line, e.g. `- button "Search" [ref=e12]`, \
+`- link "Docs" [ref=f2e31]`, `- Some paragraph text`, a table row as `- row: Seats | 1 | ∞`. Only \
+elements you can act on have a ref; the ref identifies the element for click, type and select.
 
 Tools: navigate(url), click(ref), type(ref, text, submit), select(ref, value), \
-scroll(direction, amount), go_back(), wait(seconds), done(result, confidence, summary).
+scroll(direction, amount), go_back(), wait(seconds), extract(query, part) (search or read the whole \
+page when the snapshot was shortened), done(result, confidence, summary).
 
 Rules:
 - Use only refs from the LATEST snapshot. Refs from older snapshots are stale and will fail.
@@ -40,7 +44,47 @@ Output schema for done.result (JSON Schema):
 {domains}"""
 
 
-def build_system_prompt(spec: RunSpec) -> str:
+_CONSTRAINED = """
+Reply format: every reply is exactly one JSON object {{"name": <tool>, "arguments": {{...}}}}, \
+e.g. {{"name": "click", "arguments": {{"ref": "e12"}}}} or \
+{{"name": "done", "arguments": {{"result": ..., "confidence": 0.9, "summary": "..."}}}}.
+"""
+# A URL in prose: up to whitespace or a quote/bracket; trailing sentence punctuation is not part of it.
+_URL = re.compile(r"https?://[^\s<>\"'`()\[\]{}]+", re.I)
+
+
+def url_in_prompt(prompt: str) -> str | None:
+    """The first http(s) URL named in the task, if any (without trailing punctuation)."""
+    match = _URL.search(prompt)
+    if match is None:
+        return None
+    url = match.group(0).rstrip(".,;:!?")
+    return url if len(url) > len("https://") else None
+
+
+def tool_call_format(tools: list[dict[str, Any]], output_schema: dict[str, Any] | bool | None) -> dict[str, Any]:
+    """``response_format`` constraining the reply to one call of these tools, done.result to the
+    output schema (for upstreams that enforce a JSON schema by grammar, such as llama.cpp)."""
+    variants = []
+    for tool in tools:
+        function = tool["function"]
+        parameters = dict(function["parameters"])
+        if function["name"] == "done" and output_schema not in (None, True):
+            properties = dict(parameters.get("properties", {}))
+            properties["result"] = output_schema
+            parameters["properties"] = properties
+        variants.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": function["name"]}, "arguments": parameters},
+                "required": ["name", "arguments"],
+            }
+        )
+    schema = variants[0] if len(variants) == 1 else {"anyOf": variants}
+    return {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": schema}}
+
+
+def build_system_prompt(spec: RunSpec, *, constrained: bool = False) -> str:
     schema = "any JSON value" if spec.output_schema in (None, True) else json.dumps(spec.output_schema)
     domains = ""
     if spec.allowed_domains:
@@ -53,9 +97,10 @@ def build_system_prompt(spec: RunSpec) -> str:
         repairs=MAX_SCHEMA_REPAIRS,
         schema=schema,
         domains=domains,
-    )
+    ) + (_CONSTRAINED.format() if constrained else "")
 
 
-def build_task_message(spec: RunSpec) -> str:
-    start = f"\nStart page: {spec.start_url} (already open)." if spec.start_url else ""
+def build_task_message(spec: RunSpec, start_url: str | None = None) -> str:
+    start_url = start_url or spec.start_url
+    start = f"\nStart page: {start_url} (already open)." if start_url else ""
     return f"Task:\n{spec.prompt}{start}"

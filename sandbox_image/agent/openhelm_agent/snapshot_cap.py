@@ -37,7 +37,7 @@ ELLIPSIS = "…"
 _TEXT_LIMITS = (400, 200, 120, MIN_TEXT)
 _URL_LIMITS = (200, 100, 60)
 _LONG_TEXT_LAST = 30
-_MARKER_RESERVE = 120
+_MARKER_RESERVE = 200
 _NOISE = re.compile(r" \[cursor=pointer\]")
 _REF = re.compile(r"\[ref=([A-Za-z0-9_-]+)\]")
 # `- role "name" [attr] [attr]: value` -- every part after the role optional.
@@ -64,6 +64,20 @@ class CappedSnapshot:
 def extract_refs(snapshot: str) -> set[str]:
     """Every element ref (``e12``, ``f4e80``) that appears in a snapshot."""
     return set(_REF.findall(snapshot))
+
+
+def extract_elements(snapshot: str) -> dict[str, tuple[str, str]]:
+    """ref -> (role, name) of every element line with a ref (for action errors the model can use)."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in snapshot.splitlines():
+        ref = _REF.search(line)
+        if ref is None:
+            continue
+        match = _LINE.match(line)
+        role = match.group("role") if match else "element"
+        name = (match.group("name") or "") if match else ""
+        out[ref.group(1)] = (role, name.replace('\\"', '"'))
+    return out
 
 
 def _cut(text: str, limit: int) -> str:
@@ -221,5 +235,8 @@ def cap_snapshot(snapshot: str, max_chars: int) -> CappedSnapshot:
         kept.append(line)
         used += len(line) + 1
     dropped = len(lines) - len(kept)
-    kept.append(f"- {ELLIPSIS} {dropped} more lines of this page were left out (snapshot over {max_chars} characters)")
+    kept.append(
+        f"- {ELLIPSIS} {dropped} more lines of this page were left out (snapshot over {max_chars} characters): "
+        "extract(query) searches the whole page, extract(part=2) reads on"
+    )
     return CappedSnapshot("\n".join(kept), original, shortened, omitted + dropped)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openhelm_agent.policy import normalize_pattern
 
-ActionName = Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+ActionName = Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
 
 
 class SpecError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +54,13 @@ class WaitArgs(_Args):
     seconds: float = Field(ge=0, le=30, description="How long to wait, in seconds (at most 30).")
 
 
+class ExtractArgs(_Args):
+    query: str = Field(
+        default="", description="Text to find on the whole page (case-insensitive); empty: read by part."
+    )
+    part: int = Field(default=1, ge=1, le=1000, description="Without a query: which part of a long page to read.")
+
+
 class DoneArgs(_Args):
     result: Any = Field(description="The answer, as JSON that validates against the output schema in the instructions.")
     confidence: float = Field(
@@ -75,6 +82,11 @@ TOOLS: dict[str, tuple[type[_Args], str]] = {
     ),
     "go_back": (GoBackArgs, "Go back to the previous page of this tab."),
     "wait": (WaitArgs, "Wait for the page to finish loading or updating."),
+    "extract": (
+        ExtractArgs,
+        "Read the whole current page as text when the snapshot was shortened: the lines matching a "
+        "query, or the page part by part. Does not change the page.",
+    ),
     "done": (
         DoneArgs,
         "Finish the task with the result, your confidence and a short summary. Ends the run "
@@ -104,6 +116,50 @@ def tool_specs() -> list[dict[str, Any]]:
         }
         for name, (model, description) in TOOLS.items()
     ]
+
+
+# Roles whose element takes typed text, and those select() works on (from the snapshot).
+TEXT_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton"})
+SELECT_ROLES = frozenset({"combobox", "listbox"})
+# What is listed as an alternative: a <select> is a combobox too, so comboboxes are not offered for text.
+_KINDS = {
+    "type": (TEXT_ROLES, TEXT_ROLES - {"combobox"}, "a text input", "text inputs"),
+    "select": (SELECT_ROLES, SELECT_ROLES, "a drop-down", "drop-downs"),
+}
+MAX_LISTED_ALTERNATIVES = 8
+
+
+def describe(ref: str, elements: Mapping[str, tuple[str, str]]) -> str:
+    """``ref e12 (link "Pricing")``: the ref as the snapshot shows it."""
+    role, name = elements.get(ref, ("", ""))
+    if not role:
+        return f"ref {ref}"
+    return f'ref {ref} ({role} "{name[:60]}")' if name else f"ref {ref} ({role})"
+
+
+def wrong_kind(action: str, ref: str, elements: Mapping[str, tuple[str, str]], *, force: bool = False) -> str:
+    """The error for typing into / selecting on an element of the wrong kind, naming the ones that
+    would work; "" when the element is of the right kind (or unknown, unless ``force``)."""
+    if action not in _KINDS:
+        return ""
+    roles, offered, one, many = _KINDS[action]
+    role = elements.get(ref, ("", ""))[0]
+    if not force and (not role or role in roles):
+        return ""
+    alternatives = [f"{r} ({n[:40]})" if n else r for r, (kind, n) in elements.items() if kind in offered and r != ref]
+    listed = ", ".join(alternatives[:MAX_LISTED_ALTERNATIVES]) + (
+        " …" if len(alternatives) > MAX_LISTED_ALTERNATIVES else ""
+    )
+    role_text = f"a {role}" if role else "an element"
+    name = elements.get(ref, ("", ""))[1]
+    head = f"ref {ref} is {role_text}" + (f' "{name[:60]}"' if name else "") + f", not {one}"
+    if action == "type" and role in SELECT_ROLES:  # a <select>: what the model wants is select()
+        head += f"; to choose one of its options use select(ref={ref!r}, value=...)"
+    return (
+        f"{head}; {many} on this page: {listed}"
+        if alternatives
+        else f"{head}; there is no {one[2:] if one.startswith('a ') else one} on this page"
+    )
 
 
 class ToolArgsError(ValueError):
@@ -154,19 +210,73 @@ class ToolExecutor:
         self.navigation_timeout_s = navigation_timeout_s
         self.settle_timeout_s = settle_timeout_s
 
-    def execute(self, name: str, args: _Args, known_refs: set[str]) -> ToolOutcome:
-        """Run the action; Playwright errors (bad ref, timeout) come back as an error outcome."""
+    def execute(
+        self,
+        name: str,
+        args: _Args,
+        known_refs: set[str],
+        elements: Mapping[str, tuple[str, str]] | None = None,
+    ) -> ToolOutcome:
+        """Run the action; its errors (bad ref, wrong kind of element, timeouts) come back as an
+        error outcome that says what the ref is and what would work (``elements``: ref -> role, name
+        of the latest snapshot), not as Playwright's text."""
+        elements = elements or {}
         ref = getattr(args, "ref", None)
         if ref is not None and ref not in known_refs:
             return ToolOutcome("", f"ref {ref!r} is not in the latest snapshot; use a ref from the latest snapshot")
+        if ref is not None:
+            mismatch = wrong_kind(name, ref, elements)
+            if mismatch:
+                return ToolOutcome("", mismatch)
         try:
             handler: Callable[[Any], ToolOutcome] = getattr(self, f"_do_{name}")
             outcome = handler(args)
         except Exception as exc:  # Playwright errors and timeouts are data for the model
-            return ToolOutcome("", f"{name} failed: {short_error(exc)}")
+            return ToolOutcome("", self._explain(name, args, exc, elements))
         if name not in ("wait", "scroll"):
             self._settle()
         return outcome
+
+    def _explain(self, name: str, args: _Args, exc: Exception, elements: Mapping[str, tuple[str, str]]) -> str:
+        """A short, actionable message for a failed action (Playwright's own text as a last resort)."""
+        ref = getattr(args, "ref", None)
+        raw = str(exc)
+        if ref is None:
+            if "Timeout" in raw:
+                return f"{name} did not finish within the time allowed; the site may be slow: try again or wait"
+            return f"{name} failed: {short_error(exc)}"
+        what = describe(ref, elements)
+        if "is not an <input>" in raw or "not an <input>, <textarea>" in raw:
+            return wrong_kind("type", ref, elements, force=True) or f"{what} cannot take text"
+        if "not a <select>" in raw:
+            return wrong_kind("select", ref, elements, force=True) or f"{what} is not a drop-down"
+        if name == "select" and "did not find some options" in raw:
+            options = self._options(ref)
+            value = getattr(args, "value", "")
+            listed = ", ".join(repr(o) for o in options[:20]) if options else "none found"
+            return f"{what} has no option {value!r}; its options: {listed}"
+        if "not attached" in raw or "detached" in raw:
+            return f"{what} is gone: the page changed; use a ref from the new snapshot"
+        if "intercepts pointer events" in raw:
+            return f"{what} is covered by another element (a dialog, banner or overlay?); close that first, or scroll"
+        if "not enabled" in raw or "disabled" in raw:
+            return f"{what} is disabled; fill in or select what it depends on first, or use another element"
+        if "not visible" in raw or "Timeout" in raw:
+            return (
+                f"{what} could not be used within {self.action_timeout_s:g}s: it is probably hidden or not ready; "
+                "open the menu or section that holds it, scroll to it, or wait"
+            )
+        return f"{name} on {what} failed: {short_error(exc)}"
+
+    def _options(self, ref: str) -> list[str]:
+        with contextlib.suppress(Exception):
+            labels = self.session.page.get_by_ref(ref).evaluate(
+                "el => Array.from(el.options || el.querySelectorAll('[role=option]'))"
+                ".map(o => (o.label || o.textContent || '').trim())",
+                timeout=self._timeout_ms(1.0),
+            )
+            return [str(label) for label in labels if label]
+        return []
 
     def _timeout_ms(self, seconds: float | None = None) -> float:
         return self.deadline.cap_ms(self.action_timeout_s if seconds is None else seconds)

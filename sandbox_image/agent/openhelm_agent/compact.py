@@ -1,0 +1,228 @@
+"""A leaner rendering of Playwright's AI aria snapshot: what the model reads, in fewer tokens.
+
+Playwright puts ``[ref=…]`` on every node (paragraphs, rows, wrappers), a ``/url:`` line under
+every link and ``[cursor=pointer]`` on most of them, nests wrappers that say nothing, and flattens
+``<pre>`` blocks into one line. Here, without losing any visible text:
+
+- a ref stays only on elements an action can target (links, buttons, inputs, options of custom
+  listboxes, … and elements with a pointer cursor that are not inside one of those);
+- ``/url:`` lines, ``[cursor=pointer]`` and ``[active]`` go (links stay clickable by ref);
+- unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
+  children move up a level; their text, and text nodes, become plain lines ``- Some text``;
+- a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
+- the options of a ``<select>`` become one line;
+- a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
+
+Lines this module does not understand pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+INTERACTIVE = frozenset(
+    {
+        "link",
+        "button",
+        "textbox",
+        "searchbox",
+        "combobox",
+        "checkbox",
+        "radio",
+        "switch",
+        "tab",
+        "menuitem",
+        "menuitemcheckbox",
+        "menuitemradio",
+        "option",
+        "slider",
+        "spinbutton",
+        "listbox",
+        "treeitem",
+        "gridcell",
+    }
+)
+WRAPPERS = frozenset(
+    {"generic", "group", "none", "presentation", "rowgroup", "list", "listitem", "paragraph", "article", "section"}
+)
+CELLS = frozenset({"cell", "columnheader", "rowheader", "gridcell"})
+_DROPPED_ATTRS = frozenset({"cursor=pointer", "active"})
+_ITEM = re.compile(r"^(?P<indent>\s*)- (?P<body>.*)$")
+_NODE = re.compile(
+    r'^(?P<role>[^\s"\[:]+)'
+    r'(?: "(?P<name>(?:[^"\\]|\\.)*)")?'
+    r"(?P<attrs>(?: \[[^\]\n]*\])*)"
+    r"(?P<tail>:(?: (?P<value>.*))?)?$"
+)
+_ATTR = re.compile(r"\[([^\]\n]*)\]")
+
+
+@dataclass
+class _Node:
+    indent: int
+    raw: str  # the original line, for anything not understood
+    role: str = ""
+    name: str | None = None
+    attrs: list[str] = field(default_factory=list)
+    ref: str | None = None
+    value: str | None = None
+    prop: tuple[str, str] | None = None  # ("/url", "…"), ("/placeholder", "…")
+    parsed: bool = False
+    children: list[_Node] = field(default_factory=list)
+
+
+def _unquote_item(body: str) -> str:
+    """YAML single-quoted items: ``'link "a: b" [ref=e1]':`` -> ``link "a: b" [ref=e1]:``."""
+    if body.startswith("'"):
+        end = body.rfind("'")
+        if end > 0 and body[end + 1 :] in ("", ":"):
+            return body[1:end].replace("''", "'") + body[end + 1 :]
+    return body
+
+
+def _plain(value: str) -> str:
+    """A YAML scalar as text (double-quoted ones decoded)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return str(json.loads(value))
+        except ValueError:
+            return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
+def _parse_line(line: str) -> _Node:
+    item = _ITEM.match(line)
+    if item is None:
+        return _Node(indent=len(line) - len(line.lstrip()), raw=line)
+    node = _Node(indent=len(item.group("indent")), raw=line)
+    body = _unquote_item(item.group("body"))
+    if body.startswith("/"):
+        key, _, value = body.partition(": ")
+        node.prop = (key.rstrip(":"), _plain(value))
+        node.parsed = True
+        return node
+    match = _NODE.match(body)
+    if match is None:
+        return node
+    node.parsed = True
+    node.role = match.group("role")
+    node.name = match.group("name")
+    for attr in _ATTR.findall(match.group("attrs") or ""):
+        if attr.startswith("ref="):
+            node.ref = attr[4:]
+        elif attr not in _DROPPED_ATTRS:
+            node.attrs.append(attr)
+    value = match.group("value")
+    node.value = _plain(value) if value is not None else None
+    return node
+
+
+def _tree(lines: Iterable[str]) -> list[_Node]:
+    roots: list[_Node] = []
+    stack: list[_Node] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        node = _parse_line(line)
+        while stack and stack[-1].indent >= node.indent:
+            stack.pop()
+        (stack[-1].children if stack else roots).append(node)
+        stack.append(node)
+    return roots
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Renderer:
+    def __init__(self, pre_blocks: Iterable[str]) -> None:
+        self.pre = {_squash(b): b.strip("\n") for b in pre_blocks if b.strip()}
+        self.out: list[str] = []
+
+    def head(self, node: _Node, keep_ref: bool) -> str:
+        text = node.role
+        if node.name is not None and node.name != "":
+            text += " " + _quote(node.name)
+        for attr in node.attrs:
+            text += f" [{attr}]"
+        if keep_ref and node.ref:
+            text += f" [ref={node.ref}]"
+        return text
+
+    def emit(self, depth: int, text: str) -> None:
+        self.out.append("  " * depth + "- " + text)
+
+    def render(self, nodes: list[_Node], depth: int, in_clickable: bool) -> None:
+        for node in nodes:
+            self.node(node, depth, in_clickable)
+
+    def node(self, node: _Node, depth: int, in_clickable: bool) -> None:
+        if not node.parsed:
+            self.out.append("  " * depth + node.raw.lstrip())
+            self.render(node.children, depth + 1, in_clickable)
+            return
+        if node.prop is not None:
+            key, value = node.prop
+            if key != "/url":
+                self.emit(depth, f"{key}: {value}")
+            return
+        pointer = "cursor=pointer" in node.raw
+        keep_ref = bool(node.ref) and (node.role in INTERACTIVE or (pointer and not in_clickable))
+        clickable = in_clickable or keep_ref
+        children = [c for c in node.children if not (c.prop is not None and c.prop[0] == "/url")]
+        placeholders = [c for c in children if c.prop is not None and c.prop[0] == "/placeholder"]
+        children = [c for c in children if c not in placeholders]
+        if node.value is not None:
+            block = self.pre.get(_squash(node.value))
+            if block is not None and "\n" in block:
+                self.emit(depth, f"{self.head(node, keep_ref)}: |")
+                pad = "  " * (depth + 1) + "  "
+                self.out.extend(pad + line if line else "" for line in block.splitlines())
+                return
+        if node.role == "text" and not children:
+            self.emit(depth, node.value or "")
+            return
+        if node.role in WRAPPERS and not node.name and not keep_ref and not node.attrs and not placeholders:
+            if node.value is not None:
+                self.emit(depth, node.value)
+            self.render(children, depth, clickable)
+            return
+        if node.role == "row" and children and all(self._plain_cell(c) for c in children) and not keep_ref:
+            cells = [c.name if c.name is not None else (c.value or "") for c in children]
+            self.emit(depth, "row: " + " | ".join(cells))
+            return
+        if children and all(c.parsed and c.role == "option" and not c.children and not c.ref for c in children):
+            options = [(c.name or "") + "".join(f" [{a}]" for a in c.attrs) for c in children]
+            self.emit(depth, self.head(node, keep_ref) + ":")
+            self.emit(depth + 1, "options: " + " | ".join(options))
+            return
+        text = self.head(node, keep_ref)
+        for placeholder in placeholders:
+            text += f" [placeholder={placeholder.prop[1] if placeholder.prop else ''}]"
+        if node.value is not None:
+            text += f": {node.value}"
+        elif children:
+            text += ":"
+        self.emit(depth, text)
+        self.render(children, depth + 1, clickable)
+
+    @staticmethod
+    def _plain_cell(node: _Node) -> bool:
+        return node.parsed and node.role in CELLS and not node.children and "|" not in (node.name or node.value or "")
+
+
+def compact_snapshot(snapshot: str, pre_blocks: Iterable[str] = ()) -> str:
+    """The leaner rendering of an AI snapshot (``pre_blocks``: the page's ``<pre>`` texts)."""
+    renderer = _Renderer(pre_blocks)
+    renderer.render(_tree(snapshot.splitlines()), 0, False)
+    return "\n".join(renderer.out)
