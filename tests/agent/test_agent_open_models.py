@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from devstack.testing.fake_openai import Text, ToolCall, find_ref, last_user_text
 from tests.agent.harness import PLANS_SCHEMA, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl, run
-from tests.support.fake_openai import Text, ToolCall, find_ref, last_user_text
 
 DONE_ARGS = {"result": VALID_PLANS, "confidence": 0.9, "summary": "Read the pricing table."}
 

@@ -132,7 +132,7 @@ def test_openhelm_constrained_output_turns_on_response_format(
     site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:
     """A llama.cpp-style upstream: the tool call comes back as JSON content under a JSON schema."""
-    from tests.support.fake_openai import FakeOpenAI, Text
+    from devstack.testing.fake_openai import FakeOpenAI, Text
 
     plane, url = control
     spec_path = tmp_path / "run_spec.json"
