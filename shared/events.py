@@ -1,41 +1,9 @@
-"""Events on the EventBridge bus (source ``openhelm``). Details carry ids and a summary, never secrets."""
+"""What goes on the event bus: the detail of Run * events. Putting events there is
+:mod:`shared.aws.event_bus`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from shared.errors import ServiceUnavailable
-from shared.logging import get_logger
-
-SOURCE = "openhelm"
-log = get_logger("events")
-
-
-class EventPublisher:
-    def __init__(self, client: Any, bus_name: str) -> None:
-        self.client = client
-        self.bus_name = bus_name
-
-    def publish(self, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None) -> None:
-        entry = {
-            "Source": SOURCE,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, default=str, separators=(",", ":")),
-            "EventBusName": self.bus_name,
-            "Resources": resources or [],
-        }
-        try:
-            out = self.client.put_events(Entries=[entry])
-        except Exception as exc:  # botocore errors: the caller decides whether this is fatal
-            raise ServiceUnavailable("event bus unavailable", code="events_unavailable") from exc
-        if out.get("FailedEntryCount"):
-            failed = out["Entries"][0]
-            raise ServiceUnavailable(
-                f"event not accepted: {failed.get('ErrorCode')}: {failed.get('ErrorMessage')}",
-                code="events_unavailable",
-            )
-        log.debug("event_published", detail_type=detail_type)
 
 
 def run_summary(run: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shared.models.runs import Confidence, RunError, Usage
 from shared.orchestration.budget import ResultTooLarge, fit_run_item
 from shared.orchestration.errors import ERROR_CODES
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
-from shared.runs import finish_run
+from shared.runs.lifecycle import finish_run
 from shared.services import Services
 
 log = get_logger("orchestration.finalize")

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from shared import runs, tokens
+from shared import tokens
 from shared.clock import FakeClock
 from shared.llm_gateway_http import handle
 from shared.models.runs import CreateRunRequest
 from shared.orchestration.admission import admit
 from shared.orchestration.sandboxing import start_sandbox
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.aws import make_services
 from tests.support.fake_openai import FakeOpenAI, Stall, ToolCall

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared import callbacks, runs, tokens
+from shared import callbacks, tokens
 from shared.clock import FakeClock
 from shared.errors import Conflict
 from shared.models.runs import CreateRunRequest
@@ -14,6 +14,7 @@ from shared.orchestration.admission import admit
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.orchestration.finalize import cleanup, finalize
 from shared.orchestration.sandboxing import start_sandbox
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.aws import make_services
 from tests.support.fake_sandbox import FakeSandboxProvider
