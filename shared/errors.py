@@ -11,7 +11,7 @@ name) as the error, which the ASL's Retry and Catch match:
 - ``ServiceUnavailable``: retried (Admit, Finalize). Raised by data access when DynamoDB (or another
   AWS service, after botocore's own retries) is unreachable. Step code that wants a transient
   failure retried raises this class itself, not a subclass.
-- ``SandboxStartFailed`` (shared/orchestration/errors.py): retried by RunAgent, then Cleanup records
+- ``SandboxStartFailed`` (shared/orchestration/errors.py): retried by StartSandbox, then Cleanup records
   ``SANDBOX_START_FAILED``.
 - ``RunCancelled`` (shared/orchestration/errors.py) and the codes sent with SendTaskFailure
   (``CANCELLED``, ``AGENT_CRASHED``, ``AGENT_TIMEOUT``, ``BUDGET_EXCEEDED``): caught, recorded by Cleanup.

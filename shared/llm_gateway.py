@@ -29,7 +29,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.services import Services
 
-log = get_logger("llm_gateway")
+log = get_logger(__name__)
 # A buffered function URL answers at most 6 MB, the JSON-escaped body included: well above any chat
 # completion, and a larger upstream reply is refused whole rather than cut into invalid JSON.
 MAX_UPSTREAM_BODY = 4 * 1024 * 1024

@@ -20,7 +20,7 @@ from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
 
-log = get_logger("api")
+log = get_logger(__name__)
 
 
 def authenticate(event: dict[str, Any], routes: list[tuple[str, re.Pattern[str]]]) -> None:

@@ -27,7 +27,7 @@ from shared.models.billing import Balance, LedgerEntry, LedgerPage, UsageRecord
 from shared.models.common import RunStatus
 from shared.services import Services
 
-log = get_logger("billing")
+log = get_logger(__name__)
 # Attempts of the read-balance / conditional-write loop before giving up (the caller retries). Each
 # round at least one of the contending writers wins, so this many concurrent charges of one org
 # always get through.

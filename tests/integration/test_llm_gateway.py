@@ -16,8 +16,8 @@ from shared import tokens
 from shared.clock import FakeClock
 from shared.llm_gateway_http import handle
 from shared.models.runs import CreateRunRequest
-from shared.orchestration.admission import admit
-from shared.orchestration.sandboxing import start_sandbox
+from shared.orchestration.admit import admit
+from shared.orchestration.start_sandbox import start_sandbox
 from shared.runs import service as runs
 from shared.services import Services
 from tests.support.aws import make_services

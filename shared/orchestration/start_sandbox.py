@@ -1,4 +1,4 @@
-"""RunAgent: mint the run token, start the sandbox with the run spec, mark the run running.
+"""StartSandbox: mint the run token, start the sandbox with the run spec, mark the run running.
 
 Runs as a ``lambda:invoke.waitForTaskToken`` task: it returns at once, and the execution then waits,
 with no compute, until the agent's completion callback sends the task token back.
@@ -20,7 +20,7 @@ from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
 
-log = get_logger("orchestration.sandbox")
+log = get_logger(__name__)
 
 
 def run_spec(run: dict[str, Any], deadline_at: float | None = None) -> dict[str, Any]:
