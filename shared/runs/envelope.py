@@ -1,4 +1,5 @@
-"""The public run envelope, the one shape the API, webhook bodies and events are built from.
+"""The public shapes of a run: the envelope (the API's answers and webhook bodies) and the summary
+that the Run * events carry.
 
 Usage comes from the billed figures once recorded, else the cost so far by the same pricing code
 (shared/billing/usage.py); stored evidence gets short-lived presigned URLs (the bucket is private).
@@ -13,6 +14,22 @@ from shared.errors import NotFound
 from shared.ids import is_id
 from shared.models.runs import Run
 from shared.services import Services
+
+
+def run_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """The detail of Run * events: ids and status, never inputs or results (they may hold secrets)."""
+    return {
+        "run_id": run["id"],
+        "org_id": run.get("org_id"),
+        "project_id": run.get("project_id"),
+        "job_id": run.get("job_id"),
+        "status": run.get("status"),
+        "model": run.get("model"),
+        "created_at": run.get("created_at"),
+        "finished_at": run.get("finished_at"),
+        "error_code": (run.get("error") or {}).get("code"),
+        "metadata": run.get("metadata") or {},
+    }
 
 
 def envelope(svc: Services, item: dict[str, Any]) -> Run:

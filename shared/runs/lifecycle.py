@@ -18,10 +18,10 @@ from typing import Any
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
-from shared.events import run_summary
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.runs import RunError
+from shared.runs.envelope import run_summary
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -40,8 +40,6 @@ TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 # Statuses in which a run holds one of its org's concurrent-run slots (acquired on the way in,
 # released on the way out, in the same transaction as the status change).
 HOLDS_SLOT = frozenset({_S.starting, _S.running, _S.needs_input})
-# Kept for readers of the old name (the statuses a run is in once admitted).
-ADMITTED_STATUSES = HOLDS_SLOT
 
 _FINISHED_EVENT = {
     RunStatus.succeeded: "Run Succeeded",

@@ -24,14 +24,13 @@ from shared.errors import (
     RateLimited,
     Unprocessable,
 )
-from shared.events import run_summary
 from shared.ids import is_id
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
 from shared.ratelimit import decision_headers
-from shared.runs.envelope import envelope, get_run
+from shared.runs.envelope import envelope, get_run, run_summary
 from shared.runs.lifecycle import fail_run, finish_run
 from shared.schemas import check_output_schema
 from shared.services import Services
