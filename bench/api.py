@@ -100,7 +100,7 @@ def main() -> None:
         )["stateMachineArn"]
         phase("accept path")
         # 2. The same load while every run goes through the real run machine (moto's interpreter,
-        #    Admit/RunAgent/Finalize in-process) with the instant agent calling back over HTTP.
+        #    Admit/StartSandbox/Finalize in-process) with the instant agent calling back over HTTP.
         svc.orchestrator.state_machine_arn = real_machine
         phase("with orchestration")
         provider_started = provider.started

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def generate() -> str:
-    from shared.api.openapi import openapi_json
+    from shared.api.app import openapi_json
 
     return json.dumps(json.loads(openapi_json()), indent=2, sort_keys=True) + "\n"
 

@@ -14,7 +14,7 @@ from shared.models.keys import ApiKey, ApiKeyCreated, ApiKeyList
 from shared.models.orgs import ApiKeyRecord, Scope
 from shared.services import Services
 
-log = get_logger("api_keys")
+log = get_logger(__name__)
 MAX_LIVE_KEYS = 100
 
 

@@ -17,22 +17,18 @@ whatever happened to the files:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from shared.aws.evidence_store import EvidenceStoreUnavailable
 from shared.logging import get_logger
 from shared.models.common import TERMINAL_STATUSES, RunStatus
-from shared.models.runs import Run
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound
 from shared.services import Services
 
-log = get_logger("evidence")
+log = get_logger(__name__)
 
 RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json")
 MAX_SCREENSHOTS = 200
@@ -70,8 +66,8 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         return _record(svc, run, outcome, [])
     except SandboxError as exc:
         return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
-    except (BotoCoreError, ClientError) as exc:  # S3, after botocore's own retries
-        return _record(svc, run, EvidenceOutcome("failed", error=f"storing evidence failed: {exc}"[:500]), [])
+    except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
+        return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
     _kill(svc, sandbox_id, run_id)
     return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items)
 
@@ -107,16 +103,8 @@ def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[lis
 
 
 def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> dict[str, Any]:
-    digest = hashlib.sha256(data)
-    svc.aws.s3.put_object(
-        Bucket=svc.settings.evidence_bucket,
-        Key=key,
-        Body=data,
-        ContentType=content_type,
-        # S3 checks the bytes it stored against this digest and refuses a corrupted upload.
-        ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
-    )
-    return {"path": path, "key": key, "sha256": digest.hexdigest(), "bytes": len(data), "content_type": content_type}
+    sha256 = svc.evidence_store.put(key, data, content_type)
+    return {"path": path, "key": key, "sha256": sha256, "bytes": len(data), "content_type": content_type}
 
 
 def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
@@ -158,21 +146,3 @@ def _announce(svc: Services, run: dict[str, Any], status: str, files: int, error
     svc.runs.transition(
         run["org_id"], run["id"], from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
     )
-
-
-def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: int | None = None) -> Run:
-    """The envelope with short-lived presigned GET URLs for the stored evidence (the bucket is private).
-    Presigning is local computation: no call to S3."""
-    ttl = expires_s or svc.settings.evidence_url_ttl_s
-    base = manifest_key.rsplit("/", 1)[0] + "/"
-
-    def url(key: str) -> str:
-        return svc.aws.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": svc.settings.evidence_bucket, "Key": key}, ExpiresIn=ttl
-        )
-
-    evidence = [
-        item.model_copy(update={"screenshot_url": url(base + item.path)}) if item.path else item
-        for item in run.evidence or []
-    ]
-    return run.model_copy(update={"evidence": evidence, "evidence_manifest_url": url(manifest_key)})

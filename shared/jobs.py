@@ -9,10 +9,11 @@ from shared.ids import is_id
 from shared.models.jobs import CreateJobRequest, Job, JobList, UpdateJobRequest
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, JobRunRequest
-from shared.runs import CreatedRun, create_run
+from shared.runs.service import CreatedRun, create_run
 from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.templating import placeholders
+from shared.webhooks.ssrf import check_webhook_url
 
 _RUN_DEFAULTS = (
     "output_schema",
@@ -37,8 +38,6 @@ def _check(svc: Services, org_id: str, job: Job) -> None:
     if job.project_id and (not is_id(job.project_id, "prj") or svc.projects.get(org_id, job.project_id) is None):
         raise Unprocessable(f"no project {job.project_id}", code="project_not_found")
     if job.webhook_url is not None:
-        from shared.webhooks.ssrf import check_webhook_url
-
         # Refused now, not on every run made from the job; deliveries resolve and check again.
         check_webhook_url(job.webhook_url, svc.settings)
 

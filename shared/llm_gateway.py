@@ -29,7 +29,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.services import Services
 
-log = get_logger("llm_gateway")
+log = get_logger(__name__)
 # A buffered function URL answers at most 6 MB, the JSON-escaped body included: well above any chat
 # completion, and a larger upstream reply is refused whole rather than cut into invalid JSON.
 MAX_UPSTREAM_BODY = 4 * 1024 * 1024
@@ -88,12 +88,26 @@ def chat_completions(
         if isinstance(body.get(cap), int):
             body[cap] = max(1, min(body[cap], max_out - used_out))
     body = budget.admit_llm_call(svc, run, body)  # the run's max_cost_usd: 402 or a lower max_tokens
-    reply = _forward(svc, body, timeout_s, by_deadline)
+    _heartbeat(svc, run)  # a model call is a sign of life, and one may take minutes
+    try:
+        reply = _forward(svc, body, timeout_s, by_deadline)
+    finally:
+        _heartbeat(svc, run)
     if 200 <= reply.status < 300:
         _count(svc, org_id, run_id, reply)
     else:
         log.warning("llm_upstream_error", run_id=run_id, status=reply.status)
     return reply
+
+
+def _heartbeat(svc: Services, run: dict[str, Any]) -> None:
+    """Beat the StartSandbox task's heartbeat (HeartbeatSeconds in statemachine/run.asl.json).
+
+    Progress reports beat it once per browser action; without these beats a slow model (several
+    minutes between actions) let the heartbeat lapse and the run ended AGENT_CRASHED while its
+    agent was alive. Best effort: RunExecutions.heartbeat logs and swallows a failure."""
+    if run.get("task_token"):
+        svc.orchestrator.heartbeat(str(run["task_token"]))
 
 
 def call_timeout(svc: Services, run: dict[str, Any], time_left_s: float | None) -> tuple[float, bool]:

@@ -18,7 +18,7 @@ from shared.errors import BadRequest, MethodNotAllowed, NotFound, OpenHelmError
 from shared.logging import bind_context, get_logger
 from shared.services import Services
 
-log = get_logger("llm_gateway.http")
+log = get_logger(__name__)
 CHAT_PATH = "/v1/chat/completions"
 
 

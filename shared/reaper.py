@@ -25,10 +25,10 @@ from datetime import datetime, timedelta
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.logging import get_logger
 from shared.models.common import RunStatus
-from shared.orchestration.finalize import cleanup
+from shared.orchestration.cleanup import cleanup
 from shared.services import Services
 
-log = get_logger("reaper")
+log = get_logger(__name__)
 
 
 @dataclass

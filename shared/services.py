@@ -1,7 +1,8 @@
-"""The dependency container: settings, clock, ids and the adapters built on AWS clients.
+"""The dependency container: settings, clock, ids, the repositories and the AWS adapters.
 
 Built once per cold start by handlers (:func:`get_services`); tests build their own with a
-FakeClock, deterministic ids or clients pointed at moto.
+FakeClock, deterministic ids or clients pointed at moto. ``aws`` is the client factory the
+adapters are built on; code in shared/ uses the adapters (tests/unit/test_layering.py checks).
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from shared.aws import AwsClients
+from shared.aws.clients import AwsClients
+from shared.aws.event_bus import EventPublisher
+from shared.aws.evidence_store import EvidenceStore
+from shared.aws.executions import RunExecutions
+from shared.aws.webhook_queue import WebhookQueue
 from shared.clock import Clock
 from shared.config import Settings, get_settings
 from shared.db.billing import BillingRepository
@@ -20,9 +25,7 @@ from shared.db.projects import ProjectRepository
 from shared.db.ratelimit import RateLimiter
 from shared.db.runs import RunRepository
 from shared.db.webhooks import WebhookRepository
-from shared.events import EventPublisher
 from shared.ids import IdFactory
-from shared.orchestrator import Orchestrator
 from shared.sandbox.base import SandboxProvider
 
 
@@ -75,13 +78,23 @@ class Services:
     def sandbox(self) -> SandboxProvider:
         if self.sandbox_provider is not None:
             return self.sandbox_provider
+        # Deliberately lazy (cold start): the factory imports the configured provider (e2b is costly),
+        # which only the functions that start or read sandboxes need.
         from shared.sandbox.factory import get_provider
 
         return get_provider(self.settings)
 
     @cached_property
-    def orchestrator(self) -> Orchestrator:
-        return Orchestrator(self.aws.stepfunctions, self.settings.run_state_machine_arn)
+    def orchestrator(self) -> RunExecutions:
+        return RunExecutions(self.aws.stepfunctions, self.settings.run_state_machine_arn)
+
+    @cached_property
+    def evidence_store(self) -> EvidenceStore:
+        return EvidenceStore(self.aws.s3, self.settings.evidence_bucket)
+
+    @cached_property
+    def webhook_queue(self) -> WebhookQueue:
+        return WebhookQueue(self.aws.sqs, self.settings.webhook_queue_url)
 
 
 @lru_cache(maxsize=1)

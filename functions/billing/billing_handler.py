@@ -13,7 +13,7 @@ from shared.billing import record_usage
 from shared.logging import bind_context, clear_context, get_logger
 from shared.services import get_services
 
-log = get_logger("billing")
+log = get_logger("functions.billing")  # one name locally and on Lambda (where __name__ is the bare module)
 FINISHED = frozenset({"Run Succeeded", "Run Failed", "Run Cancelled"})
 
 

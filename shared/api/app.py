@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.api import deps, errors, guard, hosting
+from shared.api.openapi import SECURITY, SECURITY_SCHEMES, build_document
 from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, webhooks
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
 
-log = get_logger("api")
-
-SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
-SECURITY = [{"bearerAuth": []}]
+log = get_logger(__name__)
 
 
 def authenticate(event: dict[str, Any], routes: list[tuple[str, re.Pattern[str]]]) -> None:
@@ -71,6 +69,10 @@ def build_app() -> APIGatewayHttpResolver:
     def not_found(_exc: Exception) -> Response:
         return errors.error_response(404, "not_found_error", "route_not_found", f"no route {app.current_event.path}")
 
+    @app.get("/openapi.json", summary="This OpenAPI document", tags=["Meta"], include_in_schema=False)
+    def openapi_document() -> Response[Any]:
+        return Response(status_code=200, content_type="application/json", body=openapi_json())
+
     app.enable_swagger(
         path="/docs",
         title="OpenHelm API",
@@ -93,6 +95,12 @@ def _route_table() -> list[tuple[str, re.Pattern[str]]]:
 
 
 ROUTES = _route_table()
+
+
+@lru_cache(maxsize=1)
+def openapi_json() -> str:
+    """The API's OpenAPI document (built once per process, from the first app's routes)."""
+    return build_document(app)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

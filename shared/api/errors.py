@@ -25,7 +25,7 @@ from shared.logging import get_logger
 from shared.models.common import ErrorResponse
 from shared.ratelimit import unavailable_headers
 
-log = get_logger("api.errors")
+log = get_logger(__name__)
 JSON = "application/json"
 
 

@@ -11,10 +11,16 @@ which Powertools leaves out.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from shared.api.routes.meta import PUBLIC_PATHS
 from shared.version import VERSION
+
+SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
+SECURITY = [{"bearerAuth": []}]
 
 # Rules a JSON Schema cannot state (they depend on stored data, on the org's limits or on another
 # field). Each is refused with 422 (or the status it names) and a code, or `details[].type`, of its
@@ -66,8 +72,6 @@ SCOPE_DESCRIPTION = "The API key is read-only (`insufficient_scope`); writes nee
 
 
 def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
-    from shared.api.routes.meta import PUBLIC_PATHS
-
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             if path in PUBLIC_PATHS:  # Powertools 3.37 drops a route's `security=[]`
@@ -92,10 +96,8 @@ def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@lru_cache(maxsize=1)
-def openapi_json() -> str:
-    from shared.api.app import SECURITY, SECURITY_SCHEMES, app
-
+def build_document(app: APIGatewayHttpResolver) -> str:
+    """The document of ``app``'s routes (shared/api/app.py caches the API's own: ``openapi_json``)."""
     doc = app.get_openapi_json_schema(
         title="OpenHelm API",
         version=VERSION,

@@ -14,13 +14,20 @@ from shared.billing.budget import admission_need
 from shared.billing.pricing import usd
 from shared.billing.usage import Measured, measure
 from shared.db.billing import BalanceChanged, UsageAlreadyRecorded, time_key
-from shared.errors import Conflict, NotFound, OpenHelmError, PaymentRequired, ServiceUnavailable, Unprocessable
+from shared.errors import (
+    Conflict,
+    EventPublishFailed,
+    NotFound,
+    PaymentRequired,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from shared.logging import get_logger
 from shared.models.billing import Balance, LedgerEntry, LedgerPage, UsageRecord
 from shared.models.common import RunStatus
 from shared.services import Services
 
-log = get_logger("billing")
+log = get_logger(__name__)
 # Attempts of the read-balance / conditional-write loop before giving up (the caller retries). Each
 # round at least one of the contending writers wins, so this many concurrent charges of one org
 # always get through.
@@ -319,5 +326,5 @@ def _publish(svc: Services, org_id: str, record: UsageRecord) -> None:
     }
     try:
         svc.events.publish("Usage Recorded", detail, resources=[record.run_id])
-    except OpenHelmError as exc:  # the charge is made; an integration may miss this one event
+    except EventPublishFailed as exc:  # the charge is made; an integration may miss this one event
         log.error("usage_recorded_event_failed", run_id=record.run_id, error=exc.message)

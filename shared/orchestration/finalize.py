@@ -1,5 +1,5 @@
 """Finalize: after the agent's callback, read its outputs, re-validate the result, score confidence,
-record usage and write the terminal run. Cleanup: the same end for every failure path."""
+record usage and write the terminal run. (Every failure path ends in Cleanup instead: cleanup.py.)"""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.runs import Confidence, RunError, Usage
 from shared.orchestration.budget import ResultTooLarge, fit_run_item
-from shared.orchestration.errors import ERROR_CODES
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
-from shared.runs import finish_run
+from shared.runs.lifecycle import finish_run
 from shared.services import Services
 
-log = get_logger("orchestration.finalize")
+log = get_logger(__name__)
 AGENT_CODES = frozenset(
     {"AGENT_MAX_STEPS", "AGENT_TIMEOUT", "LLM_ERROR", "BUDGET_EXCEEDED", "SCHEMA_UNSATISFIED", "AGENT_CRASHED"}
 )
@@ -175,44 +174,3 @@ def _float(value: Any) -> float | None:
 
 def _dump(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v) for k, v in fields.items()}
-
-
-def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
-    """The Catch path: record the error code. Safe to run more than once. The sandbox is left to the
-    evidence function (copy what the agent left, then kill), like Finalize does."""
-    error = error or {}
-    err_type = str(error.get("Error") or "AGENT_CRASHED")
-    cause = str(error.get("Cause") or "")
-    code = ERROR_CODES.get(err_type, "AGENT_CRASHED")
-    run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None:
-        return {"status": "missing"}
-    if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
-        code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
-    code = budget.error_code(run, code)
-    if not RunStatus(run["status"]).is_terminal:
-        message = _message(code, err_type, cause)
-        status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
-        fields = {"error": RunError(code=code, message=message).model_dump(), "usage": usage_of(svc, run)}
-        finish_run(svc, org_id, run_id, status, fields)
-        log.warning("run_failed", run_id=run_id, code=code, error_type=err_type)
-    return {"code": code}
-
-
-def _before_deadline(svc: Services, run: dict[str, Any]) -> bool:
-    started = datetime.fromisoformat(run["started_at"]).timestamp()
-    return svc.clock.now().timestamp() < started + int(run["max_duration_s"])
-
-
-def _message(code: str, err_type: str, cause: str) -> str:
-    known = {
-        "SANDBOX_START_FAILED": "the sandbox could not be started",
-        "AGENT_TIMEOUT": "the agent did not finish within max_duration_s",
-        "BUDGET_EXCEEDED": "the run reached its max_cost_usd",
-        "AGENT_CRASHED": "the agent stopped without reporting a result",
-        "CANCELLED": "cancelled by request",
-    }
-    text = known.get(code, err_type)
-    if cause and code != "CANCELLED":
-        text += f": {cause[:300]}"
-    return text

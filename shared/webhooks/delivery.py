@@ -29,7 +29,7 @@ from shared.webhooks.endpoints import subscribed
 from shared.webhooks.secrets import signing_secrets
 from shared.webhooks.ssrf import Resolver, UrlNotAllowed, UrlPolicy, check_url
 
-log = get_logger("webhooks.delivery")
+log = get_logger(__name__)
 
 RUN_TARGET = "run"  # the target key of the run's own webhook_url
 LOG_TTL_S = 30 * 24 * 3600  # delivery log and state expire (DynamoDB TTL) after 30 days

@@ -16,19 +16,20 @@ import json
 import random
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError, model_validator
 
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.aws.webhook_queue import WebhookQueueUnavailable
+from shared.errors import Conflict, NotFound
 from shared.logging import bind_context, clear_context, get_logger
 from shared.models.common import RunStatus
 from shared.models.webhooks import EventType, RedeliveryAccepted
+from shared.runs.envelope import get_run
 from shared.services import Services
 from shared.webhooks.delivery import deliver_event, mark_exhausted, webhook_id
 from shared.webhooks.retry import max_attempts, retry_delay_s
 from shared.webhooks.ssrf import Resolver
 
-log = get_logger("webhooks.queue")
+log = get_logger(__name__)
 
 EVENT_FOR_STATUS: dict[RunStatus, str] = {
     RunStatus.succeeded: "run.succeeded",
@@ -64,32 +65,15 @@ def event_for_status(status: RunStatus | str) -> str | None:
 def enqueue(svc: Services, org_id: str, run_id: str, event_type: str, redelivery: bool = False) -> None:
     """Queue the delivery of a run event. Raises ServiceUnavailable if the queue cannot be reached."""
     message = WebhookMessage(org_id=org_id, run_id=run_id, event_type=event_type, redelivery=redelivery)  # type: ignore[arg-type]
-    if not svc.settings.webhook_queue_url:
-        raise ServiceUnavailable("the webhook queue is not configured", code="webhook_queue_unavailable")
     body = message.model_dump_json(include={"org_id", "run_id", "event_type", "redelivery"})
-    try:
-        svc.aws.sqs.send_message(QueueUrl=svc.settings.webhook_queue_url, MessageBody=body)
-    except (BotoCoreError, ClientError) as exc:
-        raise ServiceUnavailable(
-            "the webhook queue is unavailable, try again", code="webhook_queue_unavailable"
-        ) from exc
-
-
-def _queue_url(svc: Services, record: dict[str, Any]) -> str:
-    if svc.settings.webhook_queue_url:
-        return svc.settings.webhook_queue_url
-    # arn:aws:sqs:region:account:name
-    _, _, _, _, account, name = record["eventSourceARN"].split(":", 5)
-    return str(svc.aws.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+    svc.webhook_queue.send(body)
 
 
 def _postpone(svc: Services, record: dict[str, Any], delay: int) -> None:
     try:
-        svc.aws.sqs.change_message_visibility(
-            QueueUrl=_queue_url(svc, record), ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay
-        )
-    except (BotoCoreError, ClientError) as exc:  # the queue's own visibility timeout applies instead
-        log.error("webhook_postpone_failed", delay_s=delay, error=str(exc))
+        svc.webhook_queue.postpone(record.get("eventSourceARN", ""), record["receiptHandle"], delay)
+    except WebhookQueueUnavailable as exc:  # the queue's own visibility timeout applies instead
+        log.error("webhook_postpone_failed", delay_s=delay, error=exc.message)
 
 
 def process_sqs_record(
@@ -114,8 +98,6 @@ def process_sqs_record(
     if attempt > limit:
         log.warning("webhook_already_exhausted", **ctx)
         return False
-
-    from shared.runs import get_run  # deferred: shared.runs may import this module to enqueue events
 
     try:
         run = get_run(svc, msg.org_id, msg.run_id)
@@ -145,8 +127,6 @@ def process_sqs_record(
 
 def redeliver(svc: Services, org_id: str, run_id: str) -> RedeliveryAccepted:
     """Send a finished run's event again to all its targets (same webhook-id)."""
-    from shared.runs import get_run
-
     run = get_run(svc, org_id, run_id)
     event_type = event_for_status(run.status)
     if event_type is None:

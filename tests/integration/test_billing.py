@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from shared import billing, runs
+from shared import billing
 from shared.clock import FakeClock
 from shared.db import keys
-from shared.errors import ServiceUnavailable, Unprocessable
+from shared.errors import EventPublishFailed, Unprocessable
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest
 from shared.orgs import bootstrap_org
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.apigw import call, http_event, load_event
 from tests.support.dynamo_lock import serialized_dynamodb
@@ -171,7 +172,7 @@ def test_usage_recorded_is_published_and_a_bus_failure_is_not_fatal(
     assert (usage[0]["input_tokens"], usage[0]["output_tokens"], usage[0]["cost_micros"]) == (1000, 200, COST)
 
     def down(*_a: Any, **_k: Any) -> None:
-        raise ServiceUnavailable("bus down")
+        raise EventPublishFailed("bus down")
 
     monkeypatch.setattr(svc.events, "publish", down)
     other = finished_run(svc, org_id)

@@ -10,9 +10,10 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from shared import runs
 from shared.evidence import collect
-from shared.orchestration.finalize import cleanup, finalize
+from shared.orchestration.cleanup import cleanup
+from shared.orchestration.finalize import finalize
+from shared.runs import service as runs
 from shared.services import Services
 from tests.integration.test_orchestration_steps import PNG, agent_outputs, env, started  # noqa: F401
 from tests.support.aws import EventTap

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from devstack.testing.fake_openai import FakeOpenAI, Stall, ToolCall
-from shared import runs, tokens
+from shared import tokens
 from shared.clock import FakeClock
 from shared.llm_gateway_http import handle
 from shared.models.runs import CreateRunRequest
-from shared.orchestration.admission import admit
-from shared.orchestration.sandboxing import start_sandbox
+from shared.orchestration.admit import admit
+from shared.orchestration.start_sandbox import start_sandbox
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.aws import make_services
 from tests.support.fake_sandbox import FakeSandboxProvider
@@ -204,3 +205,19 @@ def test_the_public_api_no_longer_serves_the_gateway(env) -> None:
         assert api_call(event).status == 404
     finally:
         deps.override(None)
+
+
+def test_each_model_call_beats_the_runs_heartbeat(env, llm) -> None:
+    """A slow model leaves minutes between browser actions (the only other heartbeat): the gateway
+    beats the StartSandbox task's heartbeat when a call starts and when it ends."""
+    svc, provider, org_id = env
+    token = running_run(svc, provider, org_id)
+    beats: list[str] = []
+    svc.orchestrator.client.meta.events.register(
+        "before-parameter-build.sfn.SendTaskHeartbeat", lambda params, **_: beats.append(params["taskToken"])
+    )
+    llm.reset(ToolCall("navigate", {"url": "https://example.com/"}))
+    status, _headers, _body = call(svc, token)
+    assert status == 200
+    run_id = provider.requests[-1].run_id
+    assert beats == [f"tok-{run_id}", f"tok-{run_id}"]

@@ -6,14 +6,16 @@ import json
 
 import pytest
 
-from shared import callbacks, runs, tokens
+from shared import callbacks, tokens
 from shared.clock import FakeClock
 from shared.errors import Conflict
 from shared.models.runs import CreateRunRequest
-from shared.orchestration.admission import admit
+from shared.orchestration.admit import admit
+from shared.orchestration.cleanup import cleanup
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
-from shared.orchestration.finalize import cleanup, finalize
-from shared.orchestration.sandboxing import start_sandbox
+from shared.orchestration.finalize import finalize
+from shared.orchestration.start_sandbox import start_sandbox
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.aws import make_services
 from tests.support.fake_sandbox import FakeSandboxProvider

@@ -50,9 +50,9 @@ class FinishingClock(FakeClock):
 
 
 def test_the_200_of_a_waited_run_carries_them_too(moto_aws: None) -> None:
-    from shared import runs
     from shared.api import deps
     from shared.models.common import RunStatus
+    from shared.runs import service as runs
     from tests.support.aws import make_services
 
     clock = FinishingClock()

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 
-from shared import billing, runs
+from shared import billing
 from shared.billing import budget
 from shared.clock import FakeClock
 from shared.errors import PaymentRequired, Unprocessable
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest
-from shared.orchestration.admission import admit
-from shared.orchestration.finalize import cleanup, finalize
-from shared.orchestration.sandboxing import start_sandbox
+from shared.orchestration.admit import admit
+from shared.orchestration.cleanup import cleanup
+from shared.orchestration.finalize import finalize
+from shared.orchestration.start_sandbox import start_sandbox
+from shared.runs import service as runs
 from shared.services import Services
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services

@@ -131,7 +131,7 @@ def test_health_and_openapi_need_no_key(svc: Services) -> None:
 
 
 def test_wait_returns_a_finished_run_and_gives_up_on_time(svc: Services, org_key: tuple[str, str]) -> None:
-    from shared import runs
+    from shared.runs import service as runs
 
     org_id, key = org_key
     run_id = create(key).json["task_id"]

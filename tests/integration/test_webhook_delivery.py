@@ -22,7 +22,7 @@ from shared.api import deps
 from shared.clock import FakeClock
 from shared.models.common import RunStatus
 from shared.orgs import bootstrap_org
-from shared.runs import finish_run
+from shared.runs.lifecycle import finish_run
 from shared.services import Services
 from shared.webhooks import queue, secrets, ssrf
 from shared.webhooks.delivery import deliver_event, webhook_id

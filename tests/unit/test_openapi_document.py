@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.api.openapi import openapi_json
+from shared.api.app import openapi_json
 from shared.api.routes.meta import PUBLIC_PATHS
 
 DOC = json.loads(openapi_json())

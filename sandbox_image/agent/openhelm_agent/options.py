@@ -13,7 +13,10 @@ class AgentOptions(BaseModel):
     # Default: f"{control_url}/internal/llm/v1" (the control plane's LLM gateway).
     llm_base_url: str | None = None
     llm_max_retries: int = Field(default=2, ge=0, le=10)
-    llm_timeout_s: float = Field(default=90.0, gt=0)
+    # One model attempt: minutes, like the gateway's OPENHELM_LLM_TIMEOUT_S (a reasoning or self-hosted
+    # model on a large page is slow, and an abandoned attempt still occupies a one-slot server);
+    # always cut to the run's time left.
+    llm_timeout_s: float = Field(default=600.0, gt=0)
     observation_max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1000)
     action_timeout_s: float = Field(default=10.0, gt=0)
     navigation_timeout_s: float = Field(default=30.0, gt=0)

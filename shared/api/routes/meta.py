@@ -1,14 +1,12 @@
-"""Unauthenticated routes: health and the OpenAPI document."""
+"""Unauthenticated routes: health. (The OpenAPI document's route is the app's own: shared/api/app.py.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from shared.api.errors import PUBLIC_ERRORS, ok
+from shared.version import VERSION
 
 router = APIGatewayHttpRouter()
 PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs"})
@@ -27,13 +25,4 @@ class Health(BaseModel):
     responses={**ok("Alive."), **PUBLIC_ERRORS},
 )
 def health() -> Health:
-    from shared.version import VERSION
-
     return Health(version=VERSION)
-
-
-@router.get("/openapi.json", summary="This OpenAPI document", tags=["Meta"], include_in_schema=False)
-def openapi_document() -> Response[Any]:
-    from shared.api.openapi import openapi_json
-
-    return Response(status_code=200, content_type="application/json", body=openapi_json())

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from shared import runs
 from shared.api.deps import caller, services
 from shared.api.errors import CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED, documented, ok
 from shared.api.urls import accepted, base_url
@@ -16,6 +15,7 @@ from shared.config import MAX_WAIT_S
 from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
 from shared.ratelimit import decision_headers
+from shared.runs import service as runs
 
 router = APIGatewayHttpRouter()
 

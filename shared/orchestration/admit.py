@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.runs import ConcurrencyLimited
 from shared.models.common import RunStatus
-from shared.runs import fail_run
+from shared.runs.lifecycle import admit as admit_run
+from shared.runs.lifecycle import fail_run
 from shared.services import Services
 
 SLOT_WAIT_S = 5
@@ -32,15 +34,7 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
         fail_run(svc, org_id, run_id, "ORG_NOT_FOUND", "the run's org no longer exists")
         return _answer(False, True)
     try:
-        svc.runs.transition(
-            org_id,
-            run_id,
-            from_statuses=[RunStatus.queued],
-            to_status=RunStatus.starting,
-            fields={"admitted_at": svc.clock.now().isoformat()},
-            slot="acquire",
-            max_active=org.limits.max_concurrent_runs,
-        )
+        admit_run(svc, org_id, run_id, org.limits.max_concurrent_runs, {"admitted_at": svc.clock.now().isoformat()})
     except ConcurrencyLimited:
         waited = (svc.clock.now().timestamp()) - _ts(run["created_at"])
         if waited > QUEUE_TIMEOUT_S:
@@ -53,6 +47,4 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
 
 
 def _ts(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).timestamp()

@@ -1,4 +1,4 @@
-"""RunAgent: mint the run token, start the sandbox with the run spec, mark the run running.
+"""StartSandbox: mint the run token, start the sandbox with the run spec, mark the run running.
 
 Runs as a ``lambda:invoke.waitForTaskToken`` task: it returns at once, and the execution then waits,
 with no compute, until the agent's completion callback sends the task token back.
@@ -12,13 +12,15 @@ from typing import Any
 from shared import tokens
 from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed
+from shared.errors import EventPublishFailed
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
+from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
 
-log = get_logger("orchestration.sandbox")
+log = get_logger(__name__)
 
 
 def run_spec(run: dict[str, Any], deadline_at: float | None = None) -> dict[str, Any]:
@@ -76,12 +78,11 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         raise SandboxStartFailed(str(exc)) from exc
 
     try:
-        svc.runs.transition(
+        mark_running(
+            svc,
             org_id,
             run_id,
-            from_statuses=[RunStatus.starting],
-            to_status=RunStatus.running,
-            fields={
+            {
                 "sandbox_id": info.sandbox_id,
                 "sandbox_provider": info.provider,
                 "started_at": svc.clock.now().isoformat(),
@@ -95,7 +96,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         raise RunCancelled(f"run {run_id} was cancelled while its sandbox started") from exc
     try:
         svc.events.publish("Run Started", {"run_id": run_id, "org_id": org_id, "sandbox": info.provider})
-    except Exception as exc:  # integrations may miss an event; the run goes on
-        log.error("run_started_event_failed", run_id=run_id, error=str(exc))
+    except EventPublishFailed as exc:  # integrations may miss an event; the run goes on
+        log.error("run_started_event_failed", run_id=run_id, error=exc.message)
     log.info("sandbox_started", run_id=run_id, sandbox_id=info.sandbox_id, provider=info.provider)
     return {"sandbox_id": info.sandbox_id}

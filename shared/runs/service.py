@@ -1,6 +1,8 @@
-"""Run logic: create (idempotent, rate limited), read, list, cancel, wait.
+"""The runs service: create (idempotent, rate limited), read, list, cancel, wait.
 
-Takes and returns models; data access goes through the repositories on :class:`Services`.
+Sits above :mod:`shared.runs.envelope` (the shape it returns) and :mod:`shared.runs.lifecycle`
+(the status changes it asks for). Takes and returns models; data access goes through the
+repositories on :class:`Services`.
 """
 
 from __future__ import annotations
@@ -12,29 +14,30 @@ from typing import Any
 
 from shared import billing
 from shared.billing import budget
-from shared.billing.usage import envelope_usage, priced_steps
-from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.ratelimit import RateDecision
 from shared.db.runs import IdempotencyConflict
 from shared.errors import (
     Conflict,
+    EventPublishFailed,
     NotFound,
     OpenHelmError,
     RateLimited,
     Unprocessable,
 )
-from shared.events import run_summary
 from shared.ids import is_id
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
 from shared.ratelimit import decision_headers
+from shared.runs.envelope import envelope, get_run, run_summary
+from shared.runs.lifecycle import fail_run, finish_run
 from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.templating import render
+from shared.webhooks.ssrf import check_webhook_url
 
-log = get_logger("runs")
+log = get_logger(__name__)
 _LIMIT_FIELDS = ("max_duration_s", "max_steps", "max_input_tokens", "max_output_tokens")
 MAX_RENDERED_PROMPT = 20_000
 
@@ -80,8 +83,6 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
     if req.output_schema is not None:
         check_output_schema(req.output_schema)
     if req.webhook_url is not None:
-        from shared.webhooks.ssrf import check_webhook_url
-
         # Scheme, credentials, port and literal addresses now; every delivery resolves and checks again.
         check_webhook_url(str(req.webhook_url), svc.settings)
     _check_replay(req)
@@ -228,68 +229,8 @@ def _start(svc: Services, org_id: str, item: dict[str, Any], publish: bool = Tru
     if publish:
         try:
             svc.events.publish("Run Queued", run_summary({**item, "org_id": org_id}), resources=[item["id"]])
-        except OpenHelmError as exc:  # the run is started; a missing integration event must not fail it
+        except EventPublishFailed as exc:  # the run is started; a missing integration event must not fail it
             log.error("run_queued_event_failed", run_id=item["id"], error=exc.message)
-
-
-ADMITTED_STATUSES = frozenset({RunStatus.starting, RunStatus.running, RunStatus.needs_input})
-_FINISHED_EVENT = {
-    RunStatus.succeeded: "Run Succeeded",
-    RunStatus.failed: "Run Failed",
-    RunStatus.cancelled: "Run Cancelled",
-}
-
-
-def finish_run(
-    svc: Services, org_id: str, run_id: str, status: RunStatus, fields: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
-    one) and emit the matching event. None if it was already terminal: the first finisher wins."""
-    # A finished run leaves the reaper's index (gsi3) and forgets its task token.
-    fields = {"finished_at": svc.clock.now().isoformat(), "gsi3pk": None, "gsi3sk": None, **fields}
-    try:
-        item = svc.runs.transition(
-            org_id, run_id, from_statuses=ADMITTED_STATUSES, to_status=status, fields=fields, slot="release"
-        )
-    except ConditionalCheckFailed:
-        try:
-            item = svc.runs.transition(
-                org_id, run_id, from_statuses=[RunStatus.queued], to_status=status, fields=fields
-            )
-        except ConditionalCheckFailed:
-            return None
-    try:
-        svc.events.publish(_FINISHED_EVENT[status], run_summary(item), resources=[run_id])
-    except OpenHelmError as exc:  # the run is final either way; integrations may miss one event
-        log.error("run_finished_event_failed", run_id=run_id, error=exc.message)
-    return item
-
-
-def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> dict[str, Any] | None:
-    """Move a run that is not terminal to failed with an error code; None if it was already terminal."""
-    return finish_run(
-        svc, org_id, run_id, RunStatus.failed, {"error": RunError(code=code, message=message).model_dump()}
-    )
-
-
-def envelope(svc: Services, item: dict[str, Any]) -> Run:
-    """The run envelope of a run record, with its usage: the billed figures once recorded, else the
-    cost so far by the same pricing code (shared/billing/usage.py)."""
-    pricing = svc.settings.pricing
-    usage = envelope_usage(pricing, item, svc.clock.now())
-    return Run.model_validate({**item, "usage": usage, "steps": priced_steps(pricing, item)})
-
-
-def get_run(svc: Services, org_id: str, run_id: str) -> Run:
-    item = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
-    if item is None:
-        raise NotFound(f"no run {run_id}", code="run_not_found")
-    run = envelope(svc, item)
-    if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
-        from shared.evidence import with_download_urls
-
-        run = with_download_urls(svc, run, item["evidence_manifest_key"])
-    return run
 
 
 def list_runs(
@@ -337,3 +278,16 @@ def wait_for_terminal(svc: Services, org_id: str, run_id: str, seconds: float, p
         if remaining <= 0:
             return None
         svc.clock.sleep(min(poll_s, remaining))
+
+
+__all__ = [
+    "CreatedRun",
+    "cancel_run",
+    "create_run",
+    "fail_run",
+    "finish_run",
+    "get_run",
+    "list_runs",
+    "request_hash",
+    "wait_for_terminal",
+]

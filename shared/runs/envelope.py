@@ -1,0 +1,70 @@
+"""The public shapes of a run: the envelope (the API's answers and webhook bodies) and the summary
+that the Run * events carry.
+
+Usage comes from the billed figures once recorded, else the cost so far by the same pricing code
+(shared/billing/usage.py); stored evidence gets short-lived presigned URLs (the bucket is private).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.billing.usage import envelope_usage, priced_steps
+from shared.errors import NotFound
+from shared.ids import is_id
+from shared.models.runs import Run
+from shared.services import Services
+
+
+def run_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """The detail of Run * events: ids and status, never inputs or results (they may hold secrets)."""
+    return {
+        "run_id": run["id"],
+        "org_id": run.get("org_id"),
+        "project_id": run.get("project_id"),
+        "job_id": run.get("job_id"),
+        "status": run.get("status"),
+        "model": run.get("model"),
+        "created_at": run.get("created_at"),
+        "finished_at": run.get("finished_at"),
+        "error_code": (run.get("error") or {}).get("code"),
+        "metadata": run.get("metadata") or {},
+    }
+
+
+def envelope(svc: Services, item: dict[str, Any]) -> Run:
+    """The run envelope of a run record, with its usage (no evidence URLs: see :func:`public_run`)."""
+    pricing = svc.settings.pricing
+    usage = envelope_usage(pricing, item, svc.clock.now())
+    return Run.model_validate({**item, "usage": usage, "steps": priced_steps(pricing, item)})
+
+
+def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: int | None = None) -> Run:
+    """The envelope with short-lived presigned GET URLs for the stored evidence.
+    Presigning is local computation: no call to S3."""
+    ttl = expires_s or svc.settings.evidence_url_ttl_s
+    base = manifest_key.rsplit("/", 1)[0] + "/"
+    store = svc.evidence_store
+    evidence = [
+        item.model_copy(update={"screenshot_url": store.presigned_url(base + item.path, ttl)}) if item.path else item
+        for item in run.evidence or []
+    ]
+    return run.model_copy(
+        update={"evidence": evidence, "evidence_manifest_url": store.presigned_url(manifest_key, ttl)}
+    )
+
+
+def public_run(svc: Services, item: dict[str, Any]) -> Run:
+    """The envelope of a run record, with evidence URLs once its evidence is ready."""
+    run = envelope(svc, item)
+    if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
+        run = with_download_urls(svc, run, item["evidence_manifest_key"])
+    return run
+
+
+def get_run(svc: Services, org_id: str, run_id: str) -> Run:
+    """The public envelope of one run; NotFound (``run_not_found``) if the org has no such run."""
+    item = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
+    if item is None:
+        raise NotFound(f"no run {run_id}", code="run_not_found")
+    return public_run(svc, item)
