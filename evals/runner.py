@@ -50,6 +50,15 @@ class Outcome:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    # Pages carry €, ✓ and accents: without a charset Chromium would read them as windows-1252.
+    extensions_map = {
+        ".html": "text/html; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".json": "application/json",
+        ".css": "text/css",
+        ".txt": "text/plain; charset=utf-8",
+    }
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
