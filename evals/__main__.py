@@ -52,15 +52,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.environ.get('OPENAI_BASE_URL') or os.environ.get('OPENHELM_LLM_BASE_URL', '(default)')}; "
             f"{len(tasks)} tasks, max_steps {args.max_steps}\n"
         )
-        outcomes = run_suite(stack.url, key, site, tasks, max_steps=args.max_steps, max_duration_s=args.max_duration)
-    if args.json:
         meta = {
             "started": started,
             "model": os.environ.get("OPENHELM_MODEL"),
             "base_url": os.environ.get("OPENAI_BASE_URL"),
             "max_steps": args.max_steps,
         }
-        args.json.write_text(json.dumps(report(outcomes, meta), indent=2, ensure_ascii=False, default=str) + "\n")
+
+        def save(outcomes: list) -> None:
+            if args.json:
+                text = json.dumps(report(outcomes, meta), indent=2, ensure_ascii=False, default=str)
+                args.json.write_text(text + "\n")
+
+        run_suite(
+            stack.url,
+            key,
+            site,
+            tasks,
+            max_steps=args.max_steps,
+            max_duration_s=args.max_duration,
+            on_outcome=save,
+        )
     return 0
 
 

@@ -16,7 +16,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -180,6 +180,7 @@ def run_suite(
     max_steps: int,
     max_duration_s: int,
     out: Any = sys.stdout,
+    on_outcome: Callable[[list[Outcome]], None] | None = None,
 ) -> list[Outcome]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {api_key}"
@@ -189,6 +190,8 @@ def run_suite(
         outcome = run_task(session, api_url, site, task, max_steps=max_steps, max_duration_s=max_duration_s)
         outcomes.append(outcome)
         print_row(outcome, out)
+        if on_outcome is not None:  # e.g. rewrite the JSON report, so a long run interrupted keeps its figures
+            on_outcome(outcomes)
     print_totals(outcomes, out)
     return outcomes
 
