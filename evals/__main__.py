@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated task ids, id prefixes or categories")
     parser.add_argument("--limit", type=int, help="run at most this many of the selected tasks")
     parser.add_argument("--max-steps", type=int, default=8, help="max_steps of every run (default 8)")
-    parser.add_argument("--max-duration", type=int, default=600, help="max_duration_s of every run (default 600, the default org cap)")
+    parser.add_argument(
+        "--max-duration", type=int, default=600, help="max_duration_s of every run (default 600, the default org cap)"
+    )
     parser.add_argument("--json", type=Path, help="also write the full report (per task and totals) here")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     args = parser.parse_args(argv)
