@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    # A stopped eval (kill, or Ctrl-C where SIGINT is ignored, as in a background job) still leaves the stack
+    # through its context managers, so no sandbox or Chromium outlives it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from shared.logging import configure
 
     configure("ERROR", stream=sys.stderr)

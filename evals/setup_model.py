@@ -176,7 +176,9 @@ def serve(timeout_s: float = 600) -> None:
     binary = server_binary()
     if not binary.exists() or not GGUF.exists():
         raise SystemExit("model not set up: run `python evals/setup_model.py setup` (or `make eval-model`)")
-    threads = os.environ.get("EVAL_MODEL_THREADS", "2")
+    # One thread by default: on a shared, loaded machine at nice 19 two threads wait on each other at every
+    # layer of every generated token (0.5 token/s measured here, against 9 with one thread).
+    threads = os.environ.get("EVAL_MODEL_THREADS", "1")
     # --jinja: the GGUF's own chat template, which renders the tool schemas and lets llama.cpp parse the
     # model's <tool_call> blocks into `tool_calls`.
     cmd = [
@@ -197,6 +199,12 @@ def serve(timeout_s: float = 600) -> None:
         MODEL_NAME,
         "--parallel",
         "1",
+        # Greedy sampling unless a request asks otherwise, so that two eval runs compare agents, not dice;
+        # and a cap on answers, so that a request whose client gave up cannot generate for minutes.
+        "--temp",
+        "0",
+        "-n",
+        "768",
     ]
     _say(f"starting llama-server on {base_url()} (log {LOG})")
     with LOG.open("ab") as log:
@@ -213,12 +221,19 @@ def serve(timeout_s: float = 600) -> None:
     raise SystemExit(f"llama-server not healthy after {timeout_s:.0f} s; see {LOG}")
 
 
-def stop() -> None:
+def stop(grace_s: float = 15) -> None:
+    """Stop the server `serve` started: SIGTERM, then (llama-server finishes the request in hand first)
+    SIGKILL after ``grace_s``."""
     if not PIDFILE.exists():
         return
     pid = int(PIDFILE.read_text())
+    deadline = time.monotonic() + grace_s
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)  # ProcessLookupError once it is gone
+            time.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
     PIDFILE.unlink()
 
 
