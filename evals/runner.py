@@ -81,11 +81,11 @@ def fixture_server() -> Iterator[str]:
 def local_stack(environ: Mapping[str, str]) -> Iterator[Any]:
     """The real template in the embedded local stack, with the model the environment names."""
     from devstack.local_env import local_config
-    from devstack.stack import LocalStack
+    from devstack.stack import EmbeddedStack
 
     config = local_config(environ)
     params = {**config.params, "RunTokenSecret": secrets.token_urlsafe(48), "LogLevel": "ERROR"}
-    with LocalStack(ROOT / "template.yaml", params, env=config.env, schedules=False) as stack:
+    with EmbeddedStack(ROOT / "template.yaml", params, env=config.env, schedules=False) as stack:
         yield stack
 
 

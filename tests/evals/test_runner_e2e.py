@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from devstack.testing.fake_openai import FakeOpenAI, ToolCall, find_ref
 from evals.runner import fixture_server, local_stack, report, run_suite, select
 from evals.tasks import TASKS
-from tests.support.fake_openai import FakeOpenAI, ToolCall, find_ref
 
 pytestmark = pytest.mark.e2e
 
