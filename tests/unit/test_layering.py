@@ -15,7 +15,7 @@ SHARED = ROOT / "shared"
 ALLOWED_LAZY: dict[tuple[str, str], str] = {
     ("shared.services", "shared.sandbox.factory"): "cold start: only functions that use sandboxes load a provider",
     ("shared.sandbox.factory", "shared.sandbox.e2b_provider"): "cold start: the e2b SDK is costly to import",
-    ("shared.sandbox.factory", "shared.sandbox.local_provider"): "the local provider never ships to Lambda",
+    ("shared.sandbox.factory", "shared.sandbox.local.provider"): "local-only: not in the Lambda layer",
 }
 # Only these import boto3/botocore (shared/db/* and the AWS adapters).
 AWS_SDK_PREFIXES = ("shared.db", "shared.aws")
