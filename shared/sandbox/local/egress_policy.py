@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from shared.domains import host_matches, normalise_host, normalize_pattern
+from shared.domains import Decision, DomainPolicy, host_matches, normalise_host, normalize_pattern
 from shared.netaddr import METADATA_ADDRESSES, classify_address
 
 __all__ = [
@@ -37,12 +37,6 @@ __all__ = [
 ]
 
 Resolver = Callable[[str, int], Sequence[str]]
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str
 
 
 def split_host_port(netloc: str, default_port: int) -> tuple[str, int]:
@@ -101,9 +95,10 @@ class EgressPolicy:
         control_url: str | None = None,
     ) -> EgressPolicy:
         """Normalise the patterns; ValueError on an invalid pattern or control URL."""
+        domains = DomainPolicy.from_lists(allowed, blocked)
         return cls(
-            allowed=tuple(dict.fromkeys(normalize_pattern(p) for p in allowed)),
-            blocked=tuple(dict.fromkeys(normalize_pattern(p) for p in blocked)),
+            allowed=domains.allowed,
+            blocked=domains.blocked,
             allow_loopback=allow_loopback,
             always_allowed=frozenset({control_endpoint(control_url)} if control_url else ()),
         )
@@ -118,15 +113,7 @@ class EgressPolicy:
         """Decide on the name alone (before any DNS lookup)."""
         if self.is_control(host, port):
             return Decision(True, "control plane")
-        for pattern in self.blocked:
-            if host_matches(host, pattern):
-                return Decision(False, f"host {host!r} matches blocked pattern {pattern!r}")
-        if not self.allowed:
-            return Decision(True, "no allowed list: every host not blocked is allowed")
-        for pattern in self.allowed:
-            if host_matches(host, pattern):
-                return Decision(True, f"host {host!r} matches allowed pattern {pattern!r}")
-        return Decision(False, f"host {host!r} is not in the allowed domains {list(self.allowed)}")
+        return DomainPolicy(self.allowed, self.blocked).check_host(host)
 
     def check_address(self, ip: str) -> Decision:
         """Decide on one resolved address."""
