@@ -19,6 +19,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
 
 class InstantProvider(SandboxProvider):
     name = "instant"
+    id_prefix = "inst"
 
     def __init__(self, result: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self._result = result or (lambda spec: {"ok": True})
@@ -31,9 +32,19 @@ class InstantProvider(SandboxProvider):
     def start(self, request: SandboxRequest) -> SandboxInfo:
         with self._lock:
             self._n += 1
-            sandbox_id = f"inst_{self._n:08d}"
+            sandbox_id = f"{self.id_prefix}_{self._n:08d}"
             self.started += 1
         info = SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+        result, files = self.outputs(request)
+        with self._lock:
+            self._files[sandbox_id] = files
+            self._alive[sandbox_id] = info
+        # Like an agent process: report back after start() has returned.
+        threading.Thread(target=self._complete, args=(request, result), daemon=True).start()
+        return info
+
+    def outputs(self, request: SandboxRequest) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The agent contract's result and out-dir files for one run (subclasses write others)."""
         result = {
             "status": "succeeded",
             "result": self._result(request.run_spec),
@@ -43,17 +54,12 @@ class InstantProvider(SandboxProvider):
             "steps": 1,
         }
         step = {"index": 1, "action": "done", "args": {}, "url": request.run_spec.get("start_url")}
-        with self._lock:
-            self._files[sandbox_id] = {
-                "result.json": json.dumps(result).encode(),
-                "steps.jsonl": (json.dumps(step) + "\n").encode(),
-                "network.jsonl": b"",
-                "screenshots/step-0001.png": PNG,
-            }
-            self._alive[sandbox_id] = info
-        # Like an agent process: report back after start() has returned.
-        threading.Thread(target=self._complete, args=(request, result), daemon=True).start()
-        return info
+        return result, {
+            "result.json": json.dumps(result).encode(),
+            "steps.jsonl": (json.dumps(step) + "\n").encode(),
+            "network.jsonl": b"",
+            "screenshots/step-0001.png": PNG,
+        }
 
     def _complete(self, request: SandboxRequest, result: dict[str, Any]) -> None:
         url = f"{request.control_url}/internal/runs/{request.run_id}/complete"

@@ -6,13 +6,12 @@ real HTTP like the instant agent; used to push the pipeline against AWS's payloa
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devstack.testing.instant_provider import PNG, InstantProvider
 from shared.orchestration.outputs import MAX_RESULT_BYTES
-from shared.sandbox.base import SandboxInfo, SandboxRequest
+from shared.sandbox.base import SandboxRequest
 
 STEPS = 200
 NETWORK = 500
@@ -28,18 +27,14 @@ def big_result(target_bytes: int = MAX_RESULT_BYTES - 12 * 1024) -> dict[str, An
 
 class ExtremeProvider(InstantProvider):
     name = "extreme"
+    id_prefix = "ext"
 
     def __init__(self, steps: int = STEPS, network: int = NETWORK) -> None:
         super().__init__()
         self.steps = steps
         self.network = network
 
-    def start(self, request: SandboxRequest) -> SandboxInfo:
-        with self._lock:
-            self._n += 1
-            sandbox_id = f"ext_{self._n:08d}"
-            self.started += 1
-        info = SandboxInfo(sandbox_id, request.run_id, self.name, datetime.now(UTC), dict(request.metadata))
+    def outputs(self, request: SandboxRequest) -> tuple[dict[str, Any], dict[str, bytes]]:
         result = {
             "status": "succeeded",
             "result": big_result(),
@@ -84,8 +79,4 @@ class ExtremeProvider(InstantProvider):
             "steps.jsonl": ("\n".join(steps) + "\n").encode(),
             "network.jsonl": ("\n".join(network) + "\n").encode(),
         }
-        with self._lock:
-            self._files[sandbox_id] = files
-            self._alive[sandbox_id] = info
-        threading.Thread(target=self._complete, args=(request, result), daemon=True).start()
-        return info
+        return result, files
