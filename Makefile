@@ -72,7 +72,7 @@ sam-check: $(SAM_STAMP) $(UV_STAMP)
 	$(PY) scripts/check_layer.py .aws-sam/build
 
 test: system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q || { rc=$$?; $(BIN)/python scripts/crash_report.py; exit $$rc; }
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
