@@ -31,6 +31,8 @@ class Settings(BaseModel):
     table_name: str = Field("openhelm", alias="OPENHELM_TABLE")
     evidence_bucket: str = Field("openhelm-evidence", alias="OPENHELM_EVIDENCE_BUCKET")
     event_bus: str = Field("openhelm", alias="OPENHELM_EVENT_BUS")
+    # KMS key of run secrets (template: SecretsKey); empty: runs with secrets answer 503.
+    secrets_key_id: str = Field("", alias="OPENHELM_SECRETS_KEY_ID")
     run_state_machine_arn: str = Field("", alias="OPENHELM_RUN_STATE_MACHINE")
     default_model: str = Field("gpt-4.1-mini", alias="OPENHELM_DEFAULT_MODEL")
     sandbox_provider: Literal["e2b", "local"] = Field("e2b", alias="OPENHELM_SANDBOX_PROVIDER")

@@ -14,6 +14,7 @@ from shared.aws.clients import AwsClients
 from shared.aws.event_bus import EventPublisher
 from shared.aws.evidence_store import EvidenceStore
 from shared.aws.executions import RunExecutions
+from shared.aws.secrets_vault import SecretsVault
 from shared.aws.webhook_queue import WebhookQueue
 from shared.clock import Clock
 from shared.config import Settings, get_settings
@@ -91,6 +92,10 @@ class Services:
     @cached_property
     def evidence_store(self) -> EvidenceStore:
         return EvidenceStore(self.aws.s3, self.settings.evidence_bucket)
+
+    @cached_property
+    def secrets_vault(self) -> SecretsVault:
+        return SecretsVault(self.aws.kms, self.settings.secrets_key_id)
 
     @cached_property
     def webhook_queue(self) -> WebhookQueue:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, Metadata, Name, RunStatus, WebUrl
+from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Name, RunStatus, WebUrl
 
 MAX_COST_USD = Decimal(10_000)
 
@@ -78,6 +78,43 @@ class RunOptions(RunLimits):
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
 
 
+# A secret's field name: what the model sees, as the placeholder `<secret:NAME>`.
+SecretFieldName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+SecretValue = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class RunSecret(ApiModel):
+    """Credentials for the sites a domain pattern matches. The model never sees a value: it types
+    the placeholder `<secret:NAME>` and the agent fills the value in, on a matching page only."""
+
+    match: DomainPattern = Field(
+        description="Domain pattern (as in `allowed_domains`) of the pages these fields may be typed on; "
+        "when the run has `allowed_domains`, it must lie inside them."
+    )
+    fields: dict[SecretFieldName, SecretValue] = Field(
+        min_length=1,
+        max_length=10,
+        description='Field name → value, e.g. `{"email": "...", "password": "..."}`. Values are '
+        "encrypted at rest, never shown by the API, never logged, and removed when the run ends.",
+    )
+
+
+class RunSecretsOption(ApiModel):
+    secrets: list[RunSecret] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.",
+    )
+
+
+class SecretInfo(BaseModel):
+    """A run's secret as the API shows it: the pattern and the field names, never the values."""
+
+    match: str
+    fields: list[str]
+
+
 class ReplayStep(ApiModel):
     """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
 
@@ -85,7 +122,7 @@ class ReplayStep(ApiModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class CreateRunRequest(RunOptions):
+class CreateRunRequest(RunOptions, RunSecretsOption):
     prompt: str = Field(
         min_length=3,
         max_length=20_000,
@@ -117,7 +154,7 @@ class CreateRunRequest(RunOptions):
         return steps
 
 
-class JobRunRequest(RunOptions):
+class JobRunRequest(RunOptions, RunSecretsOption):
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
@@ -219,6 +256,9 @@ class Run(BaseModel):
     max_cost_micros: int | None = Field(None, description="The run's cost cap in micro-dollars.")
     max_cost_usd: str | None = Field(None, description="The run's cost cap in USD as a decimal string.")
     metadata: dict[str, str] = Field(default_factory=dict)
+    secrets: list[SecretInfo] | None = Field(
+        None, description="The run's secrets: domain patterns and field names (values are never shown)."
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

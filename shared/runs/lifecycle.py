@@ -101,7 +101,14 @@ def finish_run(
     """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
     one) and emit the matching event. None if it was already terminal: the first finisher wins."""
     # A finished run leaves the reaper's index (gsi3) and forgets its task token.
-    fields = {"finished_at": svc.clock.now().isoformat(), "gsi3pk": None, "gsi3sk": None, **fields}
+    # Its secrets' ciphertext goes too: only a sandbox being started needs them (shared/secrets.py).
+    fields = {
+        "finished_at": svc.clock.now().isoformat(),
+        "gsi3pk": None,
+        "gsi3sk": None,
+        "secrets_sealed": None,
+        **fields,
+    }
     item = None
     for group in (sources(status, HOLDS_SLOT), sources(status, TRANSITIONS.keys() - HOLDS_SLOT)):
         try:

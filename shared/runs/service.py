@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import billing
+from shared import secrets as run_secrets
 from shared.billing import budget
 from shared.db.ratelimit import RateDecision
 from shared.db.runs import IdempotencyConflict
@@ -25,7 +26,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.ids import is_id
-from shared.logging import get_logger
+from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
@@ -49,8 +50,11 @@ class CreatedRun:
     rate: RateDecision | None = None  # the rate limiter's answer (None for an idempotent replay)
 
 
-def request_hash(req: CreateRunRequest) -> str:
-    canonical = json.dumps(req.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
+def request_hash(req: CreateRunRequest, secrets_key: str = "") -> str:
+    body = req.model_dump(mode="json", exclude_none=True)
+    if "secrets" in body:  # the idempotency record keeps this hash: no secret value goes into it
+        body["secrets"] = run_secrets.hash_view(body["secrets"], secrets_key)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -86,6 +90,7 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
         # Scheme, credentials, port and literal addresses now; every delivery resolves and checks again.
         check_webhook_url(str(req.webhook_url), svc.settings)
     _check_replay(req)
+    run_secrets.check_secrets(req.secrets, req.allowed_domains)
     prompt = render(req.prompt, req.inputs)
     if len(prompt) > MAX_RENDERED_PROMPT:
         raise Unprocessable(
@@ -139,8 +144,15 @@ def create_run(
 ) -> CreatedRun:
     """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
     the run's sandbox will call back on (unless configuration names another)."""
+    with secret_values(run_secrets.values(req.secrets)):  # no log line of this request shows one
+        return _create_run(svc, org, req, idempotency_key, control_url)
+
+
+def _create_run(
+    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None, control_url: str
+) -> CreatedRun:
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
-    body_hash = request_hash(req)
+    body_hash = request_hash(req, svc.settings.run_token_secret)
     if key_hash:
         existing = svc.runs.get_idempotency(org.id, key_hash)
         if existing is not None:
@@ -178,12 +190,15 @@ def create_run(
         allowed_domains=req.allowed_domains or [],
         blocked_domains=req.blocked_domains or [],
         metadata=req.metadata or {},
+        secrets=run_secrets.public_info(req.secrets) if req.secrets else None,
         created_at=svc.clock.now(),
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
         **limits,
     )
     item = run.model_dump(mode="json")
+    if req.secrets:  # sealed with KMS before anything is written; 503 if KMS refuses
+        item.update(run_secrets.seal(svc, org.id, run.id, req.secrets))
     if by_cost:
         item["deadline_by_cost"] = True
     item["replay"] = _replay_workflow(svc, org.id, req)

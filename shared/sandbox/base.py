@@ -10,6 +10,7 @@ to call twice and on a sandbox that already ended.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,15 @@ class SandboxRequest:
     # Extra environment for the agent process (never AWS or model-provider credentials).
     envs: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    # The run's per-domain secrets in clear ([{match, fields: {name: value}}], shared/secrets.py):
+    # written into the sandbox with the run spec (:func:`spec_document`), never into its envs or logs.
+    secrets: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+def spec_document(request: SandboxRequest) -> bytes:
+    """The run spec file a provider writes into the sandbox: the spec, with the run's secrets."""
+    spec = {**request.run_spec, "secrets": request.secrets} if request.secrets else request.run_spec
+    return json.dumps(spec).encode()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ openhelm_agent``) in the background; the agent's evidence lands in
 Network policy: ``e2b_network.py`` turns the run's domain patterns into E2B's egress rules.
 
 Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
-the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
+the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright. A run's
+per-domain secrets ride in the run spec file (``files.write`` over envd's TLS), not in any envs: the
+sandbox-wide ones are part of the create request E2B keeps; the agent removes the file once read.
 
 Crashes. No Lambda is alive while the agent runs (the handle is disconnected right after start), so
 the sandbox's start command is the supervisor: it reports an agent that exits without its result to
@@ -24,7 +26,6 @@ The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for 
 
 from __future__ import annotations
 
-import json
 import posixpath
 import threading
 import time
@@ -44,6 +45,7 @@ from shared.sandbox.base import (
     SandboxRequest,
     SandboxStartError,
     UnsafePath,
+    spec_document,
 )
 from shared.sandbox.e2b_network import network_policy
 from shared.sandbox.env_policy import split_envs
@@ -181,7 +183,7 @@ class E2BProvider(SandboxProvider):
                 request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
             )
             sandbox_envs, agent_envs = self._envs(request)
-            spec = json.dumps(request.run_spec)
+            spec = spec_document(request)
             e2b = _e2b()
         except (ValueError, TypeError, ImportError) as exc:
             raise SandboxStartError(f"invalid sandbox request for run {request.run_id}: {exc}") from exc

@@ -52,6 +52,8 @@ class EvidenceWriter:
 
     def __init__(self, out_dir: str | Path) -> None:
         self.out_dir = Path(out_dir)
+        # The run's secrets (SecretBook), masked in every line and in result.json; set by run.py.
+        self.masker: Any = None
         self.screenshots_dir = self.out_dir / "screenshots"
         self.screenshots_dir.mkdir(parents=True, exist_ok=True)
         for name in ("steps.jsonl", "network.jsonl"):
@@ -66,6 +68,8 @@ class EvidenceWriter:
         return self.out_dir / self.screenshot_relpath(index)
 
     def _append(self, name: str, line: dict[str, Any]) -> None:
+        if self.masker is not None:
+            line = self.masker.mask_data(line)
         data = json.dumps(line, ensure_ascii=False, default=str) + "\n"
         with self._lock, open(self.out_dir / name, "a", encoding="utf-8") as fh:
             fh.write(data)
@@ -81,6 +85,9 @@ class EvidenceWriter:
         """Write result.json atomically (a reader never sees half a file)."""
         path = self.out_dir / "result.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result.model_dump(), ensure_ascii=False, default=str), encoding="utf-8")
+        data = result.model_dump()
+        if self.masker is not None:
+            data = self.masker.mask_data(data)
+        tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, path)
         return path

@@ -40,9 +40,21 @@ class ReplaySpec(BaseModel):
         return self
 
 
+class SecretSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    match: str
+    fields: dict[str, str] = Field(min_length=1, repr=False)
+
+    @field_validator("match")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        return normalize_pattern(value)
+
+
 class RunSpec(BaseModel):
-    # The control plane may add fields the agent does not need.
-    model_config = ConfigDict(extra="ignore")
+    # The control plane may add fields the agent does not need. A bad secret never shows in an error.
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     run_id: str = Field(min_length=1, max_length=200)
     prompt: str = Field(min_length=1)
@@ -57,6 +69,8 @@ class RunSpec(BaseModel):
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     replay: ReplaySpec | None = None
+    # Per-domain secrets (openhelm_agent/secrets.py): the model sees only their placeholders.
+    secrets: list[SecretSpec] = Field(default_factory=list, repr=False)
 
     @field_validator("start_url")
     @classmethod

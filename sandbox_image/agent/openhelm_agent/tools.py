@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openhelm_agent.browser import BLOCKED_STATUS, BrowserSession, page_url, short_error
+from openhelm_agent.secrets import PLACEHOLDER, SecretBook, SecretRefused
 
 if TYPE_CHECKING:
     from openhelm_agent.clock import Deadline
@@ -32,7 +33,10 @@ class ClickArgs(_Args):
 
 class TypeArgs(_Args):
     ref: str = Field(description=_REF + " Must be a text box, search box or text area.")
-    text: str = Field(description="Text to put into the field (replaces what is there).")
+    text: str = Field(
+        description="Text to put into the field (replaces what is there). For a secret of this run, write "
+        "its placeholder exactly, e.g. '<secret:password>': the value is filled in for you."
+    )
     submit: bool = Field(default=False, description="Press Enter after typing (submits most forms).")
 
 
@@ -203,8 +207,10 @@ class ToolExecutor:
         action_timeout_s: float = 10.0,
         navigation_timeout_s: float = 30.0,
         settle_timeout_s: float = 3.0,
+        secrets: SecretBook | None = None,
     ) -> None:
         self.session = session
+        self.secrets = secrets or SecretBook()
         self.deadline = deadline
         self.action_timeout_s = action_timeout_s
         self.navigation_timeout_s = navigation_timeout_s
@@ -308,7 +314,15 @@ class ToolExecutor:
 
     def _do_type(self, args: TypeArgs) -> ToolOutcome:
         locator = self.session.page.get_by_ref(args.ref)
-        locator.fill(args.text, timeout=self._timeout_ms())
+        text = args.text
+        if PLACEHOLDER.search(text):
+            # The field's own document decides, not the tab's: a matching page may frame another site.
+            where = str(locator.evaluate("el => el.ownerDocument.location.href", timeout=self._timeout_ms()))
+            try:
+                text = self.secrets.fill(text, where)
+            except SecretRefused as exc:
+                return ToolOutcome("", str(exc))
+        locator.fill(text, timeout=self._timeout_ms())
         if args.submit:
             locator.press("Enter", timeout=self._timeout_ms())
         return ToolOutcome(f"typed into {args.ref}" + (" and pressed Enter" if args.submit else ""))

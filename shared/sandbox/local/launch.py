@@ -18,6 +18,7 @@ from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxRequest,
     SandboxStartError,
+    spec_document,
 )
 from shared.sandbox.env_policy import split_envs
 from shared.sandbox.local.egress_policy import EgressPolicy
@@ -218,7 +219,7 @@ class SandboxLauncher:
             "/etc/group": f"nogroup:x:{self.sandbox_gid}:\n".encode(),
             "/etc/hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost\n".encode(),
             "/etc/hostname": f"{HOSTNAME}\n".encode(),
-            f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
+            f"{IN_SANDBOX}/run_spec.json": spec_document(request),
             f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
             f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
@@ -307,7 +308,7 @@ class SandboxLauncher:
         home = rec.run_dir / "home"
         home.mkdir(mode=0o700)
         spec = rec.run_dir / "run_spec.json"
-        spec.write_text(json.dumps(request.run_spec))
+        spec.write_bytes(spec_document(request))
         if self.sandbox_uid != os.geteuid():
             os.chown(home, self.sandbox_uid, self.sandbox_gid)
             os.chown(spec, self.sandbox_uid, self.sandbox_gid)
