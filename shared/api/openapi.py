@@ -16,7 +16,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from shared.api.routes import files as files_routes
 from shared.api.routes.meta import PUBLIC_PATHS
+from shared.models.files import CreateFileRequest
 from shared.version import VERSION
 
 SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
@@ -49,6 +51,17 @@ RULES: tuple[tuple[str, str], ...] = (
     ),
     ("expires_at_invalid", "`POST /v1/keys`: `expires_at` must be a future instant with a time zone."),
     ("max_cost_too_low", "`max_cost_usd` must cover at least the run fee and one sandbox second."),
+    (
+        "secret_domain_not_allowed",
+        "`secrets[].match` must lie inside one of the run's `allowed_domains` when those are set.",
+    ),
+    ("secrets_too_large", "A run's `secrets` take at most 3,000 bytes as JSON (KMS encrypts 4 KB at most)."),
+    ("file_not_found", "`file_ids` must name files of your org (another org's id is not found)."),
+    ("file_not_ready", "`file_ids` must name files whose upload S3 holds (`ready`)."),
+    ("too_many_files", "At most 10 distinct `file_ids` per run."),
+    ("file_names_not_unique", "The files a run attaches have distinct names (the agent refers to them by name)."),
+    ("file_not_accepted", "`POST /v1/files` (multipart): an accepted content type and a plain file name."),
+    ("file_quota_reached", "`POST /v1/files`: at most 1,000 files per org (409)."),
     (
         "invalid_domain_pattern",
         "`allowed_domains`/`blocked_domains` entries: international names must be valid IDNA, and a name whose "
@@ -96,6 +109,16 @@ def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _file_upload_body(doc: dict[str, Any]) -> None:
+    """POST /v1/files takes JSON or multipart/form-data: Powertools documents one body model per route."""
+    operation = doc.get("paths", {}).get(files_routes.UPLOAD_PATH, {}).get("post")
+    if operation is None:
+        return
+    operation["requestBody"] = files_routes.request_body()
+    schema = CreateFileRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    doc.setdefault("components", {}).setdefault("schemas", {})["CreateFileRequest"] = schema
+
+
 def build_document(app: APIGatewayHttpResolver) -> str:
     """The document of ``app``'s routes (shared/api/app.py caches the API's own: ``openapi_json``)."""
     doc = app.get_openapi_json_schema(
@@ -106,4 +129,6 @@ def build_document(app: APIGatewayHttpResolver) -> str:
         security=SECURITY,
         openapi_extensions={"x-openhelm-rules": [{"code": code, "rule": rule} for code, rule in RULES]},
     )
-    return json.dumps(_tidy(json.loads(doc)))
+    parsed = json.loads(doc)
+    _file_upload_body(parsed)
+    return json.dumps(_tidy(parsed))

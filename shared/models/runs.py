@@ -108,6 +108,27 @@ class RunSecretsOption(ApiModel):
     )
 
 
+class RunFilesOption(ApiModel):
+    file_ids: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; "
+        "the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.",
+    )
+
+
+class RunFile(BaseModel):
+    """A file the browser downloaded during the run, kept with the evidence."""
+
+    name: str
+    size: int
+    sha256: str
+    source_url: str | None = None
+    content_type: str | None = None
+    download_url: str | None = Field(None, description="Short-lived presigned GET URL (once the evidence is stored).")
+
+
 class SecretInfo(BaseModel):
     """A run's secret as the API shows it: the pattern and the field names, never the values."""
 
@@ -118,11 +139,11 @@ class SecretInfo(BaseModel):
 class ReplayStep(ApiModel):
     """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
 
-    action: Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    action: Literal["navigate", "click", "type", "select", "upload_file", "scroll", "go_back", "wait", "done"]
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class CreateRunRequest(RunOptions, RunSecretsOption):
+class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption):
     prompt: str = Field(
         min_length=3,
         max_length=20_000,
@@ -154,7 +175,7 @@ class CreateRunRequest(RunOptions, RunSecretsOption):
         return steps
 
 
-class JobRunRequest(RunOptions, RunSecretsOption):
+class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption):
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
@@ -258,6 +279,10 @@ class Run(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     secrets: list[SecretInfo] | None = Field(
         None, description="The run's secrets: domain patterns and field names (values are never shown)."
+    )
+    file_ids: list[str] | None = Field(None, description="The files placed in the run's sandbox.")
+    files: list[RunFile] | None = Field(
+        None, description="Files the browser downloaded (size-capped), with SHA-256 and presigned download URLs."
     )
     created_at: datetime
     started_at: datetime | None = None

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from shared import files, tokens
 from shared import secrets as run_secrets
-from shared import tokens
 from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
@@ -18,7 +18,7 @@ from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.runs.lifecycle import mark_running
-from shared.sandbox.base import SandboxError, SandboxInfo, SandboxRequest
+from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -61,8 +61,12 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
     token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
     # The run's secrets in clear exist from here until the provider has written them into the sandbox.
     secrets = run_secrets.open_sealed(svc, org_id, run)
+    attached = [
+        SandboxFile(name=f["name"], data=data, content_type=f["content_type"])
+        for f, data in files.read_run_files(svc, org_id, run)
+    ]
     with secret_values(run_secrets.values(secrets)):
-        info = _start(svc, run, run_id, org_id, lifetime, token, secrets)
+        info = _start(svc, run, run_id, org_id, lifetime, token, secrets, attached)
 
     try:
         mark_running(
@@ -97,6 +101,7 @@ def _start(
     lifetime: int,
     token: str,
     secrets: list[dict[str, Any]],
+    attached: list[SandboxFile],
 ) -> SandboxInfo:
     request = SandboxRequest(
         run_id=run_id,
@@ -111,6 +116,7 @@ def _start(
         blocked_domains=tuple(run.get("blocked_domains") or ()),
         metadata={"run_id": run_id, "org_id": org_id},
         secrets=secrets,
+        files=attached,
     )
     try:
         info = svc.sandbox.start(request)

@@ -59,7 +59,21 @@ def public_run(svc: Services, item: dict[str, Any]) -> Run:
     run = envelope(svc, item)
     if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
         run = with_download_urls(svc, run, item["evidence_manifest_key"])
+        if run.files:
+            run = _with_file_urls(svc, run, item)
     return run
+
+
+def _with_file_urls(svc: Services, run: Run, item: dict[str, Any]) -> Run:
+    """Presigned GET URLs of the files the browser downloaded (stored beside the evidence)."""
+    base = item["evidence_manifest_key"].rsplit("/", 1)[0] + "/"
+    ttl = svc.settings.evidence_url_ttl_s
+    paths = [f.get("path") for f in item.get("files") or []]
+    files = [
+        f.model_copy(update={"download_url": svc.evidence_store.presigned_url(base + path, ttl)}) if path else f
+        for f, path in zip(run.files or [], paths, strict=False)
+    ]
+    return run.model_copy(update={"files": files})
 
 
 def get_run(svc: Services, org_id: str, run_id: str) -> Run:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared import billing
+from shared import billing, files
 from shared import secrets as run_secrets
 from shared.billing import budget
 from shared.db.ratelimit import RateDecision
@@ -159,6 +159,7 @@ def _create_run(
             return _replay(svc, org, existing, body_hash)
 
     prompt, project_id, limits = _validate(svc, org, req)
+    input_files = files.resolve_run_files(svc, org.id, req.file_ids)  # 422 for another org's or pending ones
     model = REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model)
     cap = budget.resolve_cap(org, req.max_cost_usd)
     # The cap also bounds the run's time: max_duration_s becomes the moment sandbox time alone would
@@ -191,6 +192,7 @@ def _create_run(
         blocked_domains=req.blocked_domains or [],
         metadata=req.metadata or {},
         secrets=run_secrets.public_info(req.secrets) if req.secrets else None,
+        file_ids=req.file_ids,
         created_at=svc.clock.now(),
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
@@ -199,6 +201,8 @@ def _create_run(
     item = run.model_dump(mode="json")
     if req.secrets:  # sealed with KMS before anything is written; 503 if KMS refuses
         item.update(run_secrets.seal(svc, org.id, run.id, req.secrets))
+    if input_files:
+        item["input_files"] = input_files
     if by_cost:
         item["deadline_by_cost"] = True
     item["replay"] = _replay_workflow(svc, org.id, req)

@@ -57,6 +57,7 @@ log = get_logger("shared.sandbox.e2b")
 
 HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
+FILES_DIR = f"{HOME_DIR}/files"  # a run's attached files (POST /v1/files)
 OUT_DIR = f"{HOME_DIR}/out"
 # The supervisor runs the agent and reports its exit at once if it ends without its completion
 # (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
@@ -183,7 +184,7 @@ class E2BProvider(SandboxProvider):
                 request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
             )
             sandbox_envs, agent_envs = self._envs(request)
-            spec = spec_document(request)
+            spec = spec_document(request, FILES_DIR)
             e2b = _e2b()
         except (ValueError, TypeError, ImportError) as exc:
             raise SandboxStartError(f"invalid sandbox request for run {request.run_id}: {exc}") from exc
@@ -219,6 +220,8 @@ class E2BProvider(SandboxProvider):
             raise SandboxStartError(f"E2B sandbox create failed for run {request.run_id}: {exc}") from exc
         created = time.monotonic()
         try:
+            for f in request.files:
+                sbx.files.write(f"{FILES_DIR}/{f.name}", f.data)
             sbx.files.write(RUN_SPEC_PATH, spec)
             handle = sbx.commands.run(AGENT_COMMAND, background=True, envs=agent_envs, cwd=HOME_DIR, timeout=0)
             pid = handle.pid

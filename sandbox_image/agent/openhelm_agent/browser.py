@@ -12,7 +12,7 @@ from openhelm_agent.log import get_logger
 from openhelm_agent.policy import DomainPolicy
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Request, Response, Route
+    from playwright.sync_api import Browser, Download, Page, Request, Response, Route
 
 log = get_logger("openhelm_agent.browser")
 
@@ -96,10 +96,11 @@ class BrowserSession:
         self.blocked_navigations: list[str] = []
         self._blocked_fulfilled: set[str] = set()
         self.blocked_urls: set[str] = set()
+        self._pending_downloads: list[Download] = []
         self.context = browser.new_context(
             service_workers="block",
             viewport=VIEWPORT,  # type: ignore[arg-type]
-            accept_downloads=False,
+            accept_downloads=True,
             proxy=_proxy(context_proxy),  # type: ignore[arg-type]
         )
         # The whole browser gone (the OOM killer may pick it rather than a renderer): every later
@@ -128,6 +129,7 @@ class BrowserSession:
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
         page.on("crash", lambda crashed: self._on_crash(crashed))
+        page.on("download", lambda download: self._pending_downloads.append(download))
 
     def crash(self) -> str | None:
         """What crashed (a page's URL, or BROWSER_GONE), if anything did: the crash events, or a
@@ -184,6 +186,12 @@ class BrowserSession:
                 quiet = quiet + step if self._inflight == 0 else 0.0
         except Exception:  # the page closed or navigated away under us
             return
+
+    def keep_downloads(self) -> list[str]:
+        """Keep the downloads the page started since the last call (each waited for until it ends);
+        a line for the model per download, kept or not."""
+        pending, self._pending_downloads = self._pending_downloads, []
+        return [self.evidence.keep_download(download) for download in pending]
 
     def take_notices(self) -> list[str]:
         """Tab changes and blocked navigations since the last call (for the model)."""

@@ -64,6 +64,7 @@ class AgentRun:
             action_timeout_s=options.action_timeout_s,
             navigation_timeout_s=options.navigation_timeout_s,
             secrets=self.secrets,
+            files={f.name: f.path for f in spec.files},
         )
         self.schema_repairs = 0
         self.actions = 0
@@ -154,6 +155,12 @@ class AgentRun:
                 known = self.observation.refs if self.observation else set()
                 elements = self.observation.elements if self.observation else {}
                 outcome = self.executor.execute(action, args, known, elements)
+        downloads = self.session.keep_downloads()
+        if downloads:
+            outcome.message = " ".join(filter(None, [outcome.message, *downloads]))
+            refused = [d for d in downloads if "not kept" in d or "failed" in d]
+            if refused and outcome.error is None:  # the step says so; the run goes on
+                outcome.error = refused[0]
         notices = self.session.take_notices()
         if notices:
             outcome.message = " ".join(filter(None, [outcome.message, *notices]))
@@ -166,6 +173,7 @@ class AgentRun:
     def _attempt_done(self, arguments: str | dict[str, Any] | None) -> tuple[RunResult | None, str]:
         """Validate a done call and record it as a step; (result, "") or (None, errors for the model)."""
         started_at, t0 = now_iso(), time.monotonic()
+        self.session.keep_downloads()  # one the last action started is kept too
         error = ""
         recorded: dict[str, Any]
         try:
@@ -261,7 +269,7 @@ class AgentRun:
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
-        all_tools = tool_specs()
+        all_tools = tool_specs(with_files=bool(spec.files))
         done_only = [t for t in all_tools if t["function"]["name"] == "done"]
         # A URL named in the prompt is opened first when there is no start_url: a small model
         # otherwise answers from memory without ever looking.

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openhelm_agent.policy import normalize_pattern
 
-ActionName = Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
+ActionName = Literal[
+    "navigate", "click", "type", "select", "upload_file", "scroll", "go_back", "wait", "extract", "done"
+]
 
 
 class SpecError(ValueError):
@@ -52,6 +54,17 @@ class SecretSpec(BaseModel):
         return normalize_pattern(value)
 
 
+class FileSpec(BaseModel):
+    """A file placed in the sandbox for this run (POST /v1/files): the model names it by ``name``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=255)
+    path: str = Field(min_length=1)
+    size: int = Field(default=0, ge=0)
+    content_type: str = "application/octet-stream"
+
+
 class RunSpec(BaseModel):
     # The control plane may add fields the agent does not need. A bad secret never shows in an error.
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
@@ -71,6 +84,7 @@ class RunSpec(BaseModel):
     replay: ReplaySpec | None = None
     # Per-domain secrets (openhelm_agent/secrets.py): the model sees only their placeholders.
     secrets: list[SecretSpec] = Field(default_factory=list, repr=False)
+    files: list[FileSpec] = Field(default_factory=list)
 
     @field_validator("start_url")
     @classmethod

@@ -219,7 +219,8 @@ class SandboxLauncher:
             "/etc/group": f"nogroup:x:{self.sandbox_gid}:\n".encode(),
             "/etc/hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost\n".encode(),
             "/etc/hostname": f"{HOSTNAME}\n".encode(),
-            f"{IN_SANDBOX}/run_spec.json": spec_document(request),
+            f"{IN_SANDBOX}/run_spec.json": spec_document(request, f"{IN_SANDBOX}/files"),
+            **{f"{IN_SANDBOX}/files/{f.name}": f.data for f in request.files},
             f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
             f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
@@ -308,7 +309,11 @@ class SandboxLauncher:
         home = rec.run_dir / "home"
         home.mkdir(mode=0o700)
         spec = rec.run_dir / "run_spec.json"
-        spec.write_bytes(spec_document(request))
+        files_dir = rec.run_dir / "files"
+        files_dir.mkdir(mode=0o755)
+        for f in request.files:
+            (files_dir / f.name).write_bytes(f.data)
+        spec.write_bytes(spec_document(request, str(files_dir)))
         if self.sandbox_uid != os.geteuid():
             os.chown(home, self.sandbox_uid, self.sandbox_gid)
             os.chown(spec, self.sandbox_uid, self.sandbox_gid)
