@@ -1,21 +1,21 @@
 """OpenHelm Python SDK: ``Client`` / ``AsyncClient`` over the OpenHelm HTTP API.
 
-    from openhelm_sdk import Client
+from openhelm_sdk import Client
 
-    client = Client(api_key="oh_test_...", base_url="http://127.0.0.1:8787")
-    run = client.runs.create("List the pricing tiers", start_url="https://example.com", wait=True)
-    print(run.status, run.result)
+client = Client(api_key="oh_test_...", base_url="http://127.0.0.1:8787")
+run = client.runs.create("List the pricing tiers", start_url="https://example.com", wait=True)
+print(run.status, run.result)
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from openhelm_sdk import models  # noqa: E402
-from openhelm_sdk._base import PollPolicy, RetryPolicy  # noqa: E402
-from openhelm_sdk.async_client import AsyncClient  # noqa: E402
-from openhelm_sdk.client import Client  # noqa: E402
-from openhelm_sdk.errors import (  # noqa: E402
+from openhelm_sdk import models
+from openhelm_sdk._base import PollPolicy, RetryPolicy
+from openhelm_sdk.async_client import AsyncClient
+from openhelm_sdk.client import Client
+from openhelm_sdk.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -30,7 +30,7 @@ from openhelm_sdk.errors import (  # noqa: E402
     ServerError,
     UnprocessableEntityError,
 )
-from openhelm_sdk.models import Run, RunStatus  # noqa: E402
+from openhelm_sdk.models import Run, RunStatus
 
 __all__ = [
     "APIConnectionError",

@@ -177,10 +177,11 @@ def moved(before: Any, after: Any) -> bool:
     """Whether a run changed in a way worth polling faster for (status or step)."""
     if before is None:
         return True
-    step = (lambda r: r.progress.step if r.progress else 0)  # noqa: E731
+    step = lambda r: r.progress.step if r.progress else 0  # noqa: E731
     return before.status != after.status or step(before) != step(after)
 
 
-def page_size(limit: int | None, seen: int) -> int:
-    """The page to ask for: the API's most (100) unless fewer are still wanted."""
-    return 100 if limit is None else max(1, min(100, limit - seen))
+def page_size(limit: int | None, seen: int, size: int = 100) -> int:
+    """The page to ask for: ``size`` (the API's most is 100) unless fewer are still wanted."""
+    size = max(1, min(100, size))
+    return size if limit is None else max(1, min(size, limit - seen))

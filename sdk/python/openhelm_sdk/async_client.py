@@ -31,7 +31,7 @@ from openhelm_sdk.models import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-OnUpdate = Callable[[Run], None | Awaitable[None]]
+OnUpdate = Callable[[Run], Awaitable[None] | None]
 
 
 class AsyncClient:
@@ -102,13 +102,17 @@ class AsyncClient:
         return model.model_validate((await self.request(Request("GET", path, params=params))).json())
 
     async def _pages(
-        self, path: str, page: type[BaseModel], params: dict[str, Any], limit: int | None
+        self, path: str, page: type[BaseModel], params: dict[str, Any], limit: int | None, page_size: int = 100
     ) -> AsyncIterator[Any]:
         params = {k: v for k, v in params.items() if v is not None}
         seen = 0
         cursor: str | None = None
         while True:
-            query = {**params, "limit": _base.page_size(limit, seen), **({"cursor": cursor} if cursor else {})}
+            query = {
+                **params,
+                "limit": _base.page_size(limit, seen, page_size),
+                **({"cursor": cursor} if cursor else {}),
+            }
             got = await self._get(path, page, query)
             for item in got.data:  # type: ignore[attr-defined]
                 yield item
@@ -168,10 +172,11 @@ class AsyncRuns:
         project_id: str | None = None,
         job_id: str | None = None,
         limit: int | None = None,
+        page_size: int = 100,
     ) -> AsyncIterator[Run]:
         """``async for run in client.runs.list(): ...`` — newest first, every page."""
         params = {"status": RunStatus(status).value if status else None, "project_id": project_id, "job_id": job_id}
-        return self._client._pages("/v1/runs", RunList, params, limit)
+        return self._client._pages("/v1/runs", RunList, params, limit, page_size)
 
     async def list_page(self, *, cursor: str | None = None, limit: int = 20, **filters: Any) -> RunList:
         params = {k: v for k, v in {**filters, "cursor": cursor, "limit": limit}.items() if v is not None}
@@ -252,9 +257,7 @@ class AsyncProjects:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(
-        self, request: CreateProjectRequest | Mapping[str, Any] | None = None, **fields: Any
-    ) -> Project:
+    async def create(self, request: CreateProjectRequest | Mapping[str, Any] | None = None, **fields: Any) -> Project:
         body = _base.body(CreateProjectRequest, request, fields)
         return Project.model_validate((await self._client.request(Request("POST", "/v1/projects", json=body))).json())
 

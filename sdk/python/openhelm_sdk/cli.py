@@ -159,8 +159,20 @@ def main(
     except APIError as exc:
         err.write(f"openhelm: {exc}\n")
         if args.json:
-            out.write(json.dumps({"error": {"status": exc.status_code, "type": exc.type, "code": exc.code,
-                                            "message": exc.message, "details": exc.details}}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "error": {
+                            "status": exc.status_code,
+                            "type": exc.type,
+                            "code": exc.code,
+                            "message": exc.message,
+                            "details": exc.details,
+                        }
+                    }
+                )
+                + "\n"
+            )
         return EXIT_API_REFUSED
     except KeyboardInterrupt:
         err.write("\nopenhelm: interrupted\n")
@@ -177,8 +189,17 @@ def _plugin() -> Callable[[list[str]], int] | None:
 def _run(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     fields: dict[str, Any] = {
         k: getattr(args, k)
-        for k in ("start_url", "model", "project_id", "max_steps", "max_duration_s", "max_cost_usd",
-                  "allowed_domains", "blocked_domains", "webhook_url")
+        for k in (
+            "start_url",
+            "model",
+            "project_id",
+            "max_steps",
+            "max_duration_s",
+            "max_cost_usd",
+            "allowed_domains",
+            "blocked_domains",
+            "webhook_url",
+        )
         if getattr(args, k) is not None
     }
     if args.schema:
@@ -200,14 +221,16 @@ def _run(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             err.write(f"{run.status.value}; `openhelm runs watch {run.id}` to follow it\n")
         return EXIT_OK
     run = client.runs.create(args.prompt, idempotency_key=args.idempotency_key, **fields)
-    err.write(f"run {run.id}\n") if not args.json else None
+    if not args.json:
+        err.write(f"run {run.id}\n")
     return _follow(client, run, args, out, err)
 
 
 def _runs(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action == "list":
-        runs = client.runs.list(status=args.status, project_id=args.project_id, job_id=args.job_id,
-                                limit=args.limit or None)
+        runs = client.runs.list(
+            status=args.status, project_id=args.project_id, job_id=args.job_id, limit=args.limit or None
+        )
         for run in runs:
             if args.json:
                 _write_json(out, run)

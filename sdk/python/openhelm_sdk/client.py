@@ -108,12 +108,18 @@ class Client:
     def _get(self, path: str, model: type[M], params: dict[str, Any] | None = None) -> M:
         return model.model_validate(self.request(Request("GET", path, params=params)).json())
 
-    def _pages(self, path: str, page: type[BaseModel], params: dict[str, Any], limit: int | None) -> Iterator[Any]:
+    def _pages(
+        self, path: str, page: type[BaseModel], params: dict[str, Any], limit: int | None, page_size: int = 100
+    ) -> Iterator[Any]:
         params = {k: v for k, v in params.items() if v is not None}
         seen = 0
         cursor: str | None = None
         while True:
-            query = {**params, "limit": _base.page_size(limit, seen), **({"cursor": cursor} if cursor else {})}
+            query = {
+                **params,
+                "limit": _base.page_size(limit, seen, page_size),
+                **({"cursor": cursor} if cursor else {}),
+            }
             got = self._get(path, page, query)
             for item in got.data:  # type: ignore[attr-defined]
                 yield item
@@ -180,10 +186,11 @@ class Runs:
         project_id: str | None = None,
         job_id: str | None = None,
         limit: int | None = None,
+        page_size: int = 100,
     ) -> Iterator[Run]:
-        """Newest first, every page (``limit``: at most that many runs)."""
+        """Newest first, page after page as the iterator is consumed (``limit``: at most that many runs)."""
         params = {"status": RunStatus(status).value if status else None, "project_id": project_id, "job_id": job_id}
-        return self._client._pages("/v1/runs", RunList, params, limit)
+        return self._client._pages("/v1/runs", RunList, params, limit, page_size)
 
     def list_page(self, *, cursor: str | None = None, limit: int = 20, **filters: Any) -> RunList:
         """One page, for callers that keep the cursor themselves."""

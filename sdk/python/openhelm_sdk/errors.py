@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from openhelm_sdk._base import retry_after_seconds
+
 
 class OpenHelmError(Exception):
     """Base of every exception the SDK raises."""
@@ -70,8 +72,6 @@ class RateLimitError(APIError):
 
     @property
     def retry_after(self) -> float | None:
-        from openhelm_sdk._base import retry_after_seconds
-
         return retry_after_seconds(self.headers)
 
 
