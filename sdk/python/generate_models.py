@@ -151,12 +151,19 @@ def _doc(text: str) -> str:
     return f'"""{text}"""'
 
 
+def _max_wait(spec: dict[str, Any]) -> int:
+    """The most ``POST /v1/runs?wait=`` accepts (the API's cap below API Gateway's 30 s)."""
+    params = spec["paths"]["/v1/runs"]["post"]["parameters"]
+    return int(next(p for p in params if p["name"] == "wait")["schema"]["maximum"])
+
+
 def generate(spec: dict[str, Any]) -> str:
     schemas = {k: v for k, v in sorted(spec["components"]["schemas"].items()) if k not in SKIP}
-    names = "\n".join(f"    {name!r}," for name in schemas)
+    names = "\n".join(f"    {name!r}," for name in ["RUNS_MAX_WAIT_S", *schemas])
     body = "\n\n\n".join(_class(name, schema) for name, schema in schemas.items())
     rebuild = "\n".join(f"{name}.model_rebuild()" for name, s in schemas.items() if "enum" not in s)
-    return HEADER.format(names=names) + "\n\n" + body + "\n\n\n" + rebuild + "\n"
+    constants = f"# The most POST /v1/runs?wait= accepts, in seconds.\nRUNS_MAX_WAIT_S = {_max_wait(spec)}\n"
+    return HEADER.format(names=names) + "\n\n" + constants + "\n\n" + body + "\n\n\n" + rebuild + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

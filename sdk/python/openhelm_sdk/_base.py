@@ -19,13 +19,13 @@ import httpx
 from pydantic import BaseModel
 
 from openhelm_sdk import __version__
-from openhelm_sdk.models import RunStatus
+from openhelm_sdk.models import RUNS_MAX_WAIT_S, RunStatus
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787"  # `openhelm dev`
 ENV_API_KEY = "OPENHELM_API_KEY"
 ENV_BASE_URL = "OPENHELM_BASE_URL"
-# The API's cap on POST /v1/runs?wait= (API Gateway ends every request at 30 s; docs/openapi.json).
-MAX_SERVER_WAIT_S = 25
+# The API's cap on POST /v1/runs?wait= (API Gateway ends every request at 30 s), from docs/openapi.json.
+MAX_SERVER_WAIT_S = RUNS_MAX_WAIT_S
 TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 USER_AGENT = f"openhelm-python/{__version__}"
 

@@ -16,9 +16,12 @@ from openhelm_sdk.models import Run, RunStatus
 
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 MARK = {RunStatus.SUCCEEDED: "✓", RunStatus.FAILED: "✗", RunStatus.CANCELLED: "⊘"}
+# For a terminal that cannot show those (no UTF-8 locale).
+ASCII_FRAMES = "|/-\\"
+ASCII_MARK = {RunStatus.SUCCEEDED: "+", RunStatus.FAILED: "x", RunStatus.CANCELLED: "-"}
 
 
-def describe(run: Run, elapsed: float) -> str:
+def describe(run: Run, elapsed: float, sep: str = " · ") -> str:
     """``running · step 3 · click · https://example.com/pricing · 12s``"""
     parts = [run.status.value]
     progress = run.progress
@@ -30,7 +33,7 @@ def describe(run: Run, elapsed: float) -> str:
     if progress and progress.last_url:
         parts.append(progress.last_url)
     parts.append(f"{elapsed:.0f}s")
-    return " · ".join(parts)
+    return sep.join(parts)
 
 
 class ProgressLine:
@@ -44,6 +47,10 @@ class ProgressLine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._utf8 = "utf" in (getattr(stream, "encoding", None) or "utf-8").lower()
+        self._frames = FRAMES if self._utf8 else ASCII_FRAMES
+        self._marks = MARK if self._utf8 else ASCII_MARK
+        self._sep = " · " if self._utf8 else " - "
 
     def __enter__(self) -> ProgressLine:
         if self._tty:
@@ -57,7 +64,7 @@ class ProgressLine:
             self._thread.join()
         with self._lock:
             if self._tty and self._run is not None:
-                self._draw(MARK.get(self._run.status, "…"), end="\n")
+                self._draw(self._marks.get(self._run.status, "."), end="\n")
 
     def update(self, run: Run) -> None:
         with self._lock:
@@ -66,7 +73,7 @@ class ProgressLine:
                 key = (run.status.value, run.progress.step if run.progress else 0)
                 if key != self._last_plain:
                     self._last_plain = key
-                    self._stream.write(describe(run, self._clock() - self._started) + "\n")
+                    self._stream.write(describe(run, self._clock() - self._started, self._sep) + "\n")
                     self._stream.flush()
 
     def _spin(self) -> None:
@@ -74,14 +81,14 @@ class ProgressLine:
         while not self._stop.wait(0.1):
             with self._lock:
                 if self._run is not None:
-                    self._draw(FRAMES[frame % len(FRAMES)])
+                    self._draw(self._frames[frame % len(self._frames)])
             frame += 1
 
     def _draw(self, mark: str, end: str = "") -> None:
         assert self._run is not None
         width = shutil.get_terminal_size((100, 20)).columns
-        text = f"{mark} {describe(self._run, self._clock() - self._started)}"
-        if len(text) > width - 1:
-            text = text[: width - 2] + "…"
+        text = f"{mark} {describe(self._run, self._clock() - self._started, self._sep)}"
+        if len(text) > width - 1:  # one line, or \r would not return to its start
+            text = text[: width - 4] + "..."
         self._stream.write("\r\x1b[2K" + text + end)
         self._stream.flush()

@@ -258,12 +258,16 @@ def _runs(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) ->
 
 def _follow(client: Client, run: Run, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Wait for a run with the progress line, then print its result (or its error)."""
-    if args.quiet:
-        final = client.runs.wait(run.id, timeout=args.timeout)
-    else:
-        with ProgressLine(err) as line:
-            line.update(run)
-            final = client.runs.wait(run.id, timeout=args.timeout, on_update=line.update)
+    try:
+        if args.quiet:
+            final = client.runs.wait(run.id, timeout=args.timeout)
+        else:
+            with ProgressLine(err) as line:
+                line.update(run)
+                final = client.runs.wait(run.id, timeout=args.timeout, on_update=line.update)
+    except KeyboardInterrupt:
+        err.write(f"\ninterrupted: run {run.id} goes on (`openhelm runs cancel {run.id}` stops it)\n")
+        return EXIT_INTERRUPTED
     if args.json:
         _write_json(out, final)
     elif final.status == RunStatus.SUCCEEDED:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    'RUNS_MAX_WAIT_S',
     'ApiKey',
     'ApiKeyCreated',
     'ApiKeyList',
@@ -62,6 +63,10 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# The most POST /v1/runs?wait= accepts, in seconds.
+RUNS_MAX_WAIT_S = 25
 
 
 class ApiKey(_Model):
