@@ -119,6 +119,28 @@ def test_cancel_list_pages_and_errors(client, llm, site) -> None:
         client.jobs.get(job.id)
 
 
+def test_a_rate_limited_create_waits_the_apis_retry_after_and_goes_through(stack, llm, site) -> None:
+    import threading
+
+    from shared.models.orgs import OrgLimits
+    from shared.orgs import bootstrap_org
+
+    _, key = bootstrap_org(f"sdk-rate-{time.monotonic_ns()}", limits=OrgLimits(rate_per_minute=60, rate_burst=1))
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the SDK's own wait for the bucket, recorded
+        slept.append(seconds)
+        threading.Event().wait(seconds)
+
+    llm.reset(*STALL)
+    with Client(key, stack.url, sleep=sleep) as client:
+        first = client.runs.create("Wait around for a while", start_url=site + "/")
+        second = client.runs.create("Wait around for a while", start_url=site + "/")  # 429, then accepted
+        assert second.id != first.id and slept and slept[0] >= 1
+        for run in (first, second):
+            assert client.runs.cancel(run.id).status == RunStatus.CANCELLED
+
+
 def test_the_async_client_waits_with_progress_updates(stack, key, llm, site) -> None:
     llm.reset(click_pricing, DONE)
     seen: list[tuple[str, int]] = []
