@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -195,7 +196,7 @@ class AsyncRuns:
             run = await self.get(run_id)
             if on_update is not None:
                 maybe = on_update(run)
-                if maybe is not None:
+                if inspect.isawaitable(maybe):
                     await maybe
             if run.status in TERMINAL:
                 return run

@@ -132,7 +132,10 @@ def main(
     if args_in and not args_in[0].startswith("-") and args_in[0] not in OWN_COMMANDS:
         plugin = _plugin()
         if plugin is not None:
-            return int(plugin(args_in) or 0)
+            try:
+                return int(plugin(args_in) or 0)
+            except SystemExit as exc:  # its argparse (--help, a usage error)
+                return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     try:
         args = build_parser().parse_args(args_in)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
