@@ -15,7 +15,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from shared.chat.app import app
 from shared.logging import get_logger
 
-log = get_logger("chat_server")
+log = get_logger("chat_completions_handler")
 
 
 class _Server(ThreadingMixIn, WSGIServer):
