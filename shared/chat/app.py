@@ -120,9 +120,9 @@ class ChatApp:
         disconnected = environ.get("openhelm.disconnected")
         ticks = watch.watch(svc, org.id, run_id, deadline=deadline, disconnected=disconnected)
         body = (
-            self._stream(svc, req, run_id, ticks, start_response)
+            self._stream(svc, req, org.id, run_id, deadline, ticks, start_response)
             if req.stream
-            else _answer(svc, req, ticks, start_response)
+            else _answer(svc, req, org.id, deadline, ticks, start_response)
         )
         return _cancel_if_left(svc, org.id, run_id, body)
 
@@ -130,7 +130,9 @@ class ChatApp:
         self,
         svc: Services,
         req: ChatCompletionRequest,
+        org_id: str,
         run_id: str,
+        deadline: float,
         ticks: Iterator[watch.Tick | watch.Outcome],
         start_response: StartResponse,
     ) -> Iterator[bytes]:
@@ -178,7 +180,8 @@ class ChatApp:
             yield _sse(mapping.error_body(outcome.error))
             yield b"data: [DONE]\n\n"
             return
-        yield event({"content": mapping.content(run)})
+        yield event({"content": mapping.content(run)})  # the answer as soon as the run has it
+        run = watch.with_evidence(svc, org_id, run, deadline=deadline)
         yield event({}, finish_reason="stop", openhelm=mapping.info(run, base).model_dump())
         if usage_wanted:
             yield event(None, usage=mapping.usage(run).model_dump())
@@ -188,6 +191,8 @@ class ChatApp:
 def _answer(
     svc: Services,
     req: ChatCompletionRequest,
+    org_id: str,
+    deadline: float,
     ticks: Iterator[watch.Tick | watch.Outcome],
     start_response: StartResponse,
 ) -> Iterator[bytes]:
@@ -200,8 +205,9 @@ def _answer(
     if outcome.error is not None:
         yield from _error(start_response, outcome.error)
         return
+    run = watch.with_evidence(svc, org_id, outcome.run, deadline=deadline)
     created = int(svc.clock.now().timestamp())
-    yield from _json(start_response, 200, mapping.completion(outcome.run, req.model, created, _base_url(svc)))
+    yield from _json(start_response, 200, mapping.completion(run, req.model, created, _base_url(svc)))
 
 
 def _cancel_if_left(svc: Services, org_id: str, run_id: str, body: Iterator[bytes]) -> Iterator[bytes]:

@@ -54,7 +54,6 @@ def watch(
     deadline: float,
     disconnected: threading.Event | None = None,
     poll_s: float = POLL_S,
-    evidence_wait_s: float = EVIDENCE_WAIT_S,
 ) -> Iterator[Tick | Outcome]:
     """Ticks until the run answers, then its Outcome. ``deadline`` (monotonic) is when the
     invocation must have answered; past it (less the answer margin) the run is cancelled and the
@@ -82,10 +81,7 @@ def watch(
             )
         _pause(svc, poll_s, disconnected)
     question = (item.get("input_request") or {}).get("question") if status == RunStatus.needs_input else None
-    error = mapping.outcome_error(run, question)
-    if error is None:
-        run = _with_evidence(svc, org_id, run, item, min(evidence_wait_s, deadline - svc.clock.monotonic() - 1))
-    yield Outcome(run, error)
+    yield Outcome(run, mapping.outcome_error(run, question))
 
 
 def _pause(svc: Services, seconds: float, disconnected: threading.Event | None) -> None:
@@ -95,14 +91,15 @@ def _pause(svc: Services, seconds: float, disconnected: threading.Event | None) 
         raise ClientGone
 
 
-def _with_evidence(svc: Services, org_id: str, run: Run, item: dict, seconds: float) -> Run:
-    """The run once its evidence is stored (presigned URLs), or as it is after ``seconds``: the
-    evidence function runs on the Run Succeeded event, just after the run ends."""
-    end = svc.clock.monotonic() + max(0.0, seconds)
-    while item.get("evidence_status") is None and svc.clock.monotonic() < end:
+def with_evidence(svc: Services, org_id: str, run: Run, *, deadline: float, seconds: float = EVIDENCE_WAIT_S) -> Run:
+    """The run once its evidence is stored (presigned screenshot URLs), or as it is after
+    ``seconds``: the evidence function runs on the Run Succeeded event, just after the run ends."""
+    end = min(svc.clock.monotonic() + seconds, deadline - 1)
+    while run.evidence_status is None and svc.clock.monotonic() < end:
         svc.clock.sleep(POLL_S)
-        item = svc.runs.get(org_id, run.id, consistent=True) or item
-    return public_run(svc, item) if item.get("evidence_status") else run
+        item = svc.runs.get(org_id, run.id, consistent=True)
+        run = public_run(svc, item) if item else run
+    return run
 
 
 def cancel(svc: Services, org_id: str, run_id: str, why: str) -> None:
