@@ -25,6 +25,7 @@ from shared.chat.models import ChatCompletionRequest
 from shared.errors import MethodNotAllowed, NotFound, OpenHelmError, PayloadTooLarge
 from shared.logging import bind_context, clear_context, get_logger
 from shared.models.orgs import Org
+from shared.ratelimit import unavailable_headers
 from shared.runs import service as runs
 from shared.services import Services, get_services
 
@@ -261,7 +262,9 @@ def _deadline(svc: Services, environ: dict[str, Any]) -> float:
     Lambda context as JSON in ``x-amzn-lambda-context`` (``deadline``: epoch milliseconds)."""
     fallback = svc.clock.monotonic() + mapping.CHAT_MAX_DURATION_S + 2 * watch.ANSWER_MARGIN_S
     try:
-        deadline_ms = int(json.loads(environ.get("HTTP_X_AMZN_LAMBDA_CONTEXT") or "{}").get("deadline") or 0)
+        context = json.loads(environ.get("HTTP_X_AMZN_LAMBDA_CONTEXT") or "{}")
+        # lambda_runtime's Context serializes `deadline`; one page of the adapter's guide says deadline_ms.
+        deadline_ms = int(context.get("deadline") or context.get("deadline_ms") or 0)
     except (ValueError, TypeError, AttributeError):
         return fallback
     if not deadline_ms:
@@ -285,7 +288,9 @@ def _json(
 
 
 def _error(start_response: StartResponse, exc: OpenHelmError) -> list[bytes]:
-    return _json(start_response, mapping.http_status(exc), mapping.error_body(exc), exc.headers)
+    # A 503 always says when to come back, as the API's do.
+    headers = {**unavailable_headers(None), **exc.headers} if exc.status == 503 else exc.headers
+    return _json(start_response, mapping.http_status(exc), mapping.error_body(exc), headers)
 
 
 app = ChatApp()

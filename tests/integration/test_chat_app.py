@@ -1,0 +1,69 @@
+"""The chat completions WSGI app against moto: what it answers before and around a run (the runs
+themselves are end to end in tests/e2e/test_chat_completions_e2e.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+from shared.api_keys import create_key
+from shared.chat.app import ChatApp
+from shared.orgs import bootstrap_org
+from tests.support.aws import make_services
+
+TASK = {"model": "openhelm-browser", "messages": [{"role": "user", "content": "find the price"}]}
+
+
+def call(app: ChatApp, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, dict, Any]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw))}
+    setup_testing_defaults(environ)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    if key:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        seen["status"], seen["headers"] = int(status.split()[0]), {k.lower(): v for k, v in headers}
+
+    out = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], json.loads(out)
+
+
+def test_routes_auth_and_bad_requests_answer_in_openai_shape(svc, org_key) -> None:
+    app = ChatApp(lambda: svc)
+    _org, key = org_key
+    assert call(app, "GET", "/healthz")[0] == 200
+    status, _, body = call(app, "GET", "/v1/models")
+    assert status == 401 and body["error"]["code"] == "missing_api_key" and body["error"]["param"] is None
+    assert set(body["error"]) == {"message", "type", "code", "param"}
+    status, headers, _ = call(app, "GET", "/v1/chat/completions", key=key)
+    assert status == 405 and headers["allow"] == "POST"
+    assert call(app, "GET", "/v1/nothing", key=key)[0] == 404
+    status, _, body = call(app, "POST", "/v1/chat/completions", b"{nope", key=key)
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    status, _, body = call(app, "POST", "/v1/chat/completions", {**TASK, "max_tokens": 5}, key=key)
+    assert status == 400 and body["error"]["param"] == "max_tokens"
+    status, _, body = call(app, "GET", "/v1/models/openhelm-browser", key=key)
+    assert status == 200 and body["id"] == "openhelm-browser"
+    assert svc.runs.list(org_key[0], limit=10, cursor=None, status=None, project_id=None, job_id=None)[0] == []
+
+
+def test_a_read_only_key_lists_models_but_cannot_start_a_run(svc, org_key) -> None:
+    app = ChatApp(lambda: svc)
+    read = create_key(svc, org_key[0], name="ro", scopes=["read"]).key
+    assert call(app, "GET", "/v1/models", key=read)[0] == 200
+    status, _, body = call(app, "POST", "/v1/chat/completions", TASK, key=read)
+    assert status == 403 and body["error"]["code"] == "insufficient_scope"
+
+
+def test_orchestration_down_is_a_503_with_retry_after_and_leaves_a_failed_run(moto_aws) -> None:
+    svc = make_services(OPENHELM_RUN_STATE_MACHINE="arn:aws:states:us-east-1:123456789012:stateMachine:gone")
+    org_id, key = bootstrap_org("acme", svc)
+    status, headers, body = call(ChatApp(lambda: svc), "POST", "/v1/chat/completions", TASK, key=key)
+    assert status == 503 and int(headers["retry-after"]) > 0
+    assert body["error"]["code"] == "orchestration_unavailable"
+    (run,), _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
+    assert run["status"] == "failed" and run["error"]["code"] == "ORCHESTRATION_UNAVAILABLE"
