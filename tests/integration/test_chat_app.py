@@ -67,3 +67,31 @@ def test_orchestration_down_is_a_503_with_retry_after_and_leaves_a_failed_run(mo
     assert body["error"]["code"] == "orchestration_unavailable"
     (run,), _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
     assert run["status"] == "failed" and run["error"]["code"] == "ORCHESTRATION_UNAVAILABLE"
+
+
+def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(svc, org_key) -> None:
+    from datetime import UTC, datetime
+
+    from shared.chat import watch
+
+    org_id, _key = org_key
+    item = {
+        "id": "run_01M8TEAAAAAAAAAAAAAAAAAAAA",
+        "status": "needs_input",
+        "prompt": "log in and read the invoice",
+        "model": "gpt-4.1-mini",
+        "project_id": "prj_x",
+        "max_duration_s": 600,
+        "max_steps": 50,
+        "max_input_tokens": 100_000,
+        "max_output_tokens": 10_000,
+        "created_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
+        # no code writes this status yet: the human-input work will; the chat layer reads the question here
+        "input_request": {"question": "Which of the two accounts should I use?"},
+    }
+    svc.runs.create(org_id, item, None)
+    outcomes = list(watch.watch(svc, org_id, item["id"], deadline=svc.clock.monotonic() + 60))
+    (outcome,) = outcomes
+    assert isinstance(outcome, watch.Outcome) and outcome.error is not None
+    assert outcome.error.code == "guardrail_triggered" and outcome.error.status == 400
+    assert "Which of the two accounts should I use?" in outcome.error.message
