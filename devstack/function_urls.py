@@ -20,7 +20,7 @@ log = get_logger("devstack.function_urls")
 FUNCTION_URL_MAX_BODY = 6 * 1024 * 1024
 
 
-def bind_function_urls(template: LocalTemplate, resolver: Resolver) -> dict[str, LocalGateway]:
+def bind_function_urls(template: LocalTemplate, resolver: Resolver) -> dict[str, LocalGateway | WebAdapterEndpoint]:
     """An endpoint per active AWS::Lambda::Url, bound (not yet serving) so that
     ``!GetAtt <Url>.FunctionUrl`` resolves to it, with the trailing slash AWS gives."""
     endpoints: dict[str, LocalGateway | WebAdapterEndpoint] = {}
