@@ -27,9 +27,14 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # the app logs one structured line per run
 
 
+def make(port: int, wsgi_app: object = app) -> WSGIServer:
+    """The server the adapter talks to (tests serve their own app through it, on port 0)."""
+    return make_server("127.0.0.1", port, wsgi_app, server_class=_Server, handler_class=_QuietHandler)
+
+
 def main() -> None:
     port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or 8080)
-    server = make_server("127.0.0.1", port, app, server_class=_Server, handler_class=_QuietHandler)
+    server = make(port)
     log.info("chat_server_listening", port=port)
     server.serve_forever()
 

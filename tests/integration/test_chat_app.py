@@ -95,3 +95,48 @@ def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(sv
     assert isinstance(outcome, watch.Outcome) and outcome.error is not None
     assert outcome.error.code == "guardrail_triggered" and outcome.error.status == 400
     assert "Which of the two accounts should I use?" in outcome.error.message
+
+
+def _aws_server(app: ChatApp):
+    """The server the Web Adapter talks to in AWS (functions/chat_completions), on a free port."""
+    import importlib.util
+    import threading
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "functions" / "chat_completions" / "chat_completions_handler.py"
+    spec = importlib.util.spec_from_file_location("chat_completions_handler_under_test", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = module.make(0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_through_the_aws_side_server_a_run_past_the_deadline_is_cancelled_and_answered_504(svc, org_key) -> None:
+    import requests
+
+    # make_services' state machine is a Pass state: the run stays queued, as a slow run would.
+    org_id, key = org_key
+    server = _aws_server(ChatApp(lambda: svc))
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
+    # the adapter's Lambda context: 12 s left, so the app gives up 10 s before (the clock is fake)
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "x-amzn-lambda-context": json.dumps({"deadline": svc.clock.now_ms() + 12_000}),
+    }
+    try:
+        r = requests.post(url, json=TASK, headers=headers, timeout=30)
+        assert r.status_code == 504 and r.json()["error"]["code"] == "chat_timeout"
+        assert r.headers["x-should-retry"] == "false"
+        streamed = requests.post(url, json={**TASK, "stream": True}, headers=headers, timeout=30, stream=True)
+        assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in streamed.iter_lines() if line]
+        assert json.loads(events[0].removeprefix(b"data: "))["object"] == "chat.completion.chunk"
+        assert json.loads(events[-2].removeprefix(b"data: "))["error"]["code"] == "chat_timeout"
+        assert events[-1] == b"data: [DONE]"
+    finally:
+        server.shutdown()
+        server.server_close()
+    runs, _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
+    assert sorted(r["status"] for r in runs) == ["cancelled", "cancelled"]  # nothing left running
