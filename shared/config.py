@@ -33,6 +33,8 @@ class Settings(BaseModel):
     evidence_bucket: str = Field("openhelm-evidence", alias="OPENHELM_EVIDENCE_BUCKET")
     event_bus: str = Field("openhelm", alias="OPENHELM_EVENT_BUS")
     files_bucket: str = Field("openhelm-files", alias="OPENHELM_FILES_BUCKET")
+    profiles_bucket: str = Field("openhelm-profiles", alias="OPENHELM_PROFILES_BUCKET")
+    profiles_key_id: str = Field("", alias="OPENHELM_PROFILES_KEY_ID")
     max_files_per_org: int = Field(MAX_FILES_PER_ORG, alias="OPENHELM_MAX_FILES_PER_ORG", ge=1)
     # KMS key of run secrets (template: SecretsKey); empty: runs with secrets answer 503.
     secrets_key_id: str = Field("", alias="OPENHELM_SECRETS_KEY_ID")

@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared import profiles
 from shared.aws.evidence_store import EvidenceStoreUnavailable
+from shared.errors import OpenHelmError
 from shared.logging import get_logger
 from shared.models.common import TERMINAL_STATUSES, RunStatus
 from shared.orchestration.outputs import evidence_item, read_outputs
@@ -32,6 +34,8 @@ from shared.services import Services
 
 log = get_logger(__name__)
 
+# The agent's final storage_state when the run persists its profile (never copied to the evidence).
+PROFILE_STATE_FILE = "storage_state.json"
 RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json", "downloads.jsonl")
 # The agent's caps on downloads (sandbox_image/agent/openhelm_agent/evidence.py), enforced again here.
 MAX_DOWNLOADS = 20
@@ -65,16 +69,19 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         return EvidenceOutcome("skipped")
     sandbox_id = run.get("sandbox_id")
     if not sandbox_id:
+        _persist_profile(svc, run, None)  # nothing to save: the lease goes
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
     try:
         items, files, manifest_key, downloads = _copy(svc, org_id, run_id, sandbox_id)
     except SandboxNotFound:
+        _persist_profile(svc, run, None)
         outcome = EvidenceOutcome("unavailable", error="the sandbox was gone before its evidence was copied")
         return _record(svc, run, outcome, [])
     except SandboxError as exc:
         return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
     except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
         return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
+    _persist_profile(svc, run, sandbox_id)
     _kill(svc, sandbox_id, run_id)
     return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items, downloads)
 
@@ -154,6 +161,24 @@ def _copy_downloads(svc: Services, sandbox_id: str, base: str, manifest: list[di
 def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> dict[str, Any]:
     sha256 = svc.evidence_store.put(key, data, content_type)
     return {"path": path, "key": key, "sha256": sha256, "bytes": len(data), "content_type": content_type}
+
+
+def _persist_profile(svc: Services, run: dict[str, Any], sandbox_id: str | None) -> None:
+    """Save a succeeded run's final browser state into its profile (under its lease), release the
+    lease in any case (shared/profiles.py). Never fails the evidence."""
+    if not run.get("persist_profile"):
+        return
+    raw = None
+    if sandbox_id and run.get("status") == RunStatus.succeeded.value:
+        try:
+            raw = svc.sandbox.read_file(sandbox_id, PROFILE_STATE_FILE)
+        except (FileNotFoundError, SandboxError):
+            raw = None
+    try:
+        outcome = profiles.save_after_run(svc, run, raw)
+    except OpenHelmError as exc:  # S3 or the table refused: the lease runs out by itself
+        outcome = f"failed: {exc.message[:200]}"
+    log.info("profile_persisted", run_id=run["id"], profile_id=run.get("profile_id"), outcome=outcome)
 
 
 def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:

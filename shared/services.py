@@ -24,6 +24,7 @@ from shared.db.dynamo import Table
 from shared.db.files import FileRepository
 from shared.db.jobs import JobRepository
 from shared.db.orgs import OrgRepository
+from shared.db.profiles import ProfileRepository
 from shared.db.projects import ProjectRepository
 from shared.db.ratelimit import RateLimiter
 from shared.db.runs import RunRepository
@@ -102,6 +103,14 @@ class Services:
     @cached_property
     def file_store(self) -> FileStore:
         return FileStore(self.aws.s3, self.settings.files_bucket)
+
+    @cached_property
+    def profiles(self) -> ProfileRepository:
+        return ProfileRepository(self.table)
+
+    @cached_property
+    def profile_store(self) -> FileStore:
+        return FileStore(self.aws.s3, self.settings.profiles_bucket, kms_key_id=self.settings.profiles_key_id)
 
     @cached_property
     def secrets_vault(self) -> SecretsVault:

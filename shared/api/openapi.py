@@ -62,6 +62,9 @@ RULES: tuple[tuple[str, str], ...] = (
     ("file_names_not_unique", "The files a run attaches have distinct names (the agent refers to them by name)."),
     ("file_not_accepted", "`POST /v1/files` (multipart): an accepted content type and a plain file name."),
     ("file_quota_reached", "`POST /v1/files`: at most 1,000 files per org (409)."),
+    ("profile_not_found", "`profile_id` must name a profile of your org; `persist_profile` needs a `profile_id`."),
+    ("profile_in_use", "A run with `persist_profile` holds the profile's write lease until it ends: 409 meanwhile."),
+    ("invalid_storage_state", "Profile uploads must be a Playwright storage_state (`details[].loc` says where)."),
     (
         "invalid_domain_pattern",
         "`allowed_domains`/`blocked_domains` entries: international names must be valid IDNA, and a name whose "

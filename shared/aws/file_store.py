@@ -17,13 +17,16 @@ class FileStoreUnavailable(ServiceUnavailable):
 
 
 class FileStore:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, kms_key_id: str = "") -> None:
         self.client = client
         self.bucket = bucket
+        # Set: every object is written encrypted with this KMS key (SSE-KMS), whatever the bucket's default.
+        self.kms_key_id = kms_key_id
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
         """Store ``data``; its SHA-256 (hex), which S3 checks against what it stored."""
         digest = hashlib.sha256(data)
+        sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -31,6 +34,7 @@ class FileStore:
                 Body=data,
                 ContentType=content_type,
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
+                **sse,
             )
         except (BotoCoreError, ClientError) as exc:
             raise FileStoreUnavailable(f"storing the file failed: {type(exc).__name__}") from exc

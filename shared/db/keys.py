@@ -103,3 +103,7 @@ def file_sk(file_id: str) -> str:
 
 
 FILE_COUNT_SK = "file_count"
+
+
+def profile_sk(profile_id: str) -> str:
+    return f"profile#{profile_id}"

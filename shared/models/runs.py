@@ -118,6 +118,17 @@ class RunFilesOption(ApiModel):
     )
 
 
+class RunProfileOption(ApiModel):
+    profile_id: str | None = Field(
+        None, description="Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step."
+    )
+    persist_profile: bool = Field(
+        False,
+        description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the "
+        "profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.",
+    )
+
+
 class RunFile(BaseModel):
     """A file the browser downloaded during the run, kept with the evidence."""
 
@@ -143,7 +154,7 @@ class ReplayStep(ApiModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption):
+class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
     prompt: str = Field(
         min_length=3,
         max_length=20_000,
@@ -175,7 +186,7 @@ class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption):
         return steps
 
 
-class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption):
+class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
@@ -281,6 +292,8 @@ class Run(BaseModel):
         None, description="The run's secrets: domain patterns and field names (values are never shown)."
     )
     file_ids: list[str] | None = Field(None, description="The files placed in the run's sandbox.")
+    profile_id: str | None = None
+    persist_profile: bool = False
     files: list[RunFile] | None = Field(
         None, description="Files the browser downloaded (size-capped), with SHA-256 and presigned download URLs."
     )

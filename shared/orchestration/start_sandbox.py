@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared import files, tokens
+from shared import files, profiles, tokens
 from shared import secrets as run_secrets
 from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed
@@ -40,6 +40,7 @@ def run_spec(run: dict[str, Any], deadline_at: float | None = None) -> dict[str,
         "allowed_domains": run.get("allowed_domains") or [],
         "blocked_domains": run.get("blocked_domains") or [],
         "replay": {"steps": run["replay"]} if run.get("replay") else None,
+        "persist_profile": bool(run.get("persist_profile")),
     }
 
 
@@ -65,8 +66,9 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         SandboxFile(name=f["name"], data=data, content_type=f["content_type"])
         for f, data in files.read_run_files(svc, org_id, run)
     ]
+    state = profiles.load_state(svc, org_id, run)
     with secret_values(run_secrets.values(secrets)):
-        info = _start(svc, run, run_id, org_id, lifetime, token, secrets, attached)
+        info = _start(svc, run, run_id, org_id, lifetime, token, secrets, attached, state)
 
     try:
         mark_running(
@@ -102,6 +104,7 @@ def _start(
     token: str,
     secrets: list[dict[str, Any]],
     attached: list[SandboxFile],
+    state: dict[str, Any] | None,
 ) -> SandboxInfo:
     request = SandboxRequest(
         run_id=run_id,
@@ -117,6 +120,7 @@ def _start(
         metadata={"run_id": run_id, "org_id": org_id},
         secrets=secrets,
         files=attached,
+        storage_state=state,
     )
     try:
         info = svc.sandbox.start(request)

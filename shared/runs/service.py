@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared import billing, files
+from shared import billing, files, profiles
 from shared import secrets as run_secrets
 from shared.billing import budget
 from shared.db.ratelimit import RateDecision
@@ -160,6 +160,10 @@ def _create_run(
 
     prompt, project_id, limits = _validate(svc, org, req)
     input_files = files.resolve_run_files(svc, org.id, req.file_ids)  # 422 for another org's or pending ones
+    if req.persist_profile and not req.profile_id:
+        raise Unprocessable(
+            "persist_profile needs a profile_id", code="profile_not_found", details=[{"loc": ["persist_profile"]}]
+        )
     model = REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model)
     cap = budget.resolve_cap(org, req.max_cost_usd)
     # The cap also bounds the run's time: max_duration_s becomes the moment sandbox time alone would
@@ -193,6 +197,8 @@ def _create_run(
         metadata=req.metadata or {},
         secrets=run_secrets.public_info(req.secrets) if req.secrets else None,
         file_ids=req.file_ids,
+        profile_id=req.profile_id,
+        persist_profile=req.persist_profile,
         created_at=svc.clock.now(),
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
@@ -203,6 +209,9 @@ def _create_run(
         item.update(run_secrets.seal(svc, org.id, run.id, req.secrets))
     if input_files:
         item["input_files"] = input_files
+    if req.profile_id:  # 422 if the org has no such profile; 409 if another run is writing it
+        deadline_s = int(run.created_at.timestamp()) + limits["max_duration_s"] + svc.settings.sandbox_grace_s
+        profiles.claim_for_run(svc, org.id, req.profile_id, run.id, req.persist_profile, deadline_s)
     if by_cost:
         item["deadline_by_cost"] = True
     item["replay"] = _replay_workflow(svc, org.id, req)

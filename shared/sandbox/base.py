@@ -61,6 +61,8 @@ class SandboxRequest:
     secrets: list[dict[str, Any]] = field(default_factory=list, repr=False)
     # Files placed in the sandbox before the agent starts (POST /v1/files, the run's file_ids).
     files: list[SandboxFile] = field(default_factory=list, repr=False)
+    # The browser profile's Playwright storage_state the agent's context starts with (cookies: repr-free).
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ def spec_document(request: SandboxRequest, files_dir: str = "") -> bytes:
     spec = dict(request.run_spec)
     if request.secrets:
         spec["secrets"] = request.secrets
+    if request.storage_state is not None:
+        spec["storage_state"] = request.storage_state
     if request.files:
         spec["files"] = [
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openhelm_agent.evidence import EvidenceWriter, NetworkEntry, now_iso
 from openhelm_agent.log import get_logger
@@ -84,6 +84,7 @@ class BrowserSession:
         *,
         context_proxy: str | None = None,
         proxied: bool = False,
+        storage_state: dict[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self.evidence = evidence
@@ -102,6 +103,8 @@ class BrowserSession:
             viewport=VIEWPORT,  # type: ignore[arg-type]
             accept_downloads=True,
             proxy=_proxy(context_proxy),  # type: ignore[arg-type]
+            # Cookies (session cookies without an expiry included) and local storage per origin.
+            storage_state=storage_state,  # type: ignore[arg-type]
         )
         # The whole browser gone (the OOM killer may pick it rather than a renderer): every later
         # action would fail the same way, so the run ends (loop.py checks crashed_url).

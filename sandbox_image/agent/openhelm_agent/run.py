@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 log = get_logger("openhelm_agent")
+PROFILE_STATE_FILE = "storage_state.json"
 
 
 @contextmanager
@@ -98,11 +99,19 @@ def _execute(
             evidence,
             context_proxy=options.browser_proxy if shared is not None else None,
             proxied=options.browser_proxy is not None,
+            storage_state=spec.storage_state,
         )
         resources.callback(session.close)
         agent = AgentRun(spec, session, evidence, callback, deadline, options, secrets=evidence.masker)
         holder.append(agent)
-        return agent.run_llm(llm) if llm is not None else agent.run_replay()
+        result = agent.run_llm(llm) if llm is not None else agent.run_replay()
+        if spec.persist_profile and result.status == "succeeded":
+            # Before the completion: the control plane reads it once the run has ended.
+            try:
+                session.context.storage_state(path=str(evidence.out_dir / PROFILE_STATE_FILE))
+            except Exception as exc:  # the run's result stands; the profile is just not updated
+                log.warning("storage state not saved", extra={"error": short_error(exc)})
+        return result
     finally:
         if llm is not None:
             log.info("llm usage", extra={"calls": llm.calls, **llm.usage})

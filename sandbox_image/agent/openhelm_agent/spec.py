@@ -85,6 +85,9 @@ class RunSpec(BaseModel):
     # Per-domain secrets (openhelm_agent/secrets.py): the model sees only their placeholders.
     secrets: list[SecretSpec] = Field(default_factory=list, repr=False)
     files: list[FileSpec] = Field(default_factory=list)
+    # A browser profile's Playwright storage_state to start from, and whether to write the final one.
+    storage_state: dict[str, Any] | None = Field(default=None, repr=False)
+    persist_profile: bool = False
 
     @field_validator("start_url")
     @classmethod

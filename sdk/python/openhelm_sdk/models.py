@@ -20,10 +20,12 @@ __all__ = [
     'ApiKeyList',
     'Balance',
     'Confidence',
+    'Cookie',
     'CostBreakdown',
     'CreateFileRequest',
     'CreateJobRequest',
     'CreateKeyRequest',
+    'CreateProfileRequest',
     'CreateProjectRequest',
     'CreateRunRequest',
     'CreateWebhookRequest',
@@ -42,6 +44,10 @@ __all__ = [
     'LedgerEntry',
     'LedgerPage',
     'NetworkEntry',
+    'OriginState',
+    'Profile',
+    'ProfileDownload',
+    'ProfileList',
     'Progress',
     'Project',
     'ProjectList',
@@ -56,6 +62,8 @@ __all__ = [
     'RunStatus',
     'SecretInfo',
     'StepRecord',
+    'StorageItem',
+    'StorageState',
     'UpdateJobRequest',
     'Usage',
     'UsageRecord',
@@ -129,6 +137,17 @@ class Confidence(_Model):
     score: float
 
 
+class Cookie(_Model):
+    domain: str
+    expires: float = Field(default=-1, description='Unix seconds; -1 for a session cookie (kept by the round trip).')
+    httpOnly: bool = Field(default=False)
+    name: str
+    path: str = Field(default='/')
+    sameSite: Literal['Strict', 'Lax', 'None'] = Field(default='Lax')
+    secure: bool = Field(default=False)
+    value: str
+
+
 class CostBreakdown(_Model):
     input_micros: int = Field(default=0, description="Input tokens x the model's input price.")
     output_micros: int = Field(default=0, description="Output tokens x the model's output price.")
@@ -170,6 +189,10 @@ class CreateKeyRequest(_Model):
     scopes: list[Literal['full', 'read']] | None = Field(default=None, description='`full` (everything) or `read` (GET only; writes answer 403 `insufficient_scope`).')
 
 
+class CreateProfileRequest(_Model):
+    name: str
+
+
 class CreateProjectRequest(_Model):
     description: str | None = Field(default=None)
     metadata: dict[str, str] | None = Field(default=None)
@@ -190,6 +213,8 @@ class CreateRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     prompt: str = Field(description='What the agent should do. Kept exactly as given, control characters included: it is handed to the model verbatim.')
     replay_of: str | None = Field(default=None, description='Replay the steps of this succeeded run with no LLM (model becomes `replay`).')
@@ -331,6 +356,8 @@ class JobRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
@@ -367,6 +394,34 @@ class NetworkEntry(_Model):
     status: int | None = Field(default=None)
     time: datetime | None = Field(default=None)
     url: str
+
+
+class OriginState(_Model):
+    localStorage: list[StorageItem] | None = Field(default=None)
+    origin: str
+
+
+class Profile(_Model):
+    cookie_domains: list[str] | None = Field(default=None, description='Domains of its cookies, sorted.')
+    created_at: datetime
+    id: str
+    last_used_at: datetime | None = Field(default=None, description='When a run last loaded it.')
+    locked_by_run: str | None = Field(default=None, description='The run that holds its write lease (persist_profile).')
+    name: str
+    object: str = Field(default='profile')
+    size: int = Field(default=0, description='Bytes of its storage_state JSON (0: empty).')
+    updated_at: datetime | None = Field(default=None, description='When its state was last saved (upload or a run).')
+
+
+class ProfileDownload(_Model):
+    expires_at: datetime
+    url: str = Field(description='Short-lived presigned GET URL of the storage_state JSON.')
+
+
+class ProfileList(_Model):
+    data: list[Profile]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
 
 
 class Progress(_Model):
@@ -436,6 +491,8 @@ class Run(_Model):
     network: list[NetworkEntry] | None = Field(default=None)
     object: str = Field(default='run')
     output_schema: dict[str, Any] | None = Field(default=None)
+    persist_profile: bool = Field(default=False)
+    profile_id: str | None = Field(default=None)
     progress: Progress | None = Field(default=None)
     project_id: str
     prompt: str
@@ -517,6 +574,18 @@ class StepRecord(_Model):
     started_at: datetime | None = Field(default=None)
     title: str | None = Field(default=None)
     url: str | None = Field(default=None)
+
+
+class StorageItem(_Model):
+    name: str
+    value: str
+
+
+class StorageState(_Model):
+    """Playwright's ``storage_state`` (``BrowserContext.storage_state()``), validated on upload."""
+
+    cookies: list[Cookie] | None = Field(default=None)
+    origins: list[OriginState] | None = Field(default=None)
 
 
 class UpdateJobRequest(_Model):
@@ -649,10 +718,12 @@ ApiKeyCreated.model_rebuild()
 ApiKeyList.model_rebuild()
 Balance.model_rebuild()
 Confidence.model_rebuild()
+Cookie.model_rebuild()
 CostBreakdown.model_rebuild()
 CreateFileRequest.model_rebuild()
 CreateJobRequest.model_rebuild()
 CreateKeyRequest.model_rebuild()
+CreateProfileRequest.model_rebuild()
 CreateProjectRequest.model_rebuild()
 CreateRunRequest.model_rebuild()
 CreateWebhookRequest.model_rebuild()
@@ -671,6 +742,10 @@ JobRunRequest.model_rebuild()
 LedgerEntry.model_rebuild()
 LedgerPage.model_rebuild()
 NetworkEntry.model_rebuild()
+OriginState.model_rebuild()
+Profile.model_rebuild()
+ProfileDownload.model_rebuild()
+ProfileList.model_rebuild()
 Progress.model_rebuild()
 Project.model_rebuild()
 ProjectList.model_rebuild()
@@ -684,6 +759,8 @@ RunList.model_rebuild()
 RunSecret.model_rebuild()
 SecretInfo.model_rebuild()
 StepRecord.model_rebuild()
+StorageItem.model_rebuild()
+StorageState.model_rebuild()
 UpdateJobRequest.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()
