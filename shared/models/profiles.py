@@ -45,8 +45,9 @@ class OriginState(BaseModel):
 class StorageState(ApiModel):
     """Playwright's ``storage_state`` (``BrowserContext.storage_state()``), validated on upload."""
 
-    cookies: list[Cookie] = Field(default_factory=list, max_length=3000)
-    origins: list[OriginState] = Field(default_factory=list, max_length=500)
+    # Bounded by bytes, not counts: the request body limit here, MAX_PROFILE_BYTES for a run's state.
+    cookies: list[Cookie] = Field(default_factory=list)
+    origins: list[OriginState] = Field(default_factory=list)
 
 
 class Profile(BaseModel):

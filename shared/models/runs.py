@@ -94,6 +94,8 @@ class RunSecret(ApiModel):
     fields: dict[SecretFieldName, SecretValue] = Field(
         min_length=1,
         max_length=10,
+        # pydantic states the name rule as patternProperties only; no other name is accepted.
+        json_schema_extra={"additionalProperties": False},
         description='Field name → value, e.g. `{"email": "...", "password": "..."}`. Values are '
         "encrypted at rest, never shown by the API, never logged, and removed when the run ends.",
     )
