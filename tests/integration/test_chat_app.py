@@ -73,6 +73,7 @@ def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(sv
     from datetime import UTC, datetime
 
     from shared.chat import watch
+    from shared.models.run_record import RunRecord
 
     org_id, _key = org_key
     item = {
@@ -89,7 +90,7 @@ def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(sv
         # no code writes this status yet: the human-input work will; the chat layer reads the question here
         "input_request": {"question": "Which of the two accounts should I use?"},
     }
-    svc.runs.create(org_id, item, None)
+    svc.runs.create(RunRecord(org_id=org_id, **item))
     outcomes = list(watch.watch(svc, org_id, item["id"], deadline=svc.clock.monotonic() + 60))
     (outcome,) = outcomes
     assert isinstance(outcome, watch.Outcome) and outcome.error is not None
