@@ -81,7 +81,7 @@ def _overview(run: Mapping[str, Any]) -> str:
     return (
         f'<section id="overview"><h1>Run <code>{_text(run.get("id"))}</code> '
         f'<span class="badge {status}" id="status">{status}</span></h1><dl>{dl}</dl></section>'
-        f'<section id="prompt"><h2>Prompt</h2><pre>{_text(run.get("prompt"))}</pre>'
+        f'<section id="prompt"><h2>Prompt</h2><pre id="prompt-text">{_text(run.get("prompt"))}</pre>'
         + (
             f"<details><summary>Inputs</summary><pre>{_json(run['inputs'])}</pre></details>"
             if run.get("inputs")
@@ -208,6 +208,13 @@ def render(run: Mapping[str, Any], footer: str) -> str:
         f'<meta name="referrer" content="no-referrer"><title>{_text(title)}</title><style>{CSS}</style></head>'
         f'<body><main>{body}<p class="mut" id="source">{footer}</p></main></body></html>'
     )
+
+
+def offline_page(run: Mapping[str, Any], footer: str) -> str:
+    """The run page with screenshots by their path inside a bundle (relative URLs: ``index.html`` in
+    the unzipped folder, or ``openhelm view`` serving the zip)."""
+    shown = {**run, "evidence": [{**e, "screenshot_url": e.get("path")} for e in run.get("evidence") or []]}
+    return render(shown, footer)
 
 
 def error_page(status: int, title: str, message: str) -> str:

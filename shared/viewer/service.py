@@ -70,12 +70,6 @@ def _run_document(svc: Services, item: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def offline_page(run: dict[str, Any], footer: str) -> str:
-    """The run page with screenshots by their path inside the bundle (relative URLs)."""
-    shown = {**run, "evidence": [{**e, "screenshot_url": e.get("path")} for e in run.get("evidence") or []]}
-    return page.render(shown, footer)
-
-
 def run_bundle(svc: Services, org_id: str, run_id: str) -> RunBundle:
     """Where to download the run's trace bundle, building it first if this state of the run has none.
 
@@ -143,7 +137,7 @@ def _build(
             datas = list(pool.map(lambda pk: svc.evidence_store.get(pk[1]), listed))
         entries += [(path, data) for (path, _key), data in zip(listed, datas, strict=True)]
     footer = "Opened from a trace bundle (index.html): screenshots load from the unzipped folder."
-    entries.append((bundle.INDEX, offline_page(doc, footer).encode()))
+    entries.append((bundle.INDEX, page.offline_page(doc, footer).encode()))
     created = (item.get("finished_at") or item.get("created_at") or "")[:64]
     data = bundle.pack(
         entries,
