@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.evidence import prefix
 from shared.ids import is_id
 from shared.logging import get_logger
@@ -33,10 +33,21 @@ log = get_logger(__name__)
 _READERS = 8
 
 
-def viewer_url(svc: Services, run_id: str, org_id: str, base_url: str) -> str:
+def _key(svc: Services) -> bytes | None:
+    """The viewer key, or None on a deployment with no secret to derive it from (never in AWS: the
+    template requires RunTokenSecret). Reading a run must not fail for the sake of its link."""
+    try:
+        return svc.settings.viewer_key()
+    except RuntimeError:
+        return None
+
+
+def viewer_url(svc: Services, run_id: str, org_id: str, base_url: str) -> str | None:
+    key = _key(svc)
+    if key is None:
+        return None
     expires = int(svc.clock.now().timestamp()) + svc.settings.viewer_url_ttl_s
-    token = links.mint(svc.settings.viewer_key(), org_id, run_id, expires)
-    return f"{base_url.rstrip('/')}/v1/runs/{run_id}/view?token={token}"
+    return f"{base_url.rstrip('/')}/v1/runs/{run_id}/view?token={links.mint(key, org_id, run_id, expires)}"
 
 
 def with_viewer_url(svc: Services, run: Run, org_id: str, base_url: str) -> Run:
@@ -51,7 +62,10 @@ def _footer_live(expires_at: int) -> str:
 def run_page(svc: Services, run_id: str, token: str | None) -> tuple[str, dict[str, str]]:
     """The page of the run a viewer token opens, and its security headers. Raises the link's faults
     (shared/viewer/links.py) or NotFound if the run is gone."""
-    claims = links.verify(svc.settings.viewer_key(), token, run_id, int(svc.clock.now().timestamp()))
+    key = _key(svc)
+    if key is None:  # no link can have been made here
+        raise Forbidden("this deployment makes no viewer links", code="invalid_viewer_link")
+    claims = links.verify(key, token, run_id, int(svc.clock.now().timestamp()))
     item = svc.runs.get(claims.org_id, run_id) if is_id(run_id, "run") else None
     if item is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
