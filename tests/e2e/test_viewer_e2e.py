@@ -181,6 +181,13 @@ def test_viewer_link_page_bundle_and_offline_view(stack, api, llm, site, browser
     finally:
         view.terminate()
         view.wait(timeout=10)
+
+    # -- and unzipped, with no OpenHelm at all: index.html from the folder
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(folder)
+    page.goto((folder / "index.html").as_uri())
+    _page_shows_the_run(page, run)
     context.close()
 
 
