@@ -116,7 +116,9 @@ def test_the_bearer_key_is_required_and_its_scope_applies_per_tool(svc: Services
     for name, args in (("create_run", {"prompt": "Count the links"}), ("cancel_run", {"run_id": run_id})):
         res = tool(reader, name, args)
         assert res["isError"] is True and "insufficient_scope (403)" in res["content"][0]["text"]
-    assert len(runs_of(key)) == 1 and tool(key, "get_run", {"run_id": run_id})["structuredContent"]["status"] == "queued"
+    assert (
+        len(runs_of(key)) == 1 and tool(key, "get_run", {"run_id": run_id})["structuredContent"]["status"] == "queued"
+    )
 
 
 def test_no_stream_and_no_session_to_end(svc: Services, org_key: tuple[str, str]) -> None:
