@@ -19,7 +19,7 @@ UV_STAMP := $(ROOT)/$(TOOLS)/uv/.installed-$(UV_VERSION)
 # No telemetry from lint or CI.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install system-deps dev demo test lint sam-check unit bench eval eval-model openapi clean build-SharedLayer build-SandboxLayer layer-lock
+.PHONY: help install system-deps dev demo test lint sam-check unit bench eval eval-model openapi clean build-SharedLayer build-SandboxLayer build-McpLayer layer-lock
 
 help:
 	@echo "make demo   - start the local stack and complete a real browser run (the main job)"
@@ -32,7 +32,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,agent,e2b]'
+	$(BIN)/pip install -q -e '.[dev,agent,e2b,mcp]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -117,6 +117,10 @@ build-SharedLayer: $(UV_STAMP)
 build-SandboxLayer: $(UV_STAMP)
 	$(PY) $(ROOT)/scripts/build_layer.py sandbox "$(ARTIFACTS_DIR)" --uv $(UV)
 
-# After editing requirements-layer*.txt: pin every distribution of both layers for arm64 / CPython 3.12.
+# The MCP layer: the mcp SDK and what it needs beyond the core, for the API function (its /mcp route).
+build-McpLayer: $(UV_STAMP)
+	$(PY) $(ROOT)/scripts/build_layer.py mcp "$(ARTIFACTS_DIR)" --uv $(UV)
+
+# After editing requirements-layer*.txt: pin every distribution of every layer for arm64 / CPython 3.12.
 layer-lock: $(UV_STAMP)
 	$(PY) scripts/build_layer.py lock --uv $(UV)

@@ -15,6 +15,7 @@ are ``wait_s`` on create_run and get_run, bounded by ``MAX_WAIT_S`` (API Gateway
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -136,7 +137,11 @@ TOOLSETS: tuple[Callable[[MCPServer, BackendProvider], None], ...] = (register_r
 
 
 def build_server(backend: BackendProvider) -> MCPServer:
-    server = MCPServer(SERVER_NAME, version=VERSION, instructions=INSTRUCTIONS)
+    # MCPServer runs logging.basicConfig at its log_level (a no-op where the root logger has a handler,
+    # as in Lambda) and the SDK logs a few INFO lines per stateless request ("session manager
+    # started", "Terminating session"): warnings and errors are what our logs want from it.
+    logging.getLogger("mcp").setLevel(logging.WARNING)
+    server = MCPServer(SERVER_NAME, version=VERSION, instructions=INSTRUCTIONS, log_level="WARNING")
     for register in TOOLSETS:
         register(server, backend)
     return server
