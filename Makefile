@@ -89,6 +89,7 @@ bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/observation.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/layer_import.py
+	$(BIN)/python bench/mcp_latency.py
 
 # The eval suite (evals/): not part of `make test`. EVAL_ARGS passes options, e.g. EVAL_ARGS="--only forms --json out.json".
 # Without a configured endpoint it uses the offline model of `make eval-model`.

@@ -5,7 +5,7 @@ stack's gateway, with the official mcp client.
 
 (Not bench/mcp.py: a script's folder is first on sys.path, and that name would hide the mcp package.)
 
-Figures (one client, sequential calls, after a warm-up):
+Figures (one client, sequential calls interleaved variant by variant, after a warm-up):
 - GET /v1/runs/{id} (the plain API) vs the get_run tool over streamable HTTP at /mcp (2026-07-28
   client, and a 2025-11-25 handshake-era ClientSession) vs get_run over stdio through `openhelm mcp`
   (which makes that same GET);
@@ -42,21 +42,24 @@ def figures(label: str, ms: list[float]) -> None:
     line(f"{label} p99", pct(ms, 99), "ms")
 
 
-def timed_sync(n: int, fn: Callable[[], Any]) -> list[float]:
-    out = []
+def interleave_sync(n: int, *fns: Callable[[], Any]) -> list[list[float]]:
+    """n rounds of one call of each fn in turn: milliseconds per call, per fn."""
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            out[i].append((time.perf_counter() - t) * 1000)
     return out
 
 
-async def timed(n: int, fn: Callable[[], Awaitable[Any]]) -> list[float]:
-    out = []
+async def interleave(n: int, *fns: Callable[[], Awaitable[Any]]) -> list[list[float]]:
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(n):
-        t = time.perf_counter()
-        await fn()
-        out.append((time.perf_counter() - t) * 1000)
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            await fn()
+            out[i].append((time.perf_counter() - t) * 1000)
     return out
 
 
@@ -94,72 +97,12 @@ def main() -> None:
         body = {"prompt": "Count the links on the page"}
         run_id = http.post("/v1/runs", json=body).json()["task_id"]
 
-        # -- the plain API
-        timed_sync(10, lambda: http.get(f"/v1/runs/{run_id}"))
-        get_ms = timed_sync(n, lambda: http.get(f"/v1/runs/{run_id}").raise_for_status())
-        post_ms = timed_sync(n, lambda: http.post("/v1/runs", json=body).raise_for_status())
+        # The instant agent finishes it within moments; a finished run reads the same every time.
+        deadline = time.monotonic() + 30
+        while http.get(f"/v1/runs/{run_id}").json()["status"] != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.05)
 
-        async def over_http() -> dict[str, list[float]]:
-            out: dict[str, list[float]] = {}
-            async with (
-                httpx2.AsyncClient(headers=auth, timeout=30) as client,
-                Client(streamable_http_client(stack.url + "/mcp", http_client=client)) as mcp,
-            ):
-
-                async def get() -> None:
-                    res = await mcp.call_tool("get_run", {"run_id": run_id})
-                    assert not res.is_error, res.content
-
-                async def create() -> None:
-                    res = await mcp.call_tool("create_run", body)
-                    assert not res.is_error, res.content
-
-                await timed(10, get)
-                out["get"] = await timed(n, get)
-                out["create"] = await timed(n, create)
-            async with (
-                httpx2.AsyncClient(headers=auth, timeout=30) as client,
-                streamable_http_client(stack.url + "/mcp", http_client=client) as streams,
-                ClientSession(*streams) as session,
-            ):
-                await session.initialize()
-
-                async def legacy_get() -> None:
-                    res = await session.call_tool("get_run", {"run_id": run_id})
-                    assert not res.is_error, res.content
-
-                await timed(10, legacy_get)
-                out["legacy_get"] = await timed(n, legacy_get)
-            return out
-
-        async def over_stdio() -> list[float]:
-            console = Path(sys.executable).parent / "openhelm"
-            params = StdioServerParameters(
-                command=str(console), args=["mcp"], env={"OPENHELM_API_KEY": key, "OPENHELM_BASE_URL": stack.url}
-            )
-            async with stdio_client(params) as streams, ClientSession(*streams) as session:
-                await session.initialize()
-
-                async def get() -> None:
-                    res = await session.call_tool("get_run", {"run_id": run_id})
-                    assert not res.is_error, res.content
-
-                await timed(10, get)
-                return await timed(n, get)
-
-        mcp_http = anyio.run(over_http)
-        stdio_ms = anyio.run(over_stdio)
-
-        figures("GET /v1/runs/{id} (plain API)", get_ms)
-        figures("get_run tool, streamable HTTP (2026-07-28 client)", mcp_http["get"])
-        figures("get_run tool, streamable HTTP (handshake-era)", mcp_http["legacy_get"])
-        figures("get_run tool, stdio via openhelm mcp", stdio_ms)
-        figures("POST /v1/runs (plain API)", post_ms)
-        figures("create_run tool, streamable HTTP", mcp_http["create"])
-        line("get_run over HTTP minus GET, p50", pct(mcp_http["get"], 50) - pct(get_ms, 50), "ms")
-        line("get_run over stdio minus GET, p50", pct(stdio_ms, 50) - pct(get_ms, 50), "ms")
-
-        # -- the API handler alone, in this process (the gateway and the client left out)
+        # 1. The API handler alone, in this process (no gateway, no client), before any other load.
         from shared.api.app import handle
         from tests.support.apigw import http_event
 
@@ -173,11 +116,65 @@ def main() -> None:
             key=key,
             headers={"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"},
         )
-        timed_sync(10, lambda: handle(json.loads(json.dumps(mcp_event)), None))
-        handler_get = timed_sync(n, lambda: handle(json.loads(json.dumps(get_event)), None))
-        handler_mcp = timed_sync(n, lambda: handle(json.loads(json.dumps(mcp_event)), None))
-        figures("API handler, GET /v1/runs/{id} event", handler_get)
-        figures("API handler, /mcp tools/call get_run event", handler_mcp)
+        handler = interleave_sync(
+            n,
+            lambda: handle(json.loads(json.dumps(get_event)), None),
+            lambda: handle(json.loads(json.dumps(mcp_event)), None),
+        )
+
+        # 2. Through the gateway: the plain GET and get_run over each transport, interleaved call by call
+        #    so a change in the machine's load hits every variant alike. 3. POST vs create_run, last (it
+        #    starts runs, whose orchestration then shares the machine).
+        async def through_gateway() -> tuple[list[list[float]], list[list[float]]]:
+            console = Path(sys.executable).parent / "openhelm"
+            params = StdioServerParameters(
+                command=str(console), args=["mcp"], env={"OPENHELM_API_KEY": key, "OPENHELM_BASE_URL": stack.url}
+            )
+            async with (
+                httpx2.AsyncClient(base_url=stack.url, headers=auth, timeout=30) as plain,
+                httpx2.AsyncClient(headers=auth, timeout=30) as c1,
+                httpx2.AsyncClient(headers=auth, timeout=30) as c2,
+                Client(streamable_http_client(stack.url + "/mcp", http_client=c1)) as modern,
+                streamable_http_client(stack.url + "/mcp", http_client=c2) as legacy_streams,
+                ClientSession(*legacy_streams) as legacy,
+                stdio_client(params) as stdio_streams,
+                ClientSession(*stdio_streams) as stdio,
+            ):
+                await legacy.initialize()
+                await stdio.initialize()
+
+                async def get() -> None:
+                    (await plain.get(f"/v1/runs/{run_id}")).raise_for_status()
+
+                async def post() -> None:
+                    (await plain.post("/v1/runs", json=body)).raise_for_status()
+
+                def tool(client: Any, name: str, args: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+                    async def call_it() -> None:
+                        res = await client.call_tool(name, args)
+                        assert not res.is_error, res.content
+
+                    return call_it
+
+                gets = [get] + [tool(c, "get_run", {"run_id": run_id}) for c in (modern, legacy, stdio)]
+                await interleave(10, *gets)  # warm every path
+                reads = await interleave(n, *gets)
+                writes = await interleave(n, post, tool(modern, "create_run", body))
+                return reads, writes
+
+        reads, writes = anyio.run(through_gateway)
+        figures("GET /v1/runs/{id} (plain API)", reads[0])
+        figures("get_run tool, streamable HTTP (2026-07-28 client)", reads[1])
+        figures("get_run tool, streamable HTTP (handshake-era)", reads[2])
+        figures("get_run tool, stdio via openhelm mcp", reads[3])
+        for label, ms in (("HTTP 2026-07-28", reads[1]), ("HTTP handshake-era", reads[2]), ("stdio", reads[3])):
+            line(f"get_run over {label} minus GET, p50", pct(ms, 50) - pct(reads[0], 50), "ms")
+        figures("POST /v1/runs (plain API)", writes[0])
+        figures("create_run tool, streamable HTTP", writes[1])
+        line("create_run minus POST, p50", pct(writes[1], 50) - pct(writes[0], 50), "ms")
+        figures("API handler, GET /v1/runs/{id} event", handler[0])
+        figures("API handler, /mcp tools/call get_run event", handler[1])
+        line("handler: /mcp get_run minus GET, p50", pct(handler[1], 50) - pct(handler[0], 50), "ms")
         factory.override(None)
 
 
