@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.orgs import bootstrap_org
 from shared.services import Services
-from tests.support.apigw import Reply, call, http_event
+from tests.support.apigw import Reply, call, http_event, load_event
 
 ACCEPT = {"accept": "application/json, text/event-stream"}
 LEGACY = {**ACCEPT, "mcp-protocol-version": "2025-11-25"}
@@ -126,3 +126,13 @@ def test_no_stream_and_no_session_to_end(svc: Services, org_key: tuple[str, str]
     for method in ("GET", "DELETE"):
         r = call(http_event(method, "/mcp", key=key, headers=ACCEPT))
         assert r.status == 405 and r.headers["allow"] == "POST"
+
+
+def test_the_sample_event_lists_runs(svc: Services, org_key: tuple[str, str]) -> None:
+    _, key = org_key
+    run_id = tool(key, "create_run", {"prompt": "Count the links"})["structuredContent"]["run_id"]
+    event = load_event("api/mcp_tools_call.json")
+    event["headers"]["authorization"] = f"Bearer {key}"
+    r = call(event)
+    assert r.status == 200, r.text
+    assert [s["run_id"] for s in r.json["result"]["structuredContent"]["runs"]] == [run_id]
