@@ -74,6 +74,7 @@ def test_http_a_run_created_and_polled_through_mcp_is_the_api_s_run(stack, api, 
 
     async def main() -> None:
         async with http_client(key) as http, Client(streamable_http_client(stack.url + "/mcp", http_client=http)) as c:
+            assert c.protocol_version == "2026-07-28"  # the sessionless protocol, no handshake
             tools = [t.name for t in (await c.list_tools()).tools]
             assert tools == ["create_run", "get_run", "list_runs", "cancel_run"]
             created = await call(c, "create_run", args)
@@ -104,7 +105,7 @@ def test_http_handshake_client_cancels_and_is_told_why_a_second_cancel_fails(sta
             ClientSession(*streams) as session,
         ):
             hello = await session.initialize()  # the 2025-11-25 handshake, served statelessly
-            assert hello.server_info.name == "openhelm"
+            assert hello.server_info.name == "openhelm" and hello.protocol_version == "2025-11-25"
             created = await call(session, "create_run", {"prompt": "List the pricing tiers", "start_url": site})
             cancelled = await call(session, "cancel_run", {"run_id": created["run_id"]})
             assert cancelled["status"] == "cancelled" and cancelled["error"]["code"] == "CANCELLED"
