@@ -25,6 +25,8 @@ from typing import Any, TextIO
 from devstack.bootstrap import BootstrapOrg
 from devstack.local_env import DEV_PARAMS, announce, local_config
 
+DEFAULT_MCP_BASE_URL = "http://127.0.0.1:8787"  # devstack.mcp_stdio.DEFAULT_BASE_URL, without its imports
+
 
 def default_template() -> Path:
     """template.yaml in the working directory, else the one of this checkout."""
@@ -47,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("bundle", type=Path, help="the bundle's zip file")
     view.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     view.add_argument("--no-open", action="store_true", help="print the URL only; do not open a browser")
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the MCP tools on stdin/stdout for a desktop assistant",
+        description="MCP server over stdio. The API key comes from OPENHELM_API_KEY, the API from "
+        f"OPENHELM_BASE_URL (default {DEFAULT_MCP_BASE_URL}).",
+    )
+    mcp.add_argument("--base-url", default=None, help="the API's base URL (overrides OPENHELM_BASE_URL)")
+    mcp.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
     from devstack.admin import add_parser as add_admin
 
     add_admin(sub)
@@ -197,6 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure(args.log_level, stream=sys.stderr)
         return run_demo(sys.stdout)
+    if args.command == "mcp":
+        from devstack.mcp_stdio import run_stdio
+        from shared.logging import configure
+
+        configure(args.log_level, stream=sys.stderr)  # stdout is the protocol's
+        return run_stdio(os.environ, base_url=args.base_url)
     if args.command == "admin":
         from devstack.admin import run_admin
         from shared.logging import configure

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from shared.api import deps, errors, guard, hosting
 from shared.api.openapi import SECURITY, SECURITY_SCHEMES, build_document
-from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, viewer, webhooks
+from shared.api.routes import billing, internal, jobs, keys, mcp, meta, projects, runs, viewer, webhooks
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
@@ -38,8 +38,9 @@ def authenticate(event: dict[str, Any], routes: list[tuple[str, re.Pattern[str]]
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     key, org = deps.authenticator(svc).authenticate(headers.get("authorization"))
     bind_context(org_id=org.id, key_id=key.key_id)
-    require_scope(key, method)
-    deps.set_caller(org)
+    if path != mcp.PATH:  # every MCP message is a POST: its tools apply the key's scope per call
+        require_scope(key, method)
+    deps.set_caller(org, key)
 
 
 class _Resolver(APIGatewayHttpResolver):
@@ -60,7 +61,7 @@ class _Resolver(APIGatewayHttpResolver):
 
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
-    for module in (runs, viewer, jobs, projects, billing, keys, webhooks, meta, internal):
+    for module in (runs, viewer, jobs, projects, billing, keys, webhooks, mcp, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)
