@@ -28,6 +28,7 @@ from shared.aws.evidence_store import EvidenceStoreUnavailable
 from shared.errors import OpenHelmError
 from shared.logging import get_logger
 from shared.models.common import TERMINAL_STATUSES, RunStatus
+from shared.models.run_record import RunRecord
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound, UnsafePath
 from shared.services import Services
@@ -60,14 +61,14 @@ def prefix(org_id: str, run_id: str) -> str:
 
 def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or not RunStatus(run["status"]).is_terminal:
+    if run is None or not run.status.is_terminal:
         log.warning("evidence_skipped", run_id=run_id, reason="missing or not finished")
         return EvidenceOutcome("skipped")
-    if run.get("evidence_status") in DONE_STATES:
-        if not run.get("evidence_announced"):  # recorded, but the event did not go out: announce again
-            _announce(svc, run, run["evidence_status"], 0, run.get("evidence_error"))
+    if run.evidence_status in DONE_STATES:
+        if not run.evidence_announced:  # recorded, but the event did not go out: announce again
+            _announce(svc, run, run.evidence_status, 0, run.evidence_error)
         return EvidenceOutcome("skipped")
-    sandbox_id = run.get("sandbox_id")
+    sandbox_id = run.sandbox_id
     if not sandbox_id:
         _persist_profile(svc, run, None)  # nothing to save: the lease goes
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
@@ -163,13 +164,13 @@ def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> 
     return {"path": path, "key": key, "sha256": sha256, "bytes": len(data), "content_type": content_type}
 
 
-def _persist_profile(svc: Services, run: dict[str, Any], sandbox_id: str | None) -> None:
+def _persist_profile(svc: Services, run: RunRecord, sandbox_id: str | None) -> None:
     """Save a succeeded run's final browser state into its profile (under its lease), release the
     lease in any case (shared/profiles.py). Never fails the evidence."""
-    if not run.get("persist_profile"):
+    if not run.persist_profile:
         return
     raw = None
-    if sandbox_id and run.get("status") == RunStatus.succeeded.value:
+    if sandbox_id and run.status == RunStatus.succeeded:
         try:
             raw = svc.sandbox.read_file(sandbox_id, PROFILE_STATE_FILE)
         except (FileNotFoundError, SandboxError):
@@ -178,7 +179,7 @@ def _persist_profile(svc: Services, run: dict[str, Any], sandbox_id: str | None)
         outcome = profiles.save_after_run(svc, run, raw)
     except OpenHelmError as exc:  # S3 or the table refused: the lease runs out by itself
         outcome = f"failed: {exc.message[:200]}"
-    log.info("profile_persisted", run_id=run["id"], profile_id=run.get("profile_id"), outcome=outcome)
+    log.info("profile_persisted", run_id=run.id, profile_id=run.profile_id, outcome=outcome)
 
 
 def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
@@ -190,12 +191,12 @@ def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
 
 def _record(
     svc: Services,
-    run: dict[str, Any],
+    run: RunRecord,
     outcome: EvidenceOutcome,
     items: list[dict[str, Any]],
     downloads: list[dict[str, Any]] | None = None,
 ) -> EvidenceOutcome:
-    run_id, org_id = run["id"], run["org_id"]
+    run_id, org_id = run.id, run.org_id
     fields: dict[str, Any] = {
         "evidence_status": outcome.status,
         "evidence_error": outcome.error,
@@ -211,18 +212,18 @@ def _record(
     return outcome
 
 
-def _announce(svc: Services, run: dict[str, Any], status: str, files: int, error: str | None) -> None:
+def _announce(svc: Services, run: RunRecord, status: str, files: int, error: str | None) -> None:
     """Emit Evidence Ready (which drives the webhooks), then note that it went out. A failed publish
     raises, so the invocation is retried and the next attempt announces again."""
     detail = {
-        "run_id": run["id"],
-        "org_id": run["org_id"],
-        "status": run["status"],
+        "run_id": run.id,
+        "org_id": run.org_id,
+        "status": run.status.value,
         "evidence_status": status,
         "files": files,
         "error": error,
     }
-    svc.events.publish("Evidence Ready", detail, resources=[run["id"]])
+    svc.events.publish("Evidence Ready", detail, resources=[run.id])
     svc.runs.transition(
-        run["org_id"], run["id"], from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
+        run.org_id, run.id, from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
     )

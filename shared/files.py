@@ -31,6 +31,7 @@ from shared.models.files import (
     FileObject,
     FileUpload,
 )
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -163,14 +164,14 @@ def delete_file(svc: Services, org_id: str, file_id: str) -> None:
         raise NotFound(f"no file {file_id}", code="file_not_found")
 
 
-def read_run_files(svc: Services, org_id: str, run: dict[str, Any]) -> list[tuple[dict[str, Any], bytes]]:
+def read_run_files(svc: Services, org_id: str, run: RunRecord) -> list[tuple[dict[str, Any], bytes]]:
     """The bytes of a run's attached files, for its sandbox (a file deleted since: skipped, logged)."""
     out = []
-    for f in run.get("input_files") or []:
+    for f in run.input_files or []:
         try:
             out.append((f, svc.file_store.get(object_key(org_id, f["id"]))))
         except FileStoreUnavailable as exc:
-            log.warning("run_file_unreadable", run_id=run.get("id"), file_id=f["id"], error=exc.message)
+            log.warning("run_file_unreadable", run_id=run.id, file_id=f["id"], error=exc.message)
     return out
 
 

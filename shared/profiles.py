@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.ids import is_id
 from shared.logging import get_logger
+from shared.models.common import RunStatus
 from shared.models.profiles import (
     MAX_PROFILE_BYTES,
     CreateProfileRequest,
@@ -31,6 +32,7 @@ from shared.models.profiles import (
     ProfileList,
     StorageState,
 )
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -141,9 +143,9 @@ def claim_for_run(svc: Services, org_id: str, profile_id: str, holder: str, pers
             )
 
 
-def load_state(svc: Services, org_id: str, run: dict[str, Any]) -> dict[str, Any] | None:
+def load_state(svc: Services, org_id: str, run: RunRecord) -> dict[str, Any] | None:
     """The storage_state a run starts with (None: no profile, or an empty one); marks it used."""
-    profile_id = run.get("profile_id")
+    profile_id = run.profile_id
     if not profile_id:
         return None
     item = svc.profiles.get(org_id, profile_id)
@@ -155,13 +157,13 @@ def load_state(svc: Services, org_id: str, run: dict[str, Any]) -> dict[str, Any
     return json.loads(svc.profile_store.get(state_key(org_id, profile_id)))  # type: ignore[no-any-return]
 
 
-def save_after_run(svc: Services, run: dict[str, Any], raw: bytes | None) -> str:
+def save_after_run(svc: Services, run: RunRecord, raw: bytes | None) -> str:
     """After a run ended: save its browser's final state (``raw``, None if it left none) when it
     succeeded and holds the lease, and release the lease in any case. What happened, for the log."""
-    org_id, run_id, profile_id = run["org_id"], run["id"], run.get("profile_id")
-    if not profile_id or not run.get("persist_profile"):
+    org_id, run_id, profile_id = run.org_id, run.id, run.profile_id
+    if not profile_id or not run.persist_profile:
         return "no profile to persist"
-    if run.get("status") != "succeeded" or raw is None:
+    if run.status != RunStatus.succeeded or raw is None:
         released = svc.profiles.release(org_id, profile_id, run_id)
         return "released without saving" if released else "lease not held"
     try:

@@ -33,6 +33,7 @@ from typing import Any
 
 from shared.domains import is_address, parse_pattern
 from shared.errors import Unprocessable
+from shared.models.run_record import RunRecord
 from shared.models.runs import RunSecret
 from shared.services import Services
 
@@ -119,12 +120,12 @@ def seal(svc: Services, org_id: str, run_id: str, secrets: list[RunSecret]) -> d
     return {"secrets": public_info(secrets), "secrets_sealed": base64.b64encode(sealed).decode()}
 
 
-def open_sealed(svc: Services, org_id: str, run: dict[str, Any]) -> list[dict[str, Any]]:
+def open_sealed(svc: Services, org_id: str, run: RunRecord) -> list[dict[str, Any]]:
     """The secrets of a run record, in clear ([] when it has none, or they were removed)."""
-    sealed = run.get("secrets_sealed")
+    sealed = run.secrets_sealed
     if not sealed:
         return []
-    plaintext = svc.secrets_vault.open(base64.b64decode(sealed), _context(org_id, run["id"]))
+    plaintext = svc.secrets_vault.open(base64.b64decode(sealed), _context(org_id, run.id))
     data = json.loads(plaintext)
     return data if isinstance(data, list) else []
 

@@ -80,7 +80,8 @@ def watch(
                 {"x-should-retry": "false"},
             )
         _pause(svc, poll_s, disconnected)
-    question = (item.get("input_request") or {}).get("question") if status == RunStatus.needs_input else None
+    request = item.input_request if status == RunStatus.needs_input else None
+    question = (request or {}).get("question")
     yield Outcome(run, mapping.outcome_error(run, question))
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from shared import files, profiles, tokens
 from shared import secrets as run_secrets
-from shared.db import keys
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
 from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
@@ -24,23 +24,23 @@ from shared.services import Services
 log = get_logger(__name__)
 
 
-def run_spec(run: dict[str, Any], deadline_at: float | None = None) -> dict[str, Any]:
+def run_spec(run: RunRecord, deadline_at: float | None = None) -> dict[str, Any]:
     """The spec the agent reads (docs/agent-contract.md). Holds no credentials. ``deadline_at``: when
     the run's time is up by our clock (the agent counts from there, not from its own start)."""
     return {
         "deadline_at": deadline_at,
-        "run_id": run["id"],
-        "prompt": run["prompt"],
-        "inputs": run.get("inputs"),
-        "start_url": run.get("start_url"),
-        "output_schema": run.get("output_schema"),
-        "model": run["model"],
-        "max_steps": run["max_steps"],
-        "max_duration_s": run["max_duration_s"],
-        "allowed_domains": run.get("allowed_domains") or [],
-        "blocked_domains": run.get("blocked_domains") or [],
-        "replay": {"steps": run["replay"]} if run.get("replay") else None,
-        "persist_profile": bool(run.get("persist_profile")),
+        "run_id": run.id,
+        "prompt": run.prompt,
+        "inputs": run.inputs,
+        "start_url": run.start_url,
+        "output_schema": run.output_schema,
+        "model": run.model,
+        "max_steps": run.max_steps,
+        "max_duration_s": run.max_duration_s,
+        "allowed_domains": run.allowed_domains,
+        "blocked_domains": run.blocked_domains,
+        "replay": {"steps": run.replay} if run.replay else None,
+        "persist_profile": run.persist_profile,
     }
 
 
@@ -57,7 +57,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
     except ConditionalCheckFailed as exc:
         raise RunCancelled(f"run {run_id} is no longer starting") from exc
 
-    lifetime = int(run["max_duration_s"]) + svc.settings.sandbox_grace_s
+    lifetime = run.max_duration_s + svc.settings.sandbox_grace_s
     now_s = int(svc.clock.now().timestamp())
     token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
     # The run's secrets in clear exist from here until the provider has written them into the sandbox.
@@ -79,10 +79,9 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
                 "sandbox_id": info.sandbox_id,
                 "sandbox_provider": info.provider,
                 "started_at": svc.clock.now().isoformat(),
-                # Listed by the reaper until the run ends (finish_run removes these keys).
-                "gsi3pk": keys.RUNNING_PK,
-                "gsi3sk": keys.running_sk((svc.clock.now() + timedelta(seconds=lifetime)).isoformat(), run_id),
             },
+            # Listed by the reaper until the run ends.
+            running_until=svc.clock.now() + timedelta(seconds=lifetime),
         )
     except ConditionalCheckFailed as exc:  # cancelled while the sandbox was starting
         svc.sandbox.kill(info.sandbox_id)
@@ -97,7 +96,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
 
 def _start(
     svc: Services,
-    run: dict[str, Any],
+    run: RunRecord,
     run_id: str,
     org_id: str,
     lifetime: int,
@@ -111,12 +110,12 @@ def _start(
         org_id=org_id,
         timeout_s=lifetime,
         # From before the sandbox starts, so the agent ends by started_at + max_duration_s.
-        run_spec=run_spec(run, svc.clock.now().timestamp() + int(run["max_duration_s"])),
-        control_url=svc.settings.control_url or run.get("control_url") or svc.settings.sandbox_control_url,
+        run_spec=run_spec(run, svc.clock.now().timestamp() + run.max_duration_s),
+        control_url=svc.settings.control_url or run.control_url or svc.settings.sandbox_control_url,
         run_token=token,
         llm_url=svc.settings.sandbox_llm_url,
-        allowed_domains=tuple(run.get("allowed_domains") or ()),
-        blocked_domains=tuple(run.get("blocked_domains") or ()),
+        allowed_domains=tuple(run.allowed_domains),
+        blocked_domains=tuple(run.blocked_domains),
         metadata={"run_id": run_id, "org_id": org_id},
         secrets=secrets,
         files=attached,

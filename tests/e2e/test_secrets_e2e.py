@@ -163,8 +163,9 @@ def test_login_with_secrets_leaves_no_trace_of_the_values(stack, api, llm, login
     assert manifest
 
     svc = get_services()
-    sandbox_id = svc.runs.get(api.org_id, run_id)["sandbox_id"]
-    assert "secrets_sealed" not in svc.runs.get(api.org_id, run_id)  # removed when the run ended
+    record = svc.runs.get(api.org_id, run_id)
+    sandbox_id = record.sandbox_id
+    assert record.secrets_sealed is None  # removed when the run ended
     kept = _everything_kept(stack, run_id)
     kept.update({f"api:{i}": body for i, body in enumerate(responses)})
     kept.update({f"webhook:{i}": body for i, body in enumerate(login_site.posted)})

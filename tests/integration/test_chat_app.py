@@ -66,13 +66,14 @@ def test_orchestration_down_is_a_503_with_retry_after_and_leaves_a_failed_run(mo
     assert status == 503 and int(headers["retry-after"]) > 0
     assert body["error"]["code"] == "orchestration_unavailable"
     (run,), _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
-    assert run["status"] == "failed" and run["error"]["code"] == "ORCHESTRATION_UNAVAILABLE"
+    assert run.status == "failed" and run.error.code == "ORCHESTRATION_UNAVAILABLE"
 
 
 def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(svc, org_key) -> None:
     from datetime import UTC, datetime
 
     from shared.chat import watch
+    from shared.models.run_record import RunRecord
 
     org_id, _key = org_key
     item = {
@@ -89,7 +90,7 @@ def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(sv
         # no code writes this status yet: the human-input work will; the chat layer reads the question here
         "input_request": {"question": "Which of the two accounts should I use?"},
     }
-    svc.runs.create(org_id, item, None)
+    svc.runs.create(RunRecord(org_id=org_id, **item))
     outcomes = list(watch.watch(svc, org_id, item["id"], deadline=svc.clock.monotonic() + 60))
     (outcome,) = outcomes
     assert isinstance(outcome, watch.Outcome) and outcome.error is not None
@@ -139,4 +140,4 @@ def test_through_the_aws_side_server_a_run_past_the_deadline_is_cancelled_and_an
         server.shutdown()
         server.server_close()
     runs, _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
-    assert sorted(r["status"] for r in runs) == ["cancelled", "cancelled"]  # nothing left running
+    assert sorted(r.status for r in runs) == ["cancelled", "cancelled"]  # nothing left running

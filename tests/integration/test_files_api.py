@@ -88,7 +88,7 @@ def test_presigned_upload_is_pending_until_s3_has_it_and_cannot_be_attached_befo
     run = call(http_event("POST", "/v1/runs", body={"prompt": "send it", "file_ids": [file_id]}, key=key))
     assert run.status == 202, run.text
     item = svc.runs.get(org_id, run.json["task_id"])
-    assert item["input_files"] == [{"id": file_id, "name": "t.csv", "size": 5, "content_type": "text/csv"}]
+    assert item.input_files == [{"id": file_id, "name": "t.csv", "size": 5, "content_type": "text/csv"}]
 
 
 def test_an_org_holds_at_most_its_quota_of_files(moto_aws: None) -> None:

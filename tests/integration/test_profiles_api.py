@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared import profiles
 from shared.clock import FakeClock
+from shared.models.common import RunStatus
 from shared.orgs import bootstrap_org
 from shared.services import Services
 from tests.support.apigw import call, http_event
@@ -61,7 +62,7 @@ def test_one_writer_at_a_time_readers_share_and_a_lost_lease_runs_out(
     assert call(http_event("DELETE", f"/v1/profiles/{pid}", key=key)).status == 409
 
     # A failed run saves nothing and frees the profile.
-    run = {**svc.runs.get(org_id, first.json["task_id"]), "org_id": org_id, "status": "failed"}
+    run = svc.runs.get(org_id, first.json["task_id"]).model_copy(update={"status": RunStatus.failed})
     assert profiles.save_after_run(svc, run, b"{}") == "released without saving"
     second = call(http_event("POST", "/v1/runs", body=writer, key=key))
     assert second.status == 202
@@ -69,5 +70,5 @@ def test_one_writer_at_a_time_readers_share_and_a_lost_lease_runs_out(
     # A lease whose release was lost runs out after the run's latest end.
     clock.advance(60 + svc.settings.sandbox_grace_s + profiles.LEASE_GRACE_S + 1)
     assert call(http_event("POST", "/v1/runs", body=writer, key=key)).status == 202
-    late = {**svc.runs.get(org_id, second.json["task_id"]), "org_id": org_id, "status": "succeeded"}
+    late = svc.runs.get(org_id, second.json["task_id"]).model_copy(update={"status": RunStatus.succeeded})
     assert profiles.save_after_run(svc, late, b'{"cookies": [], "origins": []}') == "lease not held: state not saved"
