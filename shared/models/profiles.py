@@ -18,7 +18,8 @@ class CreateProfileRequest(ApiModel):
 
 
 class Cookie(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Strict: a storage_state is machine-written JSON; `"secure": 0` is a broken one, not False.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     name: str
     value: str
@@ -31,12 +32,14 @@ class Cookie(BaseModel):
 
 
 class StorageItem(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     name: str
     value: str
 
 
 class OriginState(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     origin: str = Field(min_length=1)
     localStorage: list[StorageItem] = Field(default_factory=list)
