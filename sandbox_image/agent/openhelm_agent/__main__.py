@@ -15,7 +15,7 @@ from openhelm_agent.log import get_logger, setup_logging
 from openhelm_agent.options import AgentOptions
 from openhelm_agent.run import fail_without_spec, run_agent
 from openhelm_agent.spec import SpecError, read_spec_file
-from openhelm_agent.warm import is_warm, warm_env
+from openhelm_agent.warm import StandDown, is_warm, warm_env
 
 
 class AgentEnv(BaseModel):
@@ -47,7 +47,11 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     # A warm sandbox (warm.py): Chromium up first, then the run as a cold start would get it.
     signal.signal(signal.SIGTERM, _terminate)
     with ExitStack() as resources:
-        run_env, browser = warm_env(env_source, resources)
+        try:
+            run_env, browser = warm_env(env_source, resources)
+        except StandDown:
+            get_logger("openhelm_agent").info("warm agent stood down: the run starts cold")
+            return 0
         return _main(run_env, browser)
 
 

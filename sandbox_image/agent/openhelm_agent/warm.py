@@ -7,6 +7,12 @@ that directory: ``{"env": {"OPENHELM_CONTROL_URL": ..., "OPENHELM_RUN_TOKEN": ..
 contract variables a cold start gets in its environment. The agent then runs that one spec in the
 Chromium it launched (a fresh context, as every run gets) and exits like a cold agent: one sandbox,
 one run, never reused. The supervisor reads the same file to report an exit (supervise.py).
+``{"stand_down": true}`` instead ends the warm agent without a run (a run the warm one cannot take
+is then started cold beside it). A hand-out file seen half-written is read again.
+
+``OPENHELM_WARM_READY_FILE``, when set, is created once Chromium is up: the E2B template's ready
+check (sandbox_image/template.py), after which E2B snapshots the sandbox, so that every sandbox made
+from the template resumes here, Chromium running, waiting for its run.
 
 If Chromium died while the sandbox waited, the run gets a newly launched one (the provider also
 checks before it hands a sandbox out, and discards one whose Chromium is gone).
@@ -43,13 +49,22 @@ def _preload() -> None:
     import openhelm_agent.run  # noqa: F401
 
 
+class StandDown(Exception):
+    """The provider started this run cold instead: end without a run."""
+
+
 def read_handout(directory: Path) -> dict[str, str] | None:
     """The run's contract variables once the provider handed the run in, else None."""
     try:
         raw = (directory / HANDOUT_FILE).read_bytes()[:MAX_HANDOUT_BYTES]
     except FileNotFoundError:
         return None
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw)
+    except ValueError:  # still being written (a provider that cannot rename): look again
+        return None
+    if isinstance(data, dict) and data.get("stand_down") is True:
+        raise StandDown
     env = data.get("env") if isinstance(data, dict) else None
     if not isinstance(env, dict):
         raise ValueError("handout.json has no env object")
@@ -76,6 +91,9 @@ def warm_env(environ: Mapping[str, str], resources: ExitStack) -> tuple[dict[str
     log.info("browser launched", extra={"ms": int((time.monotonic() - started) * 1000), "warm": True})
     preload.join()
     log.info("warm sandbox ready")
+    ready_file = environ.get("OPENHELM_WARM_READY_FILE")
+    if ready_file:
+        Path(ready_file).touch()
     env = wait_for_handout(directory)
     log.info("run handed in")
     if not browser.is_connected():
