@@ -140,7 +140,7 @@ def main() -> None:
         line(f"{label}: start → completion callback", median(got["end"]), "ms")
     for key, label in (("first", "first browser action"), ("end", "completion")):
         ratio = median(figures[WARM][key]) / median(figures[COLD][key])
-        line(f"warm / cold, start → {label}", ratio, "x")
+        line(f"warm / cold, start → {label}", f"{ratio:.2f}", "x")
 
 
 if __name__ == "__main__":
