@@ -67,9 +67,9 @@ Modules: ``provider.py`` (LocalProvider: configuration, start, reads, kill, clos
 (directories, environment, bwrap command or subprocess fallback), ``watcher.py`` (reaping, exit
 reports, lifetime, teardown), ``host.py`` (host checks and the fixed sandbox layout),
 ``processes.py`` (process trees and pidfds), ``outdir.py`` (out-dir reads without following links),
-``record.py`` (per-sandbox state), ``warm_pool.py`` (warm sandboxes), ``limits.py`` (cgroups, rlimits, seccomp), ``egress_policy.py`` /
-``http_head.py`` / ``egress_server.py`` (the egress proxy and control forwarder), ``bridge.py``
-(runs inside the sandbox).
+``record.py`` (per-sandbox state), ``warm_pool.py`` (warm sandboxes), ``limits.py`` (cgroups,
+rlimits, seccomp), ``egress_policy.py`` / ``http_head.py`` / ``egress_server.py`` (the egress proxy
+and control forwarder), ``bridge.py`` (runs inside the sandbox).
 
 Local-only: chosen with ``OPENHELM_SANDBOX_PROVIDER=local`` (the local stack), never in AWS, so
 ``scripts/build_layer.py`` leaves this package out of the Lambda layer and nothing the Lambda
