@@ -72,7 +72,8 @@ class WarmPool:
 
     def _refill_loop(self) -> None:
         while not self._warm_stop.is_set():
-            self._drop_dead()
+            if self._drop_dead():  # a warm sandbox that dies unused is no reason to spin
+                self._warm_stop.wait(RETRY_S)
             with self._lock:
                 missing = self.warm_pool_size - len(self._warm)
             if missing > 0:
@@ -109,7 +110,11 @@ class WarmPool:
             with self._lock:
                 self._made.add(sandbox_id)
             self._make_dirs(rec)
-            (run_dir / "handout").mkdir(mode=0o755 if self.is_root else 0o700)
+            # The run token is written here at hand-out: readable by the sandbox's group only.
+            handout = run_dir / "handout"
+            handout.mkdir(mode=0o750 if self.is_root else 0o700)
+            if self.sandbox_gid != os.getegid():
+                os.chown(handout, -1, self.sandbox_gid)
             if self._cgroups.available:
                 rec.cgroup = self._cgroups.create(sandbox_id, self.memory_limit_mb, self.pids_limit)
             self._start_bwrap(rec, None, None)
@@ -137,21 +142,25 @@ class WarmPool:
         return "ready"
 
     def _chromium_alive(self, rec: SandboxRecord) -> bool:
+        """Chromium's browser process is running (its helpers, ``--type=...``, outlive it briefly)."""
         root = rec.init_pid
         for pid in descendants(root) if root else []:
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
-                argv0 = fh.read().split(b"\0", 1)[0]
-                if b"chrom" in os.path.basename(argv0).lower():
+                argv = fh.read().split(b"\0")
+                if b"chrom" in os.path.basename(argv[0]).lower() and not any(a.startswith(b"--type=") for a in argv):
                     return True
         return False
 
-    def _drop_dead(self) -> None:
+    def _drop_dead(self) -> int:
         with self._lock:
             pool = list(self._warm)
+        dropped = 0
         for rec in pool:
             state = self._warm_state(rec)
             if state.startswith("dead") and self._unpool(rec):
                 self._discard(rec, state)
+                dropped += 1
+        return dropped
 
     def _unpool(self, rec: SandboxRecord) -> bool:
         with self._lock:
@@ -209,7 +218,8 @@ class WarmPool:
         """Give the run its servers and its variables; the sandbox is the run's from now on."""
         env = {"OPENHELM_RUN_TOKEN": request.run_token, **self._listen(rec, request, policy)}
         handout = rec.run_dir / "handout"
-        _write_new(handout / "run_spec.json", json.dumps(request.run_spec).encode())
+        gid = self.sandbox_gid if self.sandbox_gid != os.getegid() else None
+        _write_new(handout / "run_spec.json", json.dumps(request.run_spec).encode(), gid)
         if rec.exited.is_set():
             raise RuntimeError("the warm sandbox ended before its hand-out")
         rec.info = SandboxInfo(
@@ -222,15 +232,18 @@ class WarmPool:
         rec.control_url = request.control_url.rstrip("/")
         rec.run_token = request.run_token
         rec.started_mono = time.monotonic()
-        _write_new(handout / "handout.json", json.dumps({"env": env}).encode())
+        _write_new(handout / "handout.json", json.dumps({"env": env}).encode(), gid)
         return rec.info
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a file the sandbox reads (its directory is read-only inside), appearing whole by rename."""
+def _write_new(path: Path, data: bytes, gid: int | None) -> None:
+    """Write a file the sandbox reads (its directory is read-only inside), appearing whole by rename;
+    readable by its owner and, given ``gid`` (the sandbox's, when it is not ours), that group."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o440 if gid else 0o400)
     try:
+        if gid is not None:
+            os.fchown(fd, -1, gid)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
