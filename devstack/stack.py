@@ -45,8 +45,10 @@ from devstack.template import (
     Resolver,
     load_template,
 )
+from shared.config import get_settings
 from shared.logging import get_logger
 from shared.process import reset_process_caches
+from shared.sandbox.factory import get_provider
 
 log = get_logger("devstack.stack")
 
@@ -209,9 +211,6 @@ class EmbeddedStack:
     def _fill_warm_pool(self) -> None:
         """With warm sandboxes configured, build the local provider now so its pool fills while the
         stack waits for its first run (else the first run would start cold and only then the pool)."""
-        from shared.config import get_settings
-        from shared.sandbox.factory import get_provider
-
         settings = get_settings()
         if settings.sandbox_provider == "local" and settings.sandbox_warm_pool:
             get_provider(settings)
