@@ -1,6 +1,7 @@
 """Runs INSIDE the separate browser-use venv (never imported by the project): for each page name given,
 opens base/name with browser-use's own BrowserSession on Chromium and writes what browser-use's agent
-sends its model about the page, as JSON {page: {"text": ..., "ms": ..., "interactive": ...}} on stdout.
+sends its model about the page, as JSON {page: {"text", "dom", "ms", "interactive"}} on stdout ("dom": the
+serializer's llm_representation() alone, without the agent's header).
 
 The text is the agent's `<browser_state>` block, built by browser-use's own
 AgentMessagePrompt._get_browser_state_description() from get_browser_state_summary(): page stats, the
@@ -77,7 +78,8 @@ async def run(base: str, chromium: str, pages: list[str], repeats: int, settle_m
                 times.append((time.perf_counter() - t) * 1000)
                 interactive = len(state.dom_state.selector_map)
             times.sort()
-            out[name] = {"text": text, "ms": times[len(times) // 2], "interactive": interactive}
+            dom = state.dom_state.llm_representation(include_attributes=settings.include_attributes)
+            out[name] = {"text": text, "dom": dom, "ms": times[len(times) // 2], "interactive": interactive}
     finally:
         await session.kill()
     return out
