@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from shared.models.common import ApiModel
+from shared.models.common import ApiModel, Model
 
 # Limits (README "Files"). A small upload rides the API request: API Gateway takes 10 MB and a
 # synchronous Lambda invocation 6 MB, base64 included (4/3 of the bytes), so 4 MiB of file fits.
@@ -51,7 +51,7 @@ class CreateFileRequest(ApiModel):
     content_type: ContentType = Field(description="MIME type; the upload must send exactly this.")
 
 
-class FileObject(BaseModel):
+class FileObject(Model):
     id: str
     object: str = "file"
     name: str
@@ -65,7 +65,7 @@ class FileObject(BaseModel):
     download_url: str | None = Field(None, description="Short-lived presigned GET URL (single reads of a ready file).")
 
 
-class FileUpload(BaseModel):
+class FileUpload(Model):
     """Where to send a large file: an HTML-form style POST to ``url`` with ``fields`` and the file last."""
 
     file: FileObject
@@ -74,7 +74,7 @@ class FileUpload(BaseModel):
     expires_at: datetime
 
 
-class FileList(BaseModel):
+class FileList(Model):
     object: str = "list"
     data: list[FileObject]
     next_cursor: str | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from shared.models.common import ApiModel, Name
+from shared.models.common import ApiModel, Model, Name
 
 MAX_PROFILE_BYTES = 1024 * 1024  # a storage_state as JSON
 MAX_PROFILES_PER_ORG = 200
@@ -17,7 +17,7 @@ class CreateProfileRequest(ApiModel):
     name: Name = Field(min_length=1, max_length=100)
 
 
-class Cookie(BaseModel):
+class Cookie(Model):
     # Strict: a storage_state is machine-written JSON; `"secure": 0` is a broken one, not False.
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -31,14 +31,14 @@ class Cookie(BaseModel):
     sameSite: Literal["Strict", "Lax", "None"] = "Lax"
 
 
-class StorageItem(BaseModel):
+class StorageItem(Model):
     model_config = ConfigDict(strict=True)
 
     name: str
     value: str
 
 
-class OriginState(BaseModel):
+class OriginState(Model):
     model_config = ConfigDict(extra="allow", strict=True)
 
     origin: str = Field(min_length=1)
@@ -53,7 +53,7 @@ class StorageState(ApiModel):
     origins: list[OriginState] = Field(default_factory=list)
 
 
-class Profile(BaseModel):
+class Profile(Model):
     id: str
     object: str = "profile"
     name: str
@@ -65,12 +65,12 @@ class Profile(BaseModel):
     locked_by_run: str | None = Field(None, description="The run that holds its write lease (persist_profile).")
 
 
-class ProfileList(BaseModel):
+class ProfileList(Model):
     object: str = "list"
     data: list[Profile]
     next_cursor: str | None = None
 
 
-class ProfileDownload(BaseModel):
+class ProfileDownload(Model):
     url: str = Field(description="Short-lived presigned GET URL of the storage_state JSON.")
     expires_at: datetime

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Name, RunStatus, WebUrl
+from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Model, Name, RunStatus, WebUrl
 
 MAX_COST_USD = Decimal(10_000)
 
@@ -131,7 +131,7 @@ class RunProfileOption(ApiModel):
     )
 
 
-class RunFile(BaseModel):
+class RunFile(Model):
     """A file the browser downloaded during the run, kept with the evidence."""
 
     name: str
@@ -142,7 +142,7 @@ class RunFile(BaseModel):
     download_url: str | None = Field(None, description="Short-lived presigned GET URL (once the evidence is stored).")
 
 
-class SecretInfo(BaseModel):
+class SecretInfo(Model):
     """A run's secret as the API shows it: the pattern and the field names, never the values."""
 
     match: str
@@ -192,18 +192,18 @@ class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOpti
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
-class RunAccepted(BaseModel):
+class RunAccepted(Model):
     task_id: str = Field(description="The run id; poll it at poll_url.")
     poll_url: str
     status: RunStatus
 
 
-class Confidence(BaseModel):
+class Confidence(Model):
     score: float = Field(ge=0, le=1)
     reason: str
 
 
-class EvidenceItem(BaseModel):
+class EvidenceItem(Model):
     step: int
     url: str | None = None
     time: datetime | None = None
@@ -212,7 +212,7 @@ class EvidenceItem(BaseModel):
     screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the PNG.")
 
 
-class StepRecord(BaseModel):
+class StepRecord(Model):
     index: int
     action: str
     args: dict[str, Any] = Field(default_factory=dict)
@@ -230,14 +230,14 @@ class StepRecord(BaseModel):
     cost_usd: str | None = None
 
 
-class NetworkEntry(BaseModel):
+class NetworkEntry(Model):
     url: str
     time: datetime | None = None
     status: int | None = None
     blocked: bool = False
 
 
-class Usage(BaseModel):
+class Usage(Model):
     """What the run used and costs, by the control plane's counters (the same figures its usage
     record bills). While the run goes, ``cost_status`` is ``estimate`` (the cost so far, priced by the
     same code); once billed it is ``billed`` and every figure is the usage record's."""
@@ -254,19 +254,19 @@ class Usage(BaseModel):
     waived_reason: str | None = Field(None, description="Why nothing is charged (infrastructure failures).")
 
 
-class RunError(BaseModel):
+class RunError(Model):
     code: str
     message: str
 
 
-class Progress(BaseModel):
+class Progress(Model):
     step: int = 0
     last_url: str | None = None
     last_action: str | None = None
     updated_at: datetime | None = None
 
 
-class Run(BaseModel):
+class Run(Model):
     """The run envelope. Fields a run has not reached yet are null."""
 
     id: str
@@ -329,7 +329,7 @@ class Run(BaseModel):
     error: RunError | None = None
 
 
-class RunList(BaseModel):
+class RunList(Model):
     object: str = "list"
     data: list[Run]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")
