@@ -33,7 +33,7 @@ from devstack.gateway import LocalGateway
 from devstack.moto_server import FAKE_CREDENTIALS, MOTO_CONFIG, UNSET_ENV, moto_server_url, session
 from devstack.process_env import ProcessEnvironment, merge_environments
 from devstack.resolver_pool import ResolverPool
-from devstack.resources import ResourceCreator, local_functions
+from devstack.resources import ResourceCreator, create_kms_keys, local_functions
 from devstack.runtime import FunctionError, FunctionRegistry, LocalFunction, PayloadTooLarge
 from devstack.scheduler import LocalScheduler
 from devstack.sqs_poller import SqsPoller
@@ -179,6 +179,7 @@ class EmbeddedStack:
             endpoint_url=self.aws_endpoint,
             api_url=self.gateway.url if self.gateway else None,
         )
+        create_kms_keys(tpl, self.resolver, self.client)  # before the environment: it names their ids
         self.function_urls = bind_function_urls(
             tpl, self.resolver
         )  # before the functions' environment is resolved: it may name them

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models.billing import MICROS_PER_USD, Pricing
+from shared.models.files import MAX_FILES_PER_ORG
 
 # The longest ``?wait`` the API honours: API Gateway HTTP APIs end every integration at 30 s, and the
 # answer (the run envelope, read after the wait) needs a few seconds of that.
@@ -33,6 +34,12 @@ class Settings(BaseModel):
     table_name: str = Field("openhelm", alias="OPENHELM_TABLE")
     evidence_bucket: str = Field("openhelm-evidence", alias="OPENHELM_EVIDENCE_BUCKET")
     event_bus: str = Field("openhelm", alias="OPENHELM_EVENT_BUS")
+    files_bucket: str = Field("openhelm-files", alias="OPENHELM_FILES_BUCKET")
+    profiles_bucket: str = Field("openhelm-profiles", alias="OPENHELM_PROFILES_BUCKET")
+    profiles_key_id: str = Field("", alias="OPENHELM_PROFILES_KEY_ID")
+    max_files_per_org: int = Field(MAX_FILES_PER_ORG, alias="OPENHELM_MAX_FILES_PER_ORG", ge=1)
+    # KMS key of run secrets (template: SecretsKey); empty: runs with secrets answer 503.
+    secrets_key_id: str = Field("", alias="OPENHELM_SECRETS_KEY_ID")
     run_state_machine_arn: str = Field("", alias="OPENHELM_RUN_STATE_MACHINE")
     default_model: str = Field("gpt-4.1-mini", alias="OPENHELM_DEFAULT_MODEL")
     # The OpenAI-compatible endpoint's presets that pin a model (comma-separated), beside the default

@@ -18,20 +18,31 @@ whatever happened to the files:
 from __future__ import annotations
 
 import json
+import mimetypes
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared import profiles
 from shared.aws.evidence_store import EvidenceStoreUnavailable
+from shared.errors import OpenHelmError
 from shared.logging import get_logger
-from shared.models.common import TERMINAL_STATUSES
+from shared.models.common import TERMINAL_STATUSES, RunStatus
 from shared.models.run_record import RunRecord
 from shared.orchestration.outputs import evidence_item, read_outputs
-from shared.sandbox.base import SandboxError, SandboxNotFound
+from shared.sandbox.base import SandboxError, SandboxNotFound, UnsafePath
 from shared.services import Services
 
 log = get_logger(__name__)
 
-RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json")
+# The agent's final storage_state when the run persists its profile (never copied to the evidence).
+PROFILE_STATE_FILE = "storage_state.json"
+RECORD_FILES = ("steps.jsonl", "network.jsonl", "result.json", "downloads.jsonl")
+# The agent's caps on downloads (sandbox_image/agent/openhelm_agent/evidence.py), enforced again here.
+MAX_DOWNLOADS = 20
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+MAX_DOWNLOADS_LOG = 256 * 1024
+_DOWNLOAD_PATH = re.compile(r"^downloads/[0-9]{4}-[A-Za-z0-9._ -]{1,100}$")
 MAX_SCREENSHOTS = 200
 DONE_STATES = ("ready", "unavailable")
 
@@ -59,21 +70,26 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         return EvidenceOutcome("skipped")
     sandbox_id = run.sandbox_id
     if not sandbox_id:
+        _persist_profile(svc, run, None)  # nothing to save: the lease goes
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
     try:
-        items, files, manifest_key = _copy(svc, org_id, run_id, sandbox_id)
+        items, files, manifest_key, downloads = _copy(svc, org_id, run_id, sandbox_id)
     except SandboxNotFound:
+        _persist_profile(svc, run, None)
         outcome = EvidenceOutcome("unavailable", error="the sandbox was gone before its evidence was copied")
         return _record(svc, run, outcome, [])
     except SandboxError as exc:
         return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
     except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
         return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
+    _persist_profile(svc, run, sandbox_id)
     _kill(svc, sandbox_id, run_id)
-    return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items)
+    return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items, downloads)
 
 
-def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[list[dict[str, Any]], int, str]:
+def _copy(
+    svc: Services, org_id: str, run_id: str, sandbox_id: str
+) -> tuple[list[dict[str, Any]], int, str, list[dict[str, Any]]]:
     outputs = read_outputs(svc.sandbox, sandbox_id)  # lenient: a gone sandbox shows in the reads below
     base = prefix(org_id, run_id)
     manifest: list[dict[str, Any]] = []
@@ -94,18 +110,76 @@ def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[lis
         entry["step"] = index
         manifest.append(entry)
         items.append(evidence_item(outputs, index, path, sha256=entry["sha256"]))
+    downloads = _copy_downloads(svc, sandbox_id, base, manifest)
     manifest_key = base + "manifest.json"
     body = json.dumps(
         {"run_id": run_id, "org_id": org_id, "created_at": svc.clock.now().isoformat(), "files": manifest},
         indent=2,
     ).encode()
     _put(svc, manifest_key, "manifest.json", body, "application/json")
-    return items, len(manifest), manifest_key
+    return items, len(manifest), manifest_key, downloads
+
+
+def _copy_downloads(svc: Services, sandbox_id: str, base: str, manifest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copy the files the browser downloaded (downloads.jsonl names them; the agent kept at most
+    MAX_DOWNLOADS of at most MAX_DOWNLOAD_BYTES each) and return the run's ``files``. The sandbox is
+    untrusted: only ``downloads/<name>`` paths, sizes as S3 stored them, digests computed here."""
+    try:
+        raw = svc.sandbox.read_file(sandbox_id, "downloads.jsonl")
+    except FileNotFoundError:
+        return []
+    kept: list[dict[str, Any]] = []
+    for line in raw[:MAX_DOWNLOADS_LOG].decode("utf-8", "replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, str) or not _DOWNLOAD_PATH.match(path) or len(kept) >= MAX_DOWNLOADS:
+            continue
+        try:
+            data = svc.sandbox.read_file(sandbox_id, path)
+        except (FileNotFoundError, UnsafePath):
+            continue
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            continue
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        stored = _put(svc, base + path, path, data, ctype)
+        manifest.append({**stored, "source_url": str(entry.get("source_url") or "")[:4096]})
+        kept.append(
+            {
+                "name": str(entry.get("name") or path.split("/", 1)[1])[:255],
+                "size": len(data),
+                "sha256": stored["sha256"],
+                "source_url": str(entry.get("source_url") or "")[:4096] or None,
+                "content_type": ctype,
+                "path": path,
+            }
+        )
+    return kept
 
 
 def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> dict[str, Any]:
     sha256 = svc.evidence_store.put(key, data, content_type)
     return {"path": path, "key": key, "sha256": sha256, "bytes": len(data), "content_type": content_type}
+
+
+def _persist_profile(svc: Services, run: RunRecord, sandbox_id: str | None) -> None:
+    """Save a succeeded run's final browser state into its profile (under its lease), release the
+    lease in any case (shared/profiles.py). Never fails the evidence."""
+    if not run.persist_profile:
+        return
+    raw = None
+    if sandbox_id and run.status == RunStatus.succeeded:
+        try:
+            raw = svc.sandbox.read_file(sandbox_id, PROFILE_STATE_FILE)
+        except (FileNotFoundError, SandboxError):
+            raw = None
+    try:
+        outcome = profiles.save_after_run(svc, run, raw)
+    except OpenHelmError as exc:  # S3 or the table refused: the lease runs out by itself
+        outcome = f"failed: {exc.message[:200]}"
+    log.info("profile_persisted", run_id=run.id, profile_id=run.profile_id, outcome=outcome)
 
 
 def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
@@ -115,7 +189,13 @@ def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
         log.warning("evidence_kill_failed", run_id=run_id, sandbox_id=sandbox_id, error=str(exc))
 
 
-def _record(svc: Services, run: RunRecord, outcome: EvidenceOutcome, items: list[dict[str, Any]]) -> EvidenceOutcome:
+def _record(
+    svc: Services,
+    run: RunRecord,
+    outcome: EvidenceOutcome,
+    items: list[dict[str, Any]],
+    downloads: list[dict[str, Any]] | None = None,
+) -> EvidenceOutcome:
     run_id, org_id = run.id, run.org_id
     fields: dict[str, Any] = {
         "evidence_status": outcome.status,
@@ -124,6 +204,8 @@ def _record(svc: Services, run: RunRecord, outcome: EvidenceOutcome, items: list
     }
     if outcome.status == "ready":
         fields["evidence"] = items
+        if downloads:
+            fields["files"] = downloads
     svc.runs.transition(org_id, run_id, from_statuses=TERMINAL_STATUSES, to_status=None, fields=fields)
     _announce(svc, run, outcome.status, outcome.files, outcome.error)
     log.info("evidence_recorded", run_id=run_id, evidence_status=outcome.status, files=outcome.files)

@@ -14,13 +14,17 @@ from shared.aws.clients import AwsClients
 from shared.aws.event_bus import EventPublisher
 from shared.aws.evidence_store import EvidenceStore
 from shared.aws.executions import RunExecutions
+from shared.aws.file_store import FileStore
+from shared.aws.secrets_vault import SecretsVault
 from shared.aws.webhook_queue import WebhookQueue
 from shared.clock import Clock
 from shared.config import Settings, get_settings
 from shared.db.billing import BillingRepository
 from shared.db.dynamo import Table
+from shared.db.files import FileRepository
 from shared.db.jobs import JobRepository
 from shared.db.orgs import OrgRepository
+from shared.db.profiles import ProfileRepository
 from shared.db.projects import ProjectRepository
 from shared.db.ratelimit import RateLimiter
 from shared.db.runs import RunRepository
@@ -91,6 +95,26 @@ class Services:
     @cached_property
     def evidence_store(self) -> EvidenceStore:
         return EvidenceStore(self.aws.s3, self.settings.evidence_bucket)
+
+    @cached_property
+    def files(self) -> FileRepository:
+        return FileRepository(self.table)
+
+    @cached_property
+    def file_store(self) -> FileStore:
+        return FileStore(self.aws.s3, self.settings.files_bucket)
+
+    @cached_property
+    def profiles(self) -> ProfileRepository:
+        return ProfileRepository(self.table)
+
+    @cached_property
+    def profile_store(self) -> FileStore:
+        return FileStore(self.aws.s3, self.settings.profiles_bucket, kms_key_id=self.settings.profiles_key_id)
+
+    @cached_property
+    def secrets_vault(self) -> SecretsVault:
+        return SecretsVault(self.aws.kms, self.settings.secrets_key_id)
 
     @cached_property
     def webhook_queue(self) -> WebhookQueue:

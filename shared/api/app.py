@@ -15,7 +15,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from shared.api import deps, errors, guard, hosting
 from shared.api.openapi import build_document, docs_page
-from shared.api.routes import billing, internal, jobs, keys, mcp, meta, projects, runs, viewer, webhooks
+from shared.api.routes import (
+    billing,
+    files,
+    internal,
+    jobs,
+    keys,
+    mcp,
+    meta,
+    profiles,
+    projects,
+    runs,
+    viewer,
+    webhooks,
+)
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
@@ -61,7 +74,7 @@ class _Resolver(APIGatewayHttpResolver):
 
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
-    for module in (runs, viewer, jobs, projects, billing, keys, webhooks, mcp, meta, internal):
+    for module in (runs, viewer, jobs, projects, files, profiles, billing, keys, webhooks, mcp, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.api.errors import error_response, to_gateway
+from shared.models.files import MAX_SMALL_UPLOAD_BYTES
 
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;.*)?$", re.I)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -117,6 +118,12 @@ def _reject(
     return to_gateway(error_response(status, type_, code, message, details=details, headers=headers))
 
 
+# Paths that take multipart/form-data (a file upload) besides JSON, with the largest body each takes:
+# a file of MAX_SMALL_UPLOAD_BYTES and its form's headers. Such a body is left as it came (base64).
+MULTIPART_PATHS = {"/v1/files": MAX_SMALL_UPLOAD_BYTES + 64 * 1024}
+_MULTIPART_TYPE = re.compile(r"^multipart/form-data\s*;", re.I)
+
+
 def check_event(
     event: dict[str, Any], max_body_bytes: int, routes: Iterable[tuple[str, re.Pattern[str]]]
 ) -> dict[str, Any] | None:
@@ -146,11 +153,17 @@ def check_event(
             return _reject(400, "invalid_body", "the request body is not valid base64")
     else:
         raw = body.encode("utf-8", "surrogatepass")
+    content_type = (event.get("headers") or {}).get("content-type", "application/json")
+    if method == "POST" and path in MULTIPART_PATHS and _MULTIPART_TYPE.match(content_type.strip()):
+        if len(raw) > MULTIPART_PATHS[path]:
+            return _reject(
+                413, "payload_too_large", f"the upload is larger than {MULTIPART_PATHS[path]} bytes", details=None
+            )
+        return None  # the route parses the form
     if len(raw) > max_body_bytes:
         return _reject(413, "payload_too_large", f"the request body is larger than {max_body_bytes} bytes")
     if method not in _BODY_METHODS:
         return None
-    content_type = (event.get("headers") or {}).get("content-type", "application/json")
     if not _JSON_TYPE.match(content_type.strip()):
         return _reject(415, "unsupported_media_type", f"send application/json, not {content_type.split(';')[0]}")
     try:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from shared.api.routes import files as files_routes
 from shared.api.routes.meta import PUBLIC_PATHS
 from shared.api.routes.viewer import PUBLIC_PATH as VIEWER_PATH
+from shared.models.files import CreateFileRequest
 from shared.version import VERSION
 
 if TYPE_CHECKING:
@@ -49,6 +51,20 @@ RULES: tuple[tuple[str, str], ...] = (
     ),
     ("expires_at_invalid", "`POST /v1/keys`: `expires_at` must be a future instant with a time zone."),
     ("max_cost_too_low", "`max_cost_usd` must cover at least the run fee and one sandbox second."),
+    (
+        "secret_domain_not_allowed",
+        "`secrets[].match` must lie inside one of the run's `allowed_domains` when those are set.",
+    ),
+    ("secrets_too_large", "A run's `secrets` take at most 3,000 bytes as JSON (KMS encrypts 4 KB at most)."),
+    ("file_not_found", "`file_ids` must name files of your org (another org's id is not found)."),
+    ("file_not_ready", "`file_ids` must name files whose upload S3 holds (`ready`)."),
+    ("too_many_files", "At most 10 distinct `file_ids` per run."),
+    ("file_names_not_unique", "The files a run attaches have distinct names (the agent refers to them by name)."),
+    ("file_not_accepted", "`POST /v1/files` (multipart): an accepted content type and a plain file name."),
+    ("file_quota_reached", "`POST /v1/files`: at most 1,000 files per org (409)."),
+    ("profile_not_found", "`profile_id` must name a profile of your org; `persist_profile` needs a `profile_id`."),
+    ("profile_in_use", "A run with `persist_profile` holds the profile's write lease until it ends: 409 meanwhile."),
+    ("invalid_storage_state", "Profile uploads must be a Playwright storage_state (`details[].loc` says where)."),
     (
         "invalid_domain_pattern",
         "`allowed_domains`/`blocked_domains` entries: international names must be valid IDNA, and a name whose "
@@ -96,6 +112,16 @@ def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _file_upload_body(doc: dict[str, Any]) -> None:
+    """POST /v1/files takes JSON or multipart/form-data: Powertools documents one body model per route."""
+    operation = doc.get("paths", {}).get(files_routes.UPLOAD_PATH, {}).get("post")
+    if operation is None:
+        return
+    operation["requestBody"] = files_routes.request_body()
+    schema = CreateFileRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    doc.setdefault("components", {}).setdefault("schemas", {})["CreateFileRequest"] = schema
+
+
 def security_schemes() -> dict[str, Any]:
     # Imported when a document is built, for cold start: Powertools' OpenAPI models are a few hundred
     # pydantic classes (about a fifth of the API function's import, bench/layer_import.py) that no
@@ -115,7 +141,9 @@ def build_document(app: APIGatewayHttpResolver) -> str:
         security=SECURITY,
         openapi_extensions={"x-openhelm-rules": [{"code": code, "rule": rule} for code, rule in RULES]},
     )
-    return json.dumps(_tidy(json.loads(doc)))
+    parsed = json.loads(doc)
+    _file_upload_body(parsed)
+    return json.dumps(_tidy(parsed))
 
 
 def docs_page(document: str, fmt: str | None) -> tuple[str, str]:

@@ -54,3 +54,7 @@ class AwsClients:
     @cached_property
     def sqs(self) -> Any:
         return self.client("sqs")
+
+    @cached_property
+    def kms(self) -> Any:
+        return self.client("kms")

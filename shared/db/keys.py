@@ -96,3 +96,14 @@ def usage_sk(finished_key: str, run_id: str) -> str:
 
 def ledger_sk(time_key: str, entry_id: str) -> str:
     return f"{LEDGER_PREFIX}{time_key}#{entry_id}"
+
+
+def file_sk(file_id: str) -> str:
+    return f"file#{file_id}"
+
+
+FILE_COUNT_SK = "file_count"
+
+
+def profile_sk(profile_id: str) -> str:
+    return f"profile#{profile_id}"

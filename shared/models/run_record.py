@@ -74,7 +74,15 @@ class RunRecord(Model):
     error: RunError | None = None
     # A run in needs_input: what the agent asked ({question, ...}); the chat endpoint reads the question.
     input_request: dict[str, Any] | None = None
+    # Files, profiles and secrets (issue 13), as the envelope shows them.
+    secrets: list[dict[str, Any]] | None = None  # patterns and field names, never values
+    file_ids: list[str] | None = None
+    files: list[dict[str, Any]] | None = None  # the downloads kept, each with its evidence `path`
+    profile_id: str | None = None
+    persist_profile: bool = False
     # Internal: never in the envelope.
+    secrets_sealed: str | None = None  # KMS ciphertext of the secrets (shared/secrets.py); gone at the end
+    input_files: list[dict[str, Any]] | None = None  # {id, name, size, content_type} of the file_ids
     deadline_by_cost: bool = False  # max_duration_s was lowered to what max_cost_usd pays for
     replay: list[dict[str, Any]] | None = None  # the steps a replay run performs
     control_url: str | None = None  # the API base URL the sandbox calls back on

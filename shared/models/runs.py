@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, Metadata, Model, Name, RunStatus, WebUrl
+from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Model, Name, RunStatus, WebUrl
 
 MAX_COST_USD = Decimal(10_000)
 
@@ -78,14 +78,85 @@ class RunOptions(RunLimits):
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
 
 
+# A secret's field name: what the model sees, as the placeholder `<secret:NAME>`.
+SecretFieldName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+SecretValue = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class RunSecret(ApiModel):
+    """Credentials for the sites a domain pattern matches. The model never sees a value: it types
+    the placeholder `<secret:NAME>` and the agent fills the value in, on a matching page only."""
+
+    match: DomainPattern = Field(
+        description="Domain pattern (as in `allowed_domains`) of the pages these fields may be typed on; "
+        "when the run has `allowed_domains`, it must lie inside them."
+    )
+    fields: dict[SecretFieldName, SecretValue] = Field(
+        min_length=1,
+        max_length=10,
+        # pydantic states the name rule as patternProperties only; no other name is accepted.
+        json_schema_extra={"additionalProperties": False},
+        description='Field name → value, e.g. `{"email": "...", "password": "..."}`. Values are '
+        "encrypted at rest, never shown by the API, never logged, and removed when the run ends.",
+    )
+
+
+class RunSecretsOption(ApiModel):
+    secrets: list[RunSecret] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.",
+    )
+
+
+class RunFilesOption(ApiModel):
+    file_ids: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; "
+        "the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.",
+    )
+
+
+class RunProfileOption(ApiModel):
+    profile_id: str | None = Field(
+        None, description="Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step."
+    )
+    persist_profile: bool = Field(
+        False,
+        description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the "
+        "profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.",
+    )
+
+
+class RunFile(Model):
+    """A file the browser downloaded during the run, kept with the evidence."""
+
+    name: str
+    size: int
+    sha256: str
+    source_url: str | None = None
+    content_type: str | None = None
+    download_url: str | None = Field(None, description="Short-lived presigned GET URL (once the evidence is stored).")
+
+
+class SecretInfo(Model):
+    """A run's secret as the API shows it: the pattern and the field names, never the values."""
+
+    match: str
+    fields: list[str]
+
+
 class ReplayStep(ApiModel):
     """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
 
-    action: Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "done"]
+    action: Literal["navigate", "click", "type", "select", "upload_file", "scroll", "go_back", "wait", "done"]
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class CreateRunRequest(RunOptions):
+class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
     prompt: str = Field(
         min_length=3,
         max_length=20_000,
@@ -117,7 +188,7 @@ class CreateRunRequest(RunOptions):
         return steps
 
 
-class JobRunRequest(RunOptions):
+class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
@@ -219,6 +290,15 @@ class Run(Model):
     max_cost_micros: int | None = Field(None, description="The run's cost cap in micro-dollars.")
     max_cost_usd: str | None = Field(None, description="The run's cost cap in USD as a decimal string.")
     metadata: dict[str, str] = Field(default_factory=dict)
+    secrets: list[SecretInfo] | None = Field(
+        None, description="The run's secrets: domain patterns and field names (values are never shown)."
+    )
+    file_ids: list[str] | None = Field(None, description="The files placed in the run's sandbox.")
+    profile_id: str | None = None
+    persist_profile: bool = False
+    files: list[RunFile] | None = Field(
+        None, description="Files the browser downloaded (size-capped), with SHA-256 and presigned download URLs."
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared import tokens
+from shared import files, profiles, tokens
+from shared import secrets as run_secrets
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
-from shared.logging import get_logger
+from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.runs.lifecycle import mark_running
-from shared.sandbox.base import SandboxError, SandboxRequest
+from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -39,6 +40,7 @@ def run_spec(run: RunRecord, deadline_at: float | None = None) -> dict[str, Any]
         "allowed_domains": run.allowed_domains,
         "blocked_domains": run.blocked_domains,
         "replay": {"steps": run.replay} if run.replay else None,
+        "persist_profile": run.persist_profile,
     }
 
 
@@ -58,24 +60,15 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
     lifetime = run.max_duration_s + svc.settings.sandbox_grace_s
     now_s = int(svc.clock.now().timestamp())
     token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
-    request = SandboxRequest(
-        run_id=run_id,
-        org_id=org_id,
-        timeout_s=lifetime,
-        # From before the sandbox starts, so the agent ends by started_at + max_duration_s.
-        run_spec=run_spec(run, svc.clock.now().timestamp() + run.max_duration_s),
-        control_url=svc.settings.control_url or run.control_url or svc.settings.sandbox_control_url,
-        run_token=token,
-        llm_url=svc.settings.sandbox_llm_url,
-        allowed_domains=tuple(run.allowed_domains),
-        blocked_domains=tuple(run.blocked_domains),
-        metadata={"run_id": run_id, "org_id": org_id},
-    )
-    try:
-        info = svc.sandbox.start(request)
-    except SandboxError as exc:
-        log.warning("sandbox_start_failed", run_id=run_id, error=str(exc))
-        raise SandboxStartFailed(str(exc)) from exc
+    # The run's secrets in clear exist from here until the provider has written them into the sandbox.
+    secrets = run_secrets.open_sealed(svc, org_id, run)
+    attached = [
+        SandboxFile(name=f["name"], data=data, content_type=f["content_type"])
+        for f, data in files.read_run_files(svc, org_id, run)
+    ]
+    state = profiles.load_state(svc, org_id, run)
+    with secret_values(run_secrets.values(secrets)):
+        info = _start(svc, run, run_id, org_id, lifetime, token, secrets, attached, state)
 
     try:
         mark_running(
@@ -99,3 +92,38 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         log.error("run_started_event_failed", run_id=run_id, error=exc.message)
     log.info("sandbox_started", run_id=run_id, sandbox_id=info.sandbox_id, provider=info.provider)
     return {"sandbox_id": info.sandbox_id}
+
+
+def _start(
+    svc: Services,
+    run: RunRecord,
+    run_id: str,
+    org_id: str,
+    lifetime: int,
+    token: str,
+    secrets: list[dict[str, Any]],
+    attached: list[SandboxFile],
+    state: dict[str, Any] | None,
+) -> SandboxInfo:
+    request = SandboxRequest(
+        run_id=run_id,
+        org_id=org_id,
+        timeout_s=lifetime,
+        # From before the sandbox starts, so the agent ends by started_at + max_duration_s.
+        run_spec=run_spec(run, svc.clock.now().timestamp() + run.max_duration_s),
+        control_url=svc.settings.control_url or run.control_url or svc.settings.sandbox_control_url,
+        run_token=token,
+        llm_url=svc.settings.sandbox_llm_url,
+        allowed_domains=tuple(run.allowed_domains),
+        blocked_domains=tuple(run.blocked_domains),
+        metadata={"run_id": run_id, "org_id": org_id},
+        secrets=secrets,
+        files=attached,
+        storage_state=state,
+    )
+    try:
+        info = svc.sandbox.start(request)
+    except SandboxError as exc:
+        log.warning("sandbox_start_failed", run_id=run_id, error=str(exc))
+        raise SandboxStartFailed(str(exc)) from exc
+    return info

@@ -62,7 +62,21 @@ def public_run(svc: Services, record: RunRecord) -> Run:
     run = envelope(svc, record)
     if record.evidence_status == "ready" and record.evidence_manifest_key:
         run = with_download_urls(svc, run, record.evidence_manifest_key)
+        if run.files:
+            run = _with_file_urls(svc, run, record)
     return run
+
+
+def _with_file_urls(svc: Services, run: Run, record: RunRecord) -> Run:
+    """Presigned GET URLs of the files the browser downloaded (stored beside the evidence)."""
+    base = (record.evidence_manifest_key or "").rsplit("/", 1)[0] + "/"
+    ttl = svc.settings.evidence_url_ttl_s
+    paths = [f.get("path") for f in record.files or []]
+    files = [
+        f.model_copy(update={"download_url": svc.evidence_store.presigned_url(base + path, ttl)}) if path else f
+        for f, path in zip(run.files or [], paths, strict=False)
+    ]
+    return run.model_copy(update={"files": files})
 
 
 def get_run(svc: Services, org_id: str, run_id: str) -> Run:

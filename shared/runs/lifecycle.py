@@ -112,7 +112,8 @@ def finish_run(svc: Services, org_id: str, run_id: str, status: RunStatus, field
     """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
     one) and emit the matching event. None if it was already terminal: the first finisher wins."""
     # A finished run leaves the reaper's index (the repository takes it out on a terminal move).
-    fields = {"finished_at": svc.clock.now().isoformat(), **fields}
+    # Its secrets' ciphertext goes too: only a sandbox being started needs them (shared/secrets.py).
+    fields = {"finished_at": svc.clock.now().isoformat(), "secrets_sealed": None, **fields}
     item = None
     for group in (sources(status, HOLDS_SLOT), sources(status, TRANSITIONS.keys() - HOLDS_SLOT)):
         try:

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared import billing
+from shared import billing, files, profiles
+from shared import secrets as run_secrets
 from shared.billing import budget
 from shared.db.ratelimit import RateDecision
 from shared.db.runs import IdempotencyConflict
@@ -25,7 +26,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.ids import is_id
-from shared.logging import get_logger
+from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
 from shared.models.run_record import RunRecord
@@ -50,8 +51,11 @@ class CreatedRun:
     rate: RateDecision | None = None  # the rate limiter's answer (None for an idempotent replay)
 
 
-def request_hash(req: CreateRunRequest) -> str:
-    canonical = json.dumps(req.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
+def request_hash(req: CreateRunRequest, secrets_key: str = "") -> str:
+    body = req.model_dump(mode="json", exclude_none=True)
+    if "secrets" in body:  # the idempotency record keeps this hash: no secret value goes into it
+        body["secrets"] = run_secrets.hash_view(body["secrets"], secrets_key)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -87,6 +91,7 @@ def _validate(svc: Services, org: Org, req: CreateRunRequest) -> tuple[str, str,
         # Scheme, credentials, port and literal addresses now; every delivery resolves and checks again.
         check_webhook_url(str(req.webhook_url), svc.settings)
     _check_replay(req)
+    run_secrets.check_secrets(req.secrets, req.allowed_domains)
     prompt = render(req.prompt, req.inputs)
     if len(prompt) > MAX_RENDERED_PROMPT:
         raise Unprocessable(
@@ -140,14 +145,26 @@ def create_run(
 ) -> CreatedRun:
     """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
     the run's sandbox will call back on (unless configuration names another)."""
+    with secret_values(run_secrets.values(req.secrets)):  # no log line of this request shows one
+        return _create_run(svc, org, req, idempotency_key, control_url)
+
+
+def _create_run(
+    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None, control_url: str
+) -> CreatedRun:
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
-    body_hash = request_hash(req)
+    body_hash = request_hash(req, svc.settings.run_token_secret)
     if key_hash:
         existing = svc.runs.get_idempotency(org.id, key_hash)
         if existing is not None:
             return _replay(svc, org, existing, body_hash)
 
     prompt, project_id, limits = _validate(svc, org, req)
+    input_files = files.resolve_run_files(svc, org.id, req.file_ids)  # 422 for another org's or pending ones
+    if req.persist_profile and not req.profile_id:
+        raise Unprocessable(
+            "persist_profile needs a profile_id", code="profile_not_found", details=[{"loc": ["persist_profile"]}]
+        )
     model = REPLAY_MODEL if (req.replay_of or req.replay_steps) else (req.model or svc.settings.default_model)
     cap = budget.resolve_cap(org, req.max_cost_usd)
     # The cap also bounds the run's time: max_duration_s becomes the moment sandbox time alone would
@@ -179,12 +196,24 @@ def create_run(
         allowed_domains=req.allowed_domains or [],
         blocked_domains=req.blocked_domains or [],
         metadata=req.metadata or {},
+        secrets=run_secrets.public_info(req.secrets) if req.secrets else None,
+        file_ids=req.file_ids,
+        profile_id=req.profile_id,
+        persist_profile=req.persist_profile,
         created_at=svc.clock.now(),
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
         **limits,
     )
     internal: dict[str, Any] = {"deadline_by_cost": True} if by_cost else {}
+    if req.secrets:  # sealed with KMS before anything is written; 503 if KMS refuses
+        internal.update(run_secrets.seal(svc, org.id, run.id, req.secrets))
+        internal.pop("secrets")  # the names are the envelope's already
+    if input_files:
+        internal["input_files"] = input_files
+    if req.profile_id:  # 422 if the org has no such profile; 409 if another run is writing it
+        deadline_s = int(run.created_at.timestamp()) + limits["max_duration_s"] + svc.settings.sandbox_grace_s
+        profiles.claim_for_run(svc, org.id, req.profile_id, run.id, req.persist_profile, deadline_s)
     record = RunRecord(
         **run.model_dump(),
         org_id=org.id,

@@ -10,6 +10,7 @@ to call twice and on a sandbox that already ended.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,41 @@ class SandboxRequest:
     # Extra environment for the agent process (never AWS or model-provider credentials).
     envs: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    # The run's per-domain secrets in clear ([{match, fields: {name: value}}], shared/secrets.py):
+    # written into the sandbox with the run spec (:func:`spec_document`), never into its envs or logs.
+    secrets: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Files placed in the sandbox before the agent starts (POST /v1/files, the run's file_ids).
+    files: list[SandboxFile] = field(default_factory=list, repr=False)
+    # The browser profile's Playwright storage_state the agent's context starts with (cookies: repr-free).
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SandboxFile:
+    name: str  # a plain file name (shared/models/files.py FileName): no separators, not . or ..
+    data: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+
+
+def spec_document(request: SandboxRequest, files_dir: str = "") -> bytes:
+    """The run spec file a provider writes into the sandbox: the spec, with the run's secrets and
+    where its files are (``files_dir``: their directory as the agent sees it)."""
+    spec = dict(request.run_spec)
+    if request.secrets:
+        spec["secrets"] = request.secrets
+    if request.storage_state is not None:
+        spec["storage_state"] = request.storage_state
+    if request.files:
+        spec["files"] = [
+            {
+                "name": f.name,
+                "path": f"{files_dir.rstrip('/')}/{f.name}",
+                "size": len(f.data),
+                "content_type": f.content_type,
+            }
+            for f in request.files
+        ]
+    return json.dumps(spec).encode()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ openhelm_agent``) in the background; the agent's evidence lands in
 Network policy: ``e2b_network.py`` turns the run's domain patterns into E2B's egress rules.
 
 Secrets. The per-run token is given to the agent process only (``commands.run(envs=...)``), never to
-the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright.
+the sandbox-wide environment; AWS, E2B and model-provider credentials are refused outright. A run's
+per-domain secrets ride in the run spec file (``files.write`` over envd's TLS), not in any envs: the
+sandbox-wide ones are part of the create request E2B keeps; the agent removes the file once read.
 
 Crashes. No Lambda is alive while the agent runs (the handle is disconnected right after start), so
 the sandbox's start command is the supervisor: it reports an agent that exits without its result to
@@ -52,6 +54,7 @@ from shared.sandbox.base import (
     SandboxRequest,
     SandboxStartError,
     UnsafePath,
+    spec_document,
 )
 from shared.sandbox.e2b_network import network_policy
 from shared.sandbox.env_policy import split_envs
@@ -63,6 +66,7 @@ log = get_logger("shared.sandbox.e2b")
 
 HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
+FILES_DIR = f"{HOME_DIR}/files"  # a run's attached files (POST /v1/files)
 OUT_DIR = f"{HOME_DIR}/out"
 # The supervisor runs the agent and reports its exit at once if it ends without its completion
 # (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
@@ -192,7 +196,7 @@ class E2BProvider(SandboxProvider):
                 request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
             )
             sandbox_envs, agent_envs = self._envs(request)
-            spec = json.dumps(request.run_spec)
+            spec = spec_document(request, FILES_DIR)
             e2b = _e2b()
         except (ValueError, TypeError, ImportError) as exc:
             raise SandboxStartError(f"invalid sandbox request for run {request.run_id}: {exc}") from exc
@@ -228,6 +232,8 @@ class E2BProvider(SandboxProvider):
             raise SandboxStartError(f"E2B sandbox create failed for run {request.run_id}: {exc}") from exc
         created = time.monotonic()
         try:
+            for f in request.files:
+                sbx.files.write(f"{FILES_DIR}/{f.name}", f.data)
             warm = sbx.files.exists(WARM_READY_FILE)
             if warm and not request.envs:
                 pid = self._hand_in(sbx, spec, agent_envs)
@@ -280,7 +286,7 @@ class E2BProvider(SandboxProvider):
         )
 
     @staticmethod
-    def _hand_in(sbx: Sandbox, spec: str, agent_envs: Mapping[str, str]) -> str:
+    def _hand_in(sbx: Sandbox, spec: bytes, agent_envs: Mapping[str, str]) -> str:
         """Give the waiting agent its run; the agent's pid is the template's start command's ("warm")."""
         keys = ("OPENHELM_CONTROL_URL", "OPENHELM_RUN_TOKEN", "OPENHELM_LLM_URL")
         handout = {"env": {k: agent_envs[k] for k in keys if k in agent_envs}}

@@ -88,7 +88,8 @@ def path_ids(svc: Services, org_key: tuple[str, str]) -> dict[str, str]:
     _, key = org_key
     job = call(http_event("POST", "/v1/jobs", body={"name": "j", "prompt": "Do it"}, key=key)).json
     run = call(http_event("POST", "/v1/runs", body={"prompt": "Do it"}, key=key)).json
-    return {"job_id": job["id"], "run_id": run["task_id"]}
+    profile = call(http_event("POST", "/v1/profiles", body={"name": "p"}, key=key)).json
+    return {"job_id": job["id"], "run_id": run["task_id"], "profile_id": profile["id"]}
 
 
 def send(key: str, method: str, path: str, payload: dict[str, Any]) -> Reply:

@@ -40,6 +40,10 @@ def make_services(clock: Clock | None = None, ids: IdFactory | None = None, **ov
     create_table(aws.dynamodb, "openhelm-test")
     aws.events.create_event_bus(Name="openhelm-test")
     aws.s3.create_bucket(Bucket="openhelm-evidence-test")
+    aws.s3.create_bucket(Bucket="openhelm-files-test")
+    aws.s3.create_bucket(Bucket="openhelm-profiles-test")
+    profiles_key = aws.kms.create_key(Description="profiles")["KeyMetadata"]["KeyId"]
+    secrets_key = aws.kms.create_key(Description="run secrets")["KeyMetadata"]["KeyId"]
     sm = aws.stepfunctions.create_state_machine(
         name="run-test",
         definition=json.dumps(PASS_MACHINE),
@@ -51,6 +55,10 @@ def make_services(clock: Clock | None = None, ids: IdFactory | None = None, **ov
             "OPENHELM_TABLE": "openhelm-test",
             "OPENHELM_EVENT_BUS": "openhelm-test",
             "OPENHELM_EVIDENCE_BUCKET": "openhelm-evidence-test",
+            "OPENHELM_FILES_BUCKET": "openhelm-files-test",
+            "OPENHELM_PROFILES_BUCKET": "openhelm-profiles-test",
+            "OPENHELM_PROFILES_KEY_ID": profiles_key,
+            "OPENHELM_SECRETS_KEY_ID": secrets_key,
             "OPENHELM_RUN_STATE_MACHINE": sm["stateMachineArn"],
             **overrides,
         }

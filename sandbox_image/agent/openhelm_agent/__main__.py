@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -66,6 +67,11 @@ def _main(env_source: Mapping[str, str], browser: Any) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         spec: Mapping[str, Any] = read_spec_file(env.OPENHELM_RUN_SPEC)
+        if spec.get("secrets"):
+            # The values now live in this process only; on E2B the file can go (the local sandbox's
+            # is read-only and goes with the sandbox).
+            with contextlib.suppress(OSError):
+                os.unlink(env.OPENHELM_RUN_SPEC)
     except SpecError as exc:
         # Still leave a result.json (AGENT_CRASHED); without a run_id no callback can be sent.
         log.error("unreadable run spec", extra={"error": str(exc)})

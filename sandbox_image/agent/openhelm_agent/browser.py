@@ -5,14 +5,14 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openhelm_agent.evidence import EvidenceWriter, NetworkEntry, now_iso
 from openhelm_agent.log import get_logger
 from openhelm_agent.policy import DomainPolicy
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Request, Response, Route
+    from playwright.sync_api import Browser, Download, Page, Request, Response, Route
 
 log = get_logger("openhelm_agent.browser")
 
@@ -84,6 +84,7 @@ class BrowserSession:
         *,
         context_proxy: str | None = None,
         proxied: bool = False,
+        storage_state: dict[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self.evidence = evidence
@@ -96,11 +97,14 @@ class BrowserSession:
         self.blocked_navigations: list[str] = []
         self._blocked_fulfilled: set[str] = set()
         self.blocked_urls: set[str] = set()
+        self._pending_downloads: list[Download] = []
         self.context = browser.new_context(
             service_workers="block",
             viewport=VIEWPORT,  # type: ignore[arg-type]
-            accept_downloads=False,
+            accept_downloads=True,
             proxy=_proxy(context_proxy),  # type: ignore[arg-type]
+            # Cookies (session cookies without an expiry included) and local storage per origin.
+            storage_state=storage_state,  # type: ignore[arg-type]
         )
         # The whole browser gone (the OOM killer may pick it rather than a renderer): every later
         # action would fail the same way, so the run ends (loop.py checks crashed_url).
@@ -128,6 +132,7 @@ class BrowserSession:
         self._pages.append(page)
         page.on("response", lambda response: self._on_response(page, response))
         page.on("crash", lambda crashed: self._on_crash(crashed))
+        page.on("download", lambda download: self._pending_downloads.append(download))
 
     def crash(self) -> str | None:
         """What crashed (a page's URL, or BROWSER_GONE), if anything did: the crash events, or a
@@ -184,6 +189,12 @@ class BrowserSession:
                 quiet = quiet + step if self._inflight == 0 else 0.0
         except Exception:  # the page closed or navigated away under us
             return
+
+    def keep_downloads(self) -> list[str]:
+        """Keep the downloads the page started since the last call (each waited for until it ends);
+        a line for the model per download, kept or not."""
+        pending, self._pending_downloads = self._pending_downloads, []
+        return [self.evidence.keep_download(download) for download in pending]
 
     def take_notices(self) -> list[str]:
         """Tab changes and blocked navigations since the last call (for the model)."""

@@ -1,6 +1,7 @@
 """Stdlib logging as one JSON object per line on stderr (structlog is not in the sandbox image).
 
-Never pass the run token or page secrets to a logger: nothing here redacts.
+Never pass the run token to a logger. A run's per-domain secrets are masked in every line once
+:func:`mask_secrets` has been given them (the whole rendered line, so whatever key they sit under).
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_masker: Any = None
+
+
+def mask_secrets(book: Any) -> None:
+    """Mask this run's secrets (an ``openhelm_agent.secrets.SecretBook``) in every later log line."""
+    global _masker
+    _masker = book if book else None
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -25,7 +33,8 @@ class JsonLineFormatter(logging.Formatter):
         line.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        rendered = json.dumps(line, default=str, ensure_ascii=False)
+        return _masker.mask(rendered) if _masker is not None else rendered
 
 
 def setup_logging(level: int = logging.INFO) -> None:

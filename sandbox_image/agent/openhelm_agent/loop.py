@@ -21,6 +21,7 @@ from openhelm_agent.prompt import (
     tool_call_format,
     url_in_prompt,
 )
+from openhelm_agent.secrets import SecretBook
 from openhelm_agent.spec import RunSpec
 from openhelm_agent.tools import DoneArgs, ExtractArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
 from openhelm_agent.validation import check_result
@@ -48,8 +49,10 @@ class AgentRun:
         callback: ControlPlaneClient | None,
         deadline: Deadline,
         options: AgentOptions,
+        secrets: SecretBook | None = None,
     ) -> None:
         self.spec = spec
+        self.secrets = secrets or SecretBook()
         self.session = session
         self.evidence = evidence
         self.callback = callback
@@ -60,6 +63,8 @@ class AgentRun:
             deadline,
             action_timeout_s=options.action_timeout_s,
             navigation_timeout_s=options.navigation_timeout_s,
+            secrets=self.secrets,
+            files={f.name: f.path for f in spec.files},
         )
         self.schema_repairs = 0
         self.actions = 0
@@ -98,8 +103,12 @@ class AgentRun:
     # -- evidence -----------------------------------------------------------------------------
     def _screenshot(self, index: int) -> str | None:
         try:
-            self.session.page.screenshot(
-                path=str(self.evidence.screenshot_path(index)), timeout=self.deadline.cap_ms(10) + 2000
+            page = self.session.page
+            page.screenshot(
+                path=str(self.evidence.screenshot_path(index)),
+                timeout=self.deadline.cap_ms(10) + 2000,
+                # Password fields show as boxes: what was typed there never reaches the evidence.
+                mask=[page.locator("input[type=password]")],
             )
         except Exception as exc:  # a missing screenshot must not end the run
             log.warning("screenshot failed", extra={"step": index, "error": short_error(exc)})
@@ -125,7 +134,7 @@ class AgentRun:
         self.evidence.write_step(record)
         log.info("step", extra={"step": index, "action": action, "error": error, "ms": record.duration_ms})
         if self.callback is not None:
-            self.callback.progress(index, record.url, action)
+            self.callback.progress(index, self.secrets.mask(record.url), action)
 
     def _act(self, action: str, arguments: str | dict[str, Any] | None) -> ToolOutcome:
         """Run one browser action (not done) and record it as a step."""
@@ -146,6 +155,12 @@ class AgentRun:
                 known = self.observation.refs if self.observation else set()
                 elements = self.observation.elements if self.observation else {}
                 outcome = self.executor.execute(action, args, known, elements)
+        downloads = self.session.keep_downloads()
+        if downloads:
+            outcome.message = " ".join(filter(None, [outcome.message, *downloads]))
+            refused = [d for d in downloads if "not kept" in d or "failed" in d]
+            if refused and outcome.error is None:  # the step says so; the run goes on
+                outcome.error = refused[0]
         notices = self.session.take_notices()
         if notices:
             outcome.message = " ".join(filter(None, [outcome.message, *notices]))
@@ -158,6 +173,7 @@ class AgentRun:
     def _attempt_done(self, arguments: str | dict[str, Any] | None) -> tuple[RunResult | None, str]:
         """Validate a done call and record it as a step; (result, "") or (None, errors for the model)."""
         started_at, t0 = now_iso(), time.monotonic()
+        self.session.keep_downloads()  # one the last action started is kept too
         error = ""
         recorded: dict[str, Any]
         try:
@@ -241,9 +257,9 @@ class AgentRun:
             response_format = (
                 tool_call_format(tools, self.spec.output_schema) if self.options.constrained_output else None
             )
-            return llm.complete(
-                conversation.messages(), tools, self.deadline, self.options.llm_timeout_s, response_format
-            )
+            # The model never sees a secret's value, only its placeholder (a page may echo a value).
+            messages = self.secrets.mask_data(conversation.messages())
+            return llm.complete(messages, tools, self.deadline, self.options.llm_timeout_s, response_format)
         except LLMTimeout as exc:  # the run's time ran out inside the call or before its retry
             raise AgentFailure(
                 ErrorCode.AGENT_TIMEOUT,
@@ -253,7 +269,7 @@ class AgentRun:
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
-        all_tools = tool_specs()
+        all_tools = tool_specs(with_files=bool(spec.files))
         done_only = [t for t in all_tools if t["function"]["name"] == "done"]
         # A URL named in the prompt is opened first when there is no start_url: a small model
         # otherwise answers from memory without ever looking.

@@ -91,6 +91,17 @@ def build_system_prompt(spec: RunSpec, *, constrained: bool = False) -> str:
         domains += f"\nAllowed domains (others are blocked): {', '.join(spec.allowed_domains)}"
     if spec.blocked_domains:
         domains += f"\nBlocked domains: {', '.join(spec.blocked_domains)}"
+    if spec.files:
+        listed = "\n".join(f"- {f.name} ({f.content_type}, {f.size} bytes)" for f in spec.files)
+        domains += "\nFiles of this run (put one on a file input with upload_file(ref, file=<name>)):\n" + listed
+    if spec.secrets:
+        lines = "\n".join(
+            f"- {', '.join(f'<secret:{name}>' for name in s.fields)} on pages of {s.match}" for s in spec.secrets
+        )
+        domains += (
+            "\nSecrets of this run (you never see their values): to enter one, call type with its placeholder "
+            "exactly as the text; it is filled in only on pages of its domain:\n" + lines
+        )
     return _SYSTEM.format(
         max_steps=spec.max_steps,
         max_duration=int(spec.max_duration_s),

@@ -15,16 +15,18 @@ from openhelm_agent.clock import FINISH_RESERVE_S, Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter, RunResult
 from openhelm_agent.llm import LLMClient
-from openhelm_agent.log import get_logger
+from openhelm_agent.log import get_logger, mask_secrets
 from openhelm_agent.loop import AgentRun
 from openhelm_agent.options import AgentOptions
 from openhelm_agent.policy import DomainPolicy
+from openhelm_agent.secrets import Secret, SecretBook
 from openhelm_agent.spec import RunSpec, SpecError, parse_spec
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 log = get_logger("openhelm_agent")
+PROFILE_STATE_FILE = "storage_state.json"
 
 
 @contextmanager
@@ -97,11 +99,19 @@ def _execute(
             evidence,
             context_proxy=options.browser_proxy if shared is not None else None,
             proxied=options.browser_proxy is not None,
+            storage_state=spec.storage_state,
         )
         resources.callback(session.close)
-        agent = AgentRun(spec, session, evidence, callback, deadline, options)
+        agent = AgentRun(spec, session, evidence, callback, deadline, options, secrets=evidence.masker)
         holder.append(agent)
-        return agent.run_llm(llm) if llm is not None else agent.run_replay()
+        result = agent.run_llm(llm) if llm is not None else agent.run_replay()
+        if spec.persist_profile and result.status == "succeeded":
+            # Before the completion: the control plane reads it once the run has ended.
+            try:
+                session.context.storage_state(path=str(evidence.out_dir / PROFILE_STATE_FILE))
+            except Exception as exc:  # the run's result stands; the profile is just not updated
+                log.warning("storage state not saved", extra={"error": short_error(exc)})
+        return result
     finally:
         if llm is not None:
             log.info("llm usage", extra={"calls": llm.calls, **llm.usage})
@@ -151,6 +161,10 @@ def run_agent(
     resources = ExitStack()
     try:
         parsed = spec if isinstance(spec, RunSpec) else parse_spec(spec)
+        if parsed.secrets:
+            book = SecretBook(Secret(s.match, dict(s.fields)) for s in parsed.secrets)
+            evidence.masker = book  # steps, network log and result.json
+            mask_secrets(book)  # every log line of this process
         deadline = Deadline(
             parsed.max_duration_s, start=started, deadline_at=parsed.deadline_at, reserve_s=FINISH_RESERVE_S
         )
@@ -195,7 +209,10 @@ def _hand_in(
         },
     )
     if callback is not None:
-        if not callback.complete(result.model_dump(mode="json")):
+        payload = result.model_dump(mode="json")
+        if evidence.masker is not None:
+            payload = evidence.masker.mask_data(payload)
+        if not callback.complete(payload):
             log.warning("completion callback not accepted; the control plane will find result.json")
     else:
         log.warning("no run_id in the spec: completion callback not sent")

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openhelm_agent.policy import normalize_pattern
 
-ActionName = Literal["navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done"]
+ActionName = Literal[
+    "navigate", "click", "type", "select", "upload_file", "scroll", "go_back", "wait", "extract", "done"
+]
 
 
 class SpecError(ValueError):
@@ -40,9 +42,32 @@ class ReplaySpec(BaseModel):
         return self
 
 
-class RunSpec(BaseModel):
-    # The control plane may add fields the agent does not need.
+class SecretSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    match: str
+    fields: dict[str, str] = Field(min_length=1, repr=False)
+
+    @field_validator("match")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        return normalize_pattern(value)
+
+
+class FileSpec(BaseModel):
+    """A file placed in the sandbox for this run (POST /v1/files): the model names it by ``name``."""
+
     model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=255)
+    path: str = Field(min_length=1)
+    size: int = Field(default=0, ge=0)
+    content_type: str = "application/octet-stream"
+
+
+class RunSpec(BaseModel):
+    # The control plane may add fields the agent does not need. A bad secret never shows in an error.
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     run_id: str = Field(min_length=1, max_length=200)
     prompt: str = Field(min_length=1)
@@ -57,6 +82,12 @@ class RunSpec(BaseModel):
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     replay: ReplaySpec | None = None
+    # Per-domain secrets (openhelm_agent/secrets.py): the model sees only their placeholders.
+    secrets: list[SecretSpec] = Field(default_factory=list, repr=False)
+    files: list[FileSpec] = Field(default_factory=list)
+    # A browser profile's Playwright storage_state to start from, and whether to write the final one.
+    storage_state: dict[str, Any] | None = Field(default=None, repr=False)
+    persist_profile: bool = False
 
     @field_validator("start_url")
     @classmethod

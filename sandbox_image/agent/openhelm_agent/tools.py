@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openhelm_agent.browser import BLOCKED_STATUS, BrowserSession, page_url, short_error
+from openhelm_agent.secrets import PLACEHOLDER, SecretBook, SecretRefused
 
 if TYPE_CHECKING:
     from openhelm_agent.clock import Deadline
@@ -32,13 +33,21 @@ class ClickArgs(_Args):
 
 class TypeArgs(_Args):
     ref: str = Field(description=_REF + " Must be a text box, search box or text area.")
-    text: str = Field(description="Text to put into the field (replaces what is there).")
+    text: str = Field(
+        description="Text to put into the field (replaces what is there). For a secret of this run, write "
+        "its placeholder exactly, e.g. '<secret:password>': the value is filled in for you."
+    )
     submit: bool = Field(default=False, description="Press Enter after typing (submits most forms).")
 
 
 class SelectArgs(_Args):
     ref: str = Field(description=_REF + " Must be a combobox / <select>.")
     value: str = Field(description="The option to choose: its value or its visible label.")
+
+
+class UploadFileArgs(_Args):
+    ref: str = Field(description=_REF + " Must be a file input (often shown as a 'Choose File' button).")
+    file: str = Field(description="Name of one of this run's files, exactly as listed in the instructions.")
 
 
 class ScrollArgs(_Args):
@@ -76,6 +85,7 @@ TOOLS: dict[str, tuple[type[_Args], str]] = {
     "click": (ClickArgs, "Click the element with this ref (link, button, tab, checkbox ...)."),
     "type": (TypeArgs, "Type text into the input with this ref; submit=true presses Enter afterwards."),
     "select": (SelectArgs, "Choose an option of the drop-down (combobox) with this ref."),
+    "upload_file": (UploadFileArgs, "Put one of this run's files on the file input with this ref."),
     "scroll": (
         ScrollArgs,
         "Scroll the page. The snapshot already lists the whole page; scroll to load lazy content.",
@@ -103,8 +113,12 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-def tool_specs() -> list[dict[str, Any]]:
-    """The tools in OpenAI chat-completions ``tools`` format."""
+# Offered only to a run that has files (RunSpec.files): the others would never use it.
+FILE_TOOLS = frozenset({"upload_file"})
+
+
+def tool_specs(*, with_files: bool = False) -> list[dict[str, Any]]:
+    """The tools in OpenAI chat-completions ``tools`` format (``upload_file`` only ``with_files``)."""
     return [
         {
             "type": "function",
@@ -115,6 +129,7 @@ def tool_specs() -> list[dict[str, Any]]:
             },
         }
         for name, (model, description) in TOOLS.items()
+        if with_files or name not in FILE_TOOLS
     ]
 
 
@@ -203,8 +218,12 @@ class ToolExecutor:
         action_timeout_s: float = 10.0,
         navigation_timeout_s: float = 30.0,
         settle_timeout_s: float = 3.0,
+        secrets: SecretBook | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> None:
         self.session = session
+        self.secrets = secrets or SecretBook()
+        self.files = dict(files or {})  # name -> path in the sandbox
         self.deadline = deadline
         self.action_timeout_s = action_timeout_s
         self.navigation_timeout_s = navigation_timeout_s
@@ -308,7 +327,15 @@ class ToolExecutor:
 
     def _do_type(self, args: TypeArgs) -> ToolOutcome:
         locator = self.session.page.get_by_ref(args.ref)
-        locator.fill(args.text, timeout=self._timeout_ms())
+        text = args.text
+        if PLACEHOLDER.search(text):
+            # The field's own document decides, not the tab's: a matching page may frame another site.
+            where = str(locator.evaluate("el => el.ownerDocument.location.href", timeout=self._timeout_ms()))
+            try:
+                text = self.secrets.fill(text, where)
+            except SecretRefused as exc:
+                return ToolOutcome("", str(exc))
+        locator.fill(text, timeout=self._timeout_ms())
         if args.submit:
             locator.press("Enter", timeout=self._timeout_ms())
         return ToolOutcome(f"typed into {args.ref}" + (" and pressed Enter" if args.submit else ""))
@@ -316,6 +343,21 @@ class ToolExecutor:
     def _do_select(self, args: SelectArgs) -> ToolOutcome:
         chosen = self.session.page.get_by_ref(args.ref).select_option(args.value, timeout=self._timeout_ms())
         return ToolOutcome(f"selected {', '.join(chosen) or args.value} in {args.ref}")
+
+    def _do_upload_file(self, args: UploadFileArgs) -> ToolOutcome:
+        path = self.files.get(args.file)
+        if path is None:
+            listed = ", ".join(repr(n) for n in self.files) or "none"
+            return ToolOutcome("", f"there is no file {args.file!r} in this run; its files: {listed}")
+        locator = self.session.page.get_by_ref(args.ref)
+        try:
+            locator.set_input_files(path, timeout=self._timeout_ms())
+        except Exception as exc:
+            text = str(exc)
+            if "HTMLInputElement" in text or "type=file" in text or "file input" in text.lower():
+                return ToolOutcome("", f"ref {args.ref} is not a file input; use the page's file chooser input")
+            raise
+        return ToolOutcome(f"put {args.file} on {args.ref}")
 
     def _do_scroll(self, args: ScrollArgs) -> ToolOutcome:
         page = self.session.page

@@ -20,9 +20,12 @@ __all__ = [
     'ApiKeyList',
     'Balance',
     'Confidence',
+    'Cookie',
     'CostBreakdown',
+    'CreateFileRequest',
     'CreateJobRequest',
     'CreateKeyRequest',
+    'CreateProfileRequest',
     'CreateProjectRequest',
     'CreateRunRequest',
     'CreateWebhookRequest',
@@ -31,6 +34,9 @@ __all__ = [
     'ErrorBody',
     'ErrorResponse',
     'EvidenceItem',
+    'FileList',
+    'FileObject',
+    'FileUpload',
     'Health',
     'Job',
     'JobList',
@@ -38,6 +44,10 @@ __all__ = [
     'LedgerEntry',
     'LedgerPage',
     'NetworkEntry',
+    'OriginState',
+    'Profile',
+    'ProfileDownload',
+    'ProfileList',
     'Progress',
     'Project',
     'ProjectList',
@@ -47,9 +57,14 @@ __all__ = [
     'RunAccepted',
     'RunBundle',
     'RunError',
+    'RunFile',
     'RunList',
+    'RunSecret',
     'RunStatus',
+    'SecretInfo',
     'StepRecord',
+    'StorageItem',
+    'StorageState',
     'UpdateJobRequest',
     'Usage',
     'UsageRecord',
@@ -123,11 +138,30 @@ class Confidence(_Model):
     score: float
 
 
+class Cookie(_Model):
+    domain: str
+    expires: float = Field(default=-1, description='Unix seconds; -1 for a session cookie (kept by the round trip).')
+    httpOnly: bool = Field(default=False)
+    name: str
+    path: str = Field(default='/')
+    sameSite: Literal['Strict', 'Lax', 'None'] = Field(default='Lax')
+    secure: bool = Field(default=False)
+    value: str
+
+
 class CostBreakdown(_Model):
     input_micros: int = Field(default=0, description="Input tokens x the model's input price.")
     output_micros: int = Field(default=0, description="Output tokens x the model's output price.")
     run_fee_micros: int = Field(default=0, description='The per-run fee (0 when the run never started a sandbox).')
     sandbox_micros: int = Field(default=0, description='Sandbox seconds x the sandbox price.')
+
+
+class CreateFileRequest(_Model):
+    """A large file: answered with a presigned S3 upload whose size and type are pinned."""
+
+    content_type: Literal['application/pdf', 'application/json', 'application/zip', 'application/octet-stream', 'application/msword', 'application/vnd.ms-excel', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'text/plain', 'text/csv', 'image/png', 'image/jpeg', 'image/gif', 'image/webp'] = Field(description='MIME type; the upload must send exactly this.')
+    name: str
+    size: int = Field(description='Exact size in bytes of what will be uploaded.')
 
 
 class CreateJobRequest(_Model):
@@ -156,6 +190,10 @@ class CreateKeyRequest(_Model):
     scopes: list[Literal['full', 'read']] | None = Field(default=None, description='`full` (everything) or `read` (GET only; writes answer 403 `insufficient_scope`).')
 
 
+class CreateProfileRequest(_Model):
+    name: str
+
+
 class CreateProjectRequest(_Model):
     description: str | None = Field(default=None)
     metadata: dict[str, str] | None = Field(default=None)
@@ -165,6 +203,7 @@ class CreateProjectRequest(_Model):
 class CreateRunRequest(_Model):
     allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
     blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
     job_id: str | None = Field(default=None, description='Job this run belongs to (set by POST /v1/jobs/{id}/runs).')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
@@ -175,10 +214,13 @@ class CreateRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     prompt: str = Field(description='What the agent should do. Kept exactly as given, control characters included: it is handed to the model verbatim.')
     replay_of: str | None = Field(default=None, description='Replay the steps of this succeeded run with no LLM (model becomes `replay`).')
     replay_steps: list[ReplayStep] | None = Field(default=None, description='Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).')
+    secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
@@ -237,6 +279,33 @@ class EvidenceItem(_Model):
     url: str | None = Field(default=None)
 
 
+class FileList(_Model):
+    data: list[FileObject]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
+
+
+class FileObject(_Model):
+    content_type: str
+    created_at: datetime
+    download_url: str | None = Field(default=None, description='Short-lived presigned GET URL (single reads of a ready file).')
+    id: str
+    name: str
+    object: str = Field(default='file')
+    sha256: str | None = Field(default=None, description='SHA-256 of the bytes (small uploads; null for presigned ones).')
+    size: int
+    status: Literal['pending', 'ready'] = Field(description='`pending` until S3 holds the upload (checked when the file is read or attached); then `ready`.')
+
+
+class FileUpload(_Model):
+    """Where to send a large file: an HTML-form style POST to ``url`` with ``fields`` and the file last."""
+
+    expires_at: datetime
+    fields: dict[str, str]
+    file: FileObject
+    url: str
+
+
 class Health(_Model):
     status: str = Field(default='ok')
     version: str
@@ -278,6 +347,7 @@ class JobRunRequest(_Model):
 
     allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
     blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
@@ -287,7 +357,10 @@ class JobRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
+    secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
@@ -324,6 +397,34 @@ class NetworkEntry(_Model):
     url: str
 
 
+class OriginState(_Model):
+    localStorage: list[StorageItem] | None = Field(default=None)
+    origin: str
+
+
+class Profile(_Model):
+    cookie_domains: list[str] | None = Field(default=None, description='Domains of its cookies, sorted.')
+    created_at: datetime
+    id: str
+    last_used_at: datetime | None = Field(default=None, description='When a run last loaded it.')
+    locked_by_run: str | None = Field(default=None, description='The run that holds its write lease (persist_profile).')
+    name: str
+    object: str = Field(default='profile')
+    size: int = Field(default=0, description='Bytes of its storage_state JSON (0: empty).')
+    updated_at: datetime | None = Field(default=None, description='When its state was last saved (upload or a run).')
+
+
+class ProfileDownload(_Model):
+    expires_at: datetime
+    url: str = Field(description='Short-lived presigned GET URL of the storage_state JSON.')
+
+
+class ProfileList(_Model):
+    data: list[Profile]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
+
+
 class Progress(_Model):
     last_action: str | None = Field(default=None)
     last_url: str | None = Field(default=None)
@@ -358,7 +459,7 @@ class RedeliveryAccepted(_Model):
 class ReplayStep(_Model):
     """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
 
-    action: Literal['navigate', 'click', 'type', 'select', 'scroll', 'go_back', 'wait', 'done']
+    action: Literal['navigate', 'click', 'type', 'select', 'upload_file', 'scroll', 'go_back', 'wait', 'done']
     args: dict[str, Any] | None = Field(default=None)
 
 
@@ -374,6 +475,8 @@ class Run(_Model):
     evidence_error: str | None = Field(default=None)
     evidence_manifest_url: str | None = Field(default=None, description='Short-lived presigned GET URL of manifest.json (every file with its SHA-256).')
     evidence_status: Literal['ready', 'unavailable', 'failed'] | None = Field(default=None, description='Null until the evidence pipeline has run after the run ended. `ready`: screenshots and step records are stored (presigned URLs in `evidence` and `evidence_manifest_url`); `unavailable`: there was nothing to copy (no sandbox, or it was gone); `failed`: storing them failed (`evidence_error` says why).')
+    file_ids: list[str] | None = Field(default=None, description="The files placed in the run's sandbox.")
+    files: list[RunFile] | None = Field(default=None, description='Files the browser downloaded (size-capped), with SHA-256 and presigned download URLs.')
     finished_at: datetime | None = Field(default=None)
     id: str
     inputs: dict[str, Any] | None = Field(default=None)
@@ -389,11 +492,14 @@ class Run(_Model):
     network: list[NetworkEntry] | None = Field(default=None)
     object: str = Field(default='run')
     output_schema: dict[str, Any] | None = Field(default=None)
+    persist_profile: bool = Field(default=False)
+    profile_id: str | None = Field(default=None)
     progress: Progress | None = Field(default=None)
     project_id: str
     prompt: str
     replay_of: str | None = Field(default=None)
     result: Any | None = Field(default=None)
+    secrets: list[SecretInfo] | None = Field(default=None, description="The run's secrets: domain patterns and field names (values are never shown).")
     start_url: str | None = Field(default=None)
     started_at: datetime | None = Field(default=None)
     status: RunStatus
@@ -426,10 +532,29 @@ class RunError(_Model):
     message: str
 
 
+class RunFile(_Model):
+    """A file the browser downloaded during the run, kept with the evidence."""
+
+    content_type: str | None = Field(default=None)
+    download_url: str | None = Field(default=None, description='Short-lived presigned GET URL (once the evidence is stored).')
+    name: str
+    sha256: str
+    size: int
+    source_url: str | None = Field(default=None)
+
+
 class RunList(_Model):
     data: list[Run]
     next_cursor: str | None = Field(default=None, description='Pass as `cursor` to get the next page; null at the end.')
     object: str = Field(default='list')
+
+
+class RunSecret(_Model):
+    """Credentials for the sites a domain pattern matches. The model never sees a value: it types
+the placeholder `<secret:NAME>` and the agent fills the value in, on a matching page only."""
+
+    fields: dict[str, Any] = Field(description='Field name → value, e.g. `{"email": "...", "password": "..."}`. Values are encrypted at rest, never shown by the API, never logged, and removed when the run ends.')
+    match: str = Field(description='Domain pattern (as in `allowed_domains`) of the pages these fields may be typed on; when the run has `allowed_domains`, it must lie inside them.')
 
 
 class RunStatus(str, Enum):
@@ -440,6 +565,13 @@ class RunStatus(str, Enum):
     SUCCEEDED = 'succeeded'
     FAILED = 'failed'
     CANCELLED = 'cancelled'
+
+
+class SecretInfo(_Model):
+    """A run's secret as the API shows it: the pattern and the field names, never the values."""
+
+    fields: list[str]
+    match: str
 
 
 class StepRecord(_Model):
@@ -456,6 +588,18 @@ class StepRecord(_Model):
     started_at: datetime | None = Field(default=None)
     title: str | None = Field(default=None)
     url: str | None = Field(default=None)
+
+
+class StorageItem(_Model):
+    name: str
+    value: str
+
+
+class StorageState(_Model):
+    """Playwright's ``storage_state`` (``BrowserContext.storage_state()``), validated on upload."""
+
+    cookies: list[Cookie] | None = Field(default=None)
+    origins: list[OriginState] | None = Field(default=None)
 
 
 class UpdateJobRequest(_Model):
@@ -588,9 +732,12 @@ ApiKeyCreated.model_rebuild()
 ApiKeyList.model_rebuild()
 Balance.model_rebuild()
 Confidence.model_rebuild()
+Cookie.model_rebuild()
 CostBreakdown.model_rebuild()
+CreateFileRequest.model_rebuild()
 CreateJobRequest.model_rebuild()
 CreateKeyRequest.model_rebuild()
+CreateProfileRequest.model_rebuild()
 CreateProjectRequest.model_rebuild()
 CreateRunRequest.model_rebuild()
 CreateWebhookRequest.model_rebuild()
@@ -599,6 +746,9 @@ DeliveryList.model_rebuild()
 ErrorBody.model_rebuild()
 ErrorResponse.model_rebuild()
 EvidenceItem.model_rebuild()
+FileList.model_rebuild()
+FileObject.model_rebuild()
+FileUpload.model_rebuild()
 Health.model_rebuild()
 Job.model_rebuild()
 JobList.model_rebuild()
@@ -606,6 +756,10 @@ JobRunRequest.model_rebuild()
 LedgerEntry.model_rebuild()
 LedgerPage.model_rebuild()
 NetworkEntry.model_rebuild()
+OriginState.model_rebuild()
+Profile.model_rebuild()
+ProfileDownload.model_rebuild()
+ProfileList.model_rebuild()
 Progress.model_rebuild()
 Project.model_rebuild()
 ProjectList.model_rebuild()
@@ -615,8 +769,13 @@ Run.model_rebuild()
 RunAccepted.model_rebuild()
 RunBundle.model_rebuild()
 RunError.model_rebuild()
+RunFile.model_rebuild()
 RunList.model_rebuild()
+RunSecret.model_rebuild()
+SecretInfo.model_rebuild()
 StepRecord.model_rebuild()
+StorageItem.model_rebuild()
+StorageState.model_rebuild()
 UpdateJobRequest.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()

@@ -18,6 +18,7 @@ from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxRequest,
     SandboxStartError,
+    spec_document,
 )
 from shared.sandbox.env_policy import split_envs
 from shared.sandbox.local.egress_policy import EgressPolicy
@@ -242,7 +243,8 @@ class SandboxLauncher:
             f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
         if request is not None:
-            data[f"{IN_SANDBOX}/run_spec.json"] = json.dumps(request.run_spec).encode()
+            data[f"{IN_SANDBOX}/run_spec.json"] = spec_document(request, f"{IN_SANDBOX}/files")
+            data.update({f"{IN_SANDBOX}/files/{f.name}": f.data for f in request.files})
         fds: list[int] = []
         try:
             args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
@@ -329,7 +331,11 @@ class SandboxLauncher:
         home = rec.run_dir / "home"
         home.mkdir(mode=0o700)
         spec = rec.run_dir / "run_spec.json"
-        spec.write_text(json.dumps(request.run_spec))
+        files_dir = rec.run_dir / "files"
+        files_dir.mkdir(mode=0o755)
+        for f in request.files:
+            (files_dir / f.name).write_bytes(f.data)
+        spec.write_bytes(spec_document(request, str(files_dir)))
         if self.sandbox_uid != os.geteuid():
             os.chown(home, self.sandbox_uid, self.sandbox_gid)
             os.chown(spec, self.sandbox_uid, self.sandbox_gid)

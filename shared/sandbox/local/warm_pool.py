@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.logging import get_logger
-from shared.sandbox.base import SandboxInfo, SandboxRequest
+from shared.sandbox.base import SandboxInfo, SandboxRequest, spec_document
 from shared.sandbox.local.egress_policy import EgressPolicy
 from shared.sandbox.local.processes import descendants
 from shared.sandbox.local.record import SandboxRecord
@@ -195,7 +195,8 @@ class WarmPool:
 
     def _take_warm(self, request: SandboxRequest) -> SandboxRecord | None:
         """A ready warm sandbox, out of the pool for good; None when the run must start cold."""
-        if not self.warm_pool_size or request.envs:
+        # A run with files starts cold: they are bound into a new sandbox (launch.py), not handed in.
+        if not self.warm_pool_size or request.envs or request.files:
             return None
         with self._lock:
             pool = list(self._warm)
@@ -219,7 +220,7 @@ class WarmPool:
         env = {"OPENHELM_RUN_TOKEN": request.run_token, **self._listen(rec, request, policy)}
         handout = rec.run_dir / "handout"
         gid = self.sandbox_gid if self.sandbox_gid != os.getegid() else None
-        _write_new(handout / "run_spec.json", json.dumps(request.run_spec).encode(), gid)
+        _write_new(handout / "run_spec.json", spec_document(request), gid)
         if rec.exited.is_set():
             raise RuntimeError("the warm sandbox ended before its hand-out")
         rec.info = SandboxInfo(
