@@ -104,6 +104,20 @@ class CreateRunRequest(RunOptions):
         "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
     )
 
+    human_input: bool = Field(
+        False,
+        description="Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a "
+        "choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for "
+        "one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.",
+    )
+    input_timeout_s: int | None = Field(
+        None,
+        ge=10,
+        le=3600,
+        description="How long one question may wait for its answer (default 300 s, at most the org's limit); "
+        "past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.",
+    )
+
     @field_validator("replay_steps")
     @classmethod
     def _done_last(cls, steps: list[ReplayStep] | None) -> list[ReplayStep] | None:
@@ -247,6 +261,28 @@ class Run(BaseModel):
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None
     error: RunError | None = None
+    human_input: bool = False
+    input_timeout_s: int | None = None
+    input_request: InputRequest | None = Field(None, description="Set while the run is `needs_input`.")
+
+
+class InputRequest(BaseModel):
+    """What a run in `needs_input` asks (`POST /v1/runs/{id}/input` answers it)."""
+
+    id: str = Field(description="Pass as `request_id` with the answer.")
+    question: str
+    schema_: dict[str, Any] | None = Field(
+        None, alias="schema", serialization_alias="schema", description="JSON Schema the answer must match."
+    )
+    asked_at: datetime
+    expires_at: datetime = Field(description="Past this the run fails `INPUT_TIMEOUT`.")
+
+    model_config = {"populate_by_name": True}
+
+
+class InputAnswer(ApiModel):
+    request_id: str = Field(min_length=1, max_length=100)
+    answer: Any = Field(description="Validated against the request's `schema`; a secret: never stored in clear.")
 
 
 class RunList(BaseModel):

@@ -9,8 +9,10 @@ from pydantic import BaseModel, BeforeValidator, Field, HttpUrl, UrlConstraints
 
 from shared.models.common import ApiModel, url_without_controls
 
-EventType = Literal["run.succeeded", "run.failed", "run.cancelled"]
-EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
+EventType = Literal["run.succeeded", "run.failed", "run.cancelled", "run.needs_input"]
+EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled", "run.needs_input")
+# What an endpoint receives when it names none (run.needs_input is asked for by name).
+DEFAULT_EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
 MAX_URL_LENGTH = 2048
 
 

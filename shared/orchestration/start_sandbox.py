@@ -16,6 +16,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
+from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
@@ -39,6 +40,7 @@ def run_spec(run: RunRecord, deadline_at: float | None = None) -> dict[str, Any]
         "allowed_domains": run.allowed_domains,
         "blocked_domains": run.blocked_domains,
         "replay": {"steps": run.replay} if run.replay else None,
+        "human_input": run.human_input,
     }
 
 
@@ -55,7 +57,9 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
     except ConditionalCheckFailed as exc:
         raise RunCancelled(f"run {run_id} is no longer starting") from exc
 
-    lifetime = run.max_duration_s + svc.settings.sandbox_grace_s
+    # A run that may wait for answers lives that much longer; its own deadline (max_duration_s with
+    # the waits not counted) is what the agent, the gateway and the reaper enforce.
+    lifetime = run.max_duration_s + svc.settings.sandbox_grace_s + wait_allowance_s(run)
     now_s = int(svc.clock.now().timestamp())
     token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
     request = SandboxRequest(

@@ -33,8 +33,8 @@ _S = RunStatus
 TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
     _S.queued: frozenset({_S.starting, _S.succeeded, _S.failed, _S.cancelled}),
     _S.starting: frozenset({_S.running, _S.succeeded, _S.failed, _S.cancelled}),
-    _S.running: frozenset({_S.succeeded, _S.failed, _S.cancelled}),
-    _S.needs_input: frozenset({_S.succeeded, _S.failed, _S.cancelled}),
+    _S.running: frozenset({_S.needs_input, _S.succeeded, _S.failed, _S.cancelled}),
+    _S.needs_input: frozenset({_S.running, _S.succeeded, _S.failed, _S.cancelled}),
     _S.succeeded: frozenset(),
     _S.failed: frozenset(),
     _S.cancelled: frozenset(),

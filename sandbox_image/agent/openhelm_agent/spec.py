@@ -57,6 +57,8 @@ class RunSpec(BaseModel):
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     replay: ReplaySpec | None = None
+    # Offer ask_human (the run waits in needs_input for the caller's answer).
+    human_input: bool = False
 
     @field_validator("start_url")
     @classmethod

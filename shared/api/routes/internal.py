@@ -7,17 +7,22 @@ function behind a function URL (functions/llm_gateway, shared/llm_gateway_http.p
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
 
 from shared import callbacks, tokens
-from shared.api.deps import event, header, services
+from shared.api.deps import event, header, query, services
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
+from shared.runs import human_input
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
+MAX_INPUT_WAIT_S = 20.0
+INPUT_POLL_S = 0.5
 
 
 def _claims(run_id: str | None = None) -> tokens.RunClaims:
@@ -47,6 +52,35 @@ def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     claims = _claims(run_id)
     callbacks.report_exit(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
+
+
+class AskBody(BaseModel):
+    question: str = Field(min_length=1, max_length=human_input.MAX_QUESTION)
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+
+
+@router.post("/internal/runs/<run_id>/input-request", include_in_schema=False)
+def input_request(run_id: str, body: AskBody) -> dict[str, Any]:
+    claims = _claims(run_id)
+    return human_input.ask(services(), claims.org_id, run_id, body.question, body.schema_)
+
+
+@router.get("/internal/runs/<run_id>/input", include_in_schema=False)
+def input_answer(run_id: str) -> dict[str, Any]:
+    """A bounded long poll for the answer (``wait`` at most 20 s: well under API Gateway's 30 s)."""
+    claims = _claims(run_id)
+    svc = services()
+    request_id = (query("request_id") or "")[:100]
+    try:
+        wait = min(MAX_INPUT_WAIT_S, max(0.0, float(query("wait") or 0)))
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
+    until = svc.clock.monotonic() + wait
+    while True:
+        answer = human_input.take_answer(svc, claims.org_id, run_id, request_id)
+        if answer["status"] != "waiting" or svc.clock.monotonic() + INPUT_POLL_S > until:
+            return answer
+        svc.clock.sleep(INPUT_POLL_S)
 
 
 @router.post("/internal/e2b/events", include_in_schema=False)
