@@ -18,6 +18,7 @@ __all__ = [
     'ApiKey',
     'ApiKeyCreated',
     'ApiKeyList',
+    'AskBody',
     'Balance',
     'Confidence',
     'CostBreakdown',
@@ -32,6 +33,8 @@ __all__ = [
     'ErrorResponse',
     'EvidenceItem',
     'Health',
+    'InputAnswer',
+    'InputRequest',
     'Job',
     'JobList',
     'JobRunRequest',
@@ -104,6 +107,11 @@ class ApiKeyList(_Model):
     object: str = Field(default='list')
 
 
+class AskBody(_Model):
+    question: str
+    schema_: dict[str, Any] | None = Field(default=None, alias='schema')
+
+
 class Balance(_Model):
     """The org's prepaid balance. Runs are admitted only while it covers their maximum cost."""
 
@@ -165,6 +173,8 @@ class CreateProjectRequest(_Model):
 class CreateRunRequest(_Model):
     allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
     blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    human_input: bool = Field(default=False, description='Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.')
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
     job_id: str | None = Field(default=None, description='Job this run belongs to (set by POST /v1/jobs/{id}/runs).')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
@@ -185,7 +195,7 @@ class CreateRunRequest(_Model):
 
 class CreateWebhookRequest(_Model):
     description: str | None = Field(default=None, description='Free text for your own reference.')
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
     url: str = Field(description='Where events are POSTed. https in production; the host must resolve only to public addresses; no credentials in the URL; port 80, 443 or 1024 and above.')
 
 
@@ -196,7 +206,7 @@ class DeliveryAttempt(_Model):
     created_at: datetime
     duration_ms: int | None = Field(default=None)
     error: str | None = Field(default=None, description='Why the attempt failed (timeout, refused address, 3xx, ...).')
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']
     id: str = Field(description='Attempt id (dlv_...).')
     object: str = Field(default='webhook_delivery')
     outcome: Literal['delivered', 'failed', 'exhausted'] = Field(description='`delivered`: answered 2xx; `failed`: will be retried; `exhausted`: no attempts left.')
@@ -240,6 +250,21 @@ class EvidenceItem(_Model):
 class Health(_Model):
     status: str = Field(default='ok')
     version: str
+
+
+class InputAnswer(_Model):
+    answer: Any = Field(description="Validated against the request's `schema`; a secret: never stored in clear.")
+    request_id: str
+
+
+class InputRequest(_Model):
+    """What a run in `needs_input` asks (`POST /v1/runs/{id}/input` answers it)."""
+
+    asked_at: datetime
+    expires_at: datetime = Field(description='Past this the run fails `INPUT_TIMEOUT`.')
+    id: str = Field(description='Pass as `request_id` with the answer.')
+    question: str
+    schema_: dict[str, Any] | None = Field(default=None, alias='schema', description='JSON Schema the answer must match.')
 
 
 class Job(_Model):
@@ -348,7 +373,7 @@ class ProjectList(_Model):
 
 
 class RedeliveryAccepted(_Model):
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']
     object: str = Field(default='redelivery')
     run_id: str
     status: Literal['queued'] = Field(default='queued')
@@ -375,7 +400,10 @@ class Run(_Model):
     evidence_manifest_url: str | None = Field(default=None, description='Short-lived presigned GET URL of manifest.json (every file with its SHA-256).')
     evidence_status: Literal['ready', 'unavailable', 'failed'] | None = Field(default=None, description='Null until the evidence pipeline has run after the run ended. `ready`: screenshots and step records are stored (presigned URLs in `evidence` and `evidence_manifest_url`); `unavailable`: there was nothing to copy (no sandbox, or it was gone); `failed`: storing them failed (`evidence_error` says why).')
     finished_at: datetime | None = Field(default=None)
+    human_input: bool = Field(default=False)
     id: str
+    input_request: InputRequest | None = Field(default=None, description='Set while the run is `needs_input`.')
+    input_timeout_s: int | None = Field(default=None)
     inputs: dict[str, Any] | None = Field(default=None)
     job_id: str | None = Field(default=None)
     max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
@@ -563,7 +591,7 @@ class WebhookEndpoint(_Model):
 
     created_at: datetime
     description: str | None = Field(default=None)
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']]
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']]
     id: str = Field(description='Endpoint id (whk_...).')
     object: str = Field(default='webhook_endpoint')
     url: str
@@ -586,6 +614,7 @@ class WebhookSecret(_Model):
 ApiKey.model_rebuild()
 ApiKeyCreated.model_rebuild()
 ApiKeyList.model_rebuild()
+AskBody.model_rebuild()
 Balance.model_rebuild()
 Confidence.model_rebuild()
 CostBreakdown.model_rebuild()
@@ -600,6 +629,8 @@ ErrorBody.model_rebuild()
 ErrorResponse.model_rebuild()
 EvidenceItem.model_rebuild()
 Health.model_rebuild()
+InputAnswer.model_rebuild()
+InputRequest.model_rebuild()
 Job.model_rebuild()
 JobList.model_rebuild()
 JobRunRequest.model_rebuild()
