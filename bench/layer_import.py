@@ -1,7 +1,7 @@
 """Layer benchmark: each function's cold import from the built layers (not the venv), the modules it
 imports, and the bytes of the layers it is given.
 
-    .venv/bin/python bench/layer_import.py [--n 7] [--out .aws-sam/bench-layers]
+    .venv/bin/python bench/layer_import.py [--n 7] [--out .aws-sam/bench-layers] [--function ApiFunction]
 
 The layers Lambda gets are aarch64 and cannot be imported on an x86_64 host (no emulator here), so this
 builds a host-platform copy of the same layout with the same script and pins (scripts/build_layer.py
@@ -133,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=7, help="fresh interpreters per function and variant")
     parser.add_argument("--out", type=Path, default=ROOT / ".aws-sam" / "bench-layers")
+    parser.add_argument("--function", action="append", help="only these functions (logical ids; repeatable)")
     args = parser.parse_args()
 
     python = build_layer.runtime_python(build_layer.PYTHON_VERSION)
@@ -163,6 +164,8 @@ def main() -> None:
         )
 
     for lid, fn in functions().items():
+        if args.function and lid not in args.function:
+            continue
         sandbox = "SandboxLayer" in fn.layers
         # Its own layers, with and without bytecode; and for a core-only function, everything in one
         # layer as before the split (the sandbox packages importable, as they were).

@@ -100,7 +100,7 @@ def run_dev(
     log = get_logger("devstack.cli")
     template = (args.template or default_template()).resolve()
     # OPENAI_API_KEY, OPENAI_BASE_URL, OPENHELM_MODEL and explicit OPENHELM_* settings (which win).
-    config = local_config(os.environ)
+    config = local_config(os.environ, interactive=True)
     try:
         params, generated = dev_params(template, parse_params(args.param), base=config.params)
     except (TemplateError, OSError) as exc:

@@ -50,7 +50,7 @@ def recorded_workflow(site: str) -> list[dict[str, Any]]:
 
 def stack_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], bool]:
     """Template parameters and environment for the demo stack; and whether a real model is used."""
-    config = local_config(environ)
+    config = local_config(environ, interactive=True)
     params = {**config.params, "RunTokenSecret": secrets.token_urlsafe(48)}
     params.setdefault("OpenAIBaseUrl", config.llm_base_url)
     params.setdefault("DefaultModel", config.model)

@@ -29,6 +29,11 @@ LOCAL_ENV: dict[str, str] = {
     "OPENHELM_WEBHOOK_RETRY_SCHEDULE_S": "2,4,8,15,30,60,120,300,600,1200,1800",
 }
 
+# What `openhelm dev` and `demo` add (a person waits on their runs): one warm sandbox, so a run
+# finds Chromium already up. Tests and benchmarks start cold unless they ask (a pool is a second
+# Chromium per stack on a shared machine).
+INTERACTIVE_ENV: dict[str, str] = {"OPENHELM_WARM_SANDBOXES": "1"}
+
 DEV_PARAMS: dict[str, str] = {"Stage": "dev", "SandboxProvider": "local"}
 DEFAULT_LLM_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4.1-mini"
@@ -78,9 +83,12 @@ class LocalConfig:
         return self.params.get("OpenAIBaseUrl", DEFAULT_LLM_BASE_URL)
 
 
-def local_config(environ: Mapping[str, str], *, base_env: Mapping[str, str] | None = None) -> LocalConfig:
+def local_config(
+    environ: Mapping[str, str], *, base_env: Mapping[str, str] | None = None, interactive: bool = False
+) -> LocalConfig:
     """The local stack's configuration from ``environ`` (``os.environ`` for ``openhelm dev`` and
-    ``demo``; a dict for tests and benchmarks, so a developer's own key never reaches them)."""
+    ``demo``, with ``interactive``; a dict for tests and benchmarks, so a developer's own key never
+    reaches them)."""
     from shared.config import Settings
 
     params = dict(DEV_PARAMS)
@@ -90,7 +98,8 @@ def local_config(environ: Mapping[str, str], *, base_env: Mapping[str, str] | No
             params[param] = value
     known = {f.alias for f in Settings.model_fields.values() if f.alias and f.alias.startswith("OPENHELM_")}
     given = {k: v for k, v in environ.items() if k in known and k not in STACK_OWNED}
-    env = {**(LOCAL_ENV if base_env is None else base_env), **given}
+    defaults = {**(LOCAL_ENV if base_env is None else base_env), **(INTERACTIVE_ENV if interactive else {})}
+    env = {**defaults, **given}
     return LocalConfig(params=params, env=env, explicit=tuple(sorted(given)))
 
 

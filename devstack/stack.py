@@ -46,8 +46,10 @@ from devstack.template import (
     load_template,
 )
 from devstack.web_adapter import WebAdapterEndpoint
+from shared.config import get_settings
 from shared.logging import get_logger
 from shared.process import reset_process_caches
+from shared.sandbox.factory import get_provider
 
 log = get_logger("devstack.stack")
 
@@ -205,6 +207,14 @@ class EmbeddedStack:
         serve_function_urls(self.function_urls, tpl, self.resolver, self.registry)
         if self.preload_handlers:
             self.preload()
+        self._fill_warm_pool()
+
+    def _fill_warm_pool(self) -> None:
+        """With warm sandboxes configured, build the local provider now so its pool fills while the
+        stack waits for its first run (else the first run would start cold and only then the pool)."""
+        settings = get_settings()
+        if settings.sandbox_provider == "local" and settings.sandbox_warm_pool:
+            get_provider(settings)
 
     def stop(self) -> None:
         """Stop everything this stack started and restore the environment; idempotent."""

@@ -15,22 +15,22 @@ import hmac
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import Conflict
-from shared.models.common import RunStatus
+from shared.models.common import Model, RunStatus
 from shared.models.run_record import RunRecord
 from shared.services import Services
 
 
-class ProgressReport(BaseModel):
+class ProgressReport(Model):
     step: int = Field(ge=0, le=10_000)
     url: str | None = Field(None, max_length=4096)
     action: str | None = Field(None, max_length=40)
 
 
-class CompletionReport(BaseModel):
+class CompletionReport(Model):
     """The agent's result.json summary; the control plane re-reads the out dir in Finalize."""
 
     status: str = Field(pattern="^(succeeded|failed)$")
@@ -38,7 +38,7 @@ class CompletionReport(BaseModel):
     steps: int | None = None
 
 
-class ExitReport(BaseModel):
+class ExitReport(Model):
     """The agent ended without handing in its result: from the in-sandbox supervisor or the provider."""
 
     reporter: Literal["supervisor", "provider"]
@@ -105,7 +105,7 @@ def _end_agent(svc: Services, org_id: str, run_id: str, fields: dict[str, Any]) 
         return run
 
 
-class E2BEvent(BaseModel):
+class E2BEvent(Model):
     """The part of an E2B lifecycle webhook delivery we read (docs: sandbox/lifecycle-events-webhooks)."""
 
     type: str = Field(max_length=100)

@@ -65,6 +65,9 @@ class Settings(BaseModel):
     control_url: str = Field("", alias="OPENHELM_CONTROL_URL")
     # Local provider only: let the sandbox reach loopback addresses (pages served on this machine).
     sandbox_allow_loopback: bool = Field(False, alias="OPENHELM_SANDBOX_ALLOW_LOOPBACK")
+    # Local provider only: warm sandboxes kept ready (Chromium up, each for one run); 0 starts every
+    # run cold. Off unless asked for; `openhelm dev` and `demo` keep one (shared/sandbox/local/warm_pool.py).
+    sandbox_warm_pool: int = Field(0, alias="OPENHELM_WARM_SANDBOXES", ge=0, le=8)
     # Extra seconds a sandbox and its task may live beyond the run's max_duration_s.
     sandbox_grace_s: int = Field(60, alias="OPENHELM_SANDBOX_GRACE_S", ge=5)
     # The reaper treats a running run whose sandbox is gone as crashed only after this many seconds.

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import validators
-
 from shared.errors import Unprocessable
 
 
 def check_output_schema(schema: dict[str, Any], field: str = "output_schema") -> None:
     """Raise Unprocessable saying where the schema breaks its metaschema (draft from ``$schema``,
     2020-12 when absent)."""
+    # Imported on the first schema, for cold start: jsonschema (with attrs, referencing and its
+    # format checkers) is about a tenth of the API function's import, and most requests never need it.
+    from jsonschema import validators
+
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
     errors = sorted(cls(cls.META_SCHEMA).iter_errors(schema), key=lambda e: list(e.absolute_path))
     if errors:

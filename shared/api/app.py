@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from shared.api import deps, errors, guard, hosting
-from shared.api.openapi import SECURITY, SECURITY_SCHEMES, build_document
+from shared.api.openapi import build_document, docs_page
 from shared.api.routes import billing, internal, jobs, keys, mcp, meta, projects, runs, viewer, webhooks
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
@@ -74,12 +74,12 @@ def build_app() -> APIGatewayHttpResolver:
     def openapi_document() -> Response[Any]:
         return Response(status_code=200, content_type="application/json", body=openapi_json())
 
-    app.enable_swagger(
-        path="/docs",
-        title="OpenHelm API",
-        security_schemes=SECURITY_SCHEMES,
-        security=SECURITY,
-    )
+    @app.get("/docs", summary="This API's Swagger UI", tags=["Meta"], include_in_schema=False)
+    def swagger_ui() -> Response[Any]:
+        fmt = (app.current_event.query_string_parameters or {}).get("format")
+        content_type, body = docs_page(openapi_json(), fmt)
+        return Response(status_code=200, content_type=content_type, body=body)
+
     return app
 
 

@@ -11,16 +11,15 @@ which Powertools leaves out.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from typing import TYPE_CHECKING, Any
 
 from shared.api.routes.meta import PUBLIC_PATHS
 from shared.api.routes.viewer import PUBLIC_PATH as VIEWER_PATH
 from shared.version import VERSION
 
-SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
 SECURITY = [{"bearerAuth": []}]
 
 # Rules a JSON Schema cannot state (they depend on stored data, on the org's limits or on another
@@ -97,14 +96,44 @@ def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def security_schemes() -> dict[str, Any]:
+    # Imported when a document is built, for cold start: Powertools' OpenAPI models are a few hundred
+    # pydantic classes (about a fifth of the API function's import, bench/layer_import.py) that no
+    # request but the document's needs.
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
+
+
 def build_document(app: APIGatewayHttpResolver) -> str:
     """The document of ``app``'s routes (shared/api/app.py caches the API's own: ``openapi_json``)."""
     doc = app.get_openapi_json_schema(
         title="OpenHelm API",
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes=SECURITY_SCHEMES,
+        security_schemes=security_schemes(),
         security=SECURITY,
         openapi_extensions={"x-openhelm-rules": [{"code": code, "rule": rule} for code, rule in RULES]},
     )
     return json.dumps(_tidy(json.loads(doc)))
+
+
+def docs_page(document: str, fmt: str | None) -> tuple[str, str]:
+    """(content type, body) of ``/docs``: Powertools' Swagger UI page around ``document`` (the same
+    document as ``/openapi.json``); ``?format=json`` the document, ``?format=oauth2-redirect`` the
+    Swagger UI redirect stanza. Our route, not ``enable_swagger``, which imports Powertools' OpenAPI
+    models when the resolver is built (for cold start: see :func:`security_schemes`)."""
+    from pathlib import Path
+
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    if fmt == "oauth2-redirect":
+        return "text/html", swagger_ui.generate_oauth2_redirect_html()
+    # The escape keeps a "</script>" inside the document from closing the page's script tag.
+    escaped = document.replace("</", "<\\/")
+    if fmt == "json":
+        return "application/json", escaped
+    assets = Path(swagger_ui.__file__).parent
+    js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return "text/html", swagger_ui.generate_swagger_html(escaped, js, css, "", None, False)

@@ -12,15 +12,22 @@ import base64
 import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.errors import BadRequest, ServiceUnavailable
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+
+@cache
+def _codec() -> tuple[Any, Any]:
+    # Imported on the first item, for cold start: boto3.dynamodb.types runs boto3/__init__, which
+    # loads boto3's session, botocore's and s3transfer (about 40 % of the API function's import,
+    # bench/layer_import.py). The first DynamoDB call needs them anyway, with its client.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 class ConditionalCheckFailed(Exception):
@@ -52,11 +59,13 @@ def _from_dynamo(value: Any) -> Any:
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+    ser = _codec()[0]
+    return {k: ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+    de = _codec()[1]
+    return {k: _from_dynamo(de.deserialize(v)) for k, v in item.items()}
 
 
 def encode_cursor(key: Mapping[str, Any]) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.models.common import Model
 
 MICROS_PER_USD = 1_000_000
 
 
-class TokenPrice(BaseModel):
+class TokenPrice(Model):
     """Token prices of one model, in micro-dollars per million tokens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,7 +30,7 @@ NO_LLM_MODELS = frozenset({"replay"})
 FREE_TOKENS = TokenPrice(input_per_mtok_micros=0, output_per_mtok_micros=0)
 
 
-class Pricing(BaseModel):
+class Pricing(Model):
     """What a run costs. Set as JSON in ``OPENHELM_PRICING_JSON``; every field is optional there.
 
     Cost of a run = run fee (waived when the run never started a sandbox) + input tokens x input
@@ -60,7 +62,7 @@ class Pricing(BaseModel):
         )
 
 
-class Balance(BaseModel):
+class Balance(Model):
     """The org's prepaid balance. Runs are admitted only while it covers their maximum cost."""
 
     object: str = "balance"
@@ -76,14 +78,14 @@ class Balance(BaseModel):
     updated_at: datetime | None = None
 
 
-class CostBreakdown(BaseModel):
+class CostBreakdown(Model):
     run_fee_micros: int = Field(0, description="The per-run fee (0 when the run never started a sandbox).")
     input_micros: int = Field(0, description="Input tokens x the model's input price.")
     output_micros: int = Field(0, description="Output tokens x the model's output price.")
     sandbox_micros: int = Field(0, description="Sandbox seconds x the sandbox price.")
 
 
-class UsageRecord(BaseModel):
+class UsageRecord(Model):
     """One finished run's usage and what it cost; written exactly once per run.
 
     ``breakdown`` prices what the run used; ``cost_micros`` is what the run is billed: that sum, at
@@ -118,7 +120,7 @@ class UsageRecord(BaseModel):
     )
 
 
-class UsageTotals(BaseModel):
+class UsageTotals(Model):
     """Sums over every usage record in the window (all pages), not only the returned page."""
 
     runs: int = 0
@@ -132,7 +134,7 @@ class UsageTotals(BaseModel):
     unpaid_micros: int = 0
 
 
-class UsageReport(BaseModel):
+class UsageReport(Model):
     """Usage of the runs that finished in [start, end), newest first, with totals over the window."""
 
     object: str = "usage"
@@ -147,7 +149,7 @@ class UsageReport(BaseModel):
 LedgerKind = Literal["credit", "debit", "run_charge", "floor"]
 
 
-class LedgerEntry(BaseModel):
+class LedgerEntry(Model):
     """One change to an org's money, written in the same transaction as the balance change."""
 
     object: str = "balance_transaction"
@@ -164,7 +166,7 @@ class LedgerEntry(BaseModel):
     created_at: datetime
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(Model):
     """The org's balance transactions, newest first."""
 
     object: str = "list"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.models.common import DomainList, Metadata, Name, WebUrl
+from shared.models.common import DomainList, Metadata, Model, Name, WebUrl
 from shared.models.runs import RunLimits
 
 
@@ -40,7 +40,7 @@ class UpdateJobRequest(JobFields):
     prompt: Annotated[str, Field(min_length=3, max_length=20_000)] | SkipJsonSchema[None] = None
 
 
-class Job(BaseModel):
+class Job(Model):
     id: str
     object: str = "job"
     name: str
@@ -70,7 +70,7 @@ class Job(BaseModel):
         return {} if value is None else value
 
 
-class JobList(BaseModel):
+class JobList(Model):
     object: str = "list"
     data: list[Job]
     next_cursor: str | None = None

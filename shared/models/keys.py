@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from shared.models.common import ApiModel
+from shared.models.common import ApiModel, Model
 from shared.models.orgs import Scope
 
 
@@ -23,7 +23,7 @@ class CreateKeyRequest(ApiModel):
     )
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     """An API key as listed: never the key itself."""
 
     id: str
@@ -42,6 +42,6 @@ class ApiKeyCreated(ApiKey):
     key: str = Field(description="The key itself (`oh_live_…` / `oh_test_…`): shown only in this response.")
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Model):
     object: str = "list"
     data: list[ApiKey]

@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.models.common import Model
 
 # `full`: everything the API offers the org. `read`: GET only (any write answers 403 insufficient_scope).
 Scope = Literal["full", "read"]
 
 
-class OrgLimits(BaseModel):
+class OrgLimits(Model):
     """Bounds every run of the org must stay within; also the defaults a run gets."""
 
     max_duration_s: int = Field(600, ge=10, le=3600)
@@ -28,7 +30,7 @@ class OrgLimits(BaseModel):
     rate_burst: int = Field(30, ge=1, description="Token bucket size.")
 
 
-class Org(BaseModel):
+class Org(Model):
     id: str
     name: str
     created_at: datetime
@@ -36,7 +38,7 @@ class Org(BaseModel):
     limits: OrgLimits = Field(default_factory=OrgLimits)
 
 
-class ApiKeyRecord(BaseModel):
+class ApiKeyRecord(Model):
     key_id: str
     org_id: str
     prefix: str = Field(description="First characters of the key, for display; the key itself is not stored.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from shared.models.common import ApiModel, Metadata, Name
+from shared.models.common import ApiModel, Metadata, Model, Name
 
 
 class CreateProjectRequest(ApiModel):
@@ -15,7 +15,7 @@ class CreateProjectRequest(ApiModel):
     metadata: Metadata | None = None
 
 
-class Project(BaseModel):
+class Project(Model):
     id: str
     object: str = "project"
     name: str
@@ -25,7 +25,7 @@ class Project(BaseModel):
     created_at: datetime
 
 
-class ProjectList(BaseModel):
+class ProjectList(Model):
     object: str = "list"
     data: list[Project]
     next_cursor: str | None = None

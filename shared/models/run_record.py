@@ -13,16 +13,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PrivateAttr
+from pydantic import ConfigDict, PlainSerializer, PrivateAttr
 
-from shared.models.common import RunStatus
+from shared.models.common import Model, RunStatus
 from shared.models.runs import RunError
 
 # A time the control plane wrote with ``datetime.isoformat()``; dumped the same way.
 IsoTime = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")]
 
 
-class RunProgress(BaseModel):
+class RunProgress(Model):
     """The agent's last progress report (shared/callbacks.py)."""
 
     step: int = 0
@@ -31,7 +31,7 @@ class RunProgress(BaseModel):
     updated_at: IsoTime | None = None
 
 
-class RunRecord(BaseModel):
+class RunRecord(Model):
     model_config = ConfigDict(extra="ignore")
 
     # The request, as the envelope shows it.
@@ -133,7 +133,7 @@ class RunRecord(BaseModel):
         return self.error.code if self.error else None
 
 
-class RunningRun(BaseModel):
+class RunningRun(Model):
     """A run whose agent is running, as the reaper's index lists it (a few attributes only)."""
 
     id: str

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.models.common import ApiModel, DomainList, Metadata, Name, RunStatus, WebUrl
+from shared.models.common import ApiModel, DomainList, Metadata, Model, Name, RunStatus, WebUrl
 
 MAX_COST_USD = Decimal(10_000)
 
@@ -135,18 +135,18 @@ class JobRunRequest(RunOptions):
     """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
 
 
-class RunAccepted(BaseModel):
+class RunAccepted(Model):
     task_id: str = Field(description="The run id; poll it at poll_url.")
     poll_url: str
     status: RunStatus
 
 
-class Confidence(BaseModel):
+class Confidence(Model):
     score: float = Field(ge=0, le=1)
     reason: str
 
 
-class EvidenceItem(BaseModel):
+class EvidenceItem(Model):
     step: int
     url: str | None = None
     time: datetime | None = None
@@ -155,7 +155,7 @@ class EvidenceItem(BaseModel):
     screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the PNG.")
 
 
-class StepRecord(BaseModel):
+class StepRecord(Model):
     index: int
     action: str
     args: dict[str, Any] = Field(default_factory=dict)
@@ -173,14 +173,14 @@ class StepRecord(BaseModel):
     cost_usd: str | None = None
 
 
-class NetworkEntry(BaseModel):
+class NetworkEntry(Model):
     url: str
     time: datetime | None = None
     status: int | None = None
     blocked: bool = False
 
 
-class Usage(BaseModel):
+class Usage(Model):
     """What the run used and costs, by the control plane's counters (the same figures its usage
     record bills). While the run goes, ``cost_status`` is ``estimate`` (the cost so far, priced by the
     same code); once billed it is ``billed`` and every figure is the usage record's."""
@@ -197,19 +197,19 @@ class Usage(BaseModel):
     waived_reason: str | None = Field(None, description="Why nothing is charged (infrastructure failures).")
 
 
-class RunError(BaseModel):
+class RunError(Model):
     code: str
     message: str
 
 
-class Progress(BaseModel):
+class Progress(Model):
     step: int = 0
     last_url: str | None = None
     last_action: str | None = None
     updated_at: datetime | None = None
 
 
-class Run(BaseModel):
+class Run(Model):
     """The run envelope. Fields a run has not reached yet are null."""
 
     id: str
@@ -285,7 +285,7 @@ class InputAnswer(ApiModel):
     answer: Any = Field(description="Validated against the request's `schema`; a secret: never stored in clear.")
 
 
-class RunList(BaseModel):
+class RunList(Model):
     object: str = "list"
     data: list[Run]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.models.common import Model
 
 
-class RunBundle(BaseModel):
+class RunBundle(Model):
     """Where to download a run's trace bundle: a zip built once into the evidence bucket."""
 
     object: Literal["run_bundle"] = "run_bundle"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, HttpUrl, UrlConstraints
+from pydantic import BeforeValidator, Field, HttpUrl, UrlConstraints
 
-from shared.models.common import ApiModel, url_without_controls
+from shared.models.common import ApiModel, Model, url_without_controls
 
 EventType = Literal["run.succeeded", "run.failed", "run.cancelled", "run.needs_input"]
 EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled", "run.needs_input")
@@ -27,7 +27,7 @@ class CreateWebhookRequest(ApiModel):
     description: str | None = Field(None, max_length=500, description="Free text for your own reference.")
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(Model):
     """A subscription: the org's events of these types are delivered to this URL."""
 
     id: str = Field(description="Endpoint id (whk_...).")
@@ -38,13 +38,13 @@ class WebhookEndpoint(BaseModel):
     created_at: datetime
 
 
-class WebhookEndpointList(BaseModel):
+class WebhookEndpointList(Model):
     object: str = "list"
     data: list[WebhookEndpoint]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")
 
 
-class WebhookSecret(BaseModel):
+class WebhookSecret(Model):
     """The org's signing secret (Standard Webhooks, `whsec_` + base64)."""
 
     object: str = "webhook_secret"
@@ -56,7 +56,7 @@ class WebhookSecret(BaseModel):
     )
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(Model):
     """One attempt to deliver a run's event to one target, or the final `exhausted` record."""
 
     id: str = Field(description="Attempt id (dlv_...).")
@@ -78,13 +78,13 @@ class DeliveryAttempt(BaseModel):
     created_at: datetime
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Model):
     object: str = "list"
     data: list[DeliveryAttempt] = Field(description="Newest first.")
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")
 
 
-class RedeliveryAccepted(BaseModel):
+class RedeliveryAccepted(Model):
     object: str = "redelivery"
     run_id: str
     event_type: EventType

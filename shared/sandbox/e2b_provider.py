@@ -19,6 +19,14 @@ registered (``sandbox.lifecycle.killed`` → ``POST /internal/e2b/events``, chec
 ends at once, billed up to the kill. Otherwise the reaper (every minute) finds the run without a
 live sandbox and bills it up to its last progress report.
 
+Warm template. A template built with the warm start command (``sandbox_image/template.py``)
+resumes with the agent already waiting and Chromium up (the ready file exists); ``start`` then
+hands the run in (``/home/user/handout``: ``run_spec.json``, then ``handout.json`` with the control
+URL, LLM URL and run token, written last: ``openhelm_agent/warm.py``) instead of starting an agent.
+Everything per run is set at create as for a cold start (network rules, metadata, lifetime); only a
+request with extra ``envs`` cannot reach the running agent: the warm one is stood down and the run
+starts cold in the same sandbox. A template without the ready file is started cold, as before.
+
 The e2b SDK is imported lazily: code paths that never touch E2B pay nothing for it.
 """
 
@@ -59,6 +67,9 @@ OUT_DIR = f"{HOME_DIR}/out"
 # The supervisor runs the agent and reports its exit at once if it ends without its completion
 # (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
 AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
+# The warm template's hand-out directory and ready file (sandbox_image/template.py).
+HANDOUT_DIR = f"{HOME_DIR}/handout"
+WARM_READY_FILE = f"{HOME_DIR}/.openhelm-warm-ready"
 CHROMIUM_PATH = "/usr/bin/chromium"
 # Metadata marking our sandboxes (list_running filters on it).
 OPENHELM_METADATA = {"openhelm": "1"}
@@ -217,12 +228,19 @@ class E2BProvider(SandboxProvider):
             raise SandboxStartError(f"E2B sandbox create failed for run {request.run_id}: {exc}") from exc
         created = time.monotonic()
         try:
-            sbx.files.write(RUN_SPEC_PATH, spec)
-            handle = sbx.commands.run(AGENT_COMMAND, background=True, envs=agent_envs, cwd=HOME_DIR, timeout=0)
-            pid = handle.pid
-            # Stop streaming the agent's output: envd keeps the process running (timeout=0: no deadline
-            # but the sandbox's own).
-            handle.disconnect()
+            warm = sbx.files.exists(WARM_READY_FILE)
+            if warm and not request.envs:
+                pid = self._hand_in(sbx, spec, agent_envs)
+            else:
+                if warm:  # the running agent cannot get this run's envs: it stands down
+                    sbx.files.write(f"{HANDOUT_DIR}/handout.json", json.dumps({"stand_down": True}))
+                    warm = False
+                sbx.files.write(RUN_SPEC_PATH, spec)
+                handle = sbx.commands.run(AGENT_COMMAND, background=True, envs=agent_envs, cwd=HOME_DIR, timeout=0)
+                pid = str(handle.pid)
+                # Stop streaming the agent's output: envd keeps the process running (timeout=0: no
+                # deadline but the sandbox's own).
+                handle.disconnect()
         except BaseException as exc:
             self._kill_after_failed_start(sbx.sandbox_id, request.run_id)
             if not isinstance(exc, Exception):
@@ -246,16 +264,30 @@ class E2BProvider(SandboxProvider):
             sandbox_id=sbx.sandbox_id,
             template=self.template,
             agent_pid=pid,
+            warm=warm,
             create_ms=round((created - started) * 1000, 1),
             agent_ms=round((done - created) * 1000, 1),
         )
+        metadata = {"template": self.template, "agent_pid": pid}
+        if warm:
+            metadata["warm"] = "true"
         return SandboxInfo(
             sandbox_id=sbx.sandbox_id,
             run_id=request.run_id,
             provider=self.name,
             started_at=self._clock.now(),
-            metadata={"template": self.template, "agent_pid": str(pid)},
+            metadata=metadata,
         )
+
+    @staticmethod
+    def _hand_in(sbx: Sandbox, spec: str, agent_envs: Mapping[str, str]) -> str:
+        """Give the waiting agent its run; the agent's pid is the template's start command's ("warm")."""
+        keys = ("OPENHELM_CONTROL_URL", "OPENHELM_RUN_TOKEN", "OPENHELM_LLM_URL")
+        handout = {"env": {k: agent_envs[k] for k in keys if k in agent_envs}}
+        sbx.files.write(f"{HANDOUT_DIR}/run_spec.json", spec)
+        # Last: the agent starts when this file parses (it reads a half-written one again).
+        sbx.files.write(f"{HANDOUT_DIR}/handout.json", json.dumps(handout))
+        return "warm"
 
     def _kill_after_failed_start(self, sandbox_id: str, run_id: str) -> None:
         try:

@@ -35,7 +35,12 @@ def close_providers() -> None:
 def get_provider(settings: Settings) -> SandboxProvider:
     if _override is not None:
         return _override
-    key = (settings.sandbox_provider, settings.e2b_template, str(settings.sandbox_allow_loopback))
+    key = (
+        settings.sandbox_provider,
+        settings.e2b_template,
+        str(settings.sandbox_allow_loopback),
+        str(settings.sandbox_warm_pool),
+    )
     with _lock:
         provider = _providers.get(key)
         if provider is None:
@@ -51,4 +56,4 @@ def _build(settings: Settings) -> SandboxProvider:
     from shared.sandbox.local.provider import LocalProvider
 
     # The out dir lives until kill(): the evidence function copies it to S3 first, then kills.
-    return LocalProvider(allow_loopback=settings.sandbox_allow_loopback)
+    return LocalProvider(allow_loopback=settings.sandbox_allow_loopback, warm_pool=settings.sandbox_warm_pool)

@@ -16,12 +16,12 @@ import json
 import random
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import ValidationError, model_validator
 
 from shared.aws.webhook_queue import WebhookQueueUnavailable
 from shared.errors import Conflict, NotFound
 from shared.logging import bind_context, clear_context, get_logger
-from shared.models.common import RunStatus
+from shared.models.common import Model, RunStatus
 from shared.models.webhooks import EventType, RedeliveryAccepted
 from shared.runs.envelope import get_run
 from shared.services import Services
@@ -38,7 +38,7 @@ EVENT_FOR_STATUS: dict[RunStatus, str] = {
 }
 
 
-class WebhookMessage(BaseModel):
+class WebhookMessage(Model):
     """A queued run event; other fields (of an Evidence Ready detail) are ignored."""
 
     org_id: str

@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -55,6 +56,10 @@ def contract_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
             # Limits high enough that the generated load meets no 402/429: those are tested elsewhere.
             limits = OrgLimits(rate_per_minute=10**7, rate_burst=10**6, max_concurrent_runs=10**6)
             _, key = bootstrap_org("contract", limits=limits, start_balance_micros=10**12)
+            # The document is built on its first request (its models load only then: cold start,
+            # shared/api/openapi.py); built here, where no 10 s schema-loading timeout applies.
+            with urllib.request.urlopen(f"{stack.url}/openapi.json", timeout=300) as reply:
+                assert reply.status == 200
             yield stack.url, key
         finally:
             factory.override(None)

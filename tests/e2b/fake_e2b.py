@@ -20,6 +20,12 @@ really run on the host (``/bin/bash -l -c <cmd>``, like envd) with a clean envir
 only killed by its own ``Connect-Timeout-Ms`` deadline, a signal, or the sandbox's death.
 
 Faults can be injected per operation (``inject_fault``) to exercise error paths at the wire.
+
+Templates with a start command (``start_cmds``: template → (command, ready file)) behave as E2B's
+snapshots: :meth:`FakeE2BCloud.snapshot` starts sandboxes ahead of time, runs the start command and
+waits for its ready file, and a create of that template hands out one of them with its processes
+already running, as a sandbox resumed from the template's snapshot is (one per create, never
+again). Without a prepared one, a create prepares one first (slower, as a cold template build).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -84,6 +91,8 @@ class FakeSandbox:
     end_at: datetime
     alive: bool = True
     processes: dict[int, FakeProcess] = field(default_factory=dict)
+    # The template's start command (a process the snapshot holds running, not started over envd).
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def host_path(self, path: str) -> Path:
         """Host path of a sandbox path (relative paths are relative to the home dir)."""
@@ -103,11 +112,21 @@ class FakeSandbox:
 class FakeE2BCloud:
     """State shared by the fake REST API and the fake envd, plus their uvicorn servers."""
 
-    def __init__(self, root: Path, *, api_key: str, templates: set[str], image_dir: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        api_key: str,
+        templates: set[str],
+        image_dir: Path,
+        start_cmds: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.root = root
         self.api_key = api_key
-        self.templates = templates
+        self.templates = templates | set(start_cmds or {})
         self.image_dir = image_dir
+        self.start_cmds = dict(start_cmds or {})
+        self._snapshots: dict[str, list[FakeSandbox]] = {}
         self.sandboxes: dict[str, FakeSandbox] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self._faults: dict[str, tuple[int, str, int, str | None]] = {}
@@ -156,7 +175,7 @@ class FakeE2BCloud:
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        for sbx in list(self.sandboxes.values()):
+        for sbx in [*self.sandboxes.values(), *(s for pool in self._snapshots.values() for s in pool)]:
             self._kill_processes(sbx)
         for server, _ in self._servers:
             server.should_exit = True
@@ -189,13 +208,74 @@ class FakeE2BCloud:
 
     def running_pids(self, sandbox_id: str) -> list[int]:
         sbx = self.sandboxes[sandbox_id]
-        return [p.pid for p in sbx.processes.values() if p.exit_code is None]
+        started = [p.pid for p in sbx.started if p.poll() is None]
+        return started + [p.pid for p in sbx.processes.values() if p.exit_code is None]
 
     def _kill_processes(self, sbx: FakeSandbox) -> None:
         for p in sbx.processes.values():
             if p.exit_code is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(p.pid, signal.SIGKILL)
+        for proc in sbx.started:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+    def snapshot(self, template: str, count: int = 1, timeout: float = 120.0) -> None:
+        """Prepare ``count`` sandboxes of a start-command template (its start command running and
+        ready), for the next creates to resume."""
+        for _ in range(count):
+            self._snapshots.setdefault(template, []).append(self._prepare(template, timeout))
+
+    def _new_sandbox(self, template: str) -> FakeSandbox:
+        sandbox_id = "i" + secrets.token_hex(10)
+        root = self.root / sandbox_id
+        home = root / HOME.lstrip("/")
+        home.mkdir(parents=True)
+        # The fake "template": `python` on PATH after /etc/profile resets it (bash -l), and the
+        # stand-in agent package importable.
+        (home / ".bash_profile").write_text(
+            f'export PATH="{self.image_dir / "bin"}:$PATH"\nexport PYTHONPATH="{self.image_dir / "site"}"\n'
+        )
+        now = datetime.now(UTC)
+        return FakeSandbox(
+            sandbox_id=sandbox_id,
+            template_id=template,
+            root=root,
+            envd_token=secrets.token_urlsafe(16),
+            metadata={},
+            envs={},
+            create_body={},
+            started_at=now,
+            end_at=now,
+        )
+
+    def _prepare(self, template: str, timeout: float) -> FakeSandbox:
+        command, ready = self.start_cmds[template]
+        sbx = self._new_sandbox(template)
+        home = str(sbx.host_path(HOME))
+        env = {"HOME": home, "USER": "user", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+        with open(sbx.root / "start.log", "wb") as log:
+            sbx.started.append(
+                subprocess.Popen(
+                    ["/bin/bash", "-l", "-c", command.replace(HOME, home)],
+                    cwd=home,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + timeout
+        while not sbx.host_path(ready).exists():
+            if time.monotonic() > deadline or sbx.started[0].poll() is not None:
+                self._kill_processes(sbx)
+                raise RuntimeError(f"start command of {template} not ready: {(sbx.root / 'start.log').read_text()}")
+            time.sleep(0.02)
+        return sbx
 
     def kill_sandbox(self, sandbox_id: str) -> bool:
         with self._lock:
@@ -256,27 +336,18 @@ class FakeE2BCloud:
         if template not in self.templates:
             await _json(send, 404, {"code": 404, "message": f"template '{template}' not found"})
             return
-        sandbox_id = "i" + secrets.token_hex(10)
-        root = self.root / sandbox_id
-        home = root / HOME.lstrip("/")
-        home.mkdir(parents=True)
-        # The fake "template": `python` on PATH after /etc/profile resets it (bash -l), and the
-        # stand-in agent package importable.
-        (home / ".bash_profile").write_text(
-            f'export PATH="{self.image_dir / "bin"}:$PATH"\nexport PYTHONPATH="{self.image_dir / "site"}"\n'
-        )
+        if template in self.start_cmds:  # resume a prepared snapshot: its start command is running
+            pool = self._snapshots.get(template) or []
+            sbx = pool.pop(0) if pool else await asyncio.to_thread(self._prepare, template, 120.0)
+        else:
+            sbx = self._new_sandbox(template)
         now = datetime.now(UTC)
-        sbx = FakeSandbox(
-            sandbox_id=sandbox_id,
-            template_id=template,
-            root=root,
-            envd_token=secrets.token_urlsafe(16),
-            metadata=dict(body.get("metadata") or {}),
-            envs=dict(body.get("envVars") or {}),
-            create_body=body,
-            started_at=now,
-            end_at=now + timedelta(seconds=int(body.get("timeout", 300))),
-        )
+        sbx.metadata = dict(body.get("metadata") or {})
+        sbx.envs = dict(body.get("envVars") or {})
+        sbx.create_body = body
+        sbx.started_at = now
+        sbx.end_at = now + timedelta(seconds=int(body.get("timeout", 300)))
+        sandbox_id = sbx.sandbox_id
         self.sandboxes[sandbox_id] = sbx
         if key:
             self._idempotency[key] = sandbox_id

@@ -41,8 +41,14 @@ def test_template_installs_chromium_and_the_agent(template_module: ModuleType) -
     assert ["pip install --no-cache-dir /opt/openhelm-agent", "root"] in runs
     assert any("import openhelm_agent" in args[0] for args in runs)
 
-    # The agent is started per run by the provider, not at boot (E2B snapshots the start command).
-    assert "startCmd" not in definition
+    # The start command E2B snapshots is the agent waiting for its run (Chromium up, ready file made),
+    # at the paths the provider hands runs in through; without warm start, no start command.
+    assert definition["startCmd"] == template_module.WARM_START_COMMAND
+    assert template_module.AGENT_COMMAND in definition["startCmd"]
+    assert f"OPENHELM_HANDOUT={e2b_provider.HANDOUT_DIR} " in definition["startCmd"]
+    assert f"OPENHELM_WARM_READY_FILE={e2b_provider.WARM_READY_FILE} " in definition["startCmd"]
+    assert definition["readyCmd"] == f"[ -f {e2b_provider.WARM_READY_FILE} ]"
+    assert "startCmd" not in json.loads(e2b.Template.to_json(template_module.build_template(warm=False)))
     assert (
         template_module.AGENT_COMMAND
         == e2b_provider.AGENT_COMMAND

@@ -130,6 +130,14 @@ def test_health_and_openapi_need_no_key(svc: Services) -> None:
     assert doc["openapi"].startswith("3.1")
 
 
+def test_docs_serve_swagger_ui_around_the_same_document(svc: Services) -> None:
+    page = call(http_event("GET", "/docs"))
+    assert page.status == 200 and "SwaggerUIBundle" in page.text and "x-openhelm-rules" in page.text
+    as_json = call(http_event("GET", "/docs", query={"format": "json"}))
+    assert json.loads(as_json.text) == json.loads(call(http_event("GET", "/openapi.json")).text)
+    assert "oauth2" in call(http_event("GET", "/docs", query={"format": "oauth2-redirect"})).text.lower()
+
+
 def test_wait_returns_a_finished_run_and_gives_up_on_time(svc: Services, org_key: tuple[str, str]) -> None:
     from shared.runs import service as runs
 

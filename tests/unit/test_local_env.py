@@ -57,3 +57,12 @@ def test_the_demo_takes_the_same_mapping() -> None:
     assert len(params["RunTokenSecret"]) >= 32 and env["OPENHELM_WEBHOOK_ALLOW_LOOPBACK"] == "false"
     params, _env, use_llm = stack_settings({})
     assert not use_llm and params["OpenAIBaseUrl"] == "https://api.openai.com/v1"
+
+
+def test_dev_and_demo_keep_a_warm_sandbox_tests_do_not_and_an_explicit_setting_wins() -> None:
+    from devstack.demo import stack_settings
+
+    assert "OPENHELM_WARM_SANDBOXES" not in local_config({}).env
+    assert local_config({}, interactive=True).env["OPENHELM_WARM_SANDBOXES"] == "1"
+    assert stack_settings({})[1]["OPENHELM_WARM_SANDBOXES"] == "1"
+    assert local_config({"OPENHELM_WARM_SANDBOXES": "0"}, interactive=True).env["OPENHELM_WARM_SANDBOXES"] == "0"

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +15,7 @@ from openhelm_agent.log import get_logger, setup_logging
 from openhelm_agent.options import AgentOptions
 from openhelm_agent.run import fail_without_spec, run_agent
 from openhelm_agent.spec import SpecError, read_spec_file
+from openhelm_agent.warm import StandDown, is_warm, warm_env
 
 
 class AgentEnv(BaseModel):
@@ -39,8 +41,22 @@ def _terminate(signum: int, _frame: Any) -> None:
 def main(environ: Mapping[str, str] | None = None) -> int:
     """Exit 0 when the run succeeded, 1 when it failed (result.json says why), 2 on unusable environment."""
     setup_logging()
-    log = get_logger("openhelm_agent")
     env_source = os.environ if environ is None else environ
+    if not is_warm(env_source):
+        return _main(env_source, None)
+    # A warm sandbox (warm.py): Chromium up first, then the run as a cold start would get it.
+    signal.signal(signal.SIGTERM, _terminate)
+    with ExitStack() as resources:
+        try:
+            run_env, browser = warm_env(env_source, resources)
+        except StandDown:
+            get_logger("openhelm_agent").info("warm agent stood down: the run starts cold")
+            return 0
+        return _main(run_env, browser)
+
+
+def _main(env_source: Mapping[str, str], browser: Any) -> int:
+    log = get_logger("openhelm_agent")
     try:
         env = AgentEnv.model_validate({k: v for k, v in env_source.items() if k.startswith("OPENHELM_") and v})
     except ValidationError as exc:
@@ -62,7 +78,9 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         memory_limit_mb=env.OPENHELM_MEMORY_LIMIT_MB,
         constrained_output=env.OPENHELM_CONSTRAINED_OUTPUT,
     )
-    result = run_agent(spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options)
+    result = run_agent(
+        spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options, browser=browser
+    )
     return 0 if result.status == "succeeded" else 1
 
 

@@ -59,6 +59,23 @@ def _run_id(spec_path: str | None) -> str | None:
     return run_id if isinstance(run_id, str) and run_id else None
 
 
+def _run_env() -> dict[str, str]:
+    """The run's contract variables: the environment's, or in a warm sandbox what was handed in
+    (``OPENHELM_HANDOUT``/handout.json, openhelm_agent/warm.py; nothing when no run came)."""
+    env = dict(os.environ)
+    handout = env.pop("OPENHELM_HANDOUT", "")
+    if not handout:
+        return env
+    try:
+        with open(os.path.join(handout, "handout.json"), encoding="utf-8") as fh:
+            given = json.load(fh).get("env") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    keys = ("OPENHELM_CONTROL_URL", "OPENHELM_RUN_TOKEN")
+    spec = os.path.join(handout, "run_spec.json")
+    return {**{k: str(given[k]) for k in keys if k in given}, "OPENHELM_RUN_SPEC": spec}
+
+
 def _raise_oom_score() -> None:
     with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
         fh.write(AGENT_OOM_SCORE_ADJ)
@@ -143,9 +160,10 @@ def main(argv: list[str]) -> int:
     if COMPLETED_LINE in said:
         return code
 
-    control_url = os.environ.get("OPENHELM_CONTROL_URL", "").rstrip("/")
-    token = os.environ.get("OPENHELM_RUN_TOKEN", "")
-    run_id = _run_id(os.environ.get("OPENHELM_RUN_SPEC"))
+    env = _run_env()
+    control_url = env.get("OPENHELM_CONTROL_URL", "").rstrip("/")
+    token = env.get("OPENHELM_RUN_TOKEN", "")
+    run_id = _run_id(env.get("OPENHELM_RUN_SPEC"))
     how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
     if not (control_url and token and run_id):
         _log(f"agent ended ({how}) without a completion; nothing to report to (no run id or control URL)")

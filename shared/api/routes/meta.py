@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from shared.api.errors import PUBLIC_ERRORS, ok
+from shared.models.common import Model
 from shared.version import VERSION
 
 router = APIGatewayHttpRouter()
 PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs"})
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str = "ok"
     version: str
 

@@ -58,13 +58,18 @@ the completion callback) until :meth:`LocalProvider.kill`, which also removes th
 ``retain_files`` is set (the logs of the newest ``keep_logs`` killed sandboxes are kept);
 :meth:`LocalProvider.close` removes every run directory this provider made, and nothing else.
 
+Warm sandboxes (``warm_pool.py``, ``warm_pool=N``, default 0): N sandboxes started ahead of any run
+whose agent has Chromium up and waits; ``start`` hands one run to a ready one (its servers, egress
+policy and variables are given then) and the pool refills in the background. Never reused; drained
+by ``close()``.
+
 Modules: ``provider.py`` (LocalProvider: configuration, start, reads, kill, close), ``launch.py``
 (directories, environment, bwrap command or subprocess fallback), ``watcher.py`` (reaping, exit
 reports, lifetime, teardown), ``host.py`` (host checks and the fixed sandbox layout),
 ``processes.py`` (process trees and pidfds), ``outdir.py`` (out-dir reads without following links),
-``record.py`` (per-sandbox state), ``limits.py`` (cgroups, rlimits, seccomp), ``egress_policy.py`` /
-``http_head.py`` / ``egress_server.py`` (the egress proxy and control forwarder), ``bridge.py``
-(runs inside the sandbox).
+``record.py`` (per-sandbox state), ``warm_pool.py`` (warm sandboxes), ``limits.py`` (cgroups,
+rlimits, seccomp), ``egress_policy.py`` / ``http_head.py`` / ``egress_server.py`` (the egress proxy
+and control forwarder), ``bridge.py`` (runs inside the sandbox).
 
 Local-only: chosen with ``OPENHELM_SANDBOX_PROVIDER=local`` (the local stack), never in AWS, so
 ``scripts/build_layer.py`` leaves this package out of the Lambda layer and nothing the Lambda

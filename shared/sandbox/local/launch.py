@@ -126,7 +126,7 @@ class SandboxLauncher:
 
     def _env(
         self,
-        request: SandboxRequest,
+        request: SandboxRequest | None,
         sandbox_id: str,
         *,
         control_url: str,
@@ -136,10 +136,14 @@ class SandboxLauncher:
         home: str,
         llm_url: str = "",
     ) -> dict[str, str]:
-        split = split_envs(request.envs)
-        env = dict(split.kept)
-        for key in split.refused + split.reserved:
-            log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
+        """The agent's environment; without a request (a warm sandbox) only what is not per run: the
+        run's variables come with the hand-out (warm_pool.py)."""
+        env: dict[str, str] = {}
+        if request is not None:
+            split = split_envs(request.envs)
+            env.update(split.kept)
+            for key in split.refused + split.reserved:
+                log.warning("sandbox.env_dropped", run_id=request.run_id, name=key)
         env.update(
             PATH="/usr/local/bin:/usr/bin:/bin",
             HOME=home,
@@ -150,10 +154,7 @@ class SandboxLauncher:
             PYTHONPATH=self.agent_path,
             PYTHONUNBUFFERED="1",
             PYTHONDONTWRITEBYTECODE="1",
-            OPENHELM_RUN_SPEC=spec,
             OPENHELM_OUT_DIR=out_dir,
-            OPENHELM_CONTROL_URL=control_url,
-            OPENHELM_RUN_TOKEN=request.run_token,
             OPENHELM_CHROMIUM=self.chromium,
             OPENHELM_BROWSER_PROXY=proxy_url,
             OPENHELM_SANDBOX=self.isolation,
@@ -161,6 +162,10 @@ class SandboxLauncher:
             # fallback finds stragglers that left its process tree.
             OPENHELM_SANDBOX_ID=sandbox_id,
         )
+        if request is None:
+            env["OPENHELM_HANDOUT"] = spec
+        else:
+            env.update(OPENHELM_RUN_SPEC=spec, OPENHELM_CONTROL_URL=control_url, OPENHELM_RUN_TOKEN=request.run_token)
         if llm_url:
             env["OPENHELM_LLM_URL"] = llm_url
         if self._cgroups.available:  # the agent names it when a page dies of it
@@ -178,7 +183,11 @@ class SandboxLauncher:
         rec.servers += [control, proxy, *([llm] if llm else [])]
         return control, proxy, llm
 
-    def _start_bwrap(self, rec: SandboxRecord, request: SandboxRequest, policy: EgressPolicy) -> None:
+    def _listen(self, rec: SandboxRecord, request: SandboxRequest, policy: EgressPolicy) -> dict[str, str]:
+        """Start the run's host-side servers on the sandbox's sockets; the agent's URLs for them.
+
+        The bridge inside opens a fresh socket connection per TCP connection, so a warm sandbox can
+        get its servers (and with them the run's egress policy) only when a run is handed in."""
         sock_dir = rec.run_dir / "sock"
         control, proxy, llm = self._servers(rec, request, policy)
         owner = self.sandbox_uid if self.is_root else None
@@ -186,24 +195,35 @@ class SandboxLauncher:
         proxy.listen_unix(sock_dir / "proxy.sock", owner=owner)
         if llm is not None:
             llm.listen_unix(sock_dir / "llm.sock", owner=owner)
-
         control_path = urlsplit(request.control_url).path.rstrip("/")
         llm_path = urlsplit(request.llm_url).path.rstrip("/")
+        urls = {"OPENHELM_CONTROL_URL": f"http://127.0.0.1:{INNER_CONTROL_PORT}{control_path}"}
+        if llm is not None:
+            urls["OPENHELM_LLM_URL"] = f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}"
+        return urls
+
+    def _start_bwrap(self, rec: SandboxRecord, request: SandboxRequest | None, policy: EgressPolicy | None) -> None:
+        """Start a sandbox for ``request``, or with None a warm one that waits for its run (warm_pool.py)."""
+        sock_dir = rec.run_dir / "sock"
+        urls = self._listen(rec, request, policy) if request is not None and policy is not None else {}
+        handout = f"{IN_SANDBOX}/handout"
         env = self._env(
             request,
             rec.info.sandbox_id,
-            control_url=f"http://127.0.0.1:{INNER_CONTROL_PORT}{control_path}",
+            control_url=urls.get("OPENHELM_CONTROL_URL", ""),
             proxy_url=f"http://127.0.0.1:{INNER_PROXY_PORT}",
             out_dir=OUT_IN_SANDBOX,
-            spec=f"{IN_SANDBOX}/run_spec.json",
+            spec=f"{IN_SANDBOX}/run_spec.json" if request is not None else handout,
             home="/tmp",
-            llm_url=f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}" if llm is not None else "",
+            llm_url=urls.get("OPENHELM_LLM_URL", ""),
         )
         binds = [
             *self._ro_binds,
             Bind(str(rec.out_dir), OUT_IN_SANDBOX, True),
             Bind(str(sock_dir), f"{IN_SANDBOX}/sock"),
         ]
+        if request is None:
+            binds.append(Bind(str(rec.run_dir / "handout"), handout))
         staged: list[tuple[Bind, str]] = []
         if self.is_root:
             unreachable = [b for b in binds if not reachable_by(b.source, SANDBOX_UID, SANDBOX_GID)]
@@ -218,10 +238,11 @@ class SandboxLauncher:
             "/etc/group": f"nogroup:x:{self.sandbox_gid}:\n".encode(),
             "/etc/hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost\n".encode(),
             "/etc/hostname": f"{HOSTNAME}\n".encode(),
-            f"{IN_SANDBOX}/run_spec.json": json.dumps(request.run_spec).encode(),
             f"{IN_SANDBOX}/bridge.py": BRIDGE_SOURCE.read_bytes(),
             f"{IN_SANDBOX}/supervise.py": SUPERVISOR_SOURCE.read_bytes(),
         }
+        if request is not None:
+            data[f"{IN_SANDBOX}/run_spec.json"] = json.dumps(request.run_spec).encode()
         fds: list[int] = []
         try:
             args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
@@ -263,7 +284,7 @@ class SandboxLauncher:
 
             bridge = [self.python, "-I", "-S", f"{IN_SANDBOX}/bridge.py"]
             bridge += ["--listen", f"127.0.0.1:{INNER_CONTROL_PORT}={IN_SANDBOX}/sock/control.sock"]
-            if llm is not None:
+            if "OPENHELM_LLM_URL" in urls or request is None:  # a warm sandbox's run may have one
                 bridge += ["--listen", f"127.0.0.1:{INNER_LLM_PORT}={IN_SANDBOX}/sock/llm.sock"]
             bridge += ["--listen", f"127.0.0.1:{INNER_PROXY_PORT}={IN_SANDBOX}/sock/proxy.sock", "--"]
             supervisor = [self.python, "-I", "-S", f"{IN_SANDBOX}/supervise.py", "--"]
@@ -289,7 +310,8 @@ class SandboxLauncher:
                     *cmd,
                 ]
             cmd = self._limit_prefix(rec) + cmd
-            secret_free = [a if a != request.run_token else "[REDACTED]" for a in args]
+            token = request.run_token if request is not None else None
+            secret_free = [a if a != token else "[REDACTED]" for a in args]
             (rec.log_dir / "bwrap-args.txt").write_text("\n".join([*secret_free, "--", *cmd]) + "\n")
             self._spawn(
                 rec, cmd, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}, cwd="/", pass_fds=fds

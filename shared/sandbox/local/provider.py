@@ -40,12 +40,13 @@ from shared.sandbox.local.limits import detect_limits
 from shared.sandbox.local.outdir import list_out_files, read_out_file
 from shared.sandbox.local.processes import descendants
 from shared.sandbox.local.record import SandboxRecord
+from shared.sandbox.local.warm_pool import WarmPool
 from shared.sandbox.local.watcher import SandboxWatcher
 
 log = get_logger("openhelm.sandbox.local")
 
 
-class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
+class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxProvider):
     """Runs the agent in a bubblewrap sandbox on this machine (see the module docstring).
 
     Args:
@@ -76,6 +77,8 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
         memory_limit_mb, pids_limit: per-sandbox cgroup limits (memory with swap; processes and
             threads) where a cgroup can be made here (``limits.py``); else a per-uid process cap.
         seccomp: apply the syscall filter of ``limits.py`` (bwrap isolation, libseccomp present).
+        warm_pool: how many warm sandboxes (Chromium launched, waiting for a run) to keep ready;
+            each serves one run only (``warm_pool.py``). 0, the default, starts every run cold.
     """
 
     name = "local"
@@ -103,6 +106,7 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
         memory_limit_mb: int = 2048,
         pids_limit: int = 1024,
         seccomp: bool = True,
+        warm_pool: int = 0,
     ) -> None:
         self.python = python_executable or sys.executable
         default_agent = REPO_ROOT / "sandbox_image" / "agent"
@@ -168,6 +172,7 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
         # A process that exits without close() (a crash of `openhelm dev`, a test run's end) still
         # ends its sandboxes (pdeathsig), but only close() removes their cgroups and directories.
         atexit.register(self._close_at_exit)
+        self._init_warm(max(0, warm_pool), custom_command=command is not None)
         log.info(
             "sandbox.provider_ready",
             isolation=self.isolation,
@@ -178,6 +183,7 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
             cgroup=self._cgroups.version or None,
             memory_limit_mb=memory_limit_mb if self._cgroups.available else None,
             seccomp=self._seccomp is not None,
+            warm_pool=self.warm_pool_size,
         )
 
     # ---------------------------------------------------------------------------------------------
@@ -195,6 +201,14 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
             raise SandboxStartError(f"invalid sandbox request: {exc}") from exc
         if request.timeout_s < 1:
             raise SandboxStartError("timeout_s must be at least 1")
+        warm = self._take_warm(request)
+        if warm is not None:
+            try:
+                self._hand_out(warm, request, policy)
+            except Exception as exc:  # a warm sandbox is an optimisation: start this run cold instead
+                self._discard(warm, f"hand-out failed: {exc}")
+            else:
+                return self._running(warm, request, "warm")
 
         sandbox_id = f"lsb_{secrets.token_hex(12)}"
         run_dir = self.base_dir / sandbox_id
@@ -232,20 +246,27 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
                 raise
             raise SandboxStartError(f"local sandbox failed to start: {exc}") from exc
 
+        threading.Thread(target=self._watch, args=(rec,), name=f"watch-{sandbox_id}", daemon=True).start()
+        return self._running(rec, request, "cold")
+
+    def _running(self, rec: SandboxRecord, request: SandboxRequest, start: str) -> SandboxInfo:
+        """Register a started sandbox as the run's and start its lifetime timer."""
         with self._lock:
-            self._sandboxes[sandbox_id] = rec
+            self._sandboxes[rec.info.sandbox_id] = rec
         rec.timer = threading.Timer(request.timeout_s, self._expire, args=(rec,))
         rec.timer.daemon = True
         rec.timer.start()
-        threading.Thread(target=self._watch, args=(rec,), name=f"watch-{sandbox_id}", daemon=True).start()
-        bound.info(
+        log.info(
             "sandbox.started",
+            sandbox_id=rec.info.sandbox_id,
+            run_id=request.run_id,
             isolation=self.isolation,
+            start=start,
             pid=rec.proc.pid if rec.proc else None,
             setup_ms=round((time.monotonic() - rec.started_mono) * 1000, 1),
             timeout_s=request.timeout_s,
         )
-        return info
+        return rec.info
 
     def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
         return list_out_files(self._readable_out_dir(sandbox_id), subdir)
@@ -322,7 +343,11 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
 
     def processes(self, sandbox_id: str) -> dict[int, list[str]]:
         """Host pid → argv of every live process of a sandbox (operators, fault-injection tests)."""
-        rec = self._get(sandbox_id)
+        with self._lock:  # warm sandboxes too (tests end their Chromium)
+            warm = {r.info.sandbox_id: r for r in self._warm}
+            rec = self._sandboxes.get(sandbox_id) or warm.get(sandbox_id)
+        if rec is None:
+            raise SandboxNotFound(sandbox_id)
         root = rec.init_pid if rec.isolation == "bwrap" and rec.init_pid else (rec.proc.pid if rec.proc else None)
         found: dict[int, list[str]] = {}
         for pid in descendants(root) if root else []:
@@ -345,6 +370,7 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
     def close(self) -> None:
         """Kill every sandbox of this provider and remove the run directories it made (logs too),
         unless ``retain_files``. Only its own: ``base_dir`` may be shared with other providers."""
+        self._drain_warm()
         with self._lock:
             ids = list(self._sandboxes)
         for sandbox_id in ids:
