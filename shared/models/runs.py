@@ -266,7 +266,7 @@ class Run(Model):
     input_request: InputRequest | None = Field(None, description="Set while the run is `needs_input`.")
 
 
-class InputRequest(BaseModel):
+class InputRequest(Model):
     """What a run in `needs_input` asks (`POST /v1/runs/{id}/input` answers it)."""
 
     id: str = Field(description="Pass as `request_id` with the answer.")
@@ -277,7 +277,7 @@ class InputRequest(BaseModel):
     asked_at: datetime
     expires_at: datetime = Field(description="Past this the run fails `INPUT_TIMEOUT`.")
 
-    model_config = {"populate_by_name": True}
+    model_config = {"defer_build": True, "populate_by_name": True}
 
 
 class InputAnswer(ApiModel):

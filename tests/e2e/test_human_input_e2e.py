@@ -25,17 +25,14 @@ from tests.e2e.test_completion_e2e import Receiver
 pytestmark = pytest.mark.e2e
 
 CODE = "482913"
-LOGIN = (
-    """<!doctype html><html><head><title>Harbor login</title></head><body>
+LOGIN = """<!doctype html><html><head><title>Harbor login</title></head><body>
 <main id="m"><h1>Enter your code</h1>
 <form id="f"><label for="c">One-time code</label><input id="c" name="code" autocomplete="off">
 <button type="submit">Sign in</button></form></main>
 <script>document.getElementById('f').addEventListener('submit', e => { e.preventDefault();
   const ok = document.getElementById('c').value === 'THE_CODE';
   document.getElementById('m').innerHTML = ok ? '<h1>Signed in</h1>' : '<h1>Wrong code</h1>'; });</script>
-</body></html>"""
-    % CODE
-)
+</body></html>""".replace("THE_CODE", CODE)
 SCHEMA = {"type": "object", "properties": {"signed_in": {"type": "boolean"}}, "required": ["signed_in"]}
 FIELDS = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[0-9]{6}$"}}, "required": ["code"]}
 ASK = ToolCall("ask_human", {"question": "What is the one-time code we sent you?", "fields": FIELDS})
