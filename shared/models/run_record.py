@@ -82,6 +82,10 @@ class RunRecord(Model):
     paused_since: IsoTime | None = None
     input_sealed: dict[str, str] | None = None  # {request_id, sealed}: the answer, encrypted, until fetched
     answered_requests: list[str] = []
+    tools: list[dict[str, Any]] | None = None
+    tool_timeout_s: int | None = None
+    tool_call: dict[str, Any] | None = None  # the call waiting in waiting_for_tool
+    tool_result: dict[str, Any] | None = None  # {call_id, output | error} until the agent takes it
     # Internal: never in the envelope.
     deadline_by_cost: bool = False  # max_duration_s was lowered to what max_cost_usd pays for
     replay: list[dict[str, Any]] | None = None  # the steps a replay run performs

@@ -41,6 +41,8 @@ def run_spec(run: RunRecord, deadline_at: float | None = None) -> dict[str, Any]
         "blocked_domains": run.blocked_domains,
         "replay": {"steps": run.replay} if run.replay else None,
         "human_input": run.human_input,
+        "tools": run.tools or [],
+        "tool_timeout_s": run.tool_timeout_s,
     }
 
 

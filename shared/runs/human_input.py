@@ -44,11 +44,14 @@ MAX_QUESTION = 2000
 MAX_ANSWER_BYTES = 16_384
 # Longest a run may wait in all (its sandbox and its Step Functions task live this much longer).
 MAX_ASKS = 3
+TOOL_WAITS = 4  # a run's custom-tool calls may wait this many tool_timeout_s in all
 
 
 def wait_allowance_s(run: RunRecord) -> int:
-    """Extra lifetime the run's sandbox and task get for its waits (0 for a run that never asks)."""
-    return MAX_ASKS * (run.input_timeout_s or 0) if run.human_input else 0
+    """Extra lifetime the run's sandbox and task get for its waits (0 for a run that never waits)."""
+    asks = MAX_ASKS * (run.input_timeout_s or 0) if run.human_input else 0
+    tools = TOOL_WAITS * (run.tool_timeout_s or 0) if run.tools else 0
+    return asks + tools
 
 
 # -- sealing ---------------------------------------------------------------------------------------

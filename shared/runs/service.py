@@ -42,6 +42,7 @@ log = get_logger(__name__)
 _LIMIT_FIELDS = ("max_duration_s", "max_steps", "max_input_tokens", "max_output_tokens")
 MAX_RENDERED_PROMPT = 20_000
 DEFAULT_INPUT_TIMEOUT_S = 300
+DEFAULT_TOOL_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ def create_run(
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
         human_input=req.human_input,
+        tools=[t.model_dump() for t in req.tools] if req.tools else None,
+        tool_timeout_s=(req.tool_timeout_s or DEFAULT_TOOL_TIMEOUT_S) if req.tools else None,
         input_timeout_s=(req.input_timeout_s or min(DEFAULT_INPUT_TIMEOUT_S, org.limits.max_input_timeout_s))
         if req.human_input
         else None,

@@ -138,6 +138,9 @@ class ControlPlaneClient:
         The answer is a secret: never logged here. A push from the sandbox provider can replace
         this poll later (the control plane hands answers over in one place)."""
         url = f"{self._input_url}?request_id={quote(request_id, safe='')}&wait={poll_s}"
+        return self._poll(url, poll_s, give_up_after_s)
+
+    def _poll(self, url: str, poll_s: int, give_up_after_s: float) -> dict[str, Any]:
         give_up = time.monotonic() + give_up_after_s
         delay = 0.5
         while time.monotonic() < give_up:
@@ -156,6 +159,24 @@ class ControlPlaneClient:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
         return {"status": "expired"}
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Hand a custom tool call to the caller (the run goes to waiting_for_tool); the call {id, ...}.
+        InputUnavailable if the control plane refuses it."""
+        status, body = request_json(
+            self._input_url.rsplit("/", 1)[0] + "/tool-call",
+            self._token,
+            {"name": name, "arguments": arguments},
+            self._complete_timeout,
+        )
+        if status >= 300 or body is None or "id" not in body:
+            raise InputUnavailable(f"the tool call was refused (HTTP {status})")
+        return body
+
+    def wait_tool_result(self, call_id: str, *, poll_s: int = 20, give_up_after_s: float = 1000) -> dict[str, Any]:
+        """Long-poll for the tool's result, like :meth:`wait_answer`."""
+        url = f"{self._input_url.rsplit('/', 1)[0]}/tool-result?call_id={quote(call_id, safe='')}&wait={poll_s}"
+        return self._poll(url, poll_s, give_up_after_s)
 
     def close(self, wait_s: float = 3.0) -> None:
         """Stop the progress thread, letting queued posts go out for at most ``wait_s`` seconds."""

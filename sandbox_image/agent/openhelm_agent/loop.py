@@ -222,6 +222,42 @@ class AgentRun:
         )
         return self.observation
 
+    def _custom_tool(self, name: str, arguments: str) -> str:
+        """Hand a call of one of the caller's tools over, wait for its result (the wait is paused
+        time) and return it for the model; a timeout is an error result, not the run's end."""
+        started_at, t0 = now_iso(), time.monotonic()
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            error = f"arguments of {name} are not valid JSON: {exc}"
+            self._record(name, {"raw": arguments[:500]}, error, started_at, t0)
+            return f"Error: {error}"
+        if not isinstance(args, dict):
+            args = {"value": args}
+        assert self.callback is not None
+        try:
+            tool_call = self.callback.call_tool(name, args)
+            reply = self.callback.wait_tool_result(tool_call["id"])
+        except InputUnavailable as exc:
+            self._record(name, args, str(exc), started_at, t0)
+            return f"Error: {exc}"
+        paused = float(reply.get("paused_s") or 0.0)
+        self.deadline.extend(paused - self.paused_s)
+        self.paused_s = max(self.paused_s, paused)
+        recorded = {"call_id": tool_call["id"], "arguments": args}
+        if reply.get("status") != "answered":
+            error = f"{name} did not answer in time (tool_timeout_s); go on without it"
+        elif reply.get("error"):
+            error = f"{name} failed: {str(reply['error'])[:2000]}"
+        else:
+            error = None
+        output = None if error else reply.get("output")
+        recorded["output"] = output
+        self._record(name, recorded, error, started_at, t0)
+        if error:
+            return f"Error: {error}"
+        return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+
     def _ask_human(self, arguments: str | dict[str, Any] | None) -> str:
         """Ask the person, wait (the deadline moves by the time waited) and return the answer as the
         tool's result. The answer is a secret: it is redacted from every evidence file by the
@@ -309,7 +345,8 @@ class AgentRun:
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
-        all_tools = tool_specs(spec.human_input)
+        all_tools = tool_specs(spec.human_input, spec.tools if self.callback is not None else [])
+        custom = {t["name"] for t in spec.tools} if self.callback is not None else set()
         done_only = [t for t in all_tools if t["function"]["name"] == "done"]
         # A URL named in the prompt is opened first when there is no start_url: a small model
         # otherwise answers from memory without ever looking.
@@ -375,6 +412,11 @@ class AgentRun:
                     text = self._ask_human(call.arguments)
                     brief = "ask_human: " + ("error" if text.startswith("Error") else "answered")
                     conversation.add_tool_result(call.id, text, brief, name=as_user)
+                    continue
+                if call.name in custom and budget < spec.max_steps:  # a step, but not a browser action
+                    text = self._custom_tool(call.name, call.arguments)
+                    budget += 1
+                    conversation.add_tool_result(call.id, text, f"{call.name}: {text[:160]}", name=as_user)
                     continue
                 if budget >= spec.max_steps:
                     stop_reason = "the step limit is reached; call done"

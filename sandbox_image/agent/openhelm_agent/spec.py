@@ -59,6 +59,9 @@ class RunSpec(BaseModel):
     replay: ReplaySpec | None = None
     # Offer ask_human (the run waits in needs_input for the caller's answer).
     human_input: bool = False
+    # Tools the caller runs ({name, description, parameters}); a call waits for their result.
+    tools: list[dict[str, Any]] = Field(default_factory=list, max_length=16)
+    tool_timeout_s: float | None = None
 
     @field_validator("start_url")
     @classmethod

@@ -119,9 +119,17 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-def tool_specs(human_input: bool = False) -> list[dict[str, Any]]:
-    """The tools in OpenAI chat-completions ``tools`` format (ask_human only if ``human_input``)."""
-    return [
+def tool_specs(human_input: bool = False, custom: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The tools in OpenAI chat-completions ``tools`` format (ask_human only if ``human_input``), then
+    the caller's own ``custom`` tools."""
+    own = [
+        {
+            "type": "function",
+            "function": {"name": t["name"], "description": t["description"], "parameters": t["parameters"]},
+        }
+        for t in custom or []
+    ]
+    return own + [
         {
             "type": "function",
             "function": {

@@ -53,6 +53,10 @@ __all__ = [
     'RunList',
     'RunStatus',
     'StepRecord',
+    'ToolCall',
+    'ToolCallBody',
+    'ToolDefinition',
+    'ToolResult',
     'UpdateJobRequest',
     'Usage',
     'UsageRecord',
@@ -190,12 +194,14 @@ class CreateRunRequest(_Model):
     replay_of: str | None = Field(default=None, description='Replay the steps of this succeeded run with no LLM (model becomes `replay`).')
     replay_steps: list[ReplayStep] | None = Field(default=None, description='Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
 
 class CreateWebhookRequest(_Model):
     description: str | None = Field(default=None, description='Free text for your own reference.')
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
     url: str = Field(description='Where events are POSTed. https in production; the host must resolve only to public addresses; no credentials in the URL; port 80, 443 or 1024 and above.')
 
 
@@ -206,7 +212,7 @@ class DeliveryAttempt(_Model):
     created_at: datetime
     duration_ms: int | None = Field(default=None)
     error: str | None = Field(default=None, description='Why the attempt failed (timeout, refused address, 3xx, ...).')
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
     id: str = Field(description='Attempt id (dlv_...).')
     object: str = Field(default='webhook_delivery')
     outcome: Literal['delivered', 'failed', 'exhausted'] = Field(description='`delivered`: answered 2xx; `failed`: will be retried; `exhausted`: no attempts left.')
@@ -373,7 +379,7 @@ class ProjectList(_Model):
 
 
 class RedeliveryAccepted(_Model):
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
     object: str = Field(default='redelivery')
     run_id: str
     status: Literal['queued'] = Field(default='queued')
@@ -426,6 +432,9 @@ class Run(_Model):
     started_at: datetime | None = Field(default=None)
     status: RunStatus
     steps: list[StepRecord] | None = Field(default=None)
+    tool_call: ToolCall | None = Field(default=None, description='Set while the run is `waiting_for_tool`.')
+    tool_timeout_s: int | None = Field(default=None)
+    tools: list[dict[str, Any]] | None = Field(default=None)
     usage: Usage | None = Field(default=None)
     viewer_url: str | None = Field(default=None, description="Short-lived signed link to the run's page (prompt, result, steps with screenshots, network log, usage, errors) for a browser: no API key needed, good for this run only until its expiry (OPENHELM_VIEWER_URL_TTL_S).")
     webhook_url: str | None = Field(default=None)
@@ -465,6 +474,7 @@ class RunStatus(str, Enum):
     STARTING = 'starting'
     RUNNING = 'running'
     NEEDS_INPUT = 'needs_input'
+    WAITING_FOR_TOOL = 'waiting_for_tool'
     SUCCEEDED = 'succeeded'
     FAILED = 'failed'
     CANCELLED = 'cancelled'
@@ -484,6 +494,35 @@ class StepRecord(_Model):
     started_at: datetime | None = Field(default=None)
     title: str | None = Field(default=None)
     url: str | None = Field(default=None)
+
+
+class ToolCall(_Model):
+    """A call of one of the run's own tools, waiting for its result."""
+
+    arguments: dict[str, Any]
+    called_at: datetime
+    expires_at: datetime = Field(description='Past this the agent gets a timeout error as the result.')
+    id: str = Field(description='Pass as `call_id` with the result.')
+    name: str
+
+
+class ToolCallBody(_Model):
+    arguments: dict[str, Any] | None = Field(default=None)
+    name: str
+
+
+class ToolDefinition(_Model):
+    """A tool the caller runs: the agent may call it; the run waits for `POST /v1/runs/{id}/tool-results`."""
+
+    description: str = Field(description='What it does, for the model.')
+    name: str = Field(description="Not one of the agent's own tools.")
+    parameters: dict[str, Any] | None = Field(default=None, description='JSON Schema of the arguments (an object schema).')
+
+
+class ToolResult(_Model):
+    call_id: str
+    error: str | None = Field(default=None, description='Why the tool failed; the agent sees it.')
+    output: Any | None = Field(default=None, description="The tool's output (JSON, at most 32 KiB); or give `error`.")
 
 
 class UpdateJobRequest(_Model):
@@ -591,7 +630,7 @@ class WebhookEndpoint(_Model):
 
     created_at: datetime
     description: str | None = Field(default=None)
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input']]
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']]
     id: str = Field(description='Endpoint id (whk_...).')
     object: str = Field(default='webhook_endpoint')
     url: str
@@ -648,6 +687,10 @@ RunBundle.model_rebuild()
 RunError.model_rebuild()
 RunList.model_rebuild()
 StepRecord.model_rebuild()
+ToolCall.model_rebuild()
+ToolCallBody.model_rebuild()
+ToolDefinition.model_rebuild()
+ToolResult.model_rebuild()
 UpdateJobRequest.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()

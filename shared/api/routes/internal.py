@@ -17,7 +17,7 @@ from shared import callbacks, tokens
 from shared.api.deps import event, header, query, services
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
-from shared.runs import human_input
+from shared.runs import custom_tools, human_input
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
@@ -81,6 +81,38 @@ def input_answer(run_id: str) -> dict[str, Any]:
         if answer["status"] != "waiting" or svc.clock.monotonic() + INPUT_POLL_S > until:
             return answer
         svc.clock.sleep(INPUT_POLL_S)
+
+
+class ToolCallBody(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/internal/runs/<run_id>/tool-call", include_in_schema=False)
+def tool_call(run_id: str, body: ToolCallBody) -> dict[str, Any]:
+    claims = _claims(run_id)
+    return custom_tools.call(services(), claims.org_id, run_id, body.name, body.arguments)
+
+
+@router.get("/internal/runs/<run_id>/tool-result", include_in_schema=False)
+def tool_result(run_id: str) -> dict[str, Any]:
+    """A bounded long poll for the tool's result, like the input poll."""
+    claims = _claims(run_id)
+    svc = services()
+    call_id = (query("call_id") or "")[:100]
+    until = svc.clock.monotonic() + _wait_s()
+    while True:
+        result = custom_tools.take_result(svc, claims.org_id, run_id, call_id)
+        if result["status"] != "waiting" or svc.clock.monotonic() + INPUT_POLL_S > until:
+            return result
+        svc.clock.sleep(INPUT_POLL_S)
+
+
+def _wait_s() -> float:
+    try:
+        return min(MAX_INPUT_WAIT_S, max(0.0, float(query("wait") or 0)))
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
 
 
 @router.post("/internal/e2b/events", include_in_schema=False)
