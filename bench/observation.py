@@ -9,6 +9,11 @@ observation), refs on actionable elements against refs on the rest, and the ms t
 
     .venv/bin/python bench/observation.py [--launches 5] [--set-only]
 
+The same page set side by side with browser-use's serializer (tokens, facts, actionable elements, ms;
+browser-use installed once into a separate venv under .bench-envs/, never into the project's):
+
+    .venv/bin/python bench/browser_use_compare.py [--version 0.13.14] [--dump DIR]
+
 Runs the agent package in this process (no sandbox): the figures are the browser's own.
 """
 
@@ -76,7 +81,7 @@ FACTS: dict[str, tuple[list[str], int]] = {
         ],
         85,
     ),
-    "js.html": ([r"Rendered item 12: 84 units", r"Rendered item 1: 7 units", r"Total: 546 units"], 12),
+    "js.html": ([r"Rendered item 12:\s+84 units", r"Rendered item 1:\s+7 units", r"Total: 546 units"], 12),
     "frames.html": ([r"order #8812 shipped", r"member since 2019", r"Track parcel", r"Edit profile"], 8),
 }
 _ROLES = "link|button|textbox|searchbox|combobox|checkbox|radio|switch|tab|menuitem|option|slider|spinbutton|listbox"
