@@ -20,7 +20,6 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from shared.billing import budget
@@ -116,8 +115,9 @@ def call_timeout(svc: Services, run: RunRecord, time_left_s: float | None) -> tu
     configured timeout) is what bounds it. RunDeadlineExceeded once the deadline has passed."""
     limit, by_deadline = svc.settings.llm_timeout_s, False
     if run.started_at:
-        deadline = run.started_at + timedelta(seconds=run.max_duration_s)
-        remaining = (deadline - svc.clock.now()).total_seconds()
+        now = svc.clock.now()
+        deadline = run.deadline(now) or run.started_at  # waits for answers do not count
+        remaining = (deadline - now).total_seconds()
         if remaining <= 0:
             raise RunDeadlineExceeded(
                 f"the run's max_duration_s ({run.max_duration_s} s) has passed", headers=dict(NO_RETRY)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.logging import get_logger
+from shared.models.common import RunStatus
 from shared.models.run_record import RunningRun, RunRecord
 from shared.orchestration.cleanup import cleanup
 from shared.services import Services
@@ -46,8 +47,10 @@ def reap(svc: Services) -> ReapReport:
         started = run.started_at or now
         deadline = started + timedelta(seconds=run.max_duration_s + svc.settings.sandbox_grace_s)
         if now > deadline:
-            _end(svc, run, "AGENT_TIMEOUT", "the run overran its deadline")
-            report.timed_out.append(run.id)
+            code = _overdue(svc, run, now)
+            if code:
+                _end(svc, run, code, "the run overran its deadline" if code == "AGENT_TIMEOUT" else _INPUT_CAUSE)
+                report.timed_out.append(run.id)
         elif run.sandbox_id not in alive and (now - started).total_seconds() >= svc.settings.reaper_start_grace_s:
             _record_last_sign_of_life(svc, run, started)
             _end(svc, run, "AGENT_CRASHED", "the sandbox exited without reporting a result")
@@ -60,6 +63,23 @@ def reap(svc: Services) -> ReapReport:
     if report.crashed or report.timed_out or report.killed:
         log.warning("reaped", crashed=report.crashed, timed_out=report.timed_out, killed=report.killed)
     return report
+
+
+_INPUT_CAUSE = "no answer to the run's question came by its input deadline"
+
+
+def _overdue(svc: Services, run: RunningRun, now: datetime) -> str | None:
+    """Why a run past started_at + max_duration_s (+ grace) ends, or None: time spent waiting for
+    answers does not count (shared/runs/human_input.py), an input deadline past its grace does."""
+    full = svc.runs.get(run.org_id, run.id, consistent=True)
+    if full is None or not full.paused_total_s(now):
+        return "AGENT_TIMEOUT"
+    grace = timedelta(seconds=svc.settings.sandbox_grace_s)
+    expires = (full.input_request or {}).get("expires_at")
+    if full.status == RunStatus.needs_input and expires and now > datetime.fromisoformat(expires) + grace:
+        return "INPUT_TIMEOUT"
+    end = full.deadline(now)
+    return "AGENT_TIMEOUT" if end is not None and now > end + grace else None
 
 
 def _done_with(svc: Services, run: RunRecord | None, now: datetime) -> bool:

@@ -79,3 +79,7 @@ def event() -> dict[str, Any]:
 
 def header(name: str) -> str | None:
     return (event().get("headers") or {}).get(name.lower())
+
+
+def query(name: str) -> str | None:
+    return (event().get("queryStringParameters") or {}).get(name)

@@ -56,7 +56,7 @@ def sandbox_ms(run: RunRecord, now: datetime) -> int:
     if started is None:
         return 0
     end = run.finished_at or now
-    return max(0, round((end - started).total_seconds() * 1000))
+    return max(0, round(((end - started).total_seconds() - run.paused_total_s(end)) * 1000))
 
 
 def _counter(run: RunRecord, name: str) -> int:

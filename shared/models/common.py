@@ -18,6 +18,7 @@ class RunStatus(StrEnum):
     starting = "starting"
     running = "running"
     needs_input = "needs_input"
+    waiting_for_tool = "waiting_for_tool"
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"

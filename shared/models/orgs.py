@@ -25,6 +25,7 @@ class OrgLimits(Model):
         10_000_000, ge=1, description="Most one run may cost, in micro-dollars; also a run's default max_cost_usd."
     )
     max_concurrent_runs: int = Field(5, ge=1)
+    max_input_timeout_s: int = Field(900, ge=10, le=3600, description="Longest a run may wait for one answer.")
     rate_per_minute: int = Field(120, ge=1, description="Run creations per minute (token bucket refill).")
     rate_burst: int = Field(30, ge=1, description="Token bucket size.")
 

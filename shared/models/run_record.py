@@ -10,7 +10,7 @@ A record read from an item and dumped with ``exclude_unset=True`` gives that ite
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, PlainSerializer, PrivateAttr
@@ -80,6 +80,18 @@ class RunRecord(Model):
     files: list[dict[str, Any]] | None = None  # the downloads kept, each with its evidence `path`
     profile_id: str | None = None
     persist_profile: bool = False
+    human_input: bool = False
+    input_timeout_s: int | None = None
+    # Time spent waiting for answers (shared/runs/human_input.py): it does not count against
+    # max_duration_s nor bill sandbox time. paused_since: the current wait's start.
+    paused_s: float = 0.0
+    paused_since: IsoTime | None = None
+    input_sealed: dict[str, str] | None = None  # {request_id, sealed}: the answer, encrypted, until fetched
+    answered_requests: list[str] = []
+    tools: list[dict[str, Any]] | None = None
+    tool_timeout_s: int | None = None
+    tool_call: dict[str, Any] | None = None  # the call waiting in waiting_for_tool
+    tool_result: dict[str, Any] | None = None  # {call_id, output | error} until the agent takes it
     # Internal: never in the envelope.
     secrets_sealed: str | None = None  # KMS ciphertext of the secrets (shared/secrets.py); gone at the end
     input_files: list[dict[str, Any]] | None = None  # {id, name, size, content_type} of the file_ids
@@ -115,6 +127,18 @@ class RunRecord(Model):
     @property
     def llm_calls(self) -> int:
         return self.usage_llm_calls or 0
+
+    def paused_total_s(self, now: datetime) -> float:
+        """Seconds spent waiting for answers up to ``now`` (a wait still going on included)."""
+        current = (now - self.paused_since).total_seconds() if self.paused_since else 0.0
+        return self.paused_s + max(0.0, current)
+
+    def deadline(self, now: datetime) -> datetime | None:
+        """When max_duration_s runs out, the time spent waiting for answers not counted (a wait still
+        going on counts up to ``now``); None before the run started."""
+        if self.started_at is None:
+            return None
+        return self.started_at + timedelta(seconds=self.max_duration_s + self.paused_total_s(now))
 
     @property
     def error_code(self) -> str | None:

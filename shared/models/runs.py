@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Model, Name, RunStatus, WebUrl
@@ -156,6 +156,47 @@ class ReplayStep(ApiModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+# The agent's own tools: a custom tool may not take one of these names.
+BUILTIN_TOOLS = frozenset(
+    {"navigate", "click", "type", "select", "scroll", "go_back", "wait", "extract", "done", "ask_human", "upload_file"}
+)
+MAX_TOOLS = 16
+
+
+class ToolDefinition(ApiModel):
+    """A tool the caller runs: the agent may call it; the run waits for `POST /v1/runs/{id}/tool-results`."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="Not one of the agent's own tools.")
+    description: str = Field(min_length=1, max_length=1000, description="What it does, for the model.")
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments (an object schema).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_builtin(cls, name: str) -> str:
+        if name in BUILTIN_TOOLS:
+            raise PydanticCustomError("tool_name_taken", "the agent has its own tool of this name")
+        return name
+
+    @field_validator("parameters")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        from jsonschema import SchemaError  # lazy: only runs that define tools need it
+        from jsonschema.validators import validator_for
+
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as exc:
+            raise PydanticCustomError(
+                "tool_parameters_invalid", "not a valid JSON Schema: {why}", {"why": exc.message}
+            ) from exc
+        if schema.get("type", "object") != "object":
+            raise PydanticCustomError("tool_parameters_invalid", "parameters must describe an object")
+        return schema
+
+
 class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
     prompt: str = Field(
         min_length=3,
@@ -174,6 +215,42 @@ class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileO
         description="Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and "
         "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
     )
+
+    human_input: bool = Field(
+        False,
+        description="Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a "
+        "choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for "
+        "one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.",
+    )
+    input_timeout_s: int | None = Field(
+        None,
+        ge=10,
+        le=3600,
+        description="How long one question may wait for its answer (default 300 s, at most the org's limit); "
+        "past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.",
+    )
+
+    tools: list[ToolDefinition] | None = Field(
+        None,
+        max_length=MAX_TOOLS,
+        description="Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; "
+        "answer with `POST /v1/runs/{id}/tool-results`.",
+    )
+    tool_timeout_s: int | None = Field(
+        None,
+        ge=5,
+        le=900,
+        description="How long one tool call waits for its result (default 120 s); past it the agent gets a "
+        "timeout error as the result and carries on. Waiting does not count against `max_duration_s`.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, tools: list[ToolDefinition] | None) -> list[ToolDefinition] | None:
+        names = [t.name for t in tools or []]
+        if len(set(names)) != len(names):
+            raise PydanticCustomError("tool_name_taken", "tool names must be unique")
+        return tools
 
     @field_validator("replay_steps")
     @classmethod
@@ -327,6 +404,56 @@ class Run(Model):
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None
     error: RunError | None = None
+    human_input: bool = False
+    input_timeout_s: int | None = None
+    input_request: InputRequest | None = Field(None, description="Set while the run is `needs_input`.")
+    tools: list[dict[str, Any]] | None = None
+    tool_timeout_s: int | None = None
+    tool_call: ToolCall | None = Field(None, description="Set while the run is `waiting_for_tool`.")
+
+
+class InputRequest(Model):
+    """What a run in `needs_input` asks (`POST /v1/runs/{id}/input` answers it)."""
+
+    id: str = Field(description="Pass as `request_id` with the answer.")
+    question: str
+    schema_: dict[str, Any] | None = Field(
+        None, alias="schema", serialization_alias="schema", description="JSON Schema the answer must match."
+    )
+    asked_at: datetime
+    expires_at: datetime = Field(description="Past this the run fails `INPUT_TIMEOUT`.")
+
+    model_config = {"defer_build": True, "populate_by_name": True}
+
+
+class ToolCall(Model):
+    """A call of one of the run's own tools, waiting for its result."""
+
+    id: str = Field(description="Pass as `call_id` with the result.")
+    name: str
+    arguments: dict[str, Any]
+    called_at: datetime
+    expires_at: datetime = Field(description="Past this the agent gets a timeout error as the result.")
+
+
+MAX_TOOL_OUTPUT_BYTES = 32_768
+
+
+class ToolResult(ApiModel):
+    call_id: str = Field(min_length=1, max_length=100)
+    output: Any = Field(None, description="The tool's output (JSON, at most 32 KiB); or give `error`.")
+    error: str | None = Field(None, max_length=2000, description="Why the tool failed; the agent sees it.")
+
+    @model_validator(mode="after")
+    def _one(self) -> ToolResult:
+        if (self.output is None) == (self.error is None):
+            raise PydanticCustomError("tool_result_invalid", "give exactly one of output and error")
+        return self
+
+
+class InputAnswer(ApiModel):
+    request_id: str = Field(min_length=1, max_length=100)
+    answer: Any = Field(description="Validated against the request's `schema`; a secret: never stored in clear.")
 
 
 class RunList(Model):

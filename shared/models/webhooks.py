@@ -9,8 +9,10 @@ from pydantic import BeforeValidator, Field, HttpUrl, UrlConstraints
 
 from shared.models.common import ApiModel, Model, url_without_controls
 
-EventType = Literal["run.succeeded", "run.failed", "run.cancelled"]
-EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
+EventType = Literal["run.succeeded", "run.failed", "run.cancelled", "run.needs_input", "run.tool_call"]
+EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled", "run.needs_input", "run.tool_call")
+# What an endpoint receives when it names none (run.needs_input is asked for by name).
+DEFAULT_EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
 MAX_URL_LENGTH = 2048
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.runs import ConcurrencyLimited
 from shared.models.common import RunStatus
+from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import admit as admit_run
 from shared.runs.lifecycle import fail_run
 from shared.services import Services
@@ -25,7 +26,7 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run.status.is_terminal:
         return _answer(False, True)
-    timeout = run.max_duration_s + svc.settings.sandbox_grace_s
+    timeout = run.max_duration_s + svc.settings.sandbox_grace_s + wait_allowance_s(run)
     if run.status != RunStatus.queued:  # a retried Admit after it already succeeded
         return _answer(True, False, timeout)
     org = svc.orgs.get(org_id)

@@ -3,7 +3,6 @@ error names are documented in shared/errors.py, mapped to codes in shared/orches
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from shared.billing import budget
@@ -43,7 +42,9 @@ def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | Non
 
 def _before_deadline(svc: Services, run: RunRecord) -> bool:
     assert run.started_at is not None
-    return svc.clock.now() < run.started_at + timedelta(seconds=run.max_duration_s)
+    now = svc.clock.now()
+    deadline = run.deadline(now)  # waits for answers do not count
+    return deadline is not None and now < deadline
 
 
 def _message(code: str, err_type: str, cause: str) -> str:
@@ -53,6 +54,7 @@ def _message(code: str, err_type: str, cause: str) -> str:
         "BUDGET_EXCEEDED": "the run reached its max_cost_usd",
         "AGENT_CRASHED": "the agent stopped without reporting a result",
         "CANCELLED": "cancelled by request",
+        "INPUT_TIMEOUT": "no answer to the run's question came by its input deadline",
     }
     text = known.get(code, err_type)
     if cause and code != "CANCELLED":

@@ -22,7 +22,15 @@ from shared.services import Services
 
 log = get_logger(__name__)
 AGENT_CODES = frozenset(
-    {"AGENT_MAX_STEPS", "AGENT_TIMEOUT", "LLM_ERROR", "BUDGET_EXCEEDED", "SCHEMA_UNSATISFIED", "AGENT_CRASHED"}
+    {
+        "AGENT_MAX_STEPS",
+        "AGENT_TIMEOUT",
+        "LLM_ERROR",
+        "BUDGET_EXCEEDED",
+        "SCHEMA_UNSATISFIED",
+        "AGENT_CRASHED",
+        "INPUT_TIMEOUT",
+    }
 )
 
 
@@ -40,7 +48,8 @@ def usage_of(svc: Services, run: RunRecord) -> dict[str, Any]:
     seconds = 0.0
     if run.started_at:
         end = run.sandbox_ended_at or svc.clock.now()
-        seconds = max(0.0, (end - run.started_at).total_seconds())
+        # Time spent waiting for a person's answer is not the agent's (shared/runs/human_input.py).
+        seconds = max(0.0, (end - run.started_at).total_seconds() - run.paused_total_s(end))
     return Usage(
         input_tokens=run.input_tokens,
         output_tokens=run.output_tokens,

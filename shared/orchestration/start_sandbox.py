@@ -17,6 +17,7 @@ from shared.logging import get_logger, secret_values
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
+from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
 from shared.services import Services
@@ -41,6 +42,9 @@ def run_spec(run: RunRecord, deadline_at: float | None = None) -> dict[str, Any]
         "blocked_domains": run.blocked_domains,
         "replay": {"steps": run.replay} if run.replay else None,
         "persist_profile": run.persist_profile,
+        "human_input": run.human_input,
+        "tools": run.tools or [],
+        "tool_timeout_s": run.tool_timeout_s,
     }
 
 
@@ -57,7 +61,9 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
     except ConditionalCheckFailed as exc:
         raise RunCancelled(f"run {run_id} is no longer starting") from exc
 
-    lifetime = run.max_duration_s + svc.settings.sandbox_grace_s
+    # A run that may wait for answers lives that much longer; its own deadline (max_duration_s with
+    # the waits not counted) is what the agent, the gateway and the reaper enforce.
+    lifetime = run.max_duration_s + svc.settings.sandbox_grace_s + wait_allowance_s(run)
     now_s = int(svc.clock.now().timestamp())
     token = tokens.mint(svc.settings.token_secret(), run_id, org_id, expires_at=now_s + lifetime + 300)
     # The run's secrets in clear exist from here until the provider has written them into the sandbox.

@@ -33,15 +33,16 @@ _S = RunStatus
 TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
     _S.queued: frozenset({_S.starting, _S.succeeded, _S.failed, _S.cancelled}),
     _S.starting: frozenset({_S.running, _S.succeeded, _S.failed, _S.cancelled}),
-    _S.running: frozenset({_S.succeeded, _S.failed, _S.cancelled}),
-    _S.needs_input: frozenset({_S.succeeded, _S.failed, _S.cancelled}),
+    _S.running: frozenset({_S.needs_input, _S.waiting_for_tool, _S.succeeded, _S.failed, _S.cancelled}),
+    _S.needs_input: frozenset({_S.running, _S.succeeded, _S.failed, _S.cancelled}),
+    _S.waiting_for_tool: frozenset({_S.running, _S.succeeded, _S.failed, _S.cancelled}),
     _S.succeeded: frozenset(),
     _S.failed: frozenset(),
     _S.cancelled: frozenset(),
 }
 # Statuses in which a run holds one of its org's concurrent-run slots (acquired on the way in,
 # released on the way out, in the same transaction as the status change).
-HOLDS_SLOT = frozenset({_S.starting, _S.running, _S.needs_input})
+HOLDS_SLOT = frozenset({_S.starting, _S.running, _S.needs_input, _S.waiting_for_tool})
 
 _FINISHED_EVENT = {
     RunStatus.succeeded: "Run Succeeded",

@@ -42,6 +42,8 @@ from shared.webhooks.ssrf import check_webhook_url
 log = get_logger(__name__)
 _LIMIT_FIELDS = ("max_duration_s", "max_steps", "max_input_tokens", "max_output_tokens")
 MAX_RENDERED_PROMPT = 20_000
+DEFAULT_INPUT_TIMEOUT_S = 300
+DEFAULT_TOOL_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,16 @@ def _resolve_limits(org: Org, req: CreateRunRequest) -> dict[str, int]:
         if asked is not None and asked > cap:
             over.append({"loc": [name], "msg": f"at most {cap} for this org", "limit": cap, "requested": asked})
         limits[name] = asked if asked is not None else cap
+    cap = org.limits.max_input_timeout_s
+    if req.input_timeout_s is not None and req.input_timeout_s > cap:
+        over.append(
+            {
+                "loc": ["input_timeout_s"],
+                "msg": f"at most {cap} for this org",
+                "limit": cap,
+                "requested": req.input_timeout_s,
+            }
+        )
     if over:
         raise Unprocessable(
             f"{', '.join(o['loc'][0] for o in over)} above the org's limits",
@@ -203,6 +215,12 @@ def _create_run(
         created_at=svc.clock.now(),
         max_cost_micros=cap,
         max_cost_usd=billing.usd(cap),
+        human_input=req.human_input,
+        tools=[t.model_dump() for t in req.tools] if req.tools else None,
+        tool_timeout_s=(req.tool_timeout_s or DEFAULT_TOOL_TIMEOUT_S) if req.tools else None,
+        input_timeout_s=(req.input_timeout_s or min(DEFAULT_INPUT_TIMEOUT_S, org.limits.max_input_timeout_s))
+        if req.human_input
+        else None,
         **limits,
     )
     internal: dict[str, Any] = {"deadline_by_cost": True} if by_cost else {}

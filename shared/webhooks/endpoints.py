@@ -5,7 +5,13 @@ from __future__ import annotations
 from shared.db.webhooks import EndpointLimitReached
 from shared.errors import Conflict, NotFound
 from shared.ids import is_id
-from shared.models.webhooks import EVENT_TYPES, CreateWebhookRequest, WebhookEndpoint, WebhookEndpointList
+from shared.models.webhooks import (
+    DEFAULT_EVENT_TYPES,
+    EVENT_TYPES,
+    CreateWebhookRequest,
+    WebhookEndpoint,
+    WebhookEndpointList,
+)
 from shared.services import Services
 from shared.webhooks.ssrf import Resolver, UrlPolicy, check_url
 
@@ -17,7 +23,7 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     url = str(req.url)
     check_url(url, UrlPolicy.from_settings(svc.settings), resolver=resolver)
-    wanted = set(req.event_types or EVENT_TYPES)
+    wanted = set(req.event_types or DEFAULT_EVENT_TYPES)
     endpoint = WebhookEndpoint(
         id=svc.ids.new("whk"),
         url=url,

@@ -87,8 +87,14 @@ def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(sv
         "max_input_tokens": 100_000,
         "max_output_tokens": 10_000,
         "created_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
-        # no code writes this status yet: the human-input work will; the chat layer reads the question here
-        "input_request": {"question": "Which of the two accounts should I use?"},
+        # as shared/runs/human_input.py writes it; the chat layer reads the question
+        "input_request": {
+            "id": "inp_01M8TEAAAAAAAAAAAAAAAAAAAA",
+            "question": "Which of the two accounts should I use?",
+            "schema": None,
+            "asked_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
+            "expires_at": datetime(2026, 12, 1, 0, 5, tzinfo=UTC).isoformat(),
+        },
     }
     svc.runs.create(RunRecord(org_id=org_id, **item))
     outcomes = list(watch.watch(svc, org_id, item["id"], deadline=svc.clock.monotonic() + 60))

@@ -41,3 +41,19 @@ def test_a_move_the_table_does_not_allow_is_refused_before_any_write(frm: list[R
     # No Services at all: the refusal comes before anything is read or written.
     with pytest.raises(TransitionNotAllowed):
         move(cast(Services, None), "org_x", "run_x", frm=frm, to=to)
+
+
+@pytest.mark.parametrize("waiting", [RunStatus.needs_input, RunStatus.waiting_for_tool])
+def test_a_waiting_run_goes_back_to_running_keeps_its_slot_and_can_end(waiting: RunStatus) -> None:
+    assert waiting in TRANSITIONS[RunStatus.running]
+    assert RunStatus.running in TRANSITIONS[waiting]
+    assert waiting in HOLDS_SLOT  # the slot is kept while the run waits: no re-admission on the answer
+    assert TRANSITIONS[waiting] >= TERMINAL_STATUSES
+    assert sources(waiting) == [RunStatus.running]  # only a running agent asks
+
+
+def test_a_waiting_run_cannot_jump_to_the_other_wait() -> None:
+    assert RunStatus.waiting_for_tool not in TRANSITIONS[RunStatus.needs_input]
+    assert RunStatus.needs_input not in TRANSITIONS[RunStatus.waiting_for_tool]
+    with pytest.raises(TransitionNotAllowed):
+        move(cast(Services, None), "org_x", "run_x", frm=[RunStatus.needs_input], to=RunStatus.waiting_for_tool)

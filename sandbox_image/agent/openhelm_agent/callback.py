@@ -51,6 +51,33 @@ def post_json(url: str, token: str, payload: dict[str, Any], timeout: float) -> 
         return int(exc.code)
 
 
+def request_json(
+    url: str, token: str, payload: dict[str, Any] | None, timeout: float
+) -> tuple[int, dict[str, Any] | None]:
+    """POST ``payload`` (GET when None) with the Bearer token; (HTTP status, decoded JSON body or None)."""
+    request = urllib.request.Request(
+        url,
+        data=None if payload is None else json.dumps(payload, default=str).encode("utf-8"),
+        method="GET" if payload is None else "POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), None
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return status, body if isinstance(body, dict) else None
+
+
+class InputUnavailable(Exception):
+    """The question could not be asked, or the run stopped while it waited (cancelled)."""
+
+
 class ControlPlaneClient:
     """Progress posts go through one background thread so a slow control plane never slows a step."""
 
@@ -67,6 +94,7 @@ class ControlPlaneClient:
         base = control_url.rstrip("/")
         self._progress_url = f"{base}/internal/runs/{quote(run_id, safe='')}/progress"
         self._complete_url = f"{base}/internal/runs/{quote(run_id, safe='')}/complete"
+        self._input_url = f"{base}/internal/runs/{quote(run_id, safe='')}/input"
         self._token = token
         self._progress_timeout = progress_timeout_s
         self._complete_timeout = complete_timeout_s
@@ -93,6 +121,62 @@ class ControlPlaneClient:
             self._queue.put_nowait({"step": step, "url": url[:MAX_PROGRESS_URL], "action": action[:40]})
         except queue.Full:
             log.info("progress dropped", extra={"step": step})
+
+    def ask(self, question: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """Put the question to the caller (the run goes to needs_input); the input request
+        {id, expires_at, ...}. InputUnavailable if the control plane refuses it."""
+        status, body = request_json(
+            self._input_url + "-request", self._token, {"question": question, "schema": schema}, self._complete_timeout
+        )
+        if status >= 300 or body is None or "id" not in body:
+            raise InputUnavailable(f"the question was refused (HTTP {status})")
+        return body
+
+    def wait_answer(self, request_id: str, *, poll_s: int = 20, give_up_after_s: float = 4000) -> dict[str, Any]:
+        """Long-poll (bounded polls of ``poll_s``) until the answer or the input deadline:
+        {"status": "answered", "answer": ..., "paused_s"} or {"status": "expired", "paused_s"}.
+        The answer is a secret: never logged here. A push from the sandbox provider can replace
+        this poll later (the control plane hands answers over in one place)."""
+        url = f"{self._input_url}?request_id={quote(request_id, safe='')}&wait={poll_s}"
+        return self._poll(url, poll_s, give_up_after_s)
+
+    def _poll(self, url: str, poll_s: int, give_up_after_s: float) -> dict[str, Any]:
+        give_up = time.monotonic() + give_up_after_s
+        delay = 0.5
+        while time.monotonic() < give_up:
+            try:
+                status, body = request_json(url, self._token, None, poll_s + 8)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                log.info("input poll failed", extra={"error": type(exc).__name__})
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+                continue
+            if status == 409 or status == 404:
+                raise InputUnavailable("the run stopped while it waited for input")
+            if status < 300 and body and body.get("status") in ("answered", "expired"):
+                return body
+            if status >= 300:
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+        return {"status": "expired"}
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Hand a custom tool call to the caller (the run goes to waiting_for_tool); the call {id, ...}.
+        InputUnavailable if the control plane refuses it."""
+        status, body = request_json(
+            self._input_url.rsplit("/", 1)[0] + "/tool-call",
+            self._token,
+            {"name": name, "arguments": arguments},
+            self._complete_timeout,
+        )
+        if status >= 300 or body is None or "id" not in body:
+            raise InputUnavailable(f"the tool call was refused (HTTP {status})")
+        return body
+
+    def wait_tool_result(self, call_id: str, *, poll_s: int = 20, give_up_after_s: float = 1000) -> dict[str, Any]:
+        """Long-poll for the tool's result, like :meth:`wait_answer`."""
+        url = f"{self._input_url.rsplit('/', 1)[0]}/tool-result?call_id={quote(call_id, safe='')}&wait={poll_s}"
+        return self._poll(url, poll_s, give_up_after_s)
 
     def close(self, wait_s: float = 3.0) -> None:
         """Stop the progress thread, letting queued posts go out for at most ``wait_s`` seconds."""

@@ -34,6 +34,11 @@ class Deadline:
                 self.at = by_wall
         self.at -= min(reserve_s, seconds / 10)
 
+    def extend(self, seconds: float) -> None:
+        """Push the deadline back: time spent waiting for a person does not count."""
+        if seconds > 0:
+            self.at += seconds
+
     def remaining(self) -> float:
         return self.at - time.monotonic()
 

@@ -86,6 +86,26 @@ class EvidenceWriter:
         self.downloads_kept = 0
         self._lock = threading.Lock()
         self.steps_written = 0
+        # Answers a person gave (secrets): value -> "[redacted:<request id>]", scrubbed from every file.
+        self.redactions: dict[str, str] = {}
+
+    def redact(self, value: str, request_id: str) -> None:
+        if value:
+            self.redactions[value] = f"[redacted:{request_id}]"
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every answer replaced by its request id (strings, lists, dicts)."""
+        if not self.redactions:
+            return value
+        if isinstance(value, str):
+            for secret, label in self.redactions.items():
+                value = value.replace(secret, label)
+            return value
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        return value
 
     def screenshot_relpath(self, index: int) -> str:
         return f"screenshots/step-{index:04d}.png"
@@ -96,7 +116,7 @@ class EvidenceWriter:
     def _append(self, name: str, line: dict[str, Any]) -> None:
         if self.masker is not None:
             line = self.masker.mask_data(line)
-        data = json.dumps(line, ensure_ascii=False, default=str) + "\n"
+        data = json.dumps(self.scrub(line), ensure_ascii=False, default=str) + "\n"
         with self._lock, open(self.out_dir / name, "a", encoding="utf-8") as fh:
             fh.write(data)
 
@@ -152,6 +172,6 @@ class EvidenceWriter:
         data = result.model_dump()
         if self.masker is not None:
             data = self.masker.mask_data(data)
-        tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.write_text(json.dumps(self.scrub(data), ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, path)
         return path

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from openhelm_agent.browser import BROWSER_GONE, BrowserSession, page_url, safe_title, short_error
-from openhelm_agent.callback import ControlPlaneClient
+from openhelm_agent.callback import ControlPlaneClient, InputUnavailable
 from openhelm_agent.clock import Deadline
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.errors import AgentFailure, ErrorCode
@@ -23,13 +24,24 @@ from openhelm_agent.prompt import (
 )
 from openhelm_agent.secrets import SecretBook
 from openhelm_agent.spec import RunSpec
-from openhelm_agent.tools import DoneArgs, ExtractArgs, ToolArgsError, ToolExecutor, ToolOutcome, parse_args, tool_specs
+from openhelm_agent.tools import (
+    ASK_HUMAN,
+    AskHumanArgs,
+    DoneArgs,
+    ExtractArgs,
+    ToolArgsError,
+    ToolExecutor,
+    ToolOutcome,
+    parse_args,
+    tool_specs,
+)
 from openhelm_agent.validation import check_result
 
 if TYPE_CHECKING:
     from openhelm_agent.options import AgentOptions
 
 log = get_logger("openhelm_agent.loop")
+MAX_ASKS = 3  # the control plane gives the sandbox this many input timeouts of extra lifetime
 
 _NUDGE_TOOL = "Reply with a tool call: an action, or done(result, confidence, summary) if you have the answer."
 _LAST_TURN = (
@@ -72,6 +84,8 @@ class AgentRun:
         # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
         # replays): step records name it so the control plane can show that call's tokens and cost.
         self.llm_call: int | None = None
+        self.asks = 0
+        self.paused_s = 0.0  # the control plane's count of time waited for answers
 
     # -- limits -------------------------------------------------------------------------------
     def crash_failure(self) -> AgentFailure | None:
@@ -224,6 +238,84 @@ class AgentRun:
         )
         return self.observation
 
+    def _custom_tool(self, name: str, arguments: str) -> str:
+        """Hand a call of one of the caller's tools over, wait for its result (the wait is paused
+        time) and return it for the model; a timeout is an error result, not the run's end."""
+        started_at, t0 = now_iso(), time.monotonic()
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            error = f"arguments of {name} are not valid JSON: {exc}"
+            self._record(name, {"raw": arguments[:500]}, error, started_at, t0)
+            return f"Error: {error}"
+        if not isinstance(args, dict):
+            args = {"value": args}
+        assert self.callback is not None
+        try:
+            tool_call = self.callback.call_tool(name, args)
+            reply = self.callback.wait_tool_result(tool_call["id"])
+        except InputUnavailable as exc:
+            self._record(name, args, str(exc), started_at, t0)
+            return f"Error: {exc}"
+        paused = float(reply.get("paused_s") or 0.0)
+        self.deadline.extend(paused - self.paused_s)
+        self.paused_s = max(self.paused_s, paused)
+        recorded = {"call_id": tool_call["id"], "arguments": args}
+        if reply.get("status") != "answered":
+            error = f"{name} did not answer in time (tool_timeout_s); go on without it"
+        elif reply.get("error"):
+            error = f"{name} failed: {str(reply['error'])[:2000]}"
+        else:
+            error = None
+        output = None if error else reply.get("output")
+        recorded["output"] = output
+        self._record(name, recorded, error, started_at, t0)
+        if error:
+            return f"Error: {error}"
+        return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+
+    def _ask_human(self, arguments: str | dict[str, Any] | None) -> str:
+        """Ask the person, wait (the deadline moves by the time waited) and return the answer as the
+        tool's result. The answer is a secret: it is redacted from every evidence file by the
+        request's id, and never logged. No answer by the input deadline ends the run INPUT_TIMEOUT."""
+        started_at, t0 = now_iso(), time.monotonic()
+        try:
+            if not self.spec.human_input or self.callback is None:
+                raise ToolArgsError(f"unknown tool {ASK_HUMAN!r}: this run cannot ask for input")
+            args = parse_args(ASK_HUMAN, arguments)
+            assert isinstance(args, AskHumanArgs)
+        except ToolArgsError as exc:
+            self._record(ASK_HUMAN, {"raw": str(arguments)[:500]}, str(exc), started_at, t0)
+            return f"Error: {exc}"
+        recorded: dict[str, Any] = {"question": args.question, "fields": args.fields}
+        if self.asks >= MAX_ASKS:
+            error = f"at most {MAX_ASKS} questions per run; go on without it or call done"
+            self._record(ASK_HUMAN, recorded, error, started_at, t0)
+            return f"Error: {error}"
+        self.asks += 1
+        try:
+            request = self.callback.ask(args.question, args.fields)
+        except InputUnavailable as exc:
+            self._record(ASK_HUMAN, recorded, str(exc), started_at, t0)
+            return f"Error: {exc}"
+        recorded["request_id"] = request["id"]
+        try:
+            reply = self.callback.wait_answer(request["id"])
+        except InputUnavailable as exc:
+            raise AgentFailure(ErrorCode.AGENT_CRASHED, str(exc)) from exc
+        paused = float(reply.get("paused_s") or 0.0)
+        self.deadline.extend(paused - self.paused_s)
+        self.paused_s = max(self.paused_s, paused)
+        if reply.get("status") != "answered":
+            self._record(ASK_HUMAN, recorded, "no answer by the input deadline", started_at, t0)
+            raise AgentFailure(ErrorCode.INPUT_TIMEOUT, f"no answer to request {request['id']} by its input deadline")
+        answer = reply.get("answer")
+        for leaf in _strings(answer):
+            self.evidence.redact(leaf, request["id"])
+        self._record(ASK_HUMAN, recorded, None, started_at, t0)
+        text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+        return f"The person answered: {text}"
+
     # -- replay -------------------------------------------------------------------------------
     def run_replay(self) -> RunResult:
         """Perform the recorded steps with no LLM, then finish with the recorded done arguments."""
@@ -269,7 +361,10 @@ class AgentRun:
 
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
-        all_tools = tool_specs(with_files=bool(spec.files))
+        all_tools = tool_specs(
+            spec.human_input, spec.tools if self.callback is not None else [], with_files=bool(spec.files)
+        )
+        custom = {t["name"] for t in spec.tools} if self.callback is not None else set()
         done_only = [t for t in all_tools if t["function"]["name"] == "done"]
         # A URL named in the prompt is opened first when there is no start_url: a small model
         # otherwise answers from memory without ever looking.
@@ -331,6 +426,16 @@ class AgentRun:
                     )
                     stop_reason = "done must be corrected first"
                     continue
+                if call.name == ASK_HUMAN:  # not a browser action: it does not use up a step
+                    text = self._ask_human(call.arguments)
+                    brief = "ask_human: " + ("error" if text.startswith("Error") else "answered")
+                    conversation.add_tool_result(call.id, text, brief, name=as_user)
+                    continue
+                if call.name in custom and budget < spec.max_steps:  # a step, but not a browser action
+                    text = self._custom_tool(call.name, call.arguments)
+                    budget += 1
+                    conversation.add_tool_result(call.id, text, f"{call.name}: {text[:160]}", name=as_user)
+                    continue
                 if budget >= spec.max_steps:
                     stop_reason = "the step limit is reached; call done"
                     conversation.add_tool_result(
@@ -354,3 +459,18 @@ class AgentRun:
             if acted:
                 obs = self._observe()
                 conversation.set_observation(obs.render(self._header()), obs.brief())
+
+
+def _strings(value: Any) -> list[str]:
+    """The string leaves of an answer (what is redacted); numbers count as their text."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -88,6 +88,11 @@ class RunSpec(BaseModel):
     # A browser profile's Playwright storage_state to start from, and whether to write the final one.
     storage_state: dict[str, Any] | None = Field(default=None, repr=False)
     persist_profile: bool = False
+    # Offer ask_human (the run waits in needs_input for the caller's answer).
+    human_input: bool = False
+    # Tools the caller runs ({name, description, parameters}); a call waits for their result.
+    tools: list[dict[str, Any]] = Field(default_factory=list, max_length=16)
+    tool_timeout_s: float | None = None
 
     @field_validator("start_url")
     @classmethod

@@ -80,6 +80,17 @@ class DoneArgs(_Args):
     summary: str = Field(description="One or two sentences: what you found and where.")
 
 
+class AskHumanArgs(_Args):
+    question: str = Field(description="What you need from the person, in one or two sentences.")
+    fields: dict[str, Any] | None = Field(
+        default=None,
+        description='Optional small JSON Schema of the answer, e.g. {"type": "object", "properties": '
+        '{"code": {"type": "string"}}, "required": ["code"]}; without it the answer is one string.',
+    )
+
+
+# Offered only when the run allows it (spec.human_input); loop.py runs it, not the executor.
+ASK_HUMAN = "ask_human"
 TOOLS: dict[str, tuple[type[_Args], str]] = {
     "navigate": (NavigateArgs, "Open a URL in the current tab. Prefer clicking links found on the page."),
     "click": (ClickArgs, "Click the element with this ref (link, button, tab, checkbox ...)."),
@@ -96,6 +107,11 @@ TOOLS: dict[str, tuple[type[_Args], str]] = {
         ExtractArgs,
         "Read the whole current page as text when the snapshot was shortened: the lines matching a "
         "query, or the page part by part. Does not change the page.",
+    ),
+    ASK_HUMAN: (
+        AskHumanArgs,
+        "Ask the person who started the run for something only they have (a one-time code, a login, a "
+        "choice); the run waits for the answer. Use it only when you cannot go on without it.",
     ),
     "done": (
         DoneArgs,
@@ -117,9 +133,19 @@ def _strip_titles(schema: Any) -> Any:
 FILE_TOOLS = frozenset({"upload_file"})
 
 
-def tool_specs(*, with_files: bool = False) -> list[dict[str, Any]]:
-    """The tools in OpenAI chat-completions ``tools`` format (``upload_file`` only ``with_files``)."""
-    return [
+def tool_specs(
+    human_input: bool = False, custom: list[dict[str, Any]] | None = None, *, with_files: bool = False
+) -> list[dict[str, Any]]:
+    """The tools in OpenAI chat-completions ``tools`` format (ask_human only if ``human_input``,
+    ``upload_file`` only ``with_files``), after the caller's own ``custom`` tools."""
+    own = [
+        {
+            "type": "function",
+            "function": {"name": t["name"], "description": t["description"], "parameters": t["parameters"]},
+        }
+        for t in custom or []
+    ]
+    return own + [
         {
             "type": "function",
             "function": {
@@ -129,7 +155,7 @@ def tool_specs(*, with_files: bool = False) -> list[dict[str, Any]]:
             },
         }
         for name, (model, description) in TOOLS.items()
-        if with_files or name not in FILE_TOOLS
+        if (with_files or name not in FILE_TOOLS) and (human_input or name != ASK_HUMAN)
     ]
 
 

@@ -18,6 +18,7 @@ __all__ = [
     'ApiKey',
     'ApiKeyCreated',
     'ApiKeyList',
+    'AskBody',
     'Balance',
     'Confidence',
     'Cookie',
@@ -38,6 +39,8 @@ __all__ = [
     'FileObject',
     'FileUpload',
     'Health',
+    'InputAnswer',
+    'InputRequest',
     'Job',
     'JobList',
     'JobRunRequest',
@@ -65,6 +68,10 @@ __all__ = [
     'StepRecord',
     'StorageItem',
     'StorageState',
+    'ToolCall',
+    'ToolCallBody',
+    'ToolDefinition',
+    'ToolResult',
     'UpdateJobRequest',
     'Usage',
     'UsageRecord',
@@ -117,6 +124,11 @@ class ApiKeyCreated(_Model):
 class ApiKeyList(_Model):
     data: list[ApiKey]
     object: str = Field(default='list')
+
+
+class AskBody(_Model):
+    question: str
+    schema_: dict[str, Any] | None = Field(default=None, alias='schema')
 
 
 class Balance(_Model):
@@ -204,6 +216,8 @@ class CreateRunRequest(_Model):
     allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
     blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
     file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
+    human_input: bool = Field(default=False, description='Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.')
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
     job_id: str | None = Field(default=None, description='Job this run belongs to (set by POST /v1/jobs/{id}/runs).')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
@@ -222,12 +236,14 @@ class CreateRunRequest(_Model):
     replay_steps: list[ReplayStep] | None = Field(default=None, description='Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).')
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
 
 class CreateWebhookRequest(_Model):
     description: str | None = Field(default=None, description='Free text for your own reference.')
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
     url: str = Field(description='Where events are POSTed. https in production; the host must resolve only to public addresses; no credentials in the URL; port 80, 443 or 1024 and above.')
 
 
@@ -238,7 +254,7 @@ class DeliveryAttempt(_Model):
     created_at: datetime
     duration_ms: int | None = Field(default=None)
     error: str | None = Field(default=None, description='Why the attempt failed (timeout, refused address, 3xx, ...).')
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
     id: str = Field(description='Attempt id (dlv_...).')
     object: str = Field(default='webhook_delivery')
     outcome: Literal['delivered', 'failed', 'exhausted'] = Field(description='`delivered`: answered 2xx; `failed`: will be retried; `exhausted`: no attempts left.')
@@ -309,6 +325,21 @@ class FileUpload(_Model):
 class Health(_Model):
     status: str = Field(default='ok')
     version: str
+
+
+class InputAnswer(_Model):
+    answer: Any = Field(description="Validated against the request's `schema`; a secret: never stored in clear.")
+    request_id: str
+
+
+class InputRequest(_Model):
+    """What a run in `needs_input` asks (`POST /v1/runs/{id}/input` answers it)."""
+
+    asked_at: datetime
+    expires_at: datetime = Field(description='Past this the run fails `INPUT_TIMEOUT`.')
+    id: str = Field(description='Pass as `request_id` with the answer.')
+    question: str
+    schema_: dict[str, Any] | None = Field(default=None, alias='schema', description='JSON Schema the answer must match.')
 
 
 class Job(_Model):
@@ -449,7 +480,7 @@ class ProjectList(_Model):
 
 
 class RedeliveryAccepted(_Model):
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
     object: str = Field(default='redelivery')
     run_id: str
     status: Literal['queued'] = Field(default='queued')
@@ -478,7 +509,10 @@ class Run(_Model):
     file_ids: list[str] | None = Field(default=None, description="The files placed in the run's sandbox.")
     files: list[RunFile] | None = Field(default=None, description='Files the browser downloaded (size-capped), with SHA-256 and presigned download URLs.')
     finished_at: datetime | None = Field(default=None)
+    human_input: bool = Field(default=False)
     id: str
+    input_request: InputRequest | None = Field(default=None, description='Set while the run is `needs_input`.')
+    input_timeout_s: int | None = Field(default=None)
     inputs: dict[str, Any] | None = Field(default=None)
     job_id: str | None = Field(default=None)
     max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
@@ -504,6 +538,9 @@ class Run(_Model):
     started_at: datetime | None = Field(default=None)
     status: RunStatus
     steps: list[StepRecord] | None = Field(default=None)
+    tool_call: ToolCall | None = Field(default=None, description='Set while the run is `waiting_for_tool`.')
+    tool_timeout_s: int | None = Field(default=None)
+    tools: list[dict[str, Any]] | None = Field(default=None)
     usage: Usage | None = Field(default=None)
     viewer_url: str | None = Field(default=None, description="Short-lived signed link to the run's page (prompt, result, steps with screenshots, network log, usage, errors) for a browser: no API key needed, good for this run only until its expiry (OPENHELM_VIEWER_URL_TTL_S).")
     webhook_url: str | None = Field(default=None)
@@ -562,6 +599,7 @@ class RunStatus(str, Enum):
     STARTING = 'starting'
     RUNNING = 'running'
     NEEDS_INPUT = 'needs_input'
+    WAITING_FOR_TOOL = 'waiting_for_tool'
     SUCCEEDED = 'succeeded'
     FAILED = 'failed'
     CANCELLED = 'cancelled'
@@ -600,6 +638,35 @@ class StorageState(_Model):
 
     cookies: list[Cookie] | None = Field(default=None)
     origins: list[OriginState] | None = Field(default=None)
+
+
+class ToolCall(_Model):
+    """A call of one of the run's own tools, waiting for its result."""
+
+    arguments: dict[str, Any]
+    called_at: datetime
+    expires_at: datetime = Field(description='Past this the agent gets a timeout error as the result.')
+    id: str = Field(description='Pass as `call_id` with the result.')
+    name: str
+
+
+class ToolCallBody(_Model):
+    arguments: dict[str, Any] | None = Field(default=None)
+    name: str
+
+
+class ToolDefinition(_Model):
+    """A tool the caller runs: the agent may call it; the run waits for `POST /v1/runs/{id}/tool-results`."""
+
+    description: str = Field(description='What it does, for the model.')
+    name: str = Field(description="Not one of the agent's own tools.")
+    parameters: dict[str, Any] | None = Field(default=None, description='JSON Schema of the arguments (an object schema).')
+
+
+class ToolResult(_Model):
+    call_id: str
+    error: str | None = Field(default=None, description='Why the tool failed; the agent sees it.')
+    output: Any | None = Field(default=None, description="The tool's output (JSON, at most 32 KiB); or give `error`.")
 
 
 class UpdateJobRequest(_Model):
@@ -707,7 +774,7 @@ class WebhookEndpoint(_Model):
 
     created_at: datetime
     description: str | None = Field(default=None)
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']]
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']]
     id: str = Field(description='Endpoint id (whk_...).')
     object: str = Field(default='webhook_endpoint')
     url: str
@@ -730,6 +797,7 @@ class WebhookSecret(_Model):
 ApiKey.model_rebuild()
 ApiKeyCreated.model_rebuild()
 ApiKeyList.model_rebuild()
+AskBody.model_rebuild()
 Balance.model_rebuild()
 Confidence.model_rebuild()
 Cookie.model_rebuild()
@@ -750,6 +818,8 @@ FileList.model_rebuild()
 FileObject.model_rebuild()
 FileUpload.model_rebuild()
 Health.model_rebuild()
+InputAnswer.model_rebuild()
+InputRequest.model_rebuild()
 Job.model_rebuild()
 JobList.model_rebuild()
 JobRunRequest.model_rebuild()
@@ -776,6 +846,10 @@ SecretInfo.model_rebuild()
 StepRecord.model_rebuild()
 StorageItem.model_rebuild()
 StorageState.model_rebuild()
+ToolCall.model_rebuild()
+ToolCallBody.model_rebuild()
+ToolDefinition.model_rebuild()
+ToolResult.model_rebuild()
 UpdateJobRequest.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()

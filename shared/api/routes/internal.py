@@ -7,17 +7,22 @@ function behind a function URL (functions/llm_gateway, shared/llm_gateway_http.p
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
 
 from shared import callbacks, tokens
-from shared.api.deps import event, header, services
+from shared.api.deps import event, header, query, services
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
+from shared.runs import custom_tools, human_input
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
+MAX_INPUT_WAIT_S = 20.0
+INPUT_POLL_S = 0.5
 
 
 def _claims(run_id: str | None = None) -> tokens.RunClaims:
@@ -47,6 +52,67 @@ def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     claims = _claims(run_id)
     callbacks.report_exit(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
+
+
+class AskBody(BaseModel):
+    question: str = Field(min_length=1, max_length=human_input.MAX_QUESTION)
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+
+
+@router.post("/internal/runs/<run_id>/input-request", include_in_schema=False)
+def input_request(run_id: str, body: AskBody) -> dict[str, Any]:
+    claims = _claims(run_id)
+    return human_input.ask(services(), claims.org_id, run_id, body.question, body.schema_)
+
+
+@router.get("/internal/runs/<run_id>/input", include_in_schema=False)
+def input_answer(run_id: str) -> dict[str, Any]:
+    """A bounded long poll for the answer (``wait`` at most 20 s: well under API Gateway's 30 s)."""
+    claims = _claims(run_id)
+    svc = services()
+    request_id = (query("request_id") or "")[:100]
+    try:
+        wait = min(MAX_INPUT_WAIT_S, max(0.0, float(query("wait") or 0)))
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
+    until = svc.clock.monotonic() + wait
+    while True:
+        answer = human_input.take_answer(svc, claims.org_id, run_id, request_id)
+        if answer["status"] != "waiting" or svc.clock.monotonic() + INPUT_POLL_S > until:
+            return answer
+        svc.clock.sleep(INPUT_POLL_S)
+
+
+class ToolCallBody(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/internal/runs/<run_id>/tool-call", include_in_schema=False)
+def tool_call(run_id: str, body: ToolCallBody) -> dict[str, Any]:
+    claims = _claims(run_id)
+    return custom_tools.call(services(), claims.org_id, run_id, body.name, body.arguments)
+
+
+@router.get("/internal/runs/<run_id>/tool-result", include_in_schema=False)
+def tool_result(run_id: str) -> dict[str, Any]:
+    """A bounded long poll for the tool's result, like the input poll."""
+    claims = _claims(run_id)
+    svc = services()
+    call_id = (query("call_id") or "")[:100]
+    until = svc.clock.monotonic() + _wait_s()
+    while True:
+        result = custom_tools.take_result(svc, claims.org_id, run_id, call_id)
+        if result["status"] != "waiting" or svc.clock.monotonic() + INPUT_POLL_S > until:
+            return result
+        svc.clock.sleep(INPUT_POLL_S)
+
+
+def _wait_s() -> float:
+    try:
+        return min(MAX_INPUT_WAIT_S, max(0.0, float(query("wait") or 0)))
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
 
 
 @router.post("/internal/e2b/events", include_in_schema=False)

@@ -13,8 +13,9 @@ from shared.api.errors import CONFLICT, NOT_FOUND, PAYMENT, RATE_LIMITED, docume
 from shared.api.urls import accepted, base_url
 from shared.config import MAX_WAIT_S
 from shared.models.common import RunStatus
-from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
+from shared.models.runs import CreateRunRequest, InputAnswer, Run, RunAccepted, RunList, ToolResult
 from shared.ratelimit import decision_headers
+from shared.runs import custom_tools, human_input
 from shared.runs import service as runs
 from shared.viewer.service import with_viewer_url
 
@@ -115,3 +116,33 @@ def cancel_run(run_id: RunId) -> Response[Run]:
     svc, org_id = services(), caller().id
     run = with_viewer_url(svc, runs.cancel_run(svc, org_id, run_id), org_id, base_url(svc))
     return Response(status_code=202, body=run, content_type="application/json")
+
+
+@router.post(
+    "/v1/runs/<run_id>/input",
+    summary="Answer a run's question",
+    description="Answers the open `input_request` of a run in `needs_input`: the answer is checked against "
+    "the request's `schema` (422 with `details[].loc`), kept sealed until the agent takes it, and the run "
+    "goes back to `running`. A request id that is not the open one (answered, expired, unknown) answers 409.",
+    responses=documented(ok("The run, running again.", Run, 200), NOT_FOUND, CONFLICT),
+    tags=["Runs"],
+)
+def answer_input(run_id: RunId, body: InputAnswer) -> Run:
+    svc, org_id = services(), caller().id
+    human_input.answer(svc, org_id, run_id, body)
+    return with_viewer_url(svc, runs.get_run(svc, org_id, run_id), org_id, base_url(svc))
+
+
+@router.post(
+    "/v1/runs/<run_id>/tool-results",
+    summary="Send a custom tool's result",
+    description="Answers the open `tool_call` of a run in `waiting_for_tool` with `output` (JSON, at most "
+    "32 KiB, else 422) or `error`; the run goes back to `running` and the agent carries on with it. A call id "
+    "that is not the open one (answered, timed out, unknown) answers 409.",
+    responses=documented(ok("The run, running again.", Run, 200), NOT_FOUND, CONFLICT),
+    tags=["Runs"],
+)
+def tool_result(run_id: RunId, body: ToolResult) -> Run:
+    svc, org_id = services(), caller().id
+    custom_tools.submit(svc, org_id, run_id, body)
+    return with_viewer_url(svc, runs.get_run(svc, org_id, run_id), org_id, base_url(svc))
