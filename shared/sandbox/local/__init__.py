@@ -63,9 +63,10 @@ whose agent has Chromium up and waits; ``start`` hands one run to a ready one (i
 policy and variables are given then) and the pool refills in the background. Never reused; drained
 by ``close()``.
 
-Modules: ``provider.py`` (LocalProvider: configuration, start, reads, kill, close), ``launch.py``
+Modules: ``provider.py`` (LocalProvider: configuration, start, kill, close), ``launch.py``
 (directories, environment, bwrap command or subprocess fallback), ``watcher.py`` (reaping, exit
-reports, lifetime, teardown), ``host.py`` (host checks and the fixed sandbox layout),
+reports, lifetime, teardown), ``inspection.py`` (out-dir reads, exit codes, processes, log files),
+``host.py`` (host checks and the fixed sandbox layout),
 ``processes.py`` (process trees and pidfds), ``outdir.py`` (out-dir reads without following links),
 ``record.py`` (per-sandbox state), ``warm_pool.py`` (warm sandboxes), ``limits.py`` (cgroups,
 rlimits, seccomp), ``egress_policy.py`` / ``http_head.py`` / ``egress_server.py`` (the egress proxy
