@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import botocore.handlers
 
 from devstack import limits
+from devstack.web_adapter_script import WEB_ADAPTER_WRAPPER, web_app_module
 from shared.logging import get_logger
 
 log = get_logger("devstack.lambda")
@@ -198,31 +198,6 @@ class LocalFunction:
         )
         worker.start()
         return invocation
-
-
-WEB_ADAPTER_WRAPPER = "/opt/bootstrap"
-_PYTHON_M = re.compile(r"\bexec\b.*\bpython3?\s+-m\s+([A-Za-z_][\w.]*)")
-
-
-def web_app_module(script: Path) -> str:
-    """The module a Web Adapter start script runs (``exec python3 -m <module>``)."""
-    try:
-        text = script.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ImportError(f"{script}: the Web Adapter start script cannot be read: {exc}") from exc
-    found = [
-        m.group(1)
-        for line in text.splitlines()
-        if not line.lstrip().startswith("#")
-        for m in [_PYTHON_M.search(line)]
-        if m
-    ]
-    if not found:
-        raise ImportError(
-            f"{script}: the local stack serves a Web Adapter function whose start script runs "
-            "`exec python3 -m <module>` and whose module has a WSGI `app`"
-        )
-    return found[-1]
 
 
 class PayloadTooLarge(Exception):

@@ -3,9 +3,9 @@
 In AWS the adapter (a layer; ``AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap``) starts the function's
 start script, a web server on 127.0.0.1, and turns each function URL request into an HTTP request
 to it, streaming the answer back. Here the endpoint plays both parts: it serves the WSGI ``app`` of
-the module the start script runs (devstack.runtime.web_app_module) in-process, and streams what the
-app yields to the client with chunked transfer encoding, one flushed chunk per yielded piece, as a
-streaming function URL does. What AWS enforces is enforced: the 6 MB request payload, the 200 MB
+the module the start script runs (devstack.web_adapter_script.web_app_module) in-process, and
+streams what the app yields to the client with chunked transfer encoding, one flushed chunk per
+yielded piece, as a streaming function URL does. What AWS enforces is enforced: the 6 MB request payload, the 200 MB
 streamed response and the function's Timeout (the stream ends there; the app's AWS calls past it
 raise, as for every local invoke). The app gets the adapter's ``x-amzn-lambda-context`` header
 (its ``deadline``) and, as an extension AWS does not have, ``openhelm.disconnected``: an event set

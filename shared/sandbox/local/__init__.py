@@ -25,7 +25,7 @@ What one sandbox is (isolation ``"bwrap"``)::
   from memory (``--ro-bind-data``); every bwrap argument is passed through a file descriptor
   (``--args``), so the run token never appears in a host command line.
 * Host paths the sandbox uid cannot reach (a Python under ``/root`` is the usual case) are bound
-  anyway when the provider runs as root: ``unshare --mount`` gives the launch its own private mount
+  anyway when the provider runs as root (``staging.py``): ``unshare --mount`` gives the launch its own private mount
   namespace in which root bind-mounts them into a staging directory bwrap can read. The staging
   mounts die with the sandbox; the host mount table is never touched.
 * Network: a new, empty network namespace (loopback only). The only way out is the unix sockets
@@ -63,13 +63,15 @@ whose agent has Chromium up and waits; ``start`` hands one run to a ready one (i
 policy and variables are given then) and the pool refills in the background. Never reused; drained
 by ``close()``.
 
-Modules: ``provider.py`` (LocalProvider: configuration, start, reads, kill, close), ``launch.py``
-(directories, environment, bwrap command or subprocess fallback), ``watcher.py`` (reaping, exit
-reports, lifetime, teardown), ``host.py`` (host checks and the fixed sandbox layout),
-``processes.py`` (process trees and pidfds), ``outdir.py`` (out-dir reads without following links),
-``record.py`` (per-sandbox state), ``warm_pool.py`` (warm sandboxes), ``limits.py`` (cgroups,
-rlimits, seccomp), ``egress_policy.py`` / ``http_head.py`` / ``egress_server.py`` (the egress proxy
-and control forwarder), ``bridge.py`` (runs inside the sandbox).
+Modules: ``provider.py`` (LocalProvider: configuration, start, kill, close), ``launch.py``
+(directories, environment, bwrap command or subprocess fallback) with ``staging.py`` (binds of
+unreachable paths, as root), ``watcher.py`` (reaping, exit reports, lifetime, teardown),
+``inspection.py`` (out-dir reads, exit codes, processes, log files), ``host.py`` (host checks and
+the fixed sandbox layout), ``processes.py`` (process trees and pidfds), ``outdir.py`` (out-dir
+reads without following links), ``record.py`` (per-sandbox state), ``warm_pool.py`` (warm
+sandboxes), ``limits.py`` (cgroups, rlimits, seccomp), ``egress_policy.py`` / ``http_head.py`` /
+``egress_server.py`` (the egress proxy and control forwarder), ``bridge.py`` (runs inside the
+sandbox).
 
 Local-only: chosen with ``OPENHELM_SANDBOX_PROVIDER=local`` (the local stack), never in AWS, so
 ``scripts/build_layer.py`` leaves this package out of the Lambda layer and nothing the Lambda

@@ -32,37 +32,18 @@ from shared.sandbox.local.host import (
     INNER_LLM_PORT,
     INNER_PROXY_PORT,
     OUT_IN_SANDBOX,
-    SANDBOX_GID,
-    SANDBOX_UID,
     SUPERVISOR_SOURCE,
     SYSTEM_DIRS,
     data_fd,
     is_under,
     launch_prefix,
-    reachable_by,
     system_args,
 )
 from shared.sandbox.local.limits import prlimit_prefix
 from shared.sandbox.local.record import Bind, SandboxRecord
+from shared.sandbox.local.staging import plan_staging, stage_root, staged_command, unreachable
 
 log = get_logger("openhelm.sandbox.local")
-
-
-# Run as root inside `unshare --mount --propagation private`: bind each unreachable source onto a
-# staging path the sandbox uid can reach (read-only where asked), then exec the rest of argv.
-_STAGE_SCRIPT = r"""
-set -eu
-stage=$1; shift
-mkdir -p "$stage"; chmod 0711 "$stage"
-while [ "$1" != "--" ]; do
-  mode=$1; src=$2; dst=$3; shift 3
-  if [ -d "$src" ]; then mkdir -p "$dst"; else : > "$dst"; fi
-  mount --bind "$src" "$dst"
-  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$dst"; fi
-done
-shift
-exec "$@"
-"""
 
 
 class SandboxLauncher:
@@ -90,20 +71,8 @@ class SandboxLauncher:
         ]
         return sorted(kept, key=lambda b: (b.dest.count("/"), b.dest))
 
-    def _stage_root(self) -> Path:
-        """Where staging mount points go: somewhere uid 65534 can traverse and nobody else can plant."""
-        if reachable_by(self.base_dir, SANDBOX_UID, SANDBOX_GID):
-            root = self.base_dir / ".stage"
-        else:
-            root = Path("/run/openhelm-stage")
-        root.mkdir(mode=0o711, exist_ok=True)
-        st = os.lstat(root)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
-            raise SandboxStartError(f"{root} must be a root-owned directory, not writable by others")
-        return root
-
     def _needs_staging(self) -> bool:
-        return self.is_root and not all(reachable_by(b.source, SANDBOX_UID, SANDBOX_GID) for b in self._ro_binds)
+        return self.is_root and bool(unreachable(self._ro_binds))
 
     def _prepare_base_dir(self) -> None:
         base = self.base_dir
@@ -227,10 +196,12 @@ class SandboxLauncher:
             binds.append(Bind(str(rec.run_dir / "handout"), handout))
         staged: list[tuple[Bind, str]] = []
         if self.is_root:
-            unreachable = [b for b in binds if not reachable_by(b.source, SANDBOX_UID, SANDBOX_GID)]
-            if unreachable:
-                rec.stage_dir = self._stage_root() / rec.info.sandbox_id
-                staged = [(bind, str(rec.stage_dir / str(i))) for i, bind in enumerate(unreachable)]
+
+            def stage_dir() -> Path:
+                rec.stage_dir = stage_root(self.base_dir) / rec.info.sandbox_id
+                return rec.stage_dir
+
+            staged = plan_staging(binds, stage_dir)
         stage_of = {id(b): path for b, path in staged}
 
         passwd = f"nobody:x:{self.sandbox_uid}:{self.sandbox_gid}:nobody:/tmp:/usr/sbin/nologin\n"
@@ -294,23 +265,8 @@ class SandboxLauncher:
             cmd += self.command
             cmd = launch_prefix(self._setpriv, self.is_root) + cmd
             if staged:
-                stage_args = [str(rec.stage_dir)]
-                for bind, path in staged:
-                    stage_args += ["rw" if bind.writable else "ro", bind.source, path]
-                cmd = [
-                    self._unshare or "unshare",
-                    "--mount",
-                    "--propagation",
-                    "private",
-                    "--",
-                    "/bin/sh",
-                    "-c",
-                    _STAGE_SCRIPT,
-                    "stage",
-                    *stage_args,
-                    "--",
-                    *cmd,
-                ]
+                assert rec.stage_dir is not None
+                cmd = staged_command(self._unshare, rec.stage_dir, staged, cmd)
             cmd = self._limit_prefix(rec) + cmd
             token = request.run_token if request is not None else None
             secret_free = [a if a != token else "[REDACTED]" for a in args]
