@@ -10,6 +10,7 @@ to call twice and on a sandbox that already ended.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,9 @@ class SandboxRequest:
     # Extra environment for the agent process (never AWS or model-provider credentials).
     envs: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    # A session's sandbox: the agent runs in serve mode and reads commands from a mailbox the
+    # provider writes (send_command); the run spec is then a session spec (docs/sessions.md).
+    mailbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,31 @@ class SandboxProvider(abc.ABC):
     @abc.abstractmethod
     def list_running(self) -> list[SandboxInfo]:
         """Sandboxes of this deployment that are still alive (for the reaper)."""
+
+    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
+        """Push one command into a session sandbox's mailbox (``command["id"]`` names it; ids sort in
+        sending order). SandboxNotFound if the sandbox is gone."""
+        raise SandboxError(f"the {self.name} provider has no session mailbox")
+
+    def read_reply(self, sandbox_id: str, command_id: str) -> dict[str, Any] | None:
+        """The agent's reply to a command (``replies/<id>.json`` in the out dir), None while missing."""
+        try:
+            raw = self.read_file(sandbox_id, f"replies/{command_id}.json")
+        except SandboxFileNotFound:
+            return None
+        try:
+            reply = json.loads(raw)
+        except ValueError:  # being replaced right now: the next read has it
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def extend(self, sandbox_id: str, timeout_s: int) -> None:
+        """Keep the sandbox alive ``timeout_s`` more seconds from now, where the provider has a
+        lifetime of its own to move (E2B's set_timeout); a no-op otherwise."""
+        return None
+
+    # Longest life a sandbox of this provider may have: bounds a session's max_duration_s.
+    max_lifetime_s: int = 24 * 3600
 
     def oom_kills(self, sandbox_id: str) -> int:
         """How many of the sandbox's processes the kernel ended for want of memory, where the

@@ -56,6 +56,8 @@ log = get_logger("shared.sandbox.e2b")
 HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
 OUT_DIR = f"{HOME_DIR}/out"
+# A session's mailbox: send_command writes one file per command here (docs/sessions.md).
+MAILBOX_DIR = f"{HOME_DIR}/mailbox"
 # The supervisor runs the agent and reports its exit at once if it ends without its completion
 # (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
 AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
@@ -104,8 +106,12 @@ class E2BProvider(SandboxProvider):
         request_timeout_s: float = 30.0,
         max_read_bytes: int = 64 * 1024 * 1024,
         clock: Clock | None = None,
+        max_lifetime_s: int = 3600,
     ) -> None:
-        """``deployment`` (e.g. the stack name) is stored in every sandbox's metadata and scopes
+        """``max_lifetime_s``: the longest sandbox life the E2B plan allows (1 h on Hobby, 24 h on
+        Pro); it bounds a session's max_duration_s.
+
+        ``deployment`` (e.g. the stack name) is stored in every sandbox's metadata and scopes
         ``list_running``, so a reaper of one deployment never sees another's sandboxes on a shared
         E2B team."""
         if not api_key:
@@ -113,6 +119,7 @@ class E2BProvider(SandboxProvider):
         self.template = template
         self.deployment = deployment
         self.max_read_bytes = max_read_bytes
+        self.max_lifetime_s = max_lifetime_s
         self._opts: dict[str, Any] = {"api_key": api_key, "request_timeout": request_timeout_s}
         if domain:
             self._opts["domain"] = domain
@@ -167,6 +174,7 @@ class E2BProvider(SandboxProvider):
             "OPENHELM_CONTROL_URL": request.control_url,
             "OPENHELM_CHROMIUM": CHROMIUM_PATH,
             **({"OPENHELM_LLM_URL": request.llm_url} if request.llm_url else {}),
+            **({"OPENHELM_MAILBOX": MAILBOX_DIR} if request.mailbox else {}),
         }
         return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token}
 
@@ -256,6 +264,22 @@ class E2BProvider(SandboxProvider):
             started_at=self._clock.now(),
             metadata={"template": self.template, "agent_pid": str(pid)},
         )
+
+    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
+        """One envd files.write into the mailbox: no Lambda waits on the sandbox, the agent reads it."""
+        name = str(command["id"])
+        if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 80:
+            raise SandboxError(f"bad command id {name!r}")
+        try:
+            self._connect(sandbox_id).files.write(f"{MAILBOX_DIR}/{name}.json", json.dumps(command))
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "send_command") from exc
+
+    def extend(self, sandbox_id: str, timeout_s: int) -> None:
+        try:
+            _e2b().Sandbox.set_timeout(sandbox_id, timeout_s, **self._opts)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "set_timeout") from exc
 
     def _kill_after_failed_start(self, sandbox_id: str, run_id: str) -> None:
         try:

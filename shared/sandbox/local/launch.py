@@ -45,6 +45,7 @@ from shared.sandbox.local.limits import prlimit_prefix
 from shared.sandbox.local.record import Bind, SandboxRecord
 
 log = get_logger("openhelm.sandbox.local")
+MAILBOX_IN_SANDBOX = f"{IN_SANDBOX}/mailbox"
 
 
 # Run as root inside `unshare --mount --propagation private`: bind each unreachable source onto a
@@ -123,6 +124,9 @@ class SandboxLauncher:
         rec.out_dir.mkdir(mode=0o700)
         if self.sandbox_uid != os.geteuid():
             os.chown(rec.out_dir, self.sandbox_uid, self.sandbox_gid)
+        if rec.mailbox_dir is not None:
+            # Written by the provider only (send_command); bound read-only into the sandbox.
+            rec.mailbox_dir.mkdir(mode=0o755 if self.sandbox_uid != os.geteuid() else 0o700)
 
     def _env(
         self,
@@ -135,6 +139,7 @@ class SandboxLauncher:
         spec: str,
         home: str,
         llm_url: str = "",
+        mailbox: str = "",
     ) -> dict[str, str]:
         split = split_envs(request.envs)
         env = dict(split.kept)
@@ -163,6 +168,8 @@ class SandboxLauncher:
         )
         if llm_url:
             env["OPENHELM_LLM_URL"] = llm_url
+        if mailbox:
+            env["OPENHELM_MAILBOX"] = mailbox
         if self._cgroups.available:  # the agent names it when a page dies of it
             env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
         return env
@@ -198,12 +205,15 @@ class SandboxLauncher:
             spec=f"{IN_SANDBOX}/run_spec.json",
             home="/tmp",
             llm_url=f"http://127.0.0.1:{INNER_LLM_PORT}{llm_path}" if llm is not None else "",
+            mailbox=MAILBOX_IN_SANDBOX if rec.mailbox_dir is not None else "",
         )
         binds = [
             *self._ro_binds,
             Bind(str(rec.out_dir), OUT_IN_SANDBOX, True),
             Bind(str(sock_dir), f"{IN_SANDBOX}/sock"),
         ]
+        if rec.mailbox_dir is not None:
+            binds.append(Bind(str(rec.mailbox_dir), MAILBOX_IN_SANDBOX))
         staged: list[tuple[Bind, str]] = []
         if self.is_root:
             unreachable = [b for b in binds if not reachable_by(b.source, SANDBOX_UID, SANDBOX_GID)]
@@ -324,6 +334,7 @@ class SandboxLauncher:
             spec=str(spec),
             home=str(home),
             llm_url=request.llm_url.rstrip("/"),
+            mailbox=str(rec.mailbox_dir) if rec.mailbox_dir is not None else "",
         )
         cmd = self._limit_prefix(rec) + launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
         cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]
