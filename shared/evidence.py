@@ -27,6 +27,7 @@ from shared.models.common import TERMINAL_STATUSES, RunStatus
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound
 from shared.services import Services
+from shared.sessions.paths import task_dir
 
 log = get_logger(__name__)
 
@@ -60,7 +61,7 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
     if not sandbox_id:
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
     try:
-        items, files, manifest_key = _copy(svc, org_id, run_id, sandbox_id)
+        items, files, manifest_key = _copy(svc, org_id, run_id, sandbox_id, task_dir(run))
     except SandboxNotFound:
         outcome = EvidenceOutcome("unavailable", error="the sandbox was gone before its evidence was copied")
         return _record(svc, run, outcome, [])
@@ -68,25 +69,33 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
     except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
         return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
-    _kill(svc, sandbox_id, run_id)
+    if not run.get("session_id") or _session_closed(svc, run):  # a live session keeps its sandbox
+        _kill(svc, sandbox_id, run_id)
     return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items)
 
 
-def _copy(svc: Services, org_id: str, run_id: str, sandbox_id: str) -> tuple[list[dict[str, Any]], int, str]:
-    outputs = read_outputs(svc.sandbox, sandbox_id)  # lenient: a gone sandbox shows in the reads below
+def _session_closed(svc: Services, run: dict[str, Any]) -> bool:
+    session = svc.sessions.get(run["org_id"], run["session_id"], consistent=True)
+    return session is None or session["status"] in ("closed", "expired", "failed")
+
+
+def _copy(
+    svc: Services, org_id: str, run_id: str, sandbox_id: str, base_dir: str = ""
+) -> tuple[list[dict[str, Any]], int, str]:
+    outputs = read_outputs(svc.sandbox, sandbox_id, base_dir)  # lenient: a gone sandbox shows in the reads below
     base = prefix(org_id, run_id)
     manifest: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     for name in RECORD_FILES:
         try:
-            data = svc.sandbox.read_file(sandbox_id, name)
+            data = svc.sandbox.read_file(sandbox_id, base_dir + name)
         except FileNotFoundError:
             continue
         ctype = "application/json" if name.endswith(".json") else "application/x-ndjson"
         manifest.append(_put(svc, base + name, name, data, ctype))
     for index, path in sorted(outputs.screenshots.items())[:MAX_SCREENSHOTS]:
         try:
-            data = svc.sandbox.read_file(sandbox_id, path)
+            data = svc.sandbox.read_file(sandbox_id, base_dir + path)
         except FileNotFoundError:
             continue
         entry = _put(svc, base + path, path, data, "image/png")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-PREFIXES = ("run", "job", "prj", "org", "key", "ses", "evt", "dlv", "whk", "file", "prof", "sec", "crd", "txn")
+PREFIXES = ("run", "job", "prj", "org", "key", "ses", "cmd", "evt", "dlv", "whk", "file", "prof", "sec", "crd", "txn")
 ID_PATTERN = re.compile(r"^(?P<prefix>[a-z]+)_(?P<body>[0-9A-HJKMNP-TV-Z]{26})$")
 
 

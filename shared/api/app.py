@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from shared.api import deps, errors, guard, hosting
 from shared.api.openapi import SECURITY, SECURITY_SCHEMES, build_document
-from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, webhooks
+from shared.api.routes import billing, internal, jobs, keys, meta, projects, runs, sessions, webhooks
 from shared.auth import require_scope
 from shared.errors import OpenHelmError
 from shared.logging import bind_context, clear_context, get_logger
@@ -60,7 +60,7 @@ class _Resolver(APIGatewayHttpResolver):
 
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
-    for module in (runs, jobs, projects, billing, keys, webhooks, meta, internal):
+    for module in (runs, sessions, jobs, projects, billing, keys, webhooks, meta, internal):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

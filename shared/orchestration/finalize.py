@@ -18,6 +18,7 @@ from shared.orchestration.budget import ResultTooLarge, fit_run_item
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
 from shared.runs.lifecycle import finish_run
 from shared.services import Services
+from shared.sessions.paths import task_dir
 
 log = get_logger(__name__)
 AGENT_CODES = frozenset(
@@ -37,7 +38,8 @@ def usage_of(svc: Services, run: dict[str, Any]) -> dict[str, Any]:
     the agent's end (``sandbox_ended_at``: completion, exit report or last sign of life) when known,
     else up to now."""
     seconds = 0.0
-    if run.get("started_at"):
+    # A session's task: the session is billed its sandbox's whole life once, at its close.
+    if run.get("started_at") and not run.get("session_id"):
         end = datetime.fromisoformat(run["sandbox_ended_at"]) if run.get("sandbox_ended_at") else svc.clock.now()
         seconds = max(0.0, (end - datetime.fromisoformat(run["started_at"])).total_seconds())
     return Usage(
@@ -61,7 +63,7 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     sandbox_id = run.get("sandbox_id")
     # The sandbox stays alive: the evidence function copies its files to S3 and then kills it
     # (shared/evidence.py); the reaper kills it if that never happens.
-    outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
+    outputs = read_outputs(svc.sandbox, sandbox_id, task_dir(run)) if sandbox_id else AgentOutputs(result=None)
     fields, status = _terminal_fields(run, outputs, _exit_of(callback))
     if sandbox_id and fields.get("error", {}).get("code") == "AGENT_CRASHED":
         _name_memory(svc, sandbox_id, fields)

@@ -19,6 +19,7 @@ from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
+from shared.sessions.tasks import deliver_task
 
 log = get_logger(__name__)
 
@@ -72,7 +73,8 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
         metadata={"run_id": run_id, "org_id": org_id},
     )
     try:
-        info = svc.sandbox.start(request)
+        # A session's task goes to the session's live sandbox instead of a new one.
+        info = deliver_task(svc, run, request) if run.get("session_id") else svc.sandbox.start(request)
     except SandboxError as exc:
         log.warning("sandbox_start_failed", run_id=run_id, error=str(exc))
         raise SandboxStartFailed(str(exc)) from exc
@@ -92,7 +94,8 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
             },
         )
     except ConditionalCheckFailed as exc:  # cancelled while the sandbox was starting
-        svc.sandbox.kill(info.sandbox_id)
+        if not run.get("session_id"):  # a session's sandbox outlives its tasks
+            svc.sandbox.kill(info.sandbox_id)
         raise RunCancelled(f"run {run_id} was cancelled while its sandbox started") from exc
     try:
         svc.events.publish("Run Started", {"run_id": run_id, "org_id": org_id, "sandbox": info.provider})

@@ -23,6 +23,7 @@ from shared.models.common import RunStatus
 from shared.models.runs import RunError
 from shared.runs.envelope import run_summary
 from shared.services import Services
+from shared.sessions.lifecycle import task_ended
 
 log = get_logger(__name__)
 
@@ -111,6 +112,8 @@ def finish_run(
             continue
     if item is None:
         return None
+    if item.get("session_id"):  # a session's task: its browser is free again
+        task_ended(svc, item)
     try:
         svc.events.publish(_FINISHED_EVENT[status], run_summary(item), resources=[run_id])
     except EventPublishFailed as exc:  # the run is final either way; integrations may miss one event

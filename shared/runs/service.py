@@ -135,10 +135,18 @@ def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[
 
 
 def create_run(
-    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None, control_url: str = ""
+    svc: Services,
+    org: Org,
+    req: CreateRunRequest,
+    idempotency_key: str | None = None,
+    control_url: str = "",
+    *,
+    session_id: str | None = None,
+    run_id: str | None = None,
 ) -> CreatedRun:
     """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
-    the run's sandbox will call back on (unless configuration names another)."""
+    the run's sandbox will call back on (unless configuration names another). A session's task
+    names its session (and the run id the session already reserved for it: shared/sessions/service.py)."""
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
     body_hash = request_hash(req)
     if key_hash:
@@ -164,7 +172,8 @@ def create_run(
         )
 
     run = Run(
-        id=svc.ids.new("run"),
+        id=run_id or svc.ids.new("run"),
+        session_id=session_id,
         status=RunStatus.queued,
         prompt=prompt,
         inputs=req.inputs,

@@ -10,11 +10,14 @@ import base64
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
 
 from shared import callbacks, tokens
 from shared.api.deps import event, header, services
+from shared.api.urls import base_url
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
+from shared.sessions import service as sessions
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
@@ -47,6 +50,20 @@ def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     claims = _claims(run_id)
     callbacks.report_exit(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
+
+
+class ReadyReport(BaseModel):
+    url: str | None = Field(None, max_length=4096)
+    title: str | None = Field(None, max_length=1000)
+
+
+@router.post("/internal/sessions/<session_id>/ready", include_in_schema=False)
+def session_ready(session_id: str, body: ReadyReport) -> Response[None]:
+    """A session's agent has Chromium up (its token is the session's)."""
+    claims = _claims(session_id)
+    svc = services()
+    sessions.mark_ready(svc, claims.org_id, session_id, body.url, body.title, base_url(svc))
+    return Response(status_code=204)
 
 
 @router.post("/internal/e2b/events", include_in_schema=False)
