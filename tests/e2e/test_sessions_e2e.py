@@ -229,7 +229,8 @@ def test_pause_resume_and_stop_a_running_task(stack, api, llm, shop) -> None:
     gate.released.set()  # the model answers; the agent must not act on it while paused
     poll(gate.answered.is_set, "the stalled answer went out", 10)
     asked = len(llm.chat_requests)
-    # While paused, a direct action runs (the agent serves it from its pause) ...
+    # While paused, a direct action runs: the agent's main thread is inside the task, so only its
+    # pause loop (between two steps) can answer it. That is the proof that the task is held ...
     shot = act(api, sid, action="evaluate", expression="1 + 1")
     assert shot["result"]["value"] == 2
     # ... and the task took no step: no new model call, the run's progress still at its start.
