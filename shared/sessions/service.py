@@ -61,9 +61,18 @@ def envelope(svc: Services, item: dict[str, Any]) -> Session:
         for s in item.get("steps") or []
     ]
     usage = item.get("usage")
+    billed = item.get("billed_usage")
     if SessionStatus(item["status"]) in LIVE:
         usage = {"sandbox_seconds": sandbox_seconds(item, now)}
-    if usage is not None:
+    if billed:  # the one usage record, charged after the close
+        usage = {
+            "sandbox_seconds": int(billed["sandbox_ms"]) / 1000,
+            "cost_micros": int(billed["cost_micros"]),
+            "cost_usd": usd(int(billed["cost_micros"])),
+            "cost_status": "billed",
+            "waived_reason": billed.get("waived_reason"),
+        }
+    elif usage is not None:
         ms = round(float(usage.get("sandbox_seconds") or 0) * 1000)
         cost = (
             0

@@ -160,7 +160,26 @@ def test_a_session_keeps_its_browser_across_tasks_and_direct_actions(stack, api,
     assert svc.sessions.active_count(api.org_id) == 0
     again = api("DELETE", f"/v1/sessions/{sid}")
     assert again.status_code == 409 and "closed" in again.json()["error"]["message"]
-    assert api("GET", f"/v1/sessions/{sid}").json()["usage"] == body["usage"]  # never changes again
+    # Billed once, after the close: one charge for the session's sandbox time, one per task (tokens
+    # and the run fee only), nothing twice.
+    billed = poll(
+        lambda: (u := api("GET", f"/v1/sessions/{sid}").json()["usage"])["cost_status"] == "billed" and u,
+        "session billed",
+        30,
+    )
+    assert billed["sandbox_seconds"] == body["usage"]["sandbox_seconds"] and billed["cost_micros"] > 0
+    for task in (first["task_id"], run2["id"]):
+        poll(lambda t=task: api("GET", f"/v1/runs/{t}").json()["usage"]["cost_status"] == "billed", "task billed", 30)
+    charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    charged = sorted(c["run_id"] for c in charges if c["kind"] == "run_charge")
+    assert charged == sorted([sid, first["task_id"], run2["id"]])
+    session_charge = next(c for c in charges if c["run_id"] == sid)
+    assert -session_charge["amount_micros"] == billed["cost_micros"]
+    stack.invoke(
+        "BillingFunction", {"detail-type": "Session Closed", "detail": {"session_id": sid, "org_id": api.org_id}}
+    )
+    again = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    assert len(again) == len(charges)  # a redelivered event charges nothing more
     assert api("POST", f"/v1/sessions/{sid}/actions", json={"action": "screenshot"}).status_code == 409
 
 
