@@ -126,6 +126,9 @@ class SandboxProvider(abc.ABC):
 
     # Longest life a sandbox of this provider may have: bounds a session's max_duration_s.
     max_lifetime_s: int = 24 * 3600
+    # Whether ``extend`` moves the sandbox's end (a session's sandbox then starts with a short life
+    # and is kept alive by its activity, so the provider itself ends an idle one).
+    extendable: bool = False
 
     def oom_kills(self, sandbox_id: str) -> int:
         """How many of the sandbox's processes the kernel ended for want of memory, where the

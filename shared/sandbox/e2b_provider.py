@@ -95,6 +95,7 @@ class E2BProvider(SandboxProvider):
     """Runs each run's agent in its own E2B sandbox (template built from ``sandbox_image/``)."""
 
     name = "e2b"
+    extendable = True
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from shared.sandbox.base import SandboxError
 from shared.services import Services
 from shared.sessions import commands
 from shared.sessions.paths import SESSION_DIR
-from shared.sessions.service import load, wrong_state
+from shared.sessions.service import keep_alive_for, load, wrong_state
 
 log = get_logger(__name__)
 # The agent gives an action 20 s (session_actions.ACTION_BUDGET_S); the screenshot and the record
@@ -57,6 +57,7 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         svc.sessions.transition(
             org_id, session_id, from_statuses=[SessionStatus.ready, SessionStatus.paused], to_status=None, fields=fields
         )
+    keep_alive_for(svc, item, int(item["idle_timeout_s"]))
     ttl = svc.settings.evidence_url_ttl_s
     if step is not None and step.get("screenshot_key"):
         step = {**step, "screenshot_url": svc.evidence_store.presigned_url(step["screenshot_key"], ttl)}

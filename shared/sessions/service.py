@@ -190,9 +190,28 @@ def create_session(svc: Services, org: Org, req: CreateSessionRequest, control_u
     return envelope(svc, _start_sandbox(svc, org.id, item))
 
 
+def keep_alive_for(svc: Services, item: dict[str, Any], seconds: int) -> None:
+    """Where the provider's sandboxes have a movable end (E2B's set_timeout), keep the session's
+    alive for ``seconds`` more (plus grace), never past the session's own end: an idle session's
+    sandbox then ends by the provider's clock even if the reaper is late. One call per activity,
+    none while idle."""
+    if not svc.sandbox.extendable or not item.get("sandbox_id"):
+        return
+    left = (datetime.fromisoformat(item["expires_at"]) - svc.clock.now()).total_seconds()
+    timeout = int(min(seconds, max(0, left))) + svc.settings.sandbox_grace_s
+    try:
+        svc.sandbox.extend(item["sandbox_id"], timeout)
+    except SandboxError as exc:  # the sandbox keeps its earlier end; the reaper reconciles a dead one
+        log.warning("session_keep_alive_failed", session_id=item["id"], error=str(exc))
+
+
 def _start_sandbox(svc: Services, org_id: str, item: dict[str, Any]) -> dict[str, Any]:
     session_id = item["id"]
-    lifetime = int(item["max_duration_s"]) + svc.settings.sandbox_grace_s
+    life = int(item["max_duration_s"])
+    if svc.sandbox.extendable:  # kept alive by activity (keep_alive_for)
+        life = min(life, int(item["idle_timeout_s"]))
+    lifetime = life + svc.settings.sandbox_grace_s
+    token_life = int(item["max_duration_s"]) + svc.settings.sandbox_grace_s
     now_s = int(svc.clock.now().timestamp())
     control_url = svc.settings.control_url or item.get("control_url") or svc.settings.sandbox_control_url
     request = SandboxRequest(
@@ -207,7 +226,7 @@ def _start_sandbox(svc: Services, org_id: str, item: dict[str, Any]) -> dict[str
             "blocked_domains": item["blocked_domains"],
         },
         control_url=control_url,
-        run_token=tokens.mint(svc.settings.token_secret(), session_id, org_id, expires_at=now_s + lifetime + 300),
+        run_token=tokens.mint(svc.settings.token_secret(), session_id, org_id, expires_at=now_s + token_life + 300),
         llm_url=svc.settings.sandbox_llm_url,
         allowed_domains=tuple(item["allowed_domains"]),
         blocked_domains=tuple(item["blocked_domains"]),
@@ -261,6 +280,7 @@ def mark_ready(
     except ConditionalCheckFailed as exc:
         raise Conflict("the session is not starting", code="session_state") from exc
     publish(svc, "Session Started", item)
+    keep_alive_for(svc, item, int(item["idle_timeout_s"]))
     initial = (item.get("spec") or {}).get("initial_task")
     if initial:
         org = svc.orgs.get(org_id)
@@ -300,6 +320,8 @@ def submit_task(
     except Exception:
         _release(svc, org.id, session_id, run_id)
         raise
+    # The task may run up to its max_duration_s (plus the idle time after it) before anything else happens.
+    keep_alive_for(svc, claimed, created.run.max_duration_s + int(claimed["idle_timeout_s"]))
     svc.sessions.transition(
         org.id,
         session_id,
@@ -376,6 +398,9 @@ def _control(
         )
     except ConditionalCheckFailed:
         raise wrong_state(load(svc, org_id, session_id), f"{kind} it") from None
+    # A paused task waits for a person: keep the sandbox up to the session's own end (the reaper
+    # still closes it idle_timeout_s after the last activity).
+    keep_alive_for(svc, moved, int(item["max_duration_s"]))
     command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
