@@ -42,6 +42,7 @@ log = get_logger("openhelm_agent.serve")
 
 MAILBOX_ENV = "OPENHELM_MAILBOX"
 POLL_S = 0.02
+PAUSE_BEAT_S = 60.0
 MAX_COMMAND_BYTES = 512 * 1024
 
 
@@ -104,17 +105,24 @@ class TaskControl:
         with self._lock:
             return run_id in self._stopped
 
-    def checkpoint(self, run_id: str, deadline: Deadline, while_paused: Callable[[], None]) -> None:
+    def checkpoint(
+        self, run_id: str, deadline: Deadline, while_paused: Callable[[], None], beat: Callable[[], None]
+    ) -> None:
         """Between steps: raise TaskStopped if stopped; block while paused (the task's own clock
-        stands still: the deadline moves by the time paused), serving direct actions meanwhile."""
+        stands still: the deadline moves by the time paused), serving direct actions meanwhile, and
+        calling ``beat`` every PAUSE_BEAT_S (a progress report: the run's execution waits on a task
+        token with a heartbeat, which a long pause must keep alive)."""
         if self.stopped(run_id):
             raise TaskStopped()
         if not self._paused.is_set():
             return
-        paused_at = time.monotonic()
+        paused_at = last_beat = time.monotonic()
         log.info("task paused", extra={"run_id": run_id})
         while self._paused.is_set() and not self.stopped(run_id):
             while_paused()
+            if time.monotonic() - last_beat >= PAUSE_BEAT_S:
+                beat()
+                last_beat = time.monotonic()
         deadline.at += time.monotonic() - paused_at
         log.info("task resumed", extra={"run_id": run_id, "paused_s": round(time.monotonic() - paused_at, 3)})
         if self.stopped(run_id):
@@ -281,8 +289,12 @@ class SessionServer:
 
         class SessionTaskRun(AgentRun):
             def _check_time(self) -> None:
-                control.checkpoint(run_id, self.deadline, pause_work)
+                control.checkpoint(run_id, self.deadline, pause_work, self._beat)
                 super()._check_time()
+
+            def _beat(self) -> None:
+                if self.callback is not None:
+                    self.callback.progress(self.evidence.steps_written, page_url(self.session.page), "paused")
 
         self.control.begin(run_id)
         try:
