@@ -187,7 +187,15 @@ def create_session(svc: Services, org: Org, req: CreateSessionRequest, control_u
             code="session_limit",
             details={"max_concurrent_sessions": org.limits.max_concurrent_sessions},
         ) from exc
-    return envelope(svc, _start_sandbox(svc, org.id, item))
+    try:
+        started = _start_sandbox(svc, org.id, item)
+    except ServiceUnavailable:
+        raise
+    except Exception:  # whatever went wrong, the session must not hold its slot as "starting"
+        error = {"code": "SANDBOX_START_FAILED", "message": "internal error"}
+        close(svc, org.id, session_id, CloseReason.failed, error=error)
+        raise
+    return envelope(svc, started)
 
 
 def keep_alive_for(svc: Services, item: dict[str, Any], seconds: int) -> None:
