@@ -29,10 +29,12 @@ help:
 	@echo "make eval   - run the eval suite against OPENAI_BASE_URL/OPENAI_API_KEY/OPENHELM_MODEL (else the offline model)"
 	@echo "make eval-model - set up and serve the offline model (Qwen2.5-Coder-1.5B, llama.cpp) on 127.0.0.1"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,agent,e2b]'
+	# The SDK and its `openhelm` CLI (after the project: see [project.entry-points] in pyproject.toml).
+	$(BIN)/pip install -q -e sdk/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,6 +64,7 @@ lint: $(STAMP) $(TOOLS)/node_modules/.bin/asl-validator
 	@for f in statemachine/*.asl.json; do \
 	  $(TOOLS)/node_modules/.bin/asl-validator --json-path $$f --silent || exit 1; done
 	$(BIN)/python -m devstack.openapi --check docs/openapi.json
+	$(BIN)/python sdk/python/generate_models.py --check
 	@$(MAKE) --no-print-directory sam-check
 
 # The template as AWS sees it: SAM's own lint, a real `sam build` (the layers for arm64 / CPython 3.12
@@ -72,7 +75,7 @@ sam-check: $(SAM_STAMP) $(UV_STAMP)
 	$(PY) scripts/check_layer.py .aws-sam/build
 
 test: system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q || { rc=$$?; $(BIN)/python scripts/crash_report.py; exit $$rc; }
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -89,6 +92,7 @@ bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/observation.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/layer_import.py
+	$(BIN)/python bench/sdk.py
 
 # The eval suite (evals/): not part of `make test`. EVAL_ARGS passes options, e.g. EVAL_ARGS="--only forms --json out.json".
 # Without a configured endpoint it uses the offline model of `make eval-model`.
@@ -104,6 +108,7 @@ eval-model: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/python -m devstack.openapi --write docs/openapi.json
+	$(BIN)/python sdk/python/generate_models.py --write
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache

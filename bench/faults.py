@@ -96,7 +96,7 @@ class Bench:
         wait(lambda: (self.get(run_id).get("progress") or {}).get("step") or self.get(run_id)["status"] in TERMINAL, 60)
         if self.get(run_id)["status"] in TERMINAL:
             raise RuntimeError(f"run ended before the fault: {self.get(run_id)}")
-        sandbox_id = self.svc.runs.get(self.org_id, run_id)["sandbox_id"]
+        sandbox_id = self.svc.runs.get(self.org_id, run_id).sandbox_id
         procs = self.svc.sandbox.processes(sandbox_id)
         agent = next(p for p, argv in procs.items() if argv[1:] == ["-m", "openhelm_agent"])
         bridge = next(p for p, argv in procs.items() if any(a.endswith("/bridge.py") for a in argv))

@@ -47,8 +47,8 @@ def poll_terminal(session: requests.Session, url: str, run_id: str, timeout: flo
 
 def agent_time_s(svc: Any, org_id: str, run_id: str) -> tuple[float | None, float | None]:
     """(seconds the agent process lived, Chromium launch ms) from the local sandbox's own logs."""
-    record = svc.runs.get(org_id, run_id, consistent=True) or {}
-    sandbox_id = record.get("sandbox_id")
+    record = svc.runs.get(org_id, run_id, consistent=True)
+    sandbox_id = record.sandbox_id if record else None
     log_paths = getattr(svc.sandbox, "log_paths", None)
     if not sandbox_id or log_paths is None:
         return None, None

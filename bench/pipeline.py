@@ -207,9 +207,9 @@ def main() -> None:
             stack.registry.wait_async(30)
         counter.on = meter.on = False
 
-        items = [svc.runs.get(org_id, r) or {} for r in run_ids]
-        terminal = sum(1 for i in items if i.get("status") in ("succeeded", "failed", "cancelled"))
-        evidence = Counter(i.get("evidence_status") for i in items)
+        records = [svc.runs.get(org_id, r) for r in run_ids]
+        terminal = sum(1 for i in records if i and i.status.is_terminal)
+        evidence = Counter(i.evidence_status if i else None for i in records)
         usage = request(
             "GET", f"/v1/usage?limit=1&to={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 60))}"
         )
@@ -233,7 +233,7 @@ def main() -> None:
         if refused:
             examples = [b for st, b in accepted if st != 202][:2]
             line("submissions refused", sum(refused.values()), "", f"{dict(refused)} {json.dumps(examples)[:300]}")
-        outcomes = Counter(f"{i.get('status')} {(i.get('error') or {}).get('code') or ''}".strip() for i in items)
+        outcomes = Counter(f"{i.status.value} {i.error_code or ''}".strip() if i else "None" for i in records)
         line("run outcomes", json.dumps(dict(outcomes)))
         line("evidence outcomes", json.dumps(dict(evidence)))
         line(

@@ -2,7 +2,9 @@
 
 stdout is a machine-readable channel for whoever starts the stack (``make demo``, e2e tests): the
 first line is ``OPENHELM_READY url=...`` once the API answers and every org exists, then one
-``OPENHELM_KEY org=<name> key=<api key>`` line per org. Everything else (logs, handler output,
+``OPENHELM_KEY org=<name> key=<api key>`` line per org, then one ``OPENHELM_FUNCTION_URL
+name=<logical id> url=...`` line per function URL (the OpenAI-compatible endpoint is
+``ChatCompletionsFunctionUrl``). Everything else (logs, handler output,
 sandbox subprocesses) goes to stderr: file descriptor 1 itself is pointed at stderr, and the
 protocol lines are written to a private duplicate of the original stdout.
 """
@@ -115,6 +117,8 @@ def run_dev(
         out.write(f"OPENHELM_READY url={stack.url}\n")
         for name, api_key in keys:
             out.write(f"OPENHELM_KEY org={name} key={api_key}\n")
+        for name, endpoint in stack.function_urls.items():
+            out.write(f"OPENHELM_FUNCTION_URL name={name} url={endpoint.url}\n")
         out.flush()
         log.info("ready", url=stack.url, orgs=[n for n, _ in keys], start_ms=round(stack.started_s * 1000))
         while not stop.wait(0.5):

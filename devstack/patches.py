@@ -20,7 +20,6 @@ import threading
 import types
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import moto
@@ -29,6 +28,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.events.models import EventsBackend, Rule
 
 from devstack import limits
+from devstack.event_targets import envelope, target_input
 from devstack.runtime import FunctionRegistry, PayloadTooLarge
 from shared.logging import get_logger
 
@@ -384,12 +384,12 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
         else:
             theirs.append(target)
     for target in ours:
-        event = _target_input(target, _envelope(original_event), transform_input)
+        event = target_input(target, envelope(original_event), transform_input)
         runtime.deliver(target["Arn"], event, f"events:{self.name}")
     for target in queues:
         from moto.sqs import sqs_backends
 
-        body = _target_input(target, _envelope(original_event), transform_input)
+        body = target_input(target, envelope(original_event), transform_input)
         _, _, _, region, account, queue = target["Arn"].split(":")
         sqs_backends[account][region].send_message(queue_name=queue, message_body=json.dumps(body))
     if theirs:
@@ -397,42 +397,3 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
         rest.targets = theirs
         _originals["send_to_targets"](rest, original_event, transform_input)
     return None
-
-
-def _envelope(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as EventBridge delivers it (ISO time, no moto bookkeeping fields)."""
-    out = {k: v for k, v in event.items() if k != "ingestion-time"}
-    when = out.get("time")
-    if isinstance(when, int | float):
-        out["time"] = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    elif isinstance(when, datetime):
-        out["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return out
-
-
-def _target_input(target: dict[str, Any], event: dict[str, Any], transform_input: bool) -> Any:
-    """Apply a target's Input / InputPath / InputTransformer like EventBridge does."""
-    if not transform_input:
-        return event
-    if "Input" in target:
-        return json.loads(target["Input"])
-    if "InputPath" in target:
-        return _json_path(event, target["InputPath"])
-    transformer = target.get("InputTransformer")
-    if transformer:
-        from moto.events.utils import EventTemplateParser
-
-        return EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
-        )
-    return event
-
-
-def _json_path(event: Any, path: str) -> Any:
-    """The dotted subset of JSONPath that InputPath uses in practice (``$.detail.run``)."""
-    value = event
-    for part in [p for p in path.lstrip("$").split(".") if p]:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value

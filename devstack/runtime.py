@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import threading
 import time
@@ -105,10 +106,19 @@ class LocalFunction:
                 self._callable = self._import()
         return self._callable
 
+    @property
+    def web_adapter(self) -> bool:
+        """The function runs behind the Lambda Web Adapter (its layer's exec wrapper): its Handler
+        is a start script, and what answers requests is a web application (devstack/web_adapter.py)."""
+        return self.environment.get("AWS_LAMBDA_EXEC_WRAPPER") == WEB_ADAPTER_WRAPPER
+
     def _import(self) -> Callable[[Any, Any], Any]:
         if self.code_uri is None:
             raise ImportError(f"{self.logical_id}: no local CodeUri (S3 or inline code cannot run locally)")
         module_path, _, attr = self.handler.rpartition(".")
+        if self.web_adapter:
+            # The start script execs `python3 -m <module>`; that module's WSGI `app` is the handler.
+            module_path, attr = web_app_module(self.code_uri / self.handler), "app"
         if not module_path or not attr:
             raise ImportError(f"{self.logical_id}: Handler {self.handler!r} is not module.function")
         base = self.code_uri.joinpath(*module_path.split("."))
@@ -188,6 +198,31 @@ class LocalFunction:
         )
         worker.start()
         return invocation
+
+
+WEB_ADAPTER_WRAPPER = "/opt/bootstrap"
+_PYTHON_M = re.compile(r"\bexec\b.*\bpython3?\s+-m\s+([A-Za-z_][\w.]*)")
+
+
+def web_app_module(script: Path) -> str:
+    """The module a Web Adapter start script runs (``exec python3 -m <module>``)."""
+    try:
+        text = script.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImportError(f"{script}: the Web Adapter start script cannot be read: {exc}") from exc
+    found = [
+        m.group(1)
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+        for m in [_PYTHON_M.search(line)]
+        if m
+    ]
+    if not found:
+        raise ImportError(
+            f"{script}: the local stack serves a Web Adapter function whose start script runs "
+            "`exec python3 -m <module>` and whose module has a WSGI `app`"
+        )
+    return found[-1]
 
 
 class PayloadTooLarge(Exception):

@@ -45,6 +45,7 @@ from devstack.template import (
     Resolver,
     load_template,
 )
+from devstack.web_adapter import WebAdapterEndpoint
 from shared.logging import get_logger
 from shared.process import reset_process_caches
 
@@ -95,7 +96,7 @@ class EmbeddedStack:
         self.resolver: Resolver | None = None
         self.registry: FunctionRegistry | None = None
         self.gateway: LocalGateway | None = None
-        self.function_urls: dict[str, LocalGateway] = {}  # AWS::Lambda::Url logical id -> endpoint
+        self.function_urls: dict[str, LocalGateway | WebAdapterEndpoint] = {}  # AWS::Lambda::Url logical id -> endpoint
         self.poller: SqsPoller | None = None
         self.scheduler = LocalScheduler(self.deliver)
         self.aws_endpoint = ""

@@ -70,7 +70,6 @@ def download() -> None:
             "download",
             "-q",
             "--no-deps",
-            "--no-build-isolation",
             "-d",
             str(WHEELS),
             *missing,

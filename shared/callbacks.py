@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import Conflict
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 
@@ -63,14 +64,14 @@ def record_progress(svc: Services, org_id: str, run_id: str, report: ProgressRep
         )
     except ConditionalCheckFailed as exc:
         raise Conflict("the run is not running; stop", code="run_not_active") from exc
-    if run.get("task_token"):
-        svc.orchestrator.heartbeat(run["task_token"])
+    if run.task_token:
+        svc.orchestrator.heartbeat(run.task_token)
 
 
 def complete(svc: Services, org_id: str, run_id: str, report: CompletionReport) -> None:
     run = _end_agent(svc, org_id, run_id, {})
     output: dict[str, Any] = {"status": report.status, "error_code": report.error_code, "steps": report.steps}
-    if not svc.orchestrator.succeed_task(run["task_token"], output):
+    if not svc.orchestrator.succeed_task(_token(run), output):
         raise Conflict("the run's task already ended", code="already_completed")
 
 
@@ -81,20 +82,25 @@ def report_exit(svc: Services, org_id: str, run_id: str, report: ExitReport) -> 
     had its end (the completion arrived first, or another report)."""
     exit_info = report.model_dump(exclude_none=True)
     run = _end_agent(svc, org_id, run_id, {"agent_exit": exit_info})
-    if not svc.orchestrator.succeed_task(run["task_token"], {"status": "exited", "exit": exit_info}):
+    if not svc.orchestrator.succeed_task(_token(run), {"status": "exited", "exit": exit_info}):
         raise Conflict("the run's task already ended", code="already_completed")
 
 
-def _end_agent(svc: Services, org_id: str, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def _token(run: RunRecord) -> str:
+    assert run.task_token is not None  # a running run whose end is recorded has its task token
+    return run.task_token
+
+
+def _end_agent(svc: Services, org_id: str, run_id: str, fields: dict[str, Any]) -> RunRecord:
     """Record ``sandbox_ended_at`` = now on a running run (first report wins); the run. Conflict if
     the run is not running. An end already recorded is kept, and the caller still tries to wake the
     task: a completion retried after the orchestrator failed once must get through, while one whose
     task already ended gets a False from ``succeed_task``."""
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or run["status"] != RunStatus.running.value or not run.get("task_token"):
+    if run is None or run.status != RunStatus.running or not run.task_token:
         raise Conflict("the run is not running", code="run_not_active")
     try:
-        return svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), fields)
+        return svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now(), fields)
     except ConditionalCheckFailed:
         return run
 
@@ -129,14 +135,14 @@ def e2b_lifecycle(svc: Services, event: E2BEvent) -> bool:
     if not (isinstance(run_id, str) and isinstance(org_id, str)):
         return False
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or run.get("sandbox_id") != event.sandboxId:
+    if run is None or run.sandbox_id != event.sandboxId:
         return False
-    if run["status"] != RunStatus.running.value or not run.get("task_token"):
+    if run.status != RunStatus.running or not run.task_token:
         return False
     now = svc.clock.now()
     killed_at = min(event.timestamp, now) if event.timestamp and event.timestamp.tzinfo else now
     exit_info = {"reporter": "e2b", "sandbox_killed": True}
     # If the supervisor's report or the completion came first, its end stands; still wake the task.
     with contextlib.suppress(ConditionalCheckFailed):
-        run = svc.runs.mark_sandbox_ended(org_id, run_id, killed_at.isoformat(), {"agent_exit": exit_info})
-    return svc.orchestrator.succeed_task(run["task_token"], {"status": "exited", "exit": exit_info})
+        run = svc.runs.mark_sandbox_ended(org_id, run_id, killed_at, {"agent_exit": exit_info})
+    return svc.orchestrator.succeed_task(_token(run), {"status": "exited", "exit": exit_info})

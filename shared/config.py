@@ -33,6 +33,9 @@ class Settings(BaseModel):
     event_bus: str = Field("openhelm", alias="OPENHELM_EVENT_BUS")
     run_state_machine_arn: str = Field("", alias="OPENHELM_RUN_STATE_MACHINE")
     default_model: str = Field("gpt-4.1-mini", alias="OPENHELM_DEFAULT_MODEL")
+    # The OpenAI-compatible endpoint's presets that pin a model (comma-separated), beside the default
+    # agent and the models of the pricing table (shared/chat/mapping.py).
+    chat_models: str = Field("", alias="OPENHELM_CHAT_MODELS")
     sandbox_provider: Literal["e2b", "local"] = Field("e2b", alias="OPENHELM_SANDBOX_PROVIDER")
     e2b_template: str = Field("openhelm-agent", alias="OPENHELM_E2B_TEMPLATE")
     # Name of this deployment (the stack name): scopes the sandboxes one reaper may see and kill.

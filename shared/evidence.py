@@ -23,7 +23,8 @@ from typing import Any
 
 from shared.aws.evidence_store import EvidenceStoreUnavailable
 from shared.logging import get_logger
-from shared.models.common import TERMINAL_STATUSES, RunStatus
+from shared.models.common import TERMINAL_STATUSES
+from shared.models.run_record import RunRecord
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound
 from shared.services import Services
@@ -50,14 +51,14 @@ def prefix(org_id: str, run_id: str) -> str:
 
 def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or not RunStatus(run["status"]).is_terminal:
+    if run is None or not run.status.is_terminal:
         log.warning("evidence_skipped", run_id=run_id, reason="missing or not finished")
         return EvidenceOutcome("skipped")
-    if run.get("evidence_status") in DONE_STATES:
-        if not run.get("evidence_announced"):  # recorded, but the event did not go out: announce again
-            _announce(svc, run, run["evidence_status"], 0, run.get("evidence_error"))
+    if run.evidence_status in DONE_STATES:
+        if not run.evidence_announced:  # recorded, but the event did not go out: announce again
+            _announce(svc, run, run.evidence_status, 0, run.evidence_error)
         return EvidenceOutcome("skipped")
-    sandbox_id = run.get("sandbox_id")
+    sandbox_id = run.sandbox_id
     if not sandbox_id:
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
     try:
@@ -69,13 +70,14 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         return _record(svc, run, EvidenceOutcome("failed", error=f"reading the sandbox failed: {exc}"[:500]), [])
     except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
         return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
-    if not run.get("session_id") or _session_closed(svc, run):  # a live session keeps its sandbox
+    if not run.session_id or _session_closed(svc, run):  # a live session keeps its sandbox
         _kill(svc, sandbox_id, run_id)
     return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items)
 
 
-def _session_closed(svc: Services, run: dict[str, Any]) -> bool:
-    session = svc.sessions.get(run["org_id"], run["session_id"], consistent=True)
+def _session_closed(svc: Services, run: RunRecord) -> bool:
+    assert run.session_id is not None
+    session = svc.sessions.get(run.org_id, run.session_id, consistent=True)
     return session is None or session["status"] in ("closed", "expired", "failed")
 
 
@@ -123,10 +125,8 @@ def _kill(svc: Services, sandbox_id: str, run_id: str) -> None:
         log.warning("evidence_kill_failed", run_id=run_id, sandbox_id=sandbox_id, error=str(exc))
 
 
-def _record(
-    svc: Services, run: dict[str, Any], outcome: EvidenceOutcome, items: list[dict[str, Any]]
-) -> EvidenceOutcome:
-    run_id, org_id = run["id"], run["org_id"]
+def _record(svc: Services, run: RunRecord, outcome: EvidenceOutcome, items: list[dict[str, Any]]) -> EvidenceOutcome:
+    run_id, org_id = run.id, run.org_id
     fields: dict[str, Any] = {
         "evidence_status": outcome.status,
         "evidence_error": outcome.error,
@@ -140,18 +140,18 @@ def _record(
     return outcome
 
 
-def _announce(svc: Services, run: dict[str, Any], status: str, files: int, error: str | None) -> None:
+def _announce(svc: Services, run: RunRecord, status: str, files: int, error: str | None) -> None:
     """Emit Evidence Ready (which drives the webhooks), then note that it went out. A failed publish
     raises, so the invocation is retried and the next attempt announces again."""
     detail = {
-        "run_id": run["id"],
-        "org_id": run["org_id"],
-        "status": run["status"],
+        "run_id": run.id,
+        "org_id": run.org_id,
+        "status": run.status.value,
         "evidence_status": status,
         "files": files,
         "error": error,
     }
-    svc.events.publish("Evidence Ready", detail, resources=[run["id"]])
+    svc.events.publish("Evidence Ready", detail, resources=[run.id])
     svc.runs.transition(
-        run["org_id"], run["id"], from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
+        run.org_id, run.id, from_statuses=TERMINAL_STATUSES, to_status=None, fields={"evidence_announced": True}
     )

@@ -20,13 +20,14 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from shared.billing import budget
 from shared.errors import Conflict, OpenHelmError, PaymentRequired
 from shared.logging import get_logger
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -70,10 +71,10 @@ def chat_completions(
     """Forward one chat-completions request for a running run. ``time_left_s``: what the invocation
     itself has left (Lambda's remaining time), None when unbounded."""
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or run["status"] != RunStatus.running.value:
+    if run is None or run.status != RunStatus.running:
         raise Conflict("the run is not running", code="run_not_active", headers=dict(NO_RETRY))
-    used_in, used_out = int(run.get("usage_input_tokens", 0)), int(run.get("usage_output_tokens", 0))
-    max_in, max_out = int(run["max_input_tokens"]), int(run["max_output_tokens"])
+    used_in, used_out = run.input_tokens, run.output_tokens
+    max_in, max_out = run.max_input_tokens, run.max_output_tokens
     if used_in >= max_in or used_out >= max_out:
         raise PaymentRequired(
             f"the run's token budget is spent ({used_in}/{max_in} input, {used_out}/{max_out} output)",
@@ -83,7 +84,7 @@ def chat_completions(
         raise Conflict("streaming is not supported by the gateway", code="stream_not_supported", headers=dict(NO_RETRY))
     timeout_s, by_deadline = call_timeout(svc, run, time_left_s)
     body = dict(request)
-    body["model"] = run["model"]  # the sandbox cannot pick a different (pricier) model
+    body["model"] = run.model  # the sandbox cannot pick a different (pricier) model
     for cap in ("max_tokens", "max_completion_tokens"):
         if isinstance(body.get(cap), int):
             body[cap] = max(1, min(body[cap], max_out - used_out))
@@ -100,26 +101,26 @@ def chat_completions(
     return reply
 
 
-def _heartbeat(svc: Services, run: dict[str, Any]) -> None:
+def _heartbeat(svc: Services, run: RunRecord) -> None:
     """Beat the StartSandbox task's heartbeat (HeartbeatSeconds in statemachine/run.asl.json).
 
     Progress reports beat it once per browser action; without these beats a slow model (several
     minutes between actions) let the heartbeat lapse and the run ended AGENT_CRASHED while its
     agent was alive. Best effort: RunExecutions.heartbeat logs and swallows a failure."""
-    if run.get("task_token"):
-        svc.orchestrator.heartbeat(str(run["task_token"]))
+    if run.task_token:
+        svc.orchestrator.heartbeat(run.task_token)
 
 
-def call_timeout(svc: Services, run: dict[str, Any], time_left_s: float | None) -> tuple[float, bool]:
+def call_timeout(svc: Services, run: RunRecord, time_left_s: float | None) -> tuple[float, bool]:
     """Seconds the upstream call may take, and whether the run's deadline (rather than the
     configured timeout) is what bounds it. RunDeadlineExceeded once the deadline has passed."""
     limit, by_deadline = svc.settings.llm_timeout_s, False
-    if run.get("started_at"):
-        deadline = datetime.fromisoformat(str(run["started_at"])) + timedelta(seconds=int(run["max_duration_s"]))
+    if run.started_at:
+        deadline = run.started_at + timedelta(seconds=run.max_duration_s)
         remaining = (deadline - svc.clock.now()).total_seconds()
         if remaining <= 0:
             raise RunDeadlineExceeded(
-                f"the run's max_duration_s ({run['max_duration_s']} s) has passed", headers=dict(NO_RETRY)
+                f"the run's max_duration_s ({run.max_duration_s} s) has passed", headers=dict(NO_RETRY)
             )
         if remaining < limit:
             limit, by_deadline = remaining, True

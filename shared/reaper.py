@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.logging import get_logger
-from shared.models.common import RunStatus
+from shared.models.run_record import RunningRun, RunRecord
 from shared.orchestration.cleanup import cleanup
 from shared.services import Services
 from shared.sessions.paths import is_session_id
@@ -46,17 +46,15 @@ def reap(svc: Services) -> ReapReport:
     now = svc.clock.now()
     alive = {s.sandbox_id: s for s in svc.sandbox.list_running()}
     for run in svc.runs.list_running():
-        started = datetime.fromisoformat(run["started_at"]) if run.get("started_at") else now
-        deadline = started + timedelta(seconds=int(run["max_duration_s"]) + svc.settings.sandbox_grace_s)
+        started = run.started_at or now
+        deadline = started + timedelta(seconds=run.max_duration_s + svc.settings.sandbox_grace_s)
         if now > deadline:
             _end(svc, run, "AGENT_TIMEOUT", "the run overran its deadline")
-            report.timed_out.append(run["id"])
-        elif (
-            run.get("sandbox_id") not in alive and (now - started).total_seconds() >= svc.settings.reaper_start_grace_s
-        ):
+            report.timed_out.append(run.id)
+        elif run.sandbox_id not in alive and (now - started).total_seconds() >= svc.settings.reaper_start_grace_s:
             _record_last_sign_of_life(svc, run, started)
             _end(svc, run, "AGENT_CRASHED", "the sandbox exited without reporting a result")
-            report.crashed.append(run["id"])
+            report.crashed.append(run.id)
     for sandbox_id, info in alive.items():
         if info.metadata.get("session_id") or is_session_id(info.run_id):
             continue  # a session's sandbox: reconciled with its session below
@@ -70,31 +68,31 @@ def reap(svc: Services) -> ReapReport:
     return report
 
 
-def _done_with(svc: Services, run: dict | None, now: datetime) -> bool:
+def _done_with(svc: Services, run: RunRecord | None, now: datetime) -> bool:
     if run is None:
         return True
-    if not RunStatus(run["status"]).is_terminal:
+    if not run.status.is_terminal:
         return False
-    if run.get("evidence_status") in ("ready", "unavailable"):
+    if run.evidence_status in ("ready", "unavailable"):
         return True
-    finished = datetime.fromisoformat(run["finished_at"]) if run.get("finished_at") else now
+    finished = run.finished_at or now
     return (now - finished).total_seconds() >= svc.settings.evidence_grace_s
 
 
-def _record_last_sign_of_life(svc: Services, run: dict, started: datetime) -> None:
+def _record_last_sign_of_life(svc: Services, run: RunningRun, started: datetime) -> None:
     """``sandbox_ended_at`` = the last progress report (or the start): the sandbox is billed up to
     when it was last seen alive. Kept if a report already recorded the end."""
     last = started
     # The reaper's index holds a few attributes only (template.yaml, gsi3): read the progress.
-    full = svc.runs.get(run["org_id"], run["id"], consistent=True) or {}
-    updated = (full.get("progress") or {}).get("updated_at")
+    full = svc.runs.get(run.org_id, run.id, consistent=True)
+    updated = full.progress.updated_at if full and full.progress else None
     if updated:
-        last = max(last, datetime.fromisoformat(updated))
+        last = max(last, updated)
     with contextlib.suppress(ConditionalCheckFailed):
-        svc.runs.mark_sandbox_ended(run["org_id"], run["id"], last.isoformat(), {"agent_exit": {"reporter": "reaper"}})
+        svc.runs.mark_sandbox_ended(run.org_id, run.id, last, {"agent_exit": {"reporter": "reaper"}})
 
 
-def _end(svc: Services, run: dict, code: str, cause: str) -> None:
-    cleanup(svc, run["id"], run["org_id"], {"Error": code, "Cause": cause})
-    if run.get("task_token"):
-        svc.orchestrator.fail_task(run["task_token"], code, cause)
+def _end(svc: Services, run: RunningRun, code: str, cause: str) -> None:
+    cleanup(svc, run.id, run.org_id, {"Error": code, "Cause": cause})
+    if run.task_token:
+        svc.orchestrator.fail_task(run.task_token, code, cause)

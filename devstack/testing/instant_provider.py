@@ -12,9 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from devstack.testing.agent_outputs import done_step, out_files, result_doc
 from shared.sandbox.base import SandboxFileNotFound, SandboxInfo, SandboxNotFound, SandboxProvider, SandboxRequest
-
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 
 
 class InstantProvider(SandboxProvider):
@@ -45,21 +44,8 @@ class InstantProvider(SandboxProvider):
 
     def outputs(self, request: SandboxRequest) -> tuple[dict[str, Any], dict[str, bytes]]:
         """The agent contract's result and out-dir files for one run (subclasses write others)."""
-        result = {
-            "status": "succeeded",
-            "result": self._result(request.run_spec),
-            "confidence": 0.9,
-            "summary": "instant",
-            "schema_repairs": 0,
-            "steps": 1,
-        }
-        step = {"index": 1, "action": "done", "args": {}, "url": request.run_spec.get("start_url")}
-        return result, {
-            "result.json": json.dumps(result).encode(),
-            "steps.jsonl": (json.dumps(step) + "\n").encode(),
-            "network.jsonl": b"",
-            "screenshots/step-0001.png": PNG,
-        }
+        result = result_doc(self._result(request.run_spec), summary="instant")
+        return result, out_files(result, [done_step(request.run_spec.get("start_url"))])
 
     def _complete(self, request: SandboxRequest, result: dict[str, Any]) -> None:
         url = f"{request.control_url}/internal/runs/{request.run_id}/complete"

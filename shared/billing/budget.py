@@ -22,6 +22,7 @@ from shared.billing.usage import measure
 from shared.errors import PaymentRequired, Unprocessable
 from shared.models.billing import MICROS_PER_USD, Pricing
 from shared.models.orgs import Org
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 # Tokens a chat template adds per message beyond its text (role markers, separators); generous.
@@ -91,15 +92,15 @@ def prompt_token_bound(request: dict[str, Any]) -> int:
     return len(raw) + TOKENS_PER_MESSAGE * count
 
 
-def admit_llm_call(svc: Services, run: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def admit_llm_call(svc: Services, run: RunRecord, body: dict[str, Any]) -> dict[str, Any]:
     """The request to forward, with ``max_tokens`` lowered to what the run's cap still pays for; 402
     ``budget_exceeded`` when even a short reply would cross the cap. Runs without a cap pass as is."""
-    cap = run.get("max_cost_micros")
+    cap = run.max_cost_micros
     if cap is None:
         return body
     pricing = svc.settings.pricing
     spent = measure(pricing, run, svc.clock.now()).cost.total
-    price = pricing.token_price(run.get("model"))
+    price = pricing.token_price(run.model)
     prompt_cost = -(-prompt_token_bound(body) * price.input_per_mtok_micros // 1_000_000)
     room = int(cap) - spent - prompt_cost
     if price.output_per_mtok_micros > 0:
@@ -108,8 +109,8 @@ def admit_llm_call(svc: Services, run: dict[str, Any], body: dict[str, Any]) -> 
         affordable = 1 << 31 if room >= 0 else 0
     field = "max_completion_tokens" if isinstance(body.get("max_completion_tokens"), int) else "max_tokens"
     asked = body.get(field) if isinstance(body.get(field), int) else None
-    used_out = int(run.get("usage_output_tokens", 0))
-    budget_left = max(1, int(run["max_output_tokens"]) - used_out)
+    used_out = run.output_tokens
+    budget_left = max(1, run.max_output_tokens - used_out)
     allowed = min(affordable, budget_left, asked or (1 << 31))
     if room < 0 or allowed < min(MIN_REPLY_TOKENS, asked or MIN_REPLY_TOKENS):
         raise PaymentRequired(
@@ -125,8 +126,8 @@ def admit_llm_call(svc: Services, run: dict[str, Any], body: dict[str, Any]) -> 
     return {**body, field: allowed}
 
 
-def error_code(run: dict[str, Any], code: str) -> str:
+def error_code(run: RunRecord, code: str) -> str:
     """A run stopped by the clock when the cap set its deadline ran out of money, not of time."""
-    if code == "AGENT_TIMEOUT" and run.get("deadline_by_cost"):
+    if code == "AGENT_TIMEOUT" and run.deadline_by_cost:
         return BUDGET_EXCEEDED
     return code

@@ -25,7 +25,7 @@ from shared.errors import (
 )
 from shared.logging import get_logger
 from shared.models.billing import Balance, LedgerEntry, LedgerPage, UsageRecord
-from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.services import Services
 
 log = get_logger(__name__)
@@ -195,17 +195,17 @@ def ensure_affordable(svc: Services, org_id: str, model: str, limits: dict[str, 
     )
 
 
-def _record_of(svc: Services, run: dict[str, Any]) -> tuple[UsageRecord, Measured]:
+def _record_of(svc: Services, run: RunRecord) -> tuple[UsageRecord, Measured]:
     m = measure(svc.settings.pricing, run, svc.clock.now())
     record = UsageRecord(
-        run_id=run["id"],
-        project_id=run["project_id"],
-        job_id=run.get("job_id"),
-        model=run.get("model"),
-        status=run["status"],
-        created_at=run.get("created_at"),
+        run_id=run.id,
+        project_id=run.project_id,
+        job_id=run.job_id,
+        model=run.model,
+        status=run.status.value,
+        created_at=run.created_at,
         # A terminal run always has finished_at; the fallback only keeps the key deterministic.
-        finished_at=run.get("finished_at") or run["created_at"],
+        finished_at=run.finished_at or run.created_at,
         recorded_at=svc.clock.now(),
         input_tokens=m.input_tokens,
         output_tokens=m.output_tokens,
@@ -236,10 +236,10 @@ def record_usage(svc: Services, org_id: str, run_id: str) -> UsageRecord | None:
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
-    if not RunStatus(run["status"]).is_terminal:
-        raise Conflict(f"run {run_id} is {run['status']}, not finished", code="run_not_finished")
+    if not run.status.is_terminal:
+        raise Conflict(f"run {run_id} is {run.status.value}, not finished", code="run_not_finished")
     record, m = _record_of(svc, run)
-    return charge(svc, org_id, record, m, subject_sk=keys.run_sk(run_id), what=f"run {run_id} ({run['status']})")
+    return charge(svc, org_id, record, m, subject_sk=keys.run_sk(run_id), what=f"run {run_id} ({run.status.value})")
 
 
 def charge(

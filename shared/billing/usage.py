@@ -14,6 +14,7 @@ from typing import Any
 from shared.billing.pricing import Cost, cost_of, usd
 from shared.models.billing import Pricing
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 
 # Failures of our own infrastructure, not of the page, the model or the task: nothing is charged.
 # A crash of the agent (our code) is AGENT_CRASHED; the page or the model end a run with other codes.
@@ -46,54 +47,48 @@ class Measured:
         return min(self.cost.total, self.cap_micros) if self.cap_micros is not None else self.cost.total
 
 
-def _ts(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def sandbox_ms(run: dict[str, Any], now: datetime) -> int:
+def sandbox_ms(run: RunRecord, now: datetime) -> int:
     """Sandbox time: as Finalize/Cleanup counted it, else started → finished (→ now while running)."""
-    seconds = (run.get("usage") or {}).get("sandbox_seconds")
-    if seconds is not None and run.get("status") in {s.value for s in RunStatus if s.is_terminal}:
+    seconds = (run.usage or {}).get("sandbox_seconds")
+    if seconds is not None and run.status.is_terminal:
         return max(0, round(float(seconds) * 1000))
-    started = _ts(run.get("started_at"))
+    started = run.started_at
     if started is None:
         return 0
-    end = _ts(run.get("finished_at")) or now
+    end = run.finished_at or now
     return max(0, round((end - started).total_seconds() * 1000))
 
 
-def _counter(run: dict[str, Any], name: str) -> int:
-    counted = run.get(f"usage_{name}")  # the LLM gateway's counters on the run record
+def _counter(run: RunRecord, name: str) -> int:
+    counted = getattr(run, f"usage_{name}")  # the LLM gateway's counters on the run record
     if counted is None:
-        counted = (run.get("usage") or {}).get(name, 0)
+        counted = (run.usage or {}).get(name, 0)
     return int(counted or 0)
 
 
-def waived_reason(run: dict[str, Any]) -> str | None:
-    if run.get("status") != RunStatus.failed.value:
+def waived_reason(run: RunRecord) -> str | None:
+    if run.status != RunStatus.failed or run.error is None:
         return None
-    error = run.get("error") or {}
+    error = run.error
     # A page that eats the sandbox's memory crashes the agent too, but that is the page's doing, not
     # our code's (Finalize and the agent name memory in such a crash's message): it is charged.
-    if error.get("code") == "AGENT_CRASHED" and "out of memory" in str(error.get("message") or "").lower():
+    if error.code == "AGENT_CRASHED" and "out of memory" in error.message.lower():
         return None
-    return INFRA_FAILURES.get(error.get("code") or "")
+    return INFRA_FAILURES.get(error.code)
 
 
-def measure(pricing: Pricing, run: dict[str, Any], now: datetime) -> Measured:
+def measure(pricing: Pricing, run: RunRecord, now: datetime) -> Measured:
     ms = sandbox_ms(run, now)
     input_tokens, output_tokens = _counter(run, "input_tokens"), _counter(run, "output_tokens")
     cost = cost_of(
         pricing,
-        run.get("model"),
+        run.model,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         sandbox_ms=ms,
-        started=bool(run.get("started_at")),
+        started=bool(run.started_at),
     )
-    cap = run.get("max_cost_micros")
+    cap = run.max_cost_micros
     return Measured(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -105,10 +100,10 @@ def measure(pricing: Pricing, run: dict[str, Any], now: datetime) -> Measured:
     )
 
 
-def envelope_usage(pricing: Pricing, run: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+def envelope_usage(pricing: Pricing, run: RunRecord, now: datetime) -> dict[str, Any] | None:
     """The run envelope's ``usage``: the usage record's figures once billed, else the estimate so far.
     None for a run that has neither started nor been billed."""
-    billed = run.get("billed_usage")
+    billed = run.billed_usage
     if billed:
         return {
             "input_tokens": int(billed["input_tokens"]),
@@ -122,8 +117,7 @@ def envelope_usage(pricing: Pricing, run: dict[str, Any], now: datetime) -> dict
             "capped": bool(billed.get("capped")),
             "waived_reason": billed.get("waived_reason"),
         }
-    terminal = RunStatus(run["status"]).is_terminal
-    if not terminal and not run.get("started_at") and "usage_llm_calls" not in run:
+    if not run.status.is_terminal and not run.started_at and run.usage_llm_calls is None:
         return None
     m = measure(pricing, run, now)
     return {
@@ -140,12 +134,12 @@ def envelope_usage(pricing: Pricing, run: dict[str, Any], now: datetime) -> dict
     }
 
 
-def priced_steps(pricing: Pricing, run: dict[str, Any]) -> list[dict[str, Any]] | None:
+def priced_steps(pricing: Pricing, run: RunRecord) -> list[dict[str, Any]] | None:
     """The run's steps, each with the tokens and cost of the LLM call that chose it. The agent names
     the call (``llm_call``, its ordinal); the figures are the gateway's own log of that call, so a
     sandbox can point at a call but not change what it cost. Steps chosen by one call share it."""
-    steps = run.get("steps")
-    calls = run.get("llm_call_log") or []
+    steps = run.steps
+    calls = run.llm_call_log or []
     if not steps or not calls:
         return steps
     out = []
@@ -155,7 +149,7 @@ def priced_steps(pricing: Pricing, run: dict[str, Any]) -> list[dict[str, Any]] 
             input_tokens, output_tokens = (int(x) for x in calls[n - 1])
             cost = cost_of(
                 pricing,
-                run.get("model"),
+                run.model,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 sandbox_ms=0,

@@ -1,13 +1,16 @@
 """Runs and their idempotency records.
 
 A run lives at (org#{org}, run#{id}); ids are ULIDs, so a query on the org partition in reverse
-order lists newest first. Sparse index keys list a project's runs (gsi1) and a job's runs (gsi2).
+order lists newest first. Sparse index keys list a project's runs (gsi1), a job's runs (gsi2) and
+the runs whose agent is running (gsi3, by deadline; the reaper's). The repository owns every key and
+index attribute; it reads and writes runs as :class:`~shared.models.run_record.RunRecord`.
 Every status change is a conditional update on the current status: a terminal run never changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from shared.db import keys
@@ -22,6 +25,7 @@ from shared.db.dynamo import (
     unpack_json,
 )
 from shared.models.common import RunStatus
+from shared.models.run_record import RunningRun, RunRecord
 
 JSON_FIELDS = ("inputs", "output_schema", "result", "steps", "network", "evidence", "replay")
 # How many DynamoDB pages one listing request may read while a filter drops items.
@@ -40,43 +44,50 @@ class IdempotencyConflict(Exception):
         self.record = record
 
 
-def run_to_item(org_id: str, run: Mapping[str, Any]) -> dict[str, Any]:
-    item = {"pk": keys.org_pk(org_id), "sk": keys.run_sk(run["id"]), "type": "run", "org_id": org_id, **run}
-    item["gsi1pk"] = keys.runs_by_project_pk(org_id, run["project_id"])
-    item["gsi1sk"] = keys.run_sk(run["id"])
-    if run.get("job_id"):
-        item["gsi2pk"] = keys.runs_by_job_pk(org_id, run["job_id"])
-        item["gsi2sk"] = keys.run_sk(run["id"])
+# Attributes of the item that are the repository's: the keys, the indexes, the item type.
+_KEY_ATTRIBUTES = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+
+
+def run_to_item(run: RunRecord) -> dict[str, Any]:
+    """The item of a record: its attributes as stored, with the keys of the run's listings."""
+    attributes = run.model_dump(mode="json", exclude_unset=True)
+    attributes.pop("org_id", None)
+    org_id = run.org_id
+    item = {**run._stored_keys, "pk": keys.org_pk(org_id), "sk": keys.run_sk(run.id), "type": "run"}
+    item.update(org_id=org_id, **attributes)
+    item["gsi1pk"] = keys.runs_by_project_pk(org_id, run.project_id)
+    item["gsi1sk"] = keys.run_sk(run.id)
+    if run.job_id:
+        item["gsi2pk"] = keys.runs_by_job_pk(org_id, run.job_id)
+        item["gsi2sk"] = keys.run_sk(run.id)
     return pack_json(item, JSON_FIELDS)
 
 
-def item_to_run(item: Mapping[str, Any]) -> dict[str, Any]:
-    run = unpack_json(dict(item), JSON_FIELDS)
-    if run.get("usage") is None and "usage_llm_calls" in run:
-        # Live usage while the run is going; finalize writes the full record (sandbox time, cost).
-        run["usage"] = {
-            "input_tokens": run.get("usage_input_tokens", 0),
-            "output_tokens": run.get("usage_output_tokens", 0),
-            "llm_calls": run.get("usage_llm_calls", 0),
-        }
+def item_to_run(item: Mapping[str, Any]) -> RunRecord:
+    attributes = unpack_json(dict(item), JSON_FIELDS)
+    stored_keys = {k: attributes.pop(k) for k in _KEY_ATTRIBUTES if k in attributes}
+    run = RunRecord.model_validate(attributes)
+    run._stored_keys = stored_keys
     return run
+
+
+def stored_attributes(run: RunRecord) -> dict[str, Any]:
+    """The run's item as stored, its JSON fields unpacked (what sizes it against DynamoDB's quota)."""
+    attributes = run.model_dump(mode="json", exclude_unset=True)
+    return {**run._stored_keys, **{k: v for k, v in attributes.items() if v is not None}}
 
 
 class RunRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def create(
-        self,
-        org_id: str,
-        run: Mapping[str, Any],
-        idempotency: Mapping[str, Any] | None = None,
-    ) -> None:
+    def create(self, run: RunRecord, idempotency: Mapping[str, Any] | None = None) -> None:
         """Put a new run; with an idempotency record, both or neither (one transaction).
 
         Raises IdempotencyConflict when the key is already taken (by any body).
         """
-        item = run_to_item(org_id, run)
+        org_id = run.org_id
+        item = run_to_item(run)
         if idempotency is None:
             self.table.put(item, condition="attribute_not_exists(pk)")
             return
@@ -97,7 +108,7 @@ class RunRepository:
     def get_idempotency(self, org_id: str, key_hash: str) -> dict[str, Any] | None:
         return self.table.get(keys.org_pk(org_id), keys.idempotency_sk(key_hash), consistent=True)
 
-    def get(self, org_id: str, run_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    def get(self, org_id: str, run_id: str, consistent: bool = False) -> RunRecord | None:
         item = self.table.get(keys.org_pk(org_id), keys.run_sk(run_id), consistent=consistent)
         return item_to_run(item) if item else None
 
@@ -110,7 +121,7 @@ class RunRepository:
         status: RunStatus | None = None,
         project_id: str | None = None,
         job_id: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[RunRecord], str | None]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         filters = []
@@ -165,13 +176,22 @@ class RunRepository:
         fields: Mapping[str, Any] | None = None,
         slot: str | None = None,
         max_active: int = 0,
-    ) -> dict[str, Any]:
+        running_until: datetime | None = None,
+    ) -> RunRecord:
         """Conditionally set the status (and fields); ConditionalCheckFailed if not in from_statuses.
 
         ``slot="acquire"`` also takes one of the org's concurrent-run slots (ConcurrencyLimited when
         all ``max_active`` are taken) and ``slot="release"`` gives one back, in the same transaction,
-        so the counter moves exactly when the status does.
+        so the counter moves exactly when the status does. ``running_until`` lists the run in the
+        reaper's index (:meth:`list_running`) by that deadline; a move to a terminal status takes it
+        out. Datetimes in ``fields`` are written as ``isoformat()``.
         """
+        fields = dict(fields or {})
+        if running_until is not None:
+            fields["gsi3pk"] = keys.RUNNING_PK
+            fields["gsi3sk"] = keys.running_sk(running_until.isoformat(), run_id)
+        if to_status is not None and to_status.is_terminal:
+            fields = {"gsi3pk": None, "gsi3sk": None, **fields}
         request = self._transition_request(org_id, run_id, from_statuses, to_status, fields)
         if slot is None:
             request["ReturnValues"] = "ALL_NEW"
@@ -198,7 +218,7 @@ class RunRepository:
         assert item is not None
         return item
 
-    def list_running(self, limit: int = 500) -> list[dict[str, Any]]:
+    def list_running(self, limit: int = 500) -> list[RunningRun]:
         """Runs whose agent is running, earliest deadline first (the sparse gsi3)."""
         items, _ = self.table.query_page(
             key_condition="gsi3pk = :r",
@@ -207,7 +227,7 @@ class RunRepository:
             limit=limit,
             newest_first=False,
         )
-        return items
+        return [RunningRun.model_validate(i) for i in items]
 
     def active_count(self, org_id: str) -> int:
         item = self.table.get(keys.org_pk(org_id), keys.ACTIVE_SK, consistent=True)
@@ -224,7 +244,8 @@ class RunRepository:
         sets: list[str] = []
         names: dict[str, str] = {"#status": "status"}
         values: dict[str, Any] = {}
-        packed = pack_json(dict(fields or {}), JSON_FIELDS)
+        fields = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in (fields or {}).items()}
+        packed = pack_json(dict(fields), JSON_FIELDS)
         for f in JSON_FIELDS:  # an explicit None clears a JSON field too
             if fields and f in fields and fields[f] is None:
                 packed[f"{f}_json"] = None
@@ -253,14 +274,14 @@ class RunRepository:
         )
 
     def mark_sandbox_ended(
-        self, org_id: str, run_id: str, ended_at: str, fields: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+        self, org_id: str, run_id: str, ended_at: datetime, fields: Mapping[str, Any] | None = None
+    ) -> RunRecord:
         """Record when the run's agent ended (``sandbox_ended_at``), once, while the run is running.
 
         ConditionalCheckFailed if the run is not running or the end was already recorded (the
         first of the completion callback, an exit report and the reaper wins)."""
         sets = ["sandbox_ended_at = :at"]
-        values: dict[str, Any] = {":at": ended_at, ":running": RunStatus.running.value}
+        values: dict[str, Any] = {":at": ended_at.isoformat(), ":running": RunStatus.running.value}
         names = {"#status": "status"}
         for i, (name, value) in enumerate((fields or {}).items()):
             names[f"#e{i}"] = name
@@ -276,7 +297,7 @@ class RunRepository:
         )
         return item_to_run(item)
 
-    def add_usage(self, org_id: str, run_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    def add_usage(self, org_id: str, run_id: str, input_tokens: int, output_tokens: int) -> RunRecord:
         """Count one LLM call into the run (atomic ADDs; safe under concurrent calls). The call's own
         [input, output] tokens are appended to ``llm_call_log`` in the same update, so entry n-1 is
         call n (step records name the call that chose them)."""

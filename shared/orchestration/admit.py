@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from shared.db.dynamo import ConditionalCheckFailed
@@ -24,10 +23,10 @@ def _answer(admitted: bool, stop: bool, task_timeout_s: int = 0) -> dict[str, An
 
 def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
     run = svc.runs.get(org_id, run_id, consistent=True)
-    if run is None or RunStatus(run["status"]).is_terminal:
+    if run is None or run.status.is_terminal:
         return _answer(False, True)
-    timeout = int(run["max_duration_s"]) + svc.settings.sandbox_grace_s
-    if run["status"] != RunStatus.queued.value:  # a retried Admit after it already succeeded
+    timeout = run.max_duration_s + svc.settings.sandbox_grace_s
+    if run.status != RunStatus.queued:  # a retried Admit after it already succeeded
         return _answer(True, False, timeout)
     org = svc.orgs.get(org_id)
     if org is None:
@@ -36,7 +35,7 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
     try:
         admit_run(svc, org_id, run_id, org.limits.max_concurrent_runs, {"admitted_at": svc.clock.now().isoformat()})
     except ConcurrencyLimited:
-        waited = (svc.clock.now().timestamp()) - _ts(run["created_at"])
+        waited = (svc.clock.now() - run.created_at).total_seconds()
         if waited > QUEUE_TIMEOUT_S:
             fail_run(svc, org_id, run_id, "QUEUE_TIMEOUT", "no concurrency slot became free in time")
             return _answer(False, True)
@@ -44,7 +43,3 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
     except ConditionalCheckFailed:  # cancelled meanwhile, or a concurrent Admit won
         return admit(svc, run_id, org_id)
     return _answer(True, False, timeout)
-
-
-def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()

@@ -78,13 +78,14 @@ def fit_records(
 
 
 def fit_run_item(
-    run: dict[str, Any], fields: dict[str, Any], note: Callable[[str], None] = lambda _msg: None
+    stored: dict[str, Any], fields: dict[str, Any], note: Callable[[str], None] = lambda _msg: None
 ) -> dict[str, Any]:
     """``fields`` (what Finalize writes) adjusted so the run item stays within RUN_ITEM_BUDGET_BYTES.
+    ``stored``: the run's item as it is now (:func:`shared.db.runs.stored_attributes`).
     Raises ResultTooLarge when even empty step and network lists would not fit."""
     evidence = fields.get("evidence") or []
     others = {k: v for k, v in fields.items() if k not in LIST_FIELDS}
-    base = item_bytes({**{k: v for k, v in run.items() if k not in LIST_FIELDS and k not in fields}, **others})
+    base = item_bytes({**{k: v for k, v in stored.items() if k not in LIST_FIELDS and k not in fields}, **others})
     reserved = base + 64 + value_bytes(evidence) + EVIDENCE_SHA_BYTES * len(evidence)  # 64: list names
     room = RUN_ITEM_BUDGET_BYTES - reserved
     if room < 0:

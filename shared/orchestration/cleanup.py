@@ -3,12 +3,13 @@ error names are documented in shared/errors.py, mapped to codes in shared/orches
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from shared.billing import budget
 from shared.logging import get_logger
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.models.runs import RunError
 from shared.orchestration.errors import ERROR_CODES
 from shared.orchestration.finalize import usage_of
@@ -28,10 +29,10 @@ def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | Non
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None:
         return {"status": "missing"}
-    if code == "AGENT_TIMEOUT" and run.get("started_at") and _before_deadline(svc, run):
+    if code == "AGENT_TIMEOUT" and run.started_at and _before_deadline(svc, run):
         code = "AGENT_CRASHED"  # heartbeat expiry (moto reports it as States.Timeout too)
     code = budget.error_code(run, code)
-    if not RunStatus(run["status"]).is_terminal:
+    if not run.status.is_terminal:
         message = _message(code, err_type, cause)
         status = RunStatus.cancelled if code == "CANCELLED" else RunStatus.failed
         fields = {"error": RunError(code=code, message=message).model_dump(), "usage": usage_of(svc, run)}
@@ -40,9 +41,9 @@ def cleanup(svc: Services, run_id: str, org_id: str, error: dict[str, Any] | Non
     return {"code": code}
 
 
-def _before_deadline(svc: Services, run: dict[str, Any]) -> bool:
-    started = datetime.fromisoformat(run["started_at"]).timestamp()
-    return svc.clock.now().timestamp() < started + int(run["max_duration_s"])
+def _before_deadline(svc: Services, run: RunRecord) -> bool:
+    assert run.started_at is not None
+    return svc.clock.now() < run.started_at + timedelta(seconds=run.max_duration_s)
 
 
 def _message(code: str, err_type: str, cause: str) -> str:

@@ -4,15 +4,16 @@ record usage and write the terminal run. (Every failure path ends in Cleanup ins
 from __future__ import annotations
 
 import signal
-from datetime import datetime
 from typing import Any
 
 from jsonschema import validators
 
 from shared.billing import budget
 from shared.confidence import Signals, score
+from shared.db.runs import stored_attributes
 from shared.logging import get_logger
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.models.runs import Confidence, RunError, Usage
 from shared.orchestration.budget import ResultTooLarge, fit_run_item
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
@@ -33,19 +34,19 @@ def _schema_errors(schema: dict[str, Any] | None, value: Any) -> list[str]:
     return [e.message for e in cls(schema).iter_errors(value)][:5]
 
 
-def usage_of(svc: Services, run: dict[str, Any]) -> dict[str, Any]:
+def usage_of(svc: Services, run: RunRecord) -> dict[str, Any]:
     """Usage as the control plane counted it: tokens from the LLM gateway, time from our clock, up to
     the agent's end (``sandbox_ended_at``: completion, exit report or last sign of life) when known,
     else up to now."""
     seconds = 0.0
     # A session's task: the session is billed its sandbox's whole life once, at its close.
-    if run.get("started_at") and not run.get("session_id"):
-        end = datetime.fromisoformat(run["sandbox_ended_at"]) if run.get("sandbox_ended_at") else svc.clock.now()
-        seconds = max(0.0, (end - datetime.fromisoformat(run["started_at"])).total_seconds())
+    if run.started_at and not run.session_id:
+        end = run.sandbox_ended_at or svc.clock.now()
+        seconds = max(0.0, (end - run.started_at).total_seconds())
     return Usage(
-        input_tokens=int(run.get("usage_input_tokens", 0)),
-        output_tokens=int(run.get("usage_output_tokens", 0)),
-        llm_calls=int(run.get("usage_llm_calls", 0)),
+        input_tokens=run.input_tokens,
+        output_tokens=run.output_tokens,
+        llm_calls=run.llm_calls,
         sandbox_seconds=round(seconds, 3),
     ).model_dump()
 
@@ -58,9 +59,9 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None:
         return {"status": "missing"}
-    if RunStatus(run["status"]).is_terminal:
-        return {"status": run["status"]}
-    sandbox_id = run.get("sandbox_id")
+    if run.status.is_terminal:
+        return {"status": run.status.value}
+    sandbox_id = run.sandbox_id
     # The sandbox stays alive: the evidence function copies its files to S3 and then kills it
     # (shared/evidence.py); the reaper kills it if that never happens.
     outputs = read_outputs(svc.sandbox, sandbox_id, task_dir(run)) if sandbox_id else AgentOutputs(result=None)
@@ -68,15 +69,16 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     if sandbox_id and fields.get("error", {}).get("code") == "AGENT_CRASHED":
         _name_memory(svc, sandbox_id, fields)
     fields["usage"] = usage_of(svc, run)
+    stored = stored_attributes(run)
     try:
-        fields = fit_run_item(run, fields, outputs.problems.append)
+        fields = fit_run_item(stored, fields, outputs.problems.append)
     except ResultTooLarge as exc:
         fields = {k: v for k, v in fields.items() if k not in ("result", "confidence")}
         fields["error"] = RunError(code="RESULT_TOO_LARGE", message=str(exc)).model_dump()
-        fields, status = fit_run_item(run, fields, outputs.problems.append), RunStatus.failed
+        fields, status = fit_run_item(stored, fields, outputs.problems.append), RunStatus.failed
     item = finish_run(svc, org_id, run_id, status, fields)
     log.info("run_finalized", run_id=run_id, status=status.value, problems=outputs.problems)
-    return {"status": (item or run)["status"]}
+    return {"status": (item or run).status.value}
 
 
 def _name_memory(svc: Services, sandbox_id: str, fields: dict[str, Any]) -> None:
@@ -122,7 +124,7 @@ def _exit_text(exit_info: dict[str, Any]) -> str:
 
 
 def _terminal_fields(
-    run: dict[str, Any], outputs: AgentOutputs, exit_info: dict[str, Any] | None = None
+    run: RunRecord, outputs: AgentOutputs, exit_info: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], RunStatus]:
     fields: dict[str, Any] = {
         "steps": [s.model_dump(mode="json") for s in outputs.steps],
@@ -145,10 +147,10 @@ def _terminal_fields(
         fields["error"] = RunError(code=code, message=message)
         # Stopped by its cost cap: the last schema-valid result the agent had is still worth having.
         kept = res.get("result")
-        if code == budget.BUDGET_EXCEEDED and kept is not None and not _schema_errors(run.get("output_schema"), kept):
+        if code == budget.BUDGET_EXCEEDED and kept is not None and not _schema_errors(run.output_schema, kept):
             fields["result"] = kept
         return _dump(fields), RunStatus.failed
-    errors = _schema_errors(run.get("output_schema"), res.get("result"))
+    errors = _schema_errors(run.output_schema, res.get("result"))
     signals = Signals(
         model_confidence=_float(res.get("confidence")),
         schema_valid=not errors,
@@ -156,7 +158,7 @@ def _terminal_fields(
         # a refused `done` is counted once, as a schema repair, not again as a step error
         step_errors=sum(1 for s in outputs.steps if s.error and s.action != "done"),
         blocked_requests=sum(1 for n in outputs.network if n.blocked),
-        replay=run.get("model") == "replay",
+        replay=run.model == "replay",
     )
     value, reason = score(signals)
     fields["confidence"] = Confidence(score=value, reason=reason)

@@ -12,31 +12,34 @@ from typing import Any
 from shared.billing.usage import envelope_usage, priced_steps
 from shared.errors import NotFound
 from shared.ids import is_id
+from shared.models.run_record import RunRecord
 from shared.models.runs import Run
 from shared.services import Services
 
 
-def run_summary(run: dict[str, Any]) -> dict[str, Any]:
-    """The detail of Run * events: ids and status, never inputs or results (they may hold secrets)."""
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """The detail of Run * events: ids and status, never inputs or results (they may hold secrets).
+    Times as the record stores them."""
+    times = run.model_dump(mode="json", include={"created_at", "finished_at"})
     return {
-        "run_id": run["id"],
-        "org_id": run.get("org_id"),
-        "project_id": run.get("project_id"),
-        "job_id": run.get("job_id"),
-        "status": run.get("status"),
-        "model": run.get("model"),
-        "created_at": run.get("created_at"),
-        "finished_at": run.get("finished_at"),
-        "error_code": (run.get("error") or {}).get("code"),
-        "metadata": run.get("metadata") or {},
+        "run_id": run.id,
+        "org_id": run.org_id,
+        "project_id": run.project_id,
+        "job_id": run.job_id,
+        "status": run.status.value,
+        "model": run.model,
+        "created_at": times["created_at"],
+        "finished_at": times["finished_at"],
+        "error_code": run.error_code,
+        "metadata": run.metadata,
     }
 
 
-def envelope(svc: Services, item: dict[str, Any]) -> Run:
+def envelope(svc: Services, run: RunRecord) -> Run:
     """The run envelope of a run record, with its usage (no evidence URLs: see :func:`public_run`)."""
     pricing = svc.settings.pricing
-    usage = envelope_usage(pricing, item, svc.clock.now())
-    return Run.model_validate({**item, "usage": usage, "steps": priced_steps(pricing, item)})
+    usage = envelope_usage(pricing, run, svc.clock.now())
+    return Run.model_validate({**run.model_dump(), "usage": usage, "steps": priced_steps(pricing, run)})
 
 
 def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: int | None = None) -> Run:
@@ -54,11 +57,11 @@ def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: in
     )
 
 
-def public_run(svc: Services, item: dict[str, Any]) -> Run:
+def public_run(svc: Services, record: RunRecord) -> Run:
     """The envelope of a run record, with evidence URLs once its evidence is ready."""
-    run = envelope(svc, item)
-    if item.get("evidence_status") == "ready" and item.get("evidence_manifest_key"):
-        run = with_download_urls(svc, run, item["evidence_manifest_key"])
+    run = envelope(svc, record)
+    if record.evidence_status == "ready" and record.evidence_manifest_key:
+        run = with_download_urls(svc, run, record.evidence_manifest_key)
     return run
 
 

@@ -14,12 +14,14 @@ but this one passes a status to it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
 from shared.logging import get_logger
 from shared.models.common import RunStatus
+from shared.models.run_record import RunRecord
 from shared.models.runs import RunError
 from shared.runs.envelope import run_summary
 from shared.services import Services
@@ -67,7 +69,8 @@ def move(
     to: RunStatus,
     fields: Mapping[str, Any] | None = None,
     max_active: int = 0,
-) -> dict[str, Any]:
+    running_until: datetime | None = None,
+) -> RunRecord:
     """Conditionally move the run from one of ``frm`` to ``to``, with ``fields``; the new item.
     Takes or gives back the concurrency slot when the move enters or leaves :data:`HOLDS_SLOT`.
     Raises ConditionalCheckFailed when the run is in none of ``frm`` (ConcurrencyLimited when
@@ -82,27 +85,35 @@ def move(
     held, holding = holds.pop(), to in HOLDS_SLOT
     slot = "acquire" if holding and not held else "release" if held and not holding else None
     return svc.runs.transition(
-        org_id, run_id, from_statuses=frm, to_status=to, fields=fields, slot=slot, max_active=max_active
+        org_id,
+        run_id,
+        from_statuses=frm,
+        to_status=to,
+        fields=fields,
+        slot=slot,
+        max_active=max_active,
+        running_until=running_until,
     )
 
 
-def admit(svc: Services, org_id: str, run_id: str, max_active: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+def admit(svc: Services, org_id: str, run_id: str, max_active: int, fields: Mapping[str, Any]) -> RunRecord:
     """queued -> starting, taking a slot (ConcurrencyLimited when all ``max_active`` are taken)."""
     return move(svc, org_id, run_id, frm=[_S.queued], to=_S.starting, fields=fields, max_active=max_active)
 
 
-def mark_running(svc: Services, org_id: str, run_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """starting -> running, once the sandbox is up."""
-    return move(svc, org_id, run_id, frm=[_S.starting], to=_S.running, fields=fields)
+def mark_running(
+    svc: Services, org_id: str, run_id: str, fields: Mapping[str, Any], running_until: datetime
+) -> RunRecord:
+    """starting -> running, once the sandbox is up; the reaper lists the run until it ends, by its
+    deadline ``running_until``."""
+    return move(svc, org_id, run_id, frm=[_S.starting], to=_S.running, fields=fields, running_until=running_until)
 
 
-def finish_run(
-    svc: Services, org_id: str, run_id: str, status: RunStatus, fields: dict[str, Any]
-) -> dict[str, Any] | None:
+def finish_run(svc: Services, org_id: str, run_id: str, status: RunStatus, fields: dict[str, Any]) -> RunRecord | None:
     """Move a run that is not yet terminal to ``status`` (releasing its concurrency slot if it held
     one) and emit the matching event. None if it was already terminal: the first finisher wins."""
-    # A finished run leaves the reaper's index (gsi3) and forgets its task token.
-    fields = {"finished_at": svc.clock.now().isoformat(), "gsi3pk": None, "gsi3sk": None, **fields}
+    # A finished run leaves the reaper's index (the repository takes it out on a terminal move).
+    fields = {"finished_at": svc.clock.now().isoformat(), **fields}
     item = None
     for group in (sources(status, HOLDS_SLOT), sources(status, TRANSITIONS.keys() - HOLDS_SLOT)):
         try:
@@ -112,7 +123,7 @@ def finish_run(
             continue
     if item is None:
         return None
-    if item.get("session_id"):  # a session's task: its browser is free again
+    if item.session_id:  # a session's task: its browser is free again
         task_ended(svc, item)
     try:
         svc.events.publish(_FINISHED_EVENT[status], run_summary(item), resources=[run_id])
@@ -121,7 +132,7 @@ def finish_run(
     return item
 
 
-def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> dict[str, Any] | None:
+def fail_run(svc: Services, org_id: str, run_id: str, code: str, message: str) -> RunRecord | None:
     """Move a run that is not terminal to failed with an error code; None if it was already terminal."""
     return finish_run(
         svc, org_id, run_id, RunStatus.failed, {"error": RunError(code=code, message=message).model_dump()}

@@ -28,6 +28,7 @@ from shared.ids import is_id
 from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.orgs import Org
+from shared.models.run_record import RunRecord
 from shared.models.runs import CreateRunRequest, Run, RunError, RunList
 from shared.ratelimit import decision_headers
 from shared.runs.envelope import envelope, get_run, run_summary
@@ -120,13 +121,13 @@ def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[
     if req.replay_of is None:
         return None
     source = svc.runs.get(org_id, req.replay_of) if is_id(req.replay_of, "run") else None
-    if source is None or source["status"] != RunStatus.succeeded.value or not source.get("steps"):
+    if source is None or source.status != RunStatus.succeeded or not source.steps:
         raise Unprocessable(
             f"replay_of must name a succeeded run with recorded steps; {req.replay_of} is not one",
             code="replay_source_invalid",
         )
     # Keep the actions that worked; a run that repaired its result recorded earlier, refused `done`s.
-    good = [st for st in source["steps"] if not st.get("error")]
+    good = [st for st in source.steps if not st.get("error")]
     actions = [{"action": st["action"], "args": st.get("args") or {}} for st in good if st["action"] != "done"]
     final = [st for st in good if st["action"] == "done"]
     if not final:
@@ -192,11 +193,14 @@ def create_run(
         max_cost_usd=billing.usd(cap),
         **limits,
     )
-    item = run.model_dump(mode="json")
-    if by_cost:
-        item["deadline_by_cost"] = True
-    item["replay"] = _replay_workflow(svc, org.id, req)
-    item["control_url"] = control_url or None
+    internal: dict[str, Any] = {"deadline_by_cost": True} if by_cost else {}
+    record = RunRecord(
+        **run.model_dump(),
+        org_id=org.id,
+        replay=_replay_workflow(svc, org.id, req),
+        control_url=control_url or None,
+        **internal,
+    )
     idem = None
     if key_hash:
         idem = {
@@ -206,10 +210,10 @@ def create_run(
             "expires_at": svc.clock.now_ms() // 1000 + svc.settings.idempotency_ttl_s,
         }
     try:
-        svc.runs.create(org.id, item, idem)
+        svc.runs.create(record, idem)
     except IdempotencyConflict as exc:  # a concurrent request with the same key won the race
         return _replay(svc, org, exc.record, body_hash)
-    _start(svc, org.id, item)
+    _start(svc, record)
     return CreatedRun(run=run, replayed=False, rate=decision)
 
 
@@ -219,27 +223,27 @@ def _replay(svc: Services, org: Org, record: dict[str, Any], body_hash: str) -> 
             "this Idempotency-Key was used with a different request body",
             code="idempotency_key_reused",
         )
-    item = svc.runs.get(org.id, record["run_id"], consistent=True)
-    if item is None:  # pragma: no cover - the run and its key are written in one transaction
+    run = svc.runs.get(org.id, record["run_id"], consistent=True)
+    if run is None:  # pragma: no cover - the run and its key are written in one transaction
         raise NotFound("the run of this Idempotency-Key no longer exists", code="run_not_found")
-    if item["status"] == RunStatus.queued.value:
+    if run.status == RunStatus.queued:
         # The first request may have died between writing the run and starting it; starting again
         # is safe because executions are named by the run id.
-        _start(svc, org.id, item, publish=False)
-    return CreatedRun(run=envelope(svc, item), replayed=True)
+        _start(svc, run, publish=False)
+    return CreatedRun(run=envelope(svc, run), replayed=True)
 
 
-def _start(svc: Services, org_id: str, item: dict[str, Any], publish: bool = True) -> None:
+def _start(svc: Services, run: RunRecord, publish: bool = True) -> None:
     try:
-        svc.orchestrator.start(item["id"], org_id)
+        svc.orchestrator.start(run.id, run.org_id)
     except OpenHelmError:
-        fail_run(svc, org_id, item["id"], "ORCHESTRATION_UNAVAILABLE", "the run could not be started")
+        fail_run(svc, run.org_id, run.id, "ORCHESTRATION_UNAVAILABLE", "the run could not be started")
         raise
     if publish:
         try:
-            svc.events.publish("Run Queued", run_summary({**item, "org_id": org_id}), resources=[item["id"]])
+            svc.events.publish("Run Queued", run_summary(run), resources=[run.id])
         except EventPublishFailed as exc:  # the run is started; a missing integration event must not fail it
-            log.error("run_queued_event_failed", run_id=item["id"], error=exc.message)
+            log.error("run_queued_event_failed", run_id=run.id, error=exc.message)
 
 
 def list_runs(
@@ -261,28 +265,28 @@ def list_runs(
 def cancel_run(svc: Services, org_id: str, run_id: str) -> Run:
     get_run(svc, org_id, run_id)  # 404 before anything else
     error = RunError(code="CANCELLED", message="cancelled by request").model_dump()
-    item = finish_run(svc, org_id, run_id, RunStatus.cancelled, {"error": error})
-    if item is None:
+    run = finish_run(svc, org_id, run_id, RunStatus.cancelled, {"error": error})
+    if run is None:
         current = get_run(svc, org_id, run_id)
         raise Conflict(
             f"run {run_id} is already {current.status.value} and cannot be cancelled",
             code="run_not_cancellable",
             details={"status": current.status.value},
         )
-    if item.get("task_token"):
+    if run.task_token:
         # The execution is waiting on the sandbox: fail its task so the Catch path kills the sandbox now.
         # A run without a token yet is noticed by the next state (it checks the status first).
-        svc.orchestrator.fail_task(item["task_token"], "CANCELLED", "cancelled by request")
-    return envelope(svc, item)
+        svc.orchestrator.fail_task(run.task_token, "CANCELLED", "cancelled by request")
+    return envelope(svc, run)
 
 
 def wait_for_terminal(svc: Services, org_id: str, run_id: str, seconds: float, poll_s: float = 0.25) -> Run | None:
     """Poll until the run is terminal or ``seconds`` pass; the run if terminal, else None."""
     deadline = svc.clock.monotonic() + seconds
     while True:
-        item = svc.runs.get(org_id, run_id, consistent=True)
-        if item and RunStatus(item["status"]).is_terminal:
-            return envelope(svc, item)
+        run = svc.runs.get(org_id, run_id, consistent=True)
+        if run and run.status.is_terminal:
+            return envelope(svc, run)
         remaining = deadline - svc.clock.monotonic()
         if remaining <= 0:
             return None

@@ -19,6 +19,7 @@ from typing import Any
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import EventPublishFailed
 from shared.logging import get_logger
+from shared.models.run_record import RunRecord
 from shared.models.sessions import CloseReason, SessionStatus
 from shared.sandbox.base import SandboxError
 from shared.services import Services
@@ -160,14 +161,14 @@ def close(
     return item
 
 
-def task_ended(svc: Services, run: Mapping[str, Any]) -> None:
+def task_ended(svc: Services, run: RunRecord) -> None:
     """A session's task (run) reached a terminal status: the browser is free again, or, for a
     ``keep_alive: false`` session, the session closes (its sandbox killed once the evidence is copied)."""
-    session_id, org_id = run.get("session_id"), run.get("org_id")
+    session_id, org_id = run.session_id, run.org_id
     if not session_id or not org_id:
         return
     session = svc.sessions.get(org_id, session_id, consistent=True)
-    if session is None or session.get("current_task") != run["id"]:
+    if session is None or session.get("current_task") != run.id:
         return
     if not session.get("keep_alive", True):
         close(svc, org_id, session_id, CloseReason.task_done, kill=False)
@@ -181,5 +182,5 @@ def task_ended(svc: Services, run: Mapping[str, Any]) -> None:
             to=_S.ready,
             fields={"current_task": None, "last_active_at": svc.clock.now().isoformat()},
             condition="current_task = :task",
-            condition_values={":task": run["id"]},
+            condition_values={":task": run.id},
         )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from shared.models.run_record import RunRecord
 
 # Direct actions' steps and screenshots.
 SESSION_DIR = "session/"
 
 
-def task_dir(run: Mapping[str, Any]) -> str:
+def task_dir(run: RunRecord) -> str:
     """The out-dir prefix of a run's files: its own folder for a session's task, the root otherwise."""
-    return f"tasks/{run['id']}/" if run.get("session_id") else ""
+    return f"tasks/{run.id}/" if run.session_id else ""
 
 
 def is_session_id(value: str | None) -> bool:

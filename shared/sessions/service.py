@@ -358,8 +358,8 @@ def _release(svc: Services, org_id: str, session_id: str, run_id: str) -> None:
 def _end_task(svc: Services, org_id: str, run_id: str, status: RunStatus, code: str, message: str) -> None:
     """End a session's running task (stop, terminate, a dead sandbox) and wake its execution."""
     item = finish_run(svc, org_id, run_id, status, {"error": RunError(code=code, message=message).model_dump()})
-    if item is not None and item.get("task_token"):
-        svc.orchestrator.fail_task(item["task_token"], code, message)
+    if item is not None and item.task_token:
+        svc.orchestrator.fail_task(item.task_token, code, message)
 
 
 # -- state ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from shared.errors import NotFound
 from shared.ids import is_id
 from shared.logging import get_logger
+from shared.models.run_record import RunRecord
 from shared.models.webhooks import DeliveryAttempt, DeliveryList
 from shared.services import Services
 from shared.webhooks import signing, transport
@@ -56,8 +57,8 @@ def webhook_id(run_id: str, event_type: str) -> str:
     return f"msg_{run_id}_{event_type.replace('.', '_')}"
 
 
-def _targets(svc: Services, org_id: str, run: dict[str, Any], event_type: str) -> list[Target]:
-    targets = [Target(RUN_TARGET, run["webhook_url"])] if run.get("webhook_url") else []
+def _targets(svc: Services, org_id: str, run: RunRecord, event_type: str) -> list[Target]:
+    targets = [Target(RUN_TARGET, run.webhook_url)] if run.webhook_url else []
     targets += [Target(e.id, e.url) for e in subscribed(svc, org_id, event_type)]
     return targets
 
@@ -179,7 +180,7 @@ def deliver_event(
         run_id,
         event_type,
         webhook_id=wid,
-        now=run.get("finished_at") or now.isoformat(),
+        now=(run.finished_at or now).isoformat(),
         expires_at=_expires_at(svc),
     )
     done = {k for k, t in (state.get("targets") or {}).items() if t.get("delivered_at")}

@@ -32,9 +32,13 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session; each run gets its own context in it."""
+    """One Chromium for this package's tests; each run gets its own context in it.
+
+    Package scope, not session: Playwright's sync API runs on greenlets in pytest's main thread, and
+    the rest of the suite is heavily threaded (in-process Lambdas, sandbox watchers). Stopping it when
+    the agent tests end keeps greenlet switches and other threads' garbage collection apart."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     from openhelm_agent.browser import launched_browser

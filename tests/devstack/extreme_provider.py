@@ -9,7 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devstack.testing.instant_provider import PNG, InstantProvider
+from devstack.testing.agent_outputs import out_files, result_doc, screenshot_path
+from devstack.testing.instant_provider import InstantProvider
 from shared.orchestration.outputs import MAX_RESULT_BYTES
 from shared.sandbox.base import SandboxRequest
 
@@ -35,16 +36,9 @@ class ExtremeProvider(InstantProvider):
         self.network = network
 
     def outputs(self, request: SandboxRequest) -> tuple[dict[str, Any], dict[str, bytes]]:
-        result = {
-            "status": "succeeded",
-            "result": big_result(),
-            "confidence": 0.8,
-            "summary": "s" * 2000,
-            "schema_repairs": 0,
-            "steps": self.steps,
-        }
+        result = result_doc(big_result(), confidence=0.8, summary="s" * 2000, steps=self.steps)
         t0 = datetime.now(UTC)
-        steps, files = [], {}
+        steps = []
         for i in range(1, self.steps + 1):
             long_url = f"https://shop.example.com/catalog/{i}?" + "q=" + "a" * 1900
             step = {
@@ -59,24 +53,16 @@ class ExtremeProvider(InstantProvider):
                 "error": ("TimeoutError: locator.fill: Timeout 5000ms exceeded.\n" + "call log " * 300)
                 if i % 3 == 0
                 else None,
-                "screenshot": f"screenshots/step-{i:04d}.png",
+                "screenshot": screenshot_path(i),
             }
-            steps.append(json.dumps(step))
-            files[f"screenshots/step-{i:04d}.png"] = PNG
+            steps.append(step)
         network = [
-            json.dumps(
-                {
-                    "url": f"https://cdn.example.com/{n}/" + "b" * 1900,
-                    "time": (t0 + timedelta(seconds=n)).isoformat(),
-                    "status": 200,
-                    "blocked": n % 10 == 0,
-                }
-            )
+            {
+                "url": f"https://cdn.example.com/{n}/" + "b" * 1900,
+                "time": (t0 + timedelta(seconds=n)).isoformat(),
+                "status": 200,
+                "blocked": n % 10 == 0,
+            }
             for n in range(self.network)
         ]
-        files |= {
-            "result.json": json.dumps(result).encode(),
-            "steps.jsonl": ("\n".join(steps) + "\n").encode(),
-            "network.jsonl": ("\n".join(network) + "\n").encode(),
-        }
-        return result, files
+        return result, out_files(result, steps, network, screenshots=range(1, self.steps + 1))

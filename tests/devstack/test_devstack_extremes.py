@@ -52,6 +52,7 @@ def _item_bytes(item: dict[str, Any]) -> int:
 
 
 def test_the_largest_run_stays_within_every_limit(stack: EmbeddedStack, receiver: Receiver) -> None:
+    from shared.db.runs import stored_attributes
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
     from shared.services import get_services
@@ -96,7 +97,7 @@ def test_the_largest_run_stays_within_every_limit(stack: EmbeddedStack, receiver
     svc = get_services()
     item = svc.runs.get(org_id, run_id, consistent=True)
     assert item is not None
-    sizes = {"run item (DynamoDB)": _item_bytes(item), "GET /v1/runs body": len(json.dumps(run))}
+    sizes = {"run item (DynamoDB)": _item_bytes(stored_attributes(item)), "GET /v1/runs body": len(json.dumps(run))}
     sfn = stack.client("stepfunctions")
     arn = svc.orchestrator.execution_arn(run_id)
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]

@@ -11,7 +11,8 @@ import socket
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from devstack.gateway import LocalGateway, Router, build_event, map_response
+from devstack.gateway import LocalGateway
+from devstack.http_api_payload import Router, build_event, map_response
 from devstack.runtime import FunctionRegistry
 from devstack.stack import EmbeddedStack
 from devstack.template import HttpRoute

@@ -54,6 +54,7 @@ from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 
 ENVD_VERSION = "0.6.4"
 SUPERVISOR = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
+AGENT_OUTPUTS = Path(__file__).resolve().parents[2] / "devstack" / "testing" / "agent_outputs.py"
 HOME = "/home/user"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -604,4 +605,6 @@ def make_image(directory: Path, standin_site: Path) -> Path:
     shutil.copytree(standin_site, site)
     # The image's real supervisor (stdlib only) around the stand-in agent, as in the template.
     shutil.copy(SUPERVISOR, site / "openhelm_agent" / "supervise.py")
+    # The contract's out-dir writer the stand-in shares with the other stand-ins (stdlib only).
+    shutil.copy(AGENT_OUTPUTS, site / "agent_outputs.py")
     return directory

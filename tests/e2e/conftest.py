@@ -80,6 +80,7 @@ def api(stack: Any) -> Callable[..., requests.Response]:
         return session.request(method, stack.url + path, timeout=30, **kw)
 
     call.org_id = org_id  # type: ignore[attr-defined]
+    call.api_key = key  # type: ignore[attr-defined]
     return call
 
 

@@ -95,7 +95,7 @@ def test_a_call_is_forwarded_with_the_provider_key_and_the_runs_model_and_counte
     assert seen.authorization == "Bearer sk-upstream-key-0000000000"
     assert seen.body["model"] == "pinned-model"  # not the model the sandbox asked for
     run = svc.runs.get(org_id, tokens.verify(SECRET.encode(), token, 0).run_id)
-    assert (run["usage_input_tokens"], run["usage_output_tokens"], run["usage_llm_calls"]) == (70, 7, 1)
+    assert (run.usage_input_tokens, run.usage_output_tokens, run.usage_llm_calls) == (70, 7, 1)
 
 
 def test_a_hanging_model_is_cut_at_the_runs_deadline_and_not_retried(env, llm) -> None:

@@ -267,7 +267,7 @@ def test_an_exit_report_fails_the_run_naming_the_signal_billed_to_the_death(env)
     run_id, _ = started(svc, provider, org_id)
     svc.clock.advance(9)
     # what the exit route records when the supervisor's report arrives (shared/callbacks.py)
-    svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat(), {"agent_exit": {"signal": 9}})
+    svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now(), {"agent_exit": {"signal": 9}})
     svc.clock.advance(30)  # Finalize ran late: not billed
     exited = {"status": "exited", "exit": {"reporter": "supervisor", "signal": 9, "exit_code": None}}
     assert finalize(svc, run_id, org_id, exited)["status"] == "failed"
@@ -278,7 +278,7 @@ def test_an_exit_report_fails_the_run_naming_the_signal_billed_to_the_death(env)
     from shared.db.dynamo import ConditionalCheckFailed
 
     with pytest.raises(ConditionalCheckFailed):
-        svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now().isoformat())
+        svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now())
 
 
 def test_a_result_written_before_the_death_still_counts(env) -> None:
@@ -341,18 +341,18 @@ def test_an_e2b_killed_event_ends_the_run_billed_to_the_kill(moto_aws: None) -> 
         tampered = raw.replace(b"sandbox.lifecycle.killed", b"sandbox.lifecycle.killed ")
         assert call(http_event("POST", "/internal/e2b/events", raw_body=tampered, headers=headers)).status == 404
         assert call(http_event("POST", "/internal/e2b/events", raw_body=raw)).status == 404  # unsigned
-        assert svc.runs.get(org_id, run_id).get("sandbox_ended_at") is None
+        assert svc.runs.get(org_id, run_id).sandbox_ended_at is None
         # another sandbox named in the metadata of this run changes nothing
         other, other_headers = _e2b_delivery(secret, {**event, "sandboxId": "sbx_other"})
         assert call(http_event("POST", "/internal/e2b/events", raw_body=other, headers=other_headers)).status == 204
-        assert svc.runs.get(org_id, run_id).get("sandbox_ended_at") is None
+        assert svc.runs.get(org_id, run_id).sandbox_ended_at is None
 
         assert call(http_event("POST", "/internal/e2b/events", raw_body=raw, headers=headers)).status == 204
         record = svc.runs.get(org_id, run_id, consistent=True)
-        assert record["sandbox_ended_at"] == killed_at.isoformat()
-        assert record["agent_exit"] == {"reporter": "e2b", "sandbox_killed": True}
+        assert record.sandbox_ended_at.isoformat() == killed_at.isoformat()
+        assert record.agent_exit == {"reporter": "e2b", "sandbox_killed": True}
         # the woken Finalize (here by hand: moto has no waiting task for a made-up token)
-        finalize(svc, run_id, org_id, {"status": "exited", "exit": record["agent_exit"]})
+        finalize(svc, run_id, org_id, {"status": "exited", "exit": record.agent_exit})
         run = runs.get_run(svc, org_id, run_id)
         assert run.error.code == "AGENT_CRASHED" and "killed" in run.error.message
         assert run.usage.sandbox_seconds == 7.0

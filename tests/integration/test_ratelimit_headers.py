@@ -63,7 +63,7 @@ def test_the_200_of_a_waited_run_carries_them_too(moto_aws: None) -> None:
 
         def finish() -> None:
             (run,) = svc.runs.list(org_id, limit=1, cursor=None, status=None, project_id=None, job_id=None)[0]
-            runs.finish_run(svc, org_id, run["id"], RunStatus.succeeded, {"result": {"n": 1}})
+            runs.finish_run(svc, org_id, run.id, RunStatus.succeeded, {"result": {"n": 1}})
 
         clock.on_sleep.append(finish)
         r = call(http_event("POST", "/v1/runs", body={"prompt": "Count the links"}, key=key, query={"wait": "5"}))

@@ -6,6 +6,7 @@ process with a deadline; nothing sleeps.
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import secrets
@@ -28,6 +29,7 @@ from shared.sandbox.local.host import probe_bwrap
 from shared.sandbox.local.provider import LocalProvider
 
 STANDIN_DIR = Path(__file__).with_name("standin")
+AGENT_OUTPUTS = Path(__file__).resolve().parents[2] / "devstack" / "testing" / "agent_outputs.py"
 PAGE_MARKER = "hello-from-the-host-page"
 
 
@@ -130,6 +132,7 @@ requires_bwrap = pytest.mark.skipif(not bwrap_ready(), reason="bubblewrap cannot
 
 
 _test_base_dir: str | None = None
+_standin_dir: str | None = None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -144,10 +147,25 @@ def sandbox_base_dir() -> Iterator[str]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def standin_dir() -> str:
+    """The stand-in agent beside the out-dir writer it imports (devstack/testing/agent_outputs.py),
+    in a directory the sandbox's uid can read; made once per process (tests start providers in
+    subprocesses too), removed when the process exits."""
+    global _standin_dir
+    if _standin_dir is None:
+        path = tempfile.mkdtemp(prefix="openhelm-standin-", dir="/tmp")
+        os.chmod(path, 0o755)
+        for source in (STANDIN_DIR / "standin_agent.py", AGENT_OUTPUTS):
+            os.chmod(shutil.copy(source, path), 0o644)
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _standin_dir = path
+    return _standin_dir
+
+
 def make_provider(**kwargs: Any) -> LocalProvider:
     if _test_base_dir is not None:
         kwargs.setdefault("base_dir", _test_base_dir)
-    kwargs.setdefault("agent_path", STANDIN_DIR)
+    kwargs.setdefault("agent_path", standin_dir())
     kwargs.setdefault("command", [sys.executable, "-m", "standin_agent"])
     kwargs.setdefault("kill_grace_s", 0.3)
     return LocalProvider(**kwargs)

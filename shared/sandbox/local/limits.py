@@ -38,6 +38,7 @@ from pathlib import Path
 from shared.logging import get_logger
 
 log = get_logger("openhelm.sandbox.limits")
+_provider_log = get_logger("openhelm.sandbox.local")  # detect_limits speaks for the provider
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CLONE_NEWUSER = 0x10000000
@@ -291,3 +292,19 @@ def prlimit_prefix(nproc: int) -> list[str]:
     if prlimit is None:
         return []
     return [prlimit, f"--nproc={nproc}:{nproc}", "--core=0:0", "--"]
+
+
+def detect_limits(*, seccomp: bool) -> tuple[CgroupLimits, bytes | None]:
+    """The cgroup limits available here (stale cgroups of earlier processes swept) and the syscall
+    filter (when ``seccomp``, and libseccomp is present). Warns when there is no memory limit."""
+    cgroups = CgroupLimits.detect()
+    if cgroups.available:
+        cgroups.sweep()
+    else:
+        _provider_log.warning(
+            "sandbox.no_memory_limit",
+            message="sandboxes run without a memory limit here (a page can take this machine's memory); "
+            "only a per-uid process cap applies",
+            reason=cgroups.reason,
+        )
+    return cgroups, seccomp_program() if seccomp else None

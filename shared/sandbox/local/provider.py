@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
@@ -31,19 +31,16 @@ from shared.sandbox.base import (
 from shared.sandbox.local.egress_policy import EgressPolicy, Resolver, system_resolver
 from shared.sandbox.local.host import (
     REPO_ROOT,
-    SANDBOX_GID,
     SANDBOX_ID_PATTERN,
-    SANDBOX_UID,
     SYSTEM_DIRS,
     bwrap_has_option,
     default_base_dir,
     is_under,
-    probe_bwrap,
     python_layout,
-    reachable_by,
 )
+from shared.sandbox.local.isolation import Isolation, choose_isolation
 from shared.sandbox.local.launch import SandboxLauncher
-from shared.sandbox.local.limits import CgroupLimits, seccomp_program
+from shared.sandbox.local.limits import detect_limits
 from shared.sandbox.local.outdir import list_out_files, read_out_file
 from shared.sandbox.local.processes import descendants
 from shared.sandbox.local.record import SandboxRecord
@@ -51,7 +48,6 @@ from shared.sandbox.local.watcher import SandboxWatcher
 
 log = get_logger("openhelm.sandbox.local")
 
-Isolation = Literal["auto", "bwrap", "subprocess"]
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -151,32 +147,18 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
         ro += [os.fspath(p) for p in extra_ro_paths]
         self._ro_binds = self._software_binds(ro)
 
-        if isolation == "subprocess":
-            self.isolation = "subprocess"
-            reason = "isolation='subprocess' was requested"
-        else:
-            ok, reason = probe_bwrap(self._bwrap, self._setpriv if self.is_root else None)
-            if ok and self.is_root and self._unshare is None and self._needs_staging():
-                ok, reason = False, "some bind sources are unreachable by uid 65534 and 'unshare' is missing"
-            if not ok and isolation == "bwrap":
-                raise SandboxError(f"bubblewrap sandbox unavailable: {reason}")
-            self.isolation = "bwrap" if ok else "subprocess"
-
-        self.sandbox_uid, self.sandbox_gid = (SANDBOX_UID, SANDBOX_GID) if self.is_root else (os.getuid(), os.getgid())
-        if self.isolation == "subprocess":
-            if self.is_root and not all(reachable_by(b.source, SANDBOX_UID, SANDBOX_GID) for b in self._ro_binds):
-                self.sandbox_uid, self.sandbox_gid = 0, 0
-            log.warning(
-                "sandbox.isolation_degraded",
-                message=(
-                    "!!! LOCAL SANDBOX WITHOUT ISOLATION: the agent runs as a plain subprocess with full "
-                    "access to this machine's network and to every file its user can read. Only the "
-                    "browser is pointed at the filtering proxy. Install bubblewrap and enable "
-                    "unprivileged user namespaces to isolate runs. !!!"
-                ),
-                reason=reason,
-                runs_as_uid=self.sandbox_uid,
-            )
+        choice = choose_isolation(
+            isolation,
+            bwrap=self._bwrap,
+            setpriv=self._setpriv,
+            is_root=self.is_root,
+            host_ids=(os.getuid(), os.getgid()),
+            unshare=self._unshare,
+            needs_staging=self._needs_staging,
+            ro_binds=self._ro_binds,
+        )
+        self.isolation = choice.isolation
+        self.sandbox_uid, self.sandbox_gid = choice.sandbox_uid, choice.sandbox_gid
         if allow_loopback:
             log.warning(
                 "sandbox.allow_loopback",
@@ -185,17 +167,7 @@ class LocalProvider(SandboxLauncher, SandboxWatcher, SandboxProvider):
 
         self.memory_limit_mb = memory_limit_mb
         self.pids_limit = pids_limit
-        self._cgroups = CgroupLimits.detect()
-        if self._cgroups.available:
-            self._cgroups.sweep()
-        self._seccomp = seccomp_program() if seccomp and self.isolation == "bwrap" else None
-        if not self._cgroups.available:
-            log.warning(
-                "sandbox.no_memory_limit",
-                message="sandboxes run without a memory limit here (a page can take this machine's memory); "
-                "only a per-uid process cap applies",
-                reason=self._cgroups.reason,
-            )
+        self._cgroups, self._seccomp = detect_limits(seccomp=seccomp and self.isolation == "bwrap")
 
         self.base_dir = Path(base_dir) if base_dir is not None else default_base_dir()
         self._prepare_base_dir()

@@ -27,15 +27,16 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from typing import Any
+
+# The contract's out-dir writer (devstack/testing/agent_outputs.py, copied beside this file).
+from agent_outputs import PNG, result_doc, screenshot_path, write_out_dir
 
 OUT = os.environ.get("OPENHELM_OUT_DIR", "/out")
 CONTROL = os.environ.get("OPENHELM_CONTROL_URL", "")
@@ -100,37 +101,14 @@ def try_write(path: str) -> str:
         return err_name(exc)
 
 
-def png_1x1() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b"")
-    )
-
-
 def proc_status() -> dict[str, str]:
     with open("/proc/self/status") as fh:
         return dict(line.split(":\t", 1) for line in fh.read().splitlines() if ":\t" in line)
 
 
 def write_result(status: str = "succeeded", result: Any = None) -> dict[str, Any]:
-    doc = {
-        "status": status,
-        "result": result,
-        "confidence": 0.9,
-        "summary": "stand-in agent",
-        "error_code": None,
-        "error_message": None,
-        "schema_repairs": 0,
-        "steps": 1,
-    }
-    os.makedirs(os.path.join(OUT, "screenshots"), exist_ok=True)
-    with open(os.path.join(OUT, "screenshots", "step-0001.png"), "wb") as fh:
-        fh.write(png_1x1())
-    with open(os.path.join(OUT, "result.json"), "w") as fh:
-        json.dump(doc, fh)
+    doc = result_doc(result, status=status)
+    write_out_dir(OUT, {screenshot_path(1): PNG, "result.json": json.dumps(doc).encode()})
     return doc
 
 

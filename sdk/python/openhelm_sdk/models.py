@@ -1,0 +1,613 @@
+"""Typed models of the OpenHelm API, generated from docs/openapi.json by
+sdk/python/generate_models.py. Do not edit: run `python sdk/python/generate_models.py --write`.
+
+Response models accept fields this version does not know yet (``extra="allow"``), so an SDK keeps
+working against a newer server; request models carry types only, the API validates values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    'RUNS_MAX_WAIT_S',
+    'ApiKey',
+    'ApiKeyCreated',
+    'ApiKeyList',
+    'Balance',
+    'Confidence',
+    'CostBreakdown',
+    'CreateJobRequest',
+    'CreateKeyRequest',
+    'CreateProjectRequest',
+    'CreateRunRequest',
+    'CreateWebhookRequest',
+    'DeliveryAttempt',
+    'DeliveryList',
+    'ErrorBody',
+    'ErrorResponse',
+    'EvidenceItem',
+    'Health',
+    'Job',
+    'JobList',
+    'JobRunRequest',
+    'LedgerEntry',
+    'LedgerPage',
+    'NetworkEntry',
+    'Progress',
+    'Project',
+    'ProjectList',
+    'RedeliveryAccepted',
+    'ReplayStep',
+    'Run',
+    'RunAccepted',
+    'RunError',
+    'RunList',
+    'RunStatus',
+    'StepRecord',
+    'UpdateJobRequest',
+    'Usage',
+    'UsageRecord',
+    'UsageReport',
+    'UsageTotals',
+    'ValidationError',
+    'WebhookEndpoint',
+    'WebhookEndpointList',
+    'WebhookSecret',
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# The most POST /v1/runs?wait= accepts, in seconds.
+RUNS_MAX_WAIT_S = 25
+
+
+class ApiKey(_Model):
+    """An API key as listed: never the key itself."""
+
+    created_at: datetime
+    expires_at: datetime | None = Field(default=None)
+    id: str
+    last_used_at: datetime | None = Field(default=None, description='Last request made with it (to within a minute).')
+    name: str
+    object: str = Field(default='api_key')
+    prefix: str = Field(description='First characters of the key, to recognise it.')
+    revoked: bool = Field(default=False)
+    revoked_at: datetime | None = Field(default=None)
+    scopes: list[Literal['full', 'read']]
+
+
+class ApiKeyCreated(_Model):
+    created_at: datetime
+    expires_at: datetime | None = Field(default=None)
+    id: str
+    key: str = Field(description='The key itself (`oh_live_…` / `oh_test_…`): shown only in this response.')
+    last_used_at: datetime | None = Field(default=None, description='Last request made with it (to within a minute).')
+    name: str
+    object: str = Field(default='api_key')
+    prefix: str = Field(description='First characters of the key, to recognise it.')
+    revoked: bool = Field(default=False)
+    revoked_at: datetime | None = Field(default=None)
+    scopes: list[Literal['full', 'read']]
+
+
+class ApiKeyList(_Model):
+    data: list[ApiKey]
+    object: str = Field(default='list')
+
+
+class Balance(_Model):
+    """The org's prepaid balance. Runs are admitted only while it covers their maximum cost."""
+
+    available_micros: int = Field(description='balance - floor: what new runs may spend (0 when below the floor).')
+    balance_micros: int = Field(description='Balance in micro-dollars (1 USD = 1,000,000).')
+    balance_usd: str = Field(description='The balance in USD as a decimal string, e.g. `"99.68"`.')
+    currency: Literal['USD'] = Field(default='USD')
+    floor_micros: int = Field(description='Charges never take the balance below this floor.')
+    floor_usd: str = Field(description='The floor in USD as a decimal string.')
+    object: str = Field(default='balance')
+    unpaid_micros: int = Field(default=0, description='Usage that the balance could not cover (charged up to the floor, the rest recorded).')
+    updated_at: datetime | None = Field(default=None)
+
+
+class Confidence(_Model):
+    reason: str
+    score: float
+
+
+class CostBreakdown(_Model):
+    input_micros: int = Field(default=0, description="Input tokens x the model's input price.")
+    output_micros: int = Field(default=0, description="Output tokens x the model's output price.")
+    run_fee_micros: int = Field(default=0, description='The per-run fee (0 when the run never started a sandbox).')
+    sandbox_micros: int = Field(default=0, description='Sandbox seconds x the sandbox price.')
+
+
+class CreateJobRequest(_Model):
+    allowed_domains: list[str] | None = Field(default=None)
+    blocked_domains: list[str] | None = Field(default=None)
+    default_inputs: dict[str, Any] | None = Field(default=None, description='Inputs used when a run omits them.')
+    description: str | None = Field(default=None)
+    max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
+    max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
+    max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
+    max_output_tokens: int | None = Field(default=None, description='LLM output token budget.')
+    max_steps: int | None = Field(default=None, description='Maximum browser actions.')
+    metadata: dict[str, str] | None = Field(default=None)
+    model: str | None = Field(default=None)
+    name: str
+    output_schema: dict[str, Any] | None = Field(default=None)
+    project_id: str | None = Field(default=None)
+    prompt: str = Field(description='Prompt with `{{name}}` placeholders.')
+    start_url: str | None = Field(default=None)
+    webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
+
+
+class CreateKeyRequest(_Model):
+    expires_at: datetime | None = Field(default=None, description='After this instant the key answers 401 `api_key_expired`; must be in the future.')
+    name: str = Field(description='What the key is for.')
+    scopes: list[Literal['full', 'read']] | None = Field(default=None, description='`full` (everything) or `read` (GET only; writes answer 403 `insufficient_scope`).')
+
+
+class CreateProjectRequest(_Model):
+    description: str | None = Field(default=None)
+    metadata: dict[str, str] | None = Field(default=None)
+    name: str
+
+
+class CreateRunRequest(_Model):
+    allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
+    blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
+    job_id: str | None = Field(default=None, description='Job this run belongs to (set by POST /v1/jobs/{id}/runs).')
+    max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
+    max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
+    max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
+    max_output_tokens: int | None = Field(default=None, description='LLM output token budget.')
+    max_steps: int | None = Field(default=None, description='Maximum browser actions.')
+    metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
+    model: str | None = Field(default=None, description='LLM to drive the browser.')
+    output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
+    prompt: str = Field(description='What the agent should do. Kept exactly as given, control characters included: it is handed to the model verbatim.')
+    replay_of: str | None = Field(default=None, description='Replay the steps of this succeeded run with no LLM (model becomes `replay`).')
+    replay_steps: list[ReplayStep] | None = Field(default=None, description='Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).')
+    start_url: str | None = Field(default=None, description='Page the browser opens first.')
+    webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
+
+
+class CreateWebhookRequest(_Model):
+    description: str | None = Field(default=None, description='Free text for your own reference.')
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
+    url: str = Field(description='Where events are POSTed. https in production; the host must resolve only to public addresses; no credentials in the URL; port 80, 443 or 1024 and above.')
+
+
+class DeliveryAttempt(_Model):
+    """One attempt to deliver a run's event to one target, or the final `exhausted` record."""
+
+    attempt: int = Field(description='Attempt number for this target, from 1.')
+    created_at: datetime
+    duration_ms: int | None = Field(default=None)
+    error: str | None = Field(default=None, description='Why the attempt failed (timeout, refused address, 3xx, ...).')
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    id: str = Field(description='Attempt id (dlv_...).')
+    object: str = Field(default='webhook_delivery')
+    outcome: Literal['delivered', 'failed', 'exhausted'] = Field(description='`delivered`: answered 2xx; `failed`: will be retried; `exhausted`: no attempts left.')
+    redelivery: bool = Field(default=False, description='True for attempts requested with the redeliver endpoint.')
+    response_excerpt: str | None = Field(default=None, description='At most the first 256 bytes of the response body.')
+    run_id: str
+    status_code: int | None = Field(default=None, description="The receiver's HTTP status; null when none was received.")
+    target: str = Field(description="`run` (the run's own webhook_url) or the endpoint id (whk_...).")
+    url: str
+    webhook_id: str = Field(description='The `webhook-id` header: the same on every retry and redelivery.')
+
+
+class DeliveryList(_Model):
+    data: list[DeliveryAttempt] = Field(description='Newest first.')
+    next_cursor: str | None = Field(default=None, description='Pass as `cursor` to get the next page; null at the end.')
+    object: str = Field(default='list')
+
+
+class ErrorBody(_Model):
+    code: str = Field(description='Stable machine-readable code, e.g. run_not_found.')
+    details: Any | None = Field(default=None, description='Where the error is (field paths, limits), when known.')
+    message: str = Field(description='Human-readable explanation.')
+    type: str = Field(description='Error class: invalid_request_error, authentication_error, ...')
+
+
+class ErrorResponse(_Model):
+    """The one error envelope every endpoint answers with."""
+
+    error: ErrorBody
+
+
+class EvidenceItem(_Model):
+    path: str | None = Field(default=None, description="Path of the screenshot in the run's evidence.")
+    screenshot_url: str | None = Field(default=None, description='Short-lived presigned GET URL of the PNG.')
+    sha256: str | None = Field(default=None)
+    step: int
+    time: datetime | None = Field(default=None)
+    url: str | None = Field(default=None)
+
+
+class Health(_Model):
+    status: str = Field(default='ok')
+    version: str
+
+
+class Job(_Model):
+    allowed_domains: list[str] | None = Field(default=None)
+    blocked_domains: list[str] | None = Field(default=None)
+    created_at: datetime
+    default_inputs: dict[str, Any] | None = Field(default=None)
+    description: str | None = Field(default=None)
+    id: str
+    max_cost_usd: str | None = Field(default=None, description="Default cost cap of the job's runs, USD decimal string.")
+    max_duration_s: int | None = Field(default=None)
+    max_input_tokens: int | None = Field(default=None)
+    max_output_tokens: int | None = Field(default=None)
+    max_steps: int | None = Field(default=None)
+    metadata: dict[str, str] | None = Field(default=None)
+    model: str | None = Field(default=None)
+    name: str
+    object: str = Field(default='job')
+    output_schema: dict[str, Any] | None = Field(default=None)
+    placeholders: list[str] | None = Field(default=None, description='Placeholder names in the prompt.')
+    project_id: str | None = Field(default=None)
+    prompt: str
+    start_url: str | None = Field(default=None)
+    updated_at: datetime
+    webhook_url: str | None = Field(default=None)
+
+
+class JobList(_Model):
+    data: list[Job]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
+
+
+class JobRunRequest(_Model):
+    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
+
+    allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
+    blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
+    max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
+    max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
+    max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
+    max_output_tokens: int | None = Field(default=None, description='LLM output token budget.')
+    max_steps: int | None = Field(default=None, description='Maximum browser actions.')
+    metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
+    model: str | None = Field(default=None, description='LLM to drive the browser.')
+    output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
+    start_url: str | None = Field(default=None, description='Page the browser opens first.')
+    webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
+
+
+class LedgerEntry(_Model):
+    """One change to an org's money, written in the same transaction as the balance change."""
+
+    actor: str = Field(description='Who made the change: `operator:<name>`, `key:<key id>` or `billing`.')
+    amount_micros: int = Field(description='Signed change of the balance (0 for a floor change).')
+    amount_usd: str
+    balance_after_micros: int = Field(description='The balance once this change was applied.')
+    balance_after_usd: str
+    created_at: datetime
+    floor_after_micros: int = Field(description='The floor once this change was applied.')
+    id: str
+    kind: Literal['credit', 'debit', 'run_charge', 'floor'] = Field(description="credit / debit (by an operator), run_charge (a run's usage), floor.")
+    object: str = Field(default='balance_transaction')
+    reason: str
+    run_id: str | None = Field(default=None, description='The run charged (run_charge only).')
+
+
+class LedgerPage(_Model):
+    """The org's balance transactions, newest first."""
+
+    data: list[LedgerEntry]
+    next_cursor: str | None = Field(default=None, description='Pass as `cursor` for the next page; null at the end.')
+    object: str = Field(default='list')
+
+
+class NetworkEntry(_Model):
+    blocked: bool = Field(default=False)
+    status: int | None = Field(default=None)
+    time: datetime | None = Field(default=None)
+    url: str
+
+
+class Progress(_Model):
+    last_action: str | None = Field(default=None)
+    last_url: str | None = Field(default=None)
+    step: int = Field(default=0)
+    updated_at: datetime | None = Field(default=None)
+
+
+class Project(_Model):
+    created_at: datetime
+    description: str | None = Field(default=None)
+    id: str
+    is_default: bool = Field(default=False)
+    metadata: dict[str, str] | None = Field(default=None)
+    name: str
+    object: str = Field(default='project')
+
+
+class ProjectList(_Model):
+    data: list[Project]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
+
+
+class RedeliveryAccepted(_Model):
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled']
+    object: str = Field(default='redelivery')
+    run_id: str
+    status: Literal['queued'] = Field(default='queued')
+    webhook_id: str = Field(description='The same `webhook-id` as the first delivery, so receivers deduplicate.')
+
+
+class ReplayStep(_Model):
+    """One recorded browser action; a replay performs these with no LLM and ends with `done`."""
+
+    action: Literal['navigate', 'click', 'type', 'select', 'scroll', 'go_back', 'wait', 'done']
+    args: dict[str, Any] | None = Field(default=None)
+
+
+class Run(_Model):
+    """The run envelope. Fields a run has not reached yet are null."""
+
+    allowed_domains: list[str] | None = Field(default=None)
+    blocked_domains: list[str] | None = Field(default=None)
+    confidence: Confidence | None = Field(default=None)
+    created_at: datetime
+    error: RunError | None = Field(default=None)
+    evidence: list[EvidenceItem] | None = Field(default=None)
+    evidence_error: str | None = Field(default=None)
+    evidence_manifest_url: str | None = Field(default=None, description='Short-lived presigned GET URL of manifest.json (every file with its SHA-256).')
+    evidence_status: Literal['ready', 'unavailable', 'failed'] | None = Field(default=None, description='Null until the evidence pipeline has run after the run ended. `ready`: screenshots and step records are stored (presigned URLs in `evidence` and `evidence_manifest_url`); `unavailable`: there was nothing to copy (no sandbox, or it was gone); `failed`: storing them failed (`evidence_error` says why).')
+    finished_at: datetime | None = Field(default=None)
+    id: str
+    inputs: dict[str, Any] | None = Field(default=None)
+    job_id: str | None = Field(default=None)
+    max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
+    max_cost_usd: str | None = Field(default=None, description="The run's cost cap in USD as a decimal string.")
+    max_duration_s: int
+    max_input_tokens: int
+    max_output_tokens: int
+    max_steps: int
+    metadata: dict[str, str] | None = Field(default=None)
+    model: str
+    network: list[NetworkEntry] | None = Field(default=None)
+    object: str = Field(default='run')
+    output_schema: dict[str, Any] | None = Field(default=None)
+    progress: Progress | None = Field(default=None)
+    project_id: str
+    prompt: str
+    replay_of: str | None = Field(default=None)
+    result: Any | None = Field(default=None)
+    start_url: str | None = Field(default=None)
+    started_at: datetime | None = Field(default=None)
+    status: RunStatus
+    steps: list[StepRecord] | None = Field(default=None)
+    usage: Usage | None = Field(default=None)
+    webhook_url: str | None = Field(default=None)
+
+
+class RunAccepted(_Model):
+    poll_url: str
+    status: RunStatus
+    task_id: str = Field(description='The run id; poll it at poll_url.')
+
+
+class RunError(_Model):
+    code: str
+    message: str
+
+
+class RunList(_Model):
+    data: list[Run]
+    next_cursor: str | None = Field(default=None, description='Pass as `cursor` to get the next page; null at the end.')
+    object: str = Field(default='list')
+
+
+class RunStatus(str, Enum):
+    QUEUED = 'queued'
+    STARTING = 'starting'
+    RUNNING = 'running'
+    NEEDS_INPUT = 'needs_input'
+    SUCCEEDED = 'succeeded'
+    FAILED = 'failed'
+    CANCELLED = 'cancelled'
+
+
+class StepRecord(_Model):
+    action: str
+    args: dict[str, Any] | None = Field(default=None)
+    cost_micros: int | None = Field(default=None, description="Those tokens at the model's prices, in micro-dollars.")
+    cost_usd: str | None = Field(default=None)
+    duration_ms: int | None = Field(default=None)
+    error: str | None = Field(default=None)
+    index: int
+    input_tokens: int | None = Field(default=None, description='Input tokens of that call, as the LLM gateway counted them.')
+    llm_call: int | None = Field(default=None, description="Number of the LLM call that chose this step (1 = the run's first call).")
+    output_tokens: int | None = Field(default=None, description='Output tokens of that call, as the LLM gateway counted them.')
+    started_at: datetime | None = Field(default=None)
+    title: str | None = Field(default=None)
+    url: str | None = Field(default=None)
+
+
+class UpdateJobRequest(_Model):
+    """PATCH: only the fields given change; null clears an optional field."""
+
+    allowed_domains: list[str] | None = Field(default=None)
+    blocked_domains: list[str] | None = Field(default=None)
+    default_inputs: dict[str, Any] | None = Field(default=None, description='Inputs used when a run omits them.')
+    description: str | None = Field(default=None)
+    max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
+    max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
+    max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
+    max_output_tokens: int | None = Field(default=None, description='LLM output token budget.')
+    max_steps: int | None = Field(default=None, description='Maximum browser actions.')
+    metadata: dict[str, str] | None = Field(default=None)
+    model: str | None = Field(default=None)
+    name: str | None = Field(default=None)
+    output_schema: dict[str, Any] | None = Field(default=None)
+    project_id: str | None = Field(default=None)
+    prompt: str | None = Field(default=None)
+    start_url: str | None = Field(default=None)
+    webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
+
+
+class Usage(_Model):
+    """What the run used and costs, by the control plane's counters (the same figures its usage
+record bills). While the run goes, ``cost_status`` is ``estimate`` (the cost so far, priced by the
+same code); once billed it is ``billed`` and every figure is the usage record's."""
+
+    capped: bool = Field(default=False, description='The run reached its max_cost_usd and is billed the cap.')
+    charged_micros: int | None = Field(default=None, description='What was debited from the balance (once billed).')
+    cost_micros: int = Field(default=0, description='Cost in micro-dollars (1 USD = 1,000,000).')
+    cost_status: Literal['estimate', 'billed'] = Field(default='estimate')
+    cost_usd: str = Field(default='0.00', description='cost_micros in USD as a decimal string.')
+    input_tokens: int = Field(default=0)
+    llm_calls: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    sandbox_seconds: float = Field(default=0.0, description='Sandbox time in seconds (millisecond precision).')
+    waived_reason: str | None = Field(default=None, description='Why nothing is charged (infrastructure failures).')
+
+
+class UsageRecord(_Model):
+    """One finished run's usage and what it cost; written exactly once per run.
+
+``breakdown`` prices what the run used; ``cost_micros`` is what the run is billed: that sum, at
+most the run's ``max_cost_micros``, and 0 when ``waived_reason`` says our infrastructure failed it."""
+
+    breakdown: CostBreakdown = Field(description='What the run used, at list prices (before the cap and any waiver).')
+    capped: bool = Field(default=False, description='True when the run used more than its cap and was billed the cap.')
+    charged_micros: int = Field(description='What was debited from the balance.')
+    cost_micros: int = Field(description='What the run is billed, in micro-dollars (after the cap and any waiver).')
+    cost_usd: str = Field(description='cost_micros in USD as a decimal string.')
+    created_at: datetime | None = Field(default=None, description='When the run was created.')
+    finished_at: datetime = Field(description='When the run finished; usage windows select on this time.')
+    input_tokens: int = Field(default=0, description="LLM input tokens, as counted by the control plane's LLM gateway.")
+    job_id: str | None = Field(default=None)
+    list_cost_micros: int | None = Field(default=None, description='The sum of `breakdown`.')
+    llm_calls: int = Field(default=0)
+    max_cost_micros: int | None = Field(default=None, description="The run's cost cap (`max_cost_usd`).")
+    model: str | None = Field(default=None)
+    object: str = Field(default='usage_record')
+    output_tokens: int = Field(default=0, description='LLM output tokens, as counted by the LLM gateway.')
+    project_id: str
+    recorded_at: datetime = Field(description='When this record was written and the balance charged.')
+    run_id: str
+    sandbox_seconds: float = Field(default=0.0, description="Sandbox time from start to end, by the control plane's clock.")
+    status: str = Field(description="The run's terminal status.")
+    unpaid_micros: int = Field(default=0, description='cost - charged: the part the balance could not cover above its floor.')
+    waived_reason: str | None = Field(default=None, description='Why nothing was charged: the run failed through our infrastructure (SANDBOX_START_FAILED, ORCHESTRATION_UNAVAILABLE, AGENT_CRASHED).')
+
+
+class UsageReport(_Model):
+    """Usage of the runs that finished in [start, end), newest first, with totals over the window."""
+
+    data: list[UsageRecord]
+    end: datetime = Field(description='Window end (exclusive).')
+    next_cursor: str | None = Field(default=None, description='Pass as `cursor` (with the same window) for the next page.')
+    object: str = Field(default='usage')
+    project_id: str | None = Field(default=None)
+    start: datetime = Field(description="Window start (inclusive), by the runs' finished time.")
+    totals: UsageTotals
+
+
+class UsageTotals(_Model):
+    """Sums over every usage record in the window (all pages), not only the returned page."""
+
+    charged_micros: int = Field(default=0)
+    cost_micros: int = Field(default=0)
+    cost_usd: str = Field(default='0.00')
+    input_tokens: int = Field(default=0)
+    llm_calls: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    runs: int = Field(default=0)
+    sandbox_seconds: float = Field(default=0.0)
+    unpaid_micros: int = Field(default=0)
+
+
+class ValidationError(_Model):
+    loc: list[str | int]
+    type: str
+
+
+class WebhookEndpoint(_Model):
+    """A subscription: the org's events of these types are delivered to this URL."""
+
+    created_at: datetime
+    description: str | None = Field(default=None)
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled']]
+    id: str = Field(description='Endpoint id (whk_...).')
+    object: str = Field(default='webhook_endpoint')
+    url: str
+
+
+class WebhookEndpointList(_Model):
+    data: list[WebhookEndpoint]
+    next_cursor: str | None = Field(default=None, description='Pass as `cursor` to get the next page; null at the end.')
+    object: str = Field(default='list')
+
+
+class WebhookSecret(_Model):
+    """The org's signing secret (Standard Webhooks, `whsec_` + base64)."""
+
+    object: str = Field(default='webhook_secret')
+    previous_expires_at: datetime | None = Field(default=None, description='After a rotation, deliveries also carry a signature made with the previous secret until this time. Null when there is no previous secret in use.')
+    secret: str = Field(description='Verify `webhook-signature` with this secret (`whsec_...`).')
+
+
+ApiKey.model_rebuild()
+ApiKeyCreated.model_rebuild()
+ApiKeyList.model_rebuild()
+Balance.model_rebuild()
+Confidence.model_rebuild()
+CostBreakdown.model_rebuild()
+CreateJobRequest.model_rebuild()
+CreateKeyRequest.model_rebuild()
+CreateProjectRequest.model_rebuild()
+CreateRunRequest.model_rebuild()
+CreateWebhookRequest.model_rebuild()
+DeliveryAttempt.model_rebuild()
+DeliveryList.model_rebuild()
+ErrorBody.model_rebuild()
+ErrorResponse.model_rebuild()
+EvidenceItem.model_rebuild()
+Health.model_rebuild()
+Job.model_rebuild()
+JobList.model_rebuild()
+JobRunRequest.model_rebuild()
+LedgerEntry.model_rebuild()
+LedgerPage.model_rebuild()
+NetworkEntry.model_rebuild()
+Progress.model_rebuild()
+Project.model_rebuild()
+ProjectList.model_rebuild()
+RedeliveryAccepted.model_rebuild()
+ReplayStep.model_rebuild()
+Run.model_rebuild()
+RunAccepted.model_rebuild()
+RunError.model_rebuild()
+RunList.model_rebuild()
+StepRecord.model_rebuild()
+UpdateJobRequest.model_rebuild()
+Usage.model_rebuild()
+UsageRecord.model_rebuild()
+UsageReport.model_rebuild()
+UsageTotals.model_rebuild()
+ValidationError.model_rebuild()
+WebhookEndpoint.model_rebuild()
+WebhookEndpointList.model_rebuild()
+WebhookSecret.model_rebuild()
