@@ -23,7 +23,7 @@ from shared.sandbox.base import SandboxInfo
 from shared.services import Services
 from shared.sessions.lifecycle import TERMINAL, close
 from shared.sessions.paths import is_session_id
-from shared.sessions.service import _end_task
+from shared.sessions.service import _end_task, sandbox_died
 
 log = get_logger(__name__)
 START_TIMEOUT_S = 120
@@ -70,9 +70,7 @@ def _check(svc: Services, item: dict[str, Any], now: datetime, alive: dict[str, 
         and item["sandbox_id"] not in alive
         and ((now - created).total_seconds() >= svc.settings.reaper_start_grace_s)
     ):
-        error = {"code": "SANDBOX_DIED", "message": "the session's sandbox ended while the session was live"}
-        if close(svc, org_id, session_id, CloseReason.failed, error=error, kill=False) and task:
-            _end_task(svc, org_id, task, RunStatus.failed, "AGENT_CRASHED", "the session's sandbox died")
+        sandbox_died(svc, org_id, session_id)
         return "failed"
     if status == SessionStatus.starting and (now - created).total_seconds() > START_TIMEOUT_S:
         error = {"code": "SESSION_START_TIMEOUT", "message": f"the browser was not ready within {START_TIMEOUT_S} s"}

@@ -362,6 +362,22 @@ def _end_task(svc: Services, org_id: str, run_id: str, status: RunStatus, code: 
         svc.orchestrator.fail_task(item.task_token, code, message)
 
 
+def sandbox_died(svc: Services, org_id: str, session_id: str, exit_info: dict[str, Any] | None = None) -> bool:
+    """The session's sandbox or agent is gone (an exit report, or the reaper found it): the session
+    fails (``SANDBOX_DIED``), its running task ``AGENT_CRASHED``. False if it was already closed."""
+    item = svc.sessions.get(org_id, session_id, consistent=True)
+    if item is None or SessionStatus(item["status"]) not in LIVE:
+        return False
+    task = item.get("current_task")
+    how = f" ({', '.join(f'{k}={v}' for k, v in exit_info.items())})" if exit_info else ""
+    error = {"code": "SANDBOX_DIED", "message": f"the session's sandbox ended while the session was live{how}"[:500]}
+    if close(svc, org_id, session_id, CloseReason.failed, error=error) is None:
+        return False
+    if task:
+        _end_task(svc, org_id, task, RunStatus.failed, "AGENT_CRASHED", "the session's sandbox died")
+    return True
+
+
 # -- state ---------------------------------------------------------------------------------------
 
 

@@ -298,3 +298,21 @@ def test_a_run_task_session_closes_itself_after_its_initial_task(stack, api, llm
     poll(lambda: api("GET", f"/v1/runs/{run['id']}").json()["evidence_status"] == "ready", "evidence", 30)
     poll(lambda: sandbox_id not in {s.sandbox_id for s in svc.sandbox.list_running()}, "sandbox killed", 10)
     assert svc.sessions.active_count(api.org_id) == 0
+
+
+def test_a_killed_session_agent_fails_the_session_at_once_without_the_reaper(stack, api, llm, shop) -> None:
+    import os
+    import signal
+
+    from shared.services import get_services
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    svc = get_services()
+    sandbox_id = svc.sessions.get(api.org_id, session["id"])["sandbox_id"]
+    procs = svc.sandbox.processes(sandbox_id)
+    (pid,) = [p for p, argv in procs.items() if argv[1:] == ["-m", "openhelm_agent"]]
+    os.kill(pid, signal.SIGKILL)  # the supervisor reports the exit; nobody invokes the reaper
+    failed = session_in(api, session["id"], {"failed", "closed", "expired"}, timeout=20)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
+    assert "signal=9" in failed["error"]["message"]
+    assert svc.sessions.active_count(api.org_id) == 0

@@ -18,6 +18,7 @@ from shared.api.urls import base_url
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
 from shared.sessions import service as sessions
+from shared.sessions.paths import is_session_id
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
@@ -48,6 +49,9 @@ def complete(run_id: str, body: callbacks.CompletionReport) -> Response[None]:
 @router.post("/internal/runs/<run_id>/exit", include_in_schema=False)
 def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     claims = _claims(run_id)
+    if is_session_id(run_id):  # a session's agent (its supervisor, or the local provider) ended
+        sessions.sandbox_died(services(), claims.org_id, run_id, body.model_dump(exclude_none=True))
+        return Response(status_code=202)
     callbacks.report_exit(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
 
