@@ -19,7 +19,7 @@ UV_STAMP := $(ROOT)/$(TOOLS)/uv/.installed-$(UV_VERSION)
 # No telemetry from lint or CI.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install system-deps dev demo test lint sam-check unit bench eval eval-model openapi clean build-SharedLayer build-SandboxLayer layer-lock
+.PHONY: help install system-deps dev demo test lint sam-check unit bench eval eval-model openapi clean build-SharedLayer build-SandboxLayer build-McpLayer layer-lock
 
 help:
 	@echo "make demo   - start the local stack and complete a real browser run (the main job)"
@@ -32,7 +32,7 @@ help:
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,agent,e2b]'
+	$(BIN)/pip install -q -e '.[dev,agent,e2b,mcp]'
 	# The SDK and its `openhelm` CLI (after the project: see [project.entry-points] in pyproject.toml).
 	$(BIN)/pip install -q -e sdk/python
 	touch $(STAMP)
@@ -93,6 +93,7 @@ bench: $(STAMP) system-deps $(UV_STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/layer_import.py
 	$(BIN)/python bench/sdk.py
+	$(BIN)/python bench/mcp_latency.py
 
 # The eval suite (evals/): not part of `make test`. EVAL_ARGS passes options, e.g. EVAL_ARGS="--only forms --json out.json".
 # Without a configured endpoint it uses the offline model of `make eval-model`.
@@ -122,6 +123,10 @@ build-SharedLayer: $(UV_STAMP)
 build-SandboxLayer: $(UV_STAMP)
 	$(PY) $(ROOT)/scripts/build_layer.py sandbox "$(ARTIFACTS_DIR)" --uv $(UV)
 
-# After editing requirements-layer*.txt: pin every distribution of both layers for arm64 / CPython 3.12.
+# The MCP layer: the mcp SDK and what it needs beyond the core, for the API function (its /mcp route).
+build-McpLayer: $(UV_STAMP)
+	$(PY) $(ROOT)/scripts/build_layer.py mcp "$(ARTIFACTS_DIR)" --uv $(UV)
+
+# After editing requirements-layer*.txt: pin every distribution of every layer for arm64 / CPython 3.12.
 layer-lock: $(UV_STAMP)
 	$(PY) scripts/build_layer.py lock --uv $(UV)

@@ -84,7 +84,7 @@ def host_platform() -> str:
 def build(out: Path, python_version: str, bytecode: bool) -> dict[str, Path]:
     layers = build_layer.Layers(build_layer.default_uv(), host_platform(), python_version)
     dirs = {}
-    for logical_id, kind in (("SharedLayer", "core"), ("SandboxLayer", "sandbox")):
+    for logical_id, kind in (("SharedLayer", "core"), ("SandboxLayer", "sandbox"), ("McpLayer", "mcp")):
         target = out / ("pyc" if bytecode else "nopyc") / logical_id
         build_layer.build(kind, target, layers, bytecode=bytecode)
         dirs[logical_id] = target / "python"

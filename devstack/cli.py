@@ -1,4 +1,5 @@
-"""``openhelm`` command line: ``openhelm dev`` runs the embedded local stack in the foreground.
+"""``openhelm`` command line: ``openhelm dev`` runs the embedded local stack in the foreground;
+``openhelm view bundle.zip`` opens a run's trace bundle offline (devstack/view.py).
 
 stdout is a machine-readable channel for whoever starts the stack (``make demo``, e2e tests): the
 first line is ``OPENHELM_READY url=...`` once the API answers and every org exists, then one
@@ -24,6 +25,8 @@ from typing import Any, TextIO
 from devstack.bootstrap import BootstrapOrg
 from devstack.local_env import DEV_PARAMS, announce, local_config
 
+DEFAULT_MCP_BASE_URL = "http://127.0.0.1:8787"  # devstack.mcp_stdio.DEFAULT_BASE_URL, without its imports
+
 
 def default_template() -> Path:
     """template.yaml in the working directory, else the one of this checkout."""
@@ -42,6 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     demo = sub.add_parser("demo", help="start the local stack and complete one real browser run")
     demo.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    view = sub.add_parser("view", help="open a run's trace bundle (GET /v1/runs/{id}/bundle) offline")
+    view.add_argument("bundle", type=Path, help="the bundle's zip file")
+    view.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    view.add_argument("--no-open", action="store_true", help="print the URL only; do not open a browser")
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the MCP tools on stdin/stdout for a desktop assistant",
+        description="MCP server over stdio. The API key comes from OPENHELM_API_KEY, the API from "
+        f"OPENHELM_BASE_URL (default {DEFAULT_MCP_BASE_URL}).",
+    )
+    mcp.add_argument("--base-url", default=None, help="the API's base URL (overrides OPENHELM_BASE_URL)")
+    mcp.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
     from devstack.admin import add_parser as add_admin
 
     add_admin(sub)
@@ -129,6 +144,52 @@ def run_dev(
         stack.stop()
 
 
+def run_view(args: argparse.Namespace, *, stop: threading.Event, out: TextIO) -> int:
+    """Check the bundle, serve it on 127.0.0.1, print ``OPENHELM_VIEW url=...`` (and open a browser
+    unless ``--no-open``), serve until ``stop`` is set. Exit 2: not a readable bundle; 0 otherwise (a
+    bundle that does not match its manifest still opens, and the page and stderr say so)."""
+    import zipfile
+
+    from devstack.view import BundleServer, signing_key
+    from shared.config import Settings
+    from shared.viewer.bundle import BundleError
+
+    try:
+        server = BundleServer(args.bundle, args.port, key=signing_key(Settings.from_env())).start()
+    except (OSError, zipfile.BadZipFile, BundleError) as exc:
+        sys.stderr.write(f"openhelm view: {args.bundle}: {exc}\n")
+        return 2
+    try:
+        check = server.check
+        state = "intact" if check.intact else "DOES NOT MATCH its manifest: " + "; ".join(check.problems[:5])
+        sys.stderr.write(
+            f"openhelm view: run {check.run.get('id')} ({check.run.get('status')}): {check.verified} files, "
+            f"{state}; signature {check.signature}. Ctrl-C stops.\n"
+        )
+        out.write(f"OPENHELM_VIEW url={server.url}\n")
+        out.flush()
+        if not args.no_open:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        server.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
 def _protocol_stdout() -> TextIO:
     """Keep the real stdout for the protocol lines and send fd 1 to stderr for everyone else."""
     sys.stdout.flush()
@@ -146,25 +207,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure(args.log_level, stream=sys.stderr)
         return run_demo(sys.stdout)
+    if args.command == "mcp":
+        from devstack.mcp_stdio import run_stdio
+        from shared.logging import configure
+
+        configure(args.log_level, stream=sys.stderr)  # stdout is the protocol's
+        return run_stdio(os.environ, base_url=args.base_url)
     if args.command == "admin":
         from devstack.admin import run_admin
         from shared.logging import configure
 
         configure(os.environ.get("LOG_LEVEL", "WARNING"), stream=sys.stderr)
         return run_admin(args, sys.stdout)
+    if args.command == "view":
+        return run_view(args, stop=_stop_on_signals(), out=sys.stdout)
     if args.command != "dev":  # pragma: no cover - argparse rejects unknown commands
         return 2
     out = _protocol_stdout()
     from shared.logging import configure
 
     configure(args.log_level, stream=sys.stderr)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()
     try:
         return run_dev(args, stop=stop, out=out)
     finally:

@@ -3,8 +3,10 @@
     python3 scripts/build_layer.py lock              # requirements-layer*.txt -> requirements-layer*.lock
     python3 scripts/build_layer.py core    OUT_DIR   # shared/ + requirements-layer.lock
     python3 scripts/build_layer.py sandbox OUT_DIR   # requirements-layer-sandbox.lock
+    python3 scripts/build_layer.py mcp     OUT_DIR   # requirements-layer-mcp.lock
 
-`sam build` runs the builds through the Makefile (`build-SharedLayer`, `build-SandboxLayer`); a layer
+`sam build` runs the builds through the Makefile (`build-SharedLayer`, `build-SandboxLayer`,
+`build-McpLayer`); a layer
 lands in OUT_DIR/python, which Lambda mounts as /opt/python. `make layer-lock` runs `lock`.
 
 The .txt files name what we ask for; the .lock files pin every distribution a layer ships, resolved
@@ -18,9 +20,11 @@ interpreter that runs it (pypa/pip#11664, open), so a build on a 3.11 x86_64 or 
 drops or adds conditional dependencies. `uv pip --python-platform --python-version` evaluates them for
 the target. Only wheels are accepted: nothing is compiled for the host by accident.
 
-The two layers never hold the same distribution (Lambda extracts both into /opt, the later one over
-the earlier): the sandbox set is resolved together with the core set, constrained to the core's exact
-versions, and only what the core does not have goes into the sandbox layer.
+An add-on layer never holds a distribution of the core layer (Lambda extracts both into /opt, the later
+one over the earlier): the sandbox set, and the MCP set, is each resolved together with the core set,
+constrained to the core's exact versions, and only what the core does not have goes into the add-on
+layer. The two add-on layers may share distributions (anyio, idna, ...): no function attaches both
+(tests/unit/test_packaging.py).
 
 Bytecode: Lambda's /opt is read-only, so a layer without `__pycache__` compiles every module it
 imports on each cold start. Only the runtime's own Python (3.12) writes bytecode the runtime accepts,
@@ -53,11 +57,15 @@ PLATFORM = "aarch64-manylinux_2_34"
 
 CORE_REQUIREMENTS = ROOT / "requirements-layer.txt"
 SANDBOX_REQUIREMENTS = ROOT / "requirements-layer-sandbox.txt"
+MCP_REQUIREMENTS = ROOT / "requirements-layer-mcp.txt"
 # Each lock and the requirement files it is resolved from (the sandbox set depends on the core's).
 LOCKS = {
     "core": (ROOT / "requirements-layer.lock", [CORE_REQUIREMENTS]),
     "sandbox": (ROOT / "requirements-layer-sandbox.lock", [CORE_REQUIREMENTS, SANDBOX_REQUIREMENTS]),
+    "mcp": (ROOT / "requirements-layer-mcp.lock", [CORE_REQUIREMENTS, MCP_REQUIREMENTS]),
 }
+# Each add-on layer and its own requirements (resolved with the core's).
+ADD_ONS = {"sandbox": SANDBOX_REQUIREMENTS, "mcp": MCP_REQUIREMENTS}
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)")
 
@@ -85,13 +93,13 @@ def parse_pins(text: str) -> dict[str, str]:
     return pins
 
 
-def sandbox_only(core: dict[str, str], union: dict[str, str]) -> dict[str, str]:
-    """What the sandbox layer adds to the core one. A core distribution resolved to another version
+def add_on_only(core: dict[str, str], union: dict[str, str], kind: str = "sandbox") -> dict[str, str]:
+    """What an add-on layer adds to the core one. A core distribution resolved to another version
     in the union would leave two versions in /opt/python: refuse."""
     moved = {n: (v, union[n]) for n, v in core.items() if n in union and union[n] != v}
     missing = sorted(set(core) - set(union))
     if moved or missing:
-        raise BuildError(f"the sandbox requirements change the core layer: moved {moved}, missing {missing}")
+        raise BuildError(f"the {kind} requirements change the core layer: moved {moved}, missing {missing}")
     return {n: v for n, v in union.items() if n not in core}
 
 
@@ -223,10 +231,12 @@ def read_lock(kind: str, locks: dict[str, tuple[Path, list[Path]]] = LOCKS) -> d
 
 
 def lock(layers: Layers) -> dict[str, dict[str, str]]:
-    """Resolve both layers for the target and write their locks."""
+    """Resolve every layer for the target and write their locks."""
     core = layers.resolve([CORE_REQUIREMENTS])
-    union = layers.resolve([CORE_REQUIREMENTS, SANDBOX_REQUIREMENTS], constraints=core)
-    pins = {"core": core, "sandbox": sandbox_only(core, union)}
+    pins = {"core": core}
+    for kind, requirements in ADD_ONS.items():
+        union = layers.resolve([CORE_REQUIREMENTS, requirements], constraints=core)
+        pins[kind] = add_on_only(core, union, kind)
     for kind, (path, files) in LOCKS.items():
         body = "".join(f"{n}=={v}\n" for n, v in sorted(pins[kind].items()))
         path.write_text(_header(kind, files) + body)
@@ -253,7 +263,7 @@ def default_uv() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("kind", choices=["lock", "core", "sandbox"])
+    parser.add_argument("kind", choices=["lock", "core", *ADD_ONS])
     parser.add_argument("out", type=Path, nargs="?", help="the layer's artifact dir (sam's ARTIFACTS_DIR)")
     parser.add_argument("--uv", default=default_uv())
     parser.add_argument("--platform", default=PLATFORM, help="uv --python-platform (benchmarks build for the host)")

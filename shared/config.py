@@ -6,6 +6,8 @@ and never reads ``os.environ`` itself.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -51,6 +53,12 @@ class Settings(BaseModel):
     e2b_api_key: str = Field("", alias="OPENHELM_E2B_API_KEY", repr=False)
     # Signature secret of the E2B lifecycle webhook (sandbox.lifecycle.killed); empty: route off.
     e2b_webhook_secret: str = Field("", alias="OPENHELM_E2B_WEBHOOK_SECRET", repr=False)
+    # HMAC secret of viewer links and trace-bundle signatures (shared/viewer). Empty: a key derived
+    # from the run-token secret (domain-separated), so a deployment needs nothing new; set it to
+    # rotate viewer links (all of them stop working) without touching live runs' tokens.
+    viewer_secret: str = Field("", alias="OPENHELM_VIEWER_SECRET", repr=False)
+    # Lifetime of a run's signed viewer_url.
+    viewer_url_ttl_s: int = Field(900, alias="OPENHELM_VIEWER_URL_TTL_S", ge=60, le=7 * 24 * 3600)
 
     # Sandboxes.
     # URL the agent inside a sandbox uses to reach this control plane; defaults to public_url.
@@ -147,6 +155,15 @@ class Settings(BaseModel):
         if len(self.run_token_secret) < 32:
             raise RuntimeError("OPENHELM_RUN_TOKEN_SECRET must be set to at least 32 characters")
         return self.run_token_secret.encode()
+
+    def viewer_key(self) -> bytes:
+        """The HMAC key of viewer links and bundle signatures: OPENHELM_VIEWER_SECRET, else one derived
+        from the run-token secret under its own label (a viewer link is never a run token)."""
+        if self.viewer_secret:
+            if len(self.viewer_secret) < 32:
+                raise RuntimeError("OPENHELM_VIEWER_SECRET must be at least 32 characters")
+            return self.viewer_secret.encode()
+        return hmac.new(self.token_secret(), b"openhelm viewer links v1", hashlib.sha256).digest()
 
 
 @lru_cache(maxsize=1)

@@ -11,11 +11,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from shared.auth import Authenticator
-from shared.models.orgs import Org, OrgLimits
+from shared.models.orgs import ApiKeyRecord, Org, OrgLimits
 from shared.services import Services, get_services
 
 _override: Services | None = None
 _caller: ContextVar[Org | None] = ContextVar("openhelm_caller", default=None)
+_caller_key: ContextVar[ApiKeyRecord | None] = ContextVar("openhelm_caller_key", default=None)
 _event: ContextVar[dict[str, Any]] = ContextVar("openhelm_event")
 _authenticators: dict[int, Authenticator] = {}
 
@@ -37,8 +38,9 @@ def authenticator(svc: Services) -> Authenticator:
     return auth
 
 
-def set_caller(org: Org) -> None:
+def set_caller(org: Org, key: ApiKeyRecord | None = None) -> None:
     _caller.set(org)
+    _caller_key.set(key)
 
 
 def caller() -> Org:
@@ -47,6 +49,14 @@ def caller() -> Org:
     if org is None:
         raise LookupError("no authenticated caller")
     return org
+
+
+def caller_key() -> ApiKeyRecord:
+    """The API key record of this request (its scopes: the MCP tools apply them per call)."""
+    key = _caller_key.get()
+    if key is None:
+        raise LookupError("no authenticated caller")
+    return key
 
 
 def current_limits() -> OrgLimits | None:
@@ -58,6 +68,7 @@ def current_limits() -> OrgLimits | None:
 def set_event(event: dict[str, Any]) -> None:
     # A new request: forget the previous request's caller (Lambda reuses the process and its context).
     _caller.set(None)
+    _caller_key.set(None)
     _event.set(event)
 
 

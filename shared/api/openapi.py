@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.api.routes.meta import PUBLIC_PATHS
+from shared.api.routes.viewer import PUBLIC_PATH as VIEWER_PATH
 from shared.version import VERSION
 
 SECURITY_SCHEMES = {"bearerAuth": HTTPBearer(description="An API key: `Authorization: Bearer oh_live_...`")}
@@ -74,7 +75,7 @@ SCOPE_DESCRIPTION = "The API key is read-only (`insufficient_scope`); writes nee
 def _tidy(doc: dict[str, Any]) -> dict[str, Any]:
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
-            if path in PUBLIC_PATHS:  # Powertools 3.37 drops a route's `security=[]`
+            if path in PUBLIC_PATHS or VIEWER_PATH.match(path):  # Powertools 3.37 drops a route's `security=[]`
                 operation["security"] = []
             responses = operation.get("responses", {})
             # A read-only key may call any authenticated route, and every write answers it 403

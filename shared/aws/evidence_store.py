@@ -44,3 +44,40 @@ class EvidenceStore:
                 "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
             )
         )
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``. FileNotFoundError if there is none; EvidenceStoreUnavailable
+        when S3 refuses otherwise."""
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from exc
+            raise EvidenceStoreUnavailable(f"reading evidence failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise EvidenceStoreUnavailable(f"reading evidence failed: {exc}") from exc
+
+    def size(self, key: str) -> int | None:
+        """The size of the object under ``key``, or None if there is none (one HEAD request)."""
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise EvidenceStoreUnavailable(f"reading evidence failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise EvidenceStoreUnavailable(f"reading evidence failed: {exc}") from exc
+
+    def presigned_download_url(self, key: str, expires_s: int, filename: str) -> str:
+        """A GET URL for ``key`` that the browser saves as ``filename`` (Content-Disposition)."""
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                },
+                ExpiresIn=expires_s,
+            )
+        )

@@ -238,6 +238,12 @@ class Run(BaseModel):
     evidence_manifest_url: str | None = Field(
         None, description="Short-lived presigned GET URL of manifest.json (every file with its SHA-256)."
     )
+    viewer_url: str | None = Field(
+        None,
+        description="Short-lived signed link to the run's page (prompt, result, steps with screenshots, "
+        "network log, usage, errors) for a browser: no API key needed, good for this run only until its "
+        "expiry (OPENHELM_VIEWER_URL_TTL_S).",
+    )
     steps: list[StepRecord] | None = None
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None

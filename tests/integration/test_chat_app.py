@@ -66,7 +66,7 @@ def test_orchestration_down_is_a_503_with_retry_after_and_leaves_a_failed_run(mo
     assert status == 503 and int(headers["retry-after"]) > 0
     assert body["error"]["code"] == "orchestration_unavailable"
     (run,), _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
-    assert run["status"] == "failed" and run["error"]["code"] == "ORCHESTRATION_UNAVAILABLE"
+    assert run.status == "failed" and run.error.code == "ORCHESTRATION_UNAVAILABLE"
 
 
 def test_a_run_that_stops_for_a_person_ends_the_chat_with_guardrail_triggered(svc, org_key) -> None:
@@ -140,4 +140,4 @@ def test_through_the_aws_side_server_a_run_past_the_deadline_is_cancelled_and_an
         server.shutdown()
         server.server_close()
     runs, _ = svc.runs.list(org_id, limit=10, cursor=None, status=None, project_id=None, job_id=None)
-    assert sorted(r["status"] for r in runs) == ["cancelled", "cancelled"]  # nothing left running
+    assert sorted(r.status for r in runs) == ["cancelled", "cancelled"]  # nothing left running

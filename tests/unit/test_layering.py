@@ -16,6 +16,7 @@ ALLOWED_LAZY: dict[tuple[str, str], str] = {
     ("shared.services", "shared.sandbox.factory"): "cold start: only functions that use sandboxes load a provider",
     ("shared.sandbox.factory", "shared.sandbox.e2b_provider"): "cold start: the e2b SDK is costly to import",
     ("shared.sandbox.factory", "shared.sandbox.local.provider"): "local-only: not in the Lambda layer",
+    ("shared.api.routes.mcp", "shared.mcp.http"): "cold start: the mcp SDK (~1 s of imports) only for /mcp requests",
 }
 # Only these import boto3/botocore (shared/db/* and the AWS adapters).
 AWS_SDK_PREFIXES = ("shared.db", "shared.aws")

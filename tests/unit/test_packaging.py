@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # reads outputs), reaper (lists and kills), evidence (reads files, kills). The API does not: a cancel
 # fails the waiting task and the state machine's Cleanup kills the sandbox in RunStepsFunction.
 SANDBOX_FUNCTIONS = {"RunStepsFunction", "ReaperFunction", "EvidenceFunction"}
+# The functions that serve MCP: the API's /mcp route (shared/mcp/http.py).
+MCP_FUNCTIONS = {"ApiFunction"}
 
 
 def _script(name: str) -> ModuleType:
@@ -68,14 +70,15 @@ def test_the_core_layer_pins_what_pyproject_declares() -> None:
         assert req.specifier.contains(version), f"requirements-layer.txt pins {req.name}=={version}, pyproject: {req}"
 
 
-def test_the_sandbox_layer_pins_the_e2b_extra_and_nothing_of_the_core() -> None:
-    core, sandbox = _requirements("requirements-layer.txt"), _requirements("requirements-layer-sandbox.txt")
-    e2b_extra = _pyproject()["project"]["optional-dependencies"]["e2b"]
-    extra = {canonicalize_name(r.name): r for r in map(Requirement, e2b_extra)}
-    assert set(sandbox) == set(extra)
+@pytest.mark.parametrize(("extra_name", "layer_file"), [("e2b", "sandbox"), ("mcp", "mcp")])
+def test_an_add_on_layer_pins_its_extra_and_nothing_of_the_core(extra_name: str, layer_file: str) -> None:
+    core, add_on = _requirements("requirements-layer.txt"), _requirements(f"requirements-layer-{layer_file}.txt")
+    declared = _pyproject()["project"]["optional-dependencies"][extra_name]
+    extra = {canonicalize_name(r.name): r for r in map(Requirement, declared)}
+    assert set(add_on) == set(extra)
     for name, req in extra.items():
-        assert req.specifier.contains(_pinned(sandbox[name]))
-    assert not set(core) & set(sandbox), "one distribution in both layers would be extracted twice into /opt"
+        assert req.specifier.contains(_pinned(add_on[name]))
+    assert not set(core) & set(add_on), "one distribution in both layers would be extracted twice into /opt"
 
 
 def test_the_layers_are_built_for_the_functions_runtime_and_architecture() -> None:
@@ -89,7 +92,7 @@ def test_the_layers_are_built_for_the_functions_runtime_and_architecture() -> No
     assert f"{check.PYTHON[0]}.{check.PYTHON[1]}" == build.PYTHON_VERSION
 
 
-def test_every_function_gets_the_core_layer_and_only_sandbox_users_the_sandbox_layer(
+def test_every_function_gets_the_core_layer_and_only_sandbox_and_mcp_users_their_layers(
     translated: dict[str, Any],
 ) -> None:
     functions = {lid: r for lid, r in translated.items() if r["Type"] == "AWS::Lambda::Function"}
@@ -97,11 +100,15 @@ def test_every_function_gets_the_core_layer_and_only_sandbox_users_the_sandbox_l
     layer_names = {
         lid: r["Properties"]["LayerName"] for lid, r in translated.items() if r["Type"] == "AWS::Lambda::LayerVersion"
     }
-    assert set(functions) >= SANDBOX_FUNCTIONS
+    assert set(functions) >= SANDBOX_FUNCTIONS | MCP_FUNCTIONS
+    # The two add-on layers may share distributions (each is the core's complement): never on one function.
+    assert not SANDBOX_FUNCTIONS & MCP_FUNCTIONS
     for logical_id, res in functions.items():
         props = res["Properties"]
         ours = [layer_names[ref["Ref"]] for ref in props.get("Layers", []) if "Ref" in ref]
-        expected = ["SharedLayer", "SandboxLayer"] if logical_id in SANDBOX_FUNCTIONS else ["SharedLayer"]
+        expected = ["SharedLayer"]
+        expected += ["SandboxLayer"] if logical_id in SANDBOX_FUNCTIONS else []
+        expected += ["McpLayer"] if logical_id in MCP_FUNCTIONS else []
         assert ours == expected, logical_id
         # The one outside layer: AWS Labs' Lambda Web Adapter, on the functions it starts (arm64 build).
         others = [ref for ref in props.get("Layers", []) if "Ref" not in ref]
@@ -111,17 +118,17 @@ def test_every_function_gets_the_core_layer_and_only_sandbox_users_the_sandbox_l
             assert others == [], logical_id
 
 
-def test_the_sandbox_split_never_moves_a_core_distribution() -> None:
+def test_an_add_on_split_never_moves_a_core_distribution() -> None:
     build = _script("build_layer")
     core = {"pydantic": "2.13.4", "typing-extensions": "4.16.0"}
-    assert build.sandbox_only(core, {**core, "e2b": "2.63.0", "httpx": "0.28.1"}) == {
+    assert build.add_on_only(core, {**core, "e2b": "2.63.0", "httpx": "0.28.1"}) == {
         "e2b": "2.63.0",
         "httpx": "0.28.1",
     }
     with pytest.raises(build.BuildError, match="typing-extensions"):
-        build.sandbox_only(core, {**core, "typing-extensions": "4.12.0", "e2b": "2.63.0"})
-    with pytest.raises(build.BuildError, match="pydantic"):
-        build.sandbox_only(core, {"typing-extensions": "4.16.0", "e2b": "2.63.0"})
+        build.add_on_only(core, {**core, "typing-extensions": "4.12.0", "e2b": "2.63.0"})
+    with pytest.raises(build.BuildError, match=r"mcp requirements change the core layer.*pydantic"):
+        build.add_on_only(core, {"typing-extensions": "4.16.0", "mcp": "2.3.0"}, "mcp")
 
 
 def test_compiled_requirements_are_read_as_exact_pins() -> None:
@@ -134,10 +141,15 @@ def test_compiled_requirements_are_read_as_exact_pins() -> None:
 
 def test_the_locks_are_made_from_the_current_requirements_and_pin_them() -> None:
     build = _script("build_layer")
-    core, sandbox = build.read_lock("core"), build.read_lock("sandbox")  # raises if a .txt changed since
-    assert not set(core) & set(sandbox), "the sandbox lock repeats a core distribution"
-    for kind, name in (("core", "requirements-layer.txt"), ("sandbox", "requirements-layer-sandbox.txt")):
-        locked = {"core": core, "sandbox": sandbox}[kind]
+    locks = {kind: build.read_lock(kind) for kind in ("core", "sandbox", "mcp")}  # raises if a .txt changed since
+    for kind in ("sandbox", "mcp"):
+        assert not set(locks["core"]) & set(locks[kind]), f"the {kind} lock repeats a core distribution"
+    for kind, name in (
+        ("core", "requirements-layer.txt"),
+        ("sandbox", "requirements-layer-sandbox.txt"),
+        ("mcp", "requirements-layer-mcp.txt"),
+    ):
+        locked = locks[kind]
         for dist, req in _requirements(name).items():
             assert locked.get(dist) == _pinned(req), f"{dist} in {name} and in its lock"
 

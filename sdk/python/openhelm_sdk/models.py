@@ -55,6 +55,7 @@ __all__ = [
     'ReplayStep',
     'Run',
     'RunAccepted',
+    'RunBundle',
     'RunError',
     'RunList',
     'RunStatus',
@@ -485,6 +486,7 @@ class Run(_Model):
     status: RunStatus
     steps: list[StepRecord] | None = Field(default=None)
     usage: Usage | None = Field(default=None)
+    viewer_url: str | None = Field(default=None, description="Short-lived signed link to the run's page (prompt, result, steps with screenshots, network log, usage, errors) for a browser: no API key needed, good for this run only until its expiry (OPENHELM_VIEWER_URL_TTL_S).")
     webhook_url: str | None = Field(default=None)
 
 
@@ -492,6 +494,18 @@ class RunAccepted(_Model):
     poll_url: str
     status: RunStatus
     task_id: str = Field(description='The run id; poll it at poll_url.')
+
+
+class RunBundle(_Model):
+    """Where to download a run's trace bundle: a zip built once into the evidence bucket."""
+
+    bytes: int = Field(description='Size of the zip.')
+    cached: bool = Field(description='The zip was already built for this state of the run.')
+    expires_at: datetime = Field(description='When `url` stops working.')
+    files: int | None = Field(default=None, description='Files in the zip besides manifest.json (null when it was cached).')
+    object: Literal['run_bundle'] = Field(default='run_bundle')
+    run_id: str
+    url: str = Field(description="Short-lived presigned GET URL of the zip (also the 303's Location).")
 
 
 class RunError(_Model):
@@ -821,6 +835,7 @@ RedeliveryAccepted.model_rebuild()
 ReplayStep.model_rebuild()
 Run.model_rebuild()
 RunAccepted.model_rebuild()
+RunBundle.model_rebuild()
 RunError.model_rebuild()
 RunList.model_rebuild()
 ScreenshotAction.model_rebuild()

@@ -16,6 +16,7 @@ from shared.models.common import RunStatus
 from shared.models.runs import CreateRunRequest, Run, RunAccepted, RunList
 from shared.ratelimit import decision_headers
 from shared.runs import service as runs
+from shared.viewer.service import with_viewer_url
 
 router = APIGatewayHttpRouter()
 
@@ -66,6 +67,7 @@ def create_run(
     if wait:
         done = runs.wait_for_terminal(svc, org.id, created.run.id, min(wait, svc.settings.max_wait_s))
         if done is not None:
+            done = with_viewer_url(svc, done, org.id, base_url(svc))
             headers = decision_headers(created.rate) if created.rate else None
             return Response(status_code=200, body=done, content_type="application/json", headers=headers)
     return accepted(svc, created.run, replayed=created.replayed, rate=created.rate)
@@ -85,10 +87,10 @@ def list_runs(
     project_id: Annotated[str | None, Query(max_length=40)] = None,
     job_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> RunList:
-    org = caller()
-    return runs.list_runs(
-        services(), org.id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id
-    )
+    org, svc = caller(), services()
+    page = runs.list_runs(svc, org.id, limit=limit, cursor=cursor, status=status, project_id=project_id, job_id=job_id)
+    base = base_url(svc)
+    return page.model_copy(update={"data": [with_viewer_url(svc, r, org.id, base) for r in page.data]})
 
 
 @router.get(
@@ -98,7 +100,8 @@ def list_runs(
     tags=["Runs"],
 )
 def get_run(run_id: RunId) -> Run:
-    return runs.get_run(services(), caller().id, run_id)
+    svc, org_id = services(), caller().id
+    return with_viewer_url(svc, runs.get_run(svc, org_id, run_id), org_id, base_url(svc))
 
 
 @router.post(
@@ -109,5 +112,6 @@ def get_run(run_id: RunId) -> Run:
     tags=["Runs"],
 )
 def cancel_run(run_id: RunId) -> Response[Run]:
-    run = runs.cancel_run(services(), caller().id, run_id)
+    svc, org_id = services(), caller().id
+    run = with_viewer_url(svc, runs.cancel_run(svc, org_id, run_id), org_id, base_url(svc))
     return Response(status_code=202, body=run, content_type="application/json")

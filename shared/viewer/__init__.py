@@ -1,0 +1,1 @@
+"""The run viewer (a signed page per run) and the trace bundle (one zip per run, opened offline)."""
