@@ -262,7 +262,8 @@ def test_pause_resume_and_stop_a_running_task(stack, api, llm, shop) -> None:
     assert [s["action"] for s in run["steps"]] == ["wait", "done"]
 
     # Stop: the task ends cancelled, the session stays.
-    llm.reset(Stall(60))
+    slow = Stall(60, then=ToolCall("wait", {"seconds": 0}))
+    llm.reset(slow)
     task_id = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Never finish"}).json()["task_id"]
     wait_for_status(api, task_id, {"running"})
     stopped = api("POST", f"/v1/sessions/{sid}/stop")
@@ -270,6 +271,9 @@ def test_pause_resume_and_stop_a_running_task(stack, api, llm, shop) -> None:
     run = finished(api, task_id)
     assert run["status"] == "cancelled" and run["error"]["code"] == "CANCELLED"
     assert api("POST", f"/v1/sessions/{sid}/stop").status_code == 409
+    # The agent leaves the task at its next step: once the model call in flight returns (at once
+    # here), the browser serves the next action; the model's answer is not acted on.
+    slow.released.set()
     assert act(api, sid, action="evaluate", expression="2 + 2")["result"]["value"] == 4
     api("DELETE", f"/v1/sessions/{sid}")
 
