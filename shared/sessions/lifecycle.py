@@ -173,6 +173,9 @@ def task_ended(svc: Services, run: RunRecord) -> None:
     if not session.get("keep_alive", True):
         close(svc, org_id, session_id, CloseReason.task_done, kill=False)
         return
+    fields: dict[str, Any] = {"current_task": None, "last_active_at": svc.clock.now().isoformat()}
+    if run.progress is not None and run.progress.last_url:  # where the task left the browser
+        fields["current_url"] = run.progress.last_url
     with contextlib.suppress(ConditionalCheckFailed):  # closed meanwhile, or another task took over
         move(
             svc,
@@ -180,7 +183,7 @@ def task_ended(svc: Services, run: RunRecord) -> None:
             session_id,
             frm=[_S.busy, _S.paused],
             to=_S.ready,
-            fields={"current_task": None, "last_active_at": svc.clock.now().isoformat()},
+            fields=fields,
             condition="current_task = :task",
             condition_values={":task": run.id},
         )

@@ -87,6 +87,7 @@ def test_a_session_keeps_its_browser_across_tasks_and_direct_actions(stack, api,
     assert run1["usage"]["sandbox_seconds"] == 0  # the session pays for its sandbox, once
     ready = session_in(api, sid, {"ready"})
     assert ready["tasks"] == [first["task_id"]] and ready["current_task"] is None
+    assert ready["current_url"] == run1["progress"]["last_url"]
 
     # Direct actions between tasks, in the same browser: the cookie is there.
     assert act(api, sid, action="evaluate", expression="document.cookie")["result"]["value"] == "user=alice"
