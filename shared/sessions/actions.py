@@ -17,8 +17,9 @@ from shared.models.sessions import ActionResult, SessionStatus
 from shared.sandbox.base import SandboxError
 from shared.services import Services
 from shared.sessions import commands
+from shared.sessions.envelope import load, wrong_state
 from shared.sessions.paths import SESSION_DIR
-from shared.sessions.service import keep_alive_for, load, wrong_state
+from shared.sessions.service import keep_alive_for
 
 log = get_logger(__name__)
 # The agent gives an action 20 s (session_actions.ACTION_BUDGET_S); the screenshot and the record

@@ -23,6 +23,7 @@ from shared.models.sessions import (
 )
 from shared.ratelimit import decision_headers
 from shared.sessions import actions as session_actions
+from shared.sessions import envelope as session_views
 from shared.sessions import service as sessions
 
 router = APIGatewayHttpRouter()
@@ -58,7 +59,7 @@ def list_sessions(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     status: Annotated[SessionStatus | None, Query()] = None,
 ) -> SessionList:
-    return sessions.list_sessions(services(), caller().id, limit=limit, cursor=cursor, status=status)
+    return session_views.list_sessions(services(), caller().id, limit=limit, cursor=cursor, status=status)
 
 
 @router.get(
@@ -68,7 +69,7 @@ def list_sessions(
     tags=["Sessions"],
 )
 def get_session(session_id: SessionId) -> Session:
-    return sessions.get_session(services(), caller().id, session_id)
+    return session_views.get_session(services(), caller().id, session_id)
 
 
 @router.delete(
