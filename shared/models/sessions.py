@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.models.common import ApiModel, DomainList, Metadata, WebUrl
-from shared.models.runs import CreateRunRequest, RunError, StepRecord
+from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
+from shared.models.runs import CreateRunRequest, RunError, RunLimits, StepRecord
 
 DEFAULT_IDLE_TIMEOUT_S = 300
 MAX_IDLE_TIMEOUT_S = 3600
@@ -38,10 +38,22 @@ class CloseReason(StrEnum):
     failed = "failed"
 
 
-class SessionTaskRequest(CreateRunRequest):
-    """The body of a run. The session's browser and domain policy apply: ``start_url`` opens in the
-    session's current tab first if given; ``allowed_domains`` / ``blocked_domains`` / ``job_id`` /
-    replays are refused (the session's own policy is the one its sandbox enforces)."""
+class SessionTaskRequest(RunLimits):
+    """The body of a run, less what a session decides for its tasks: the domain policy is the
+    session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
+    opens in the session's current tab first if given."""
+
+    prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do, kept exactly as given.")
+    inputs: dict[str, Any] | None = Field(None, description="Values for `{{name}}` placeholders in the prompt.")
+    output_schema: dict[str, Any] | None = Field(None, description="JSON Schema the result must validate against.")
+    model: Name | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
+    project_id: str | None = Field(None, description="Project; defaults to the org's 'API Runs' project.")
+    webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
+    start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
+    metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+    def as_run(self) -> CreateRunRequest:
+        return CreateRunRequest.model_validate(self.model_dump(mode="json", exclude_none=True))
 
 
 class CreateSessionRequest(ApiModel):
@@ -61,7 +73,9 @@ class CreateSessionRequest(ApiModel):
         description="Absolute lifetime; at most the org's session limit and the sandbox provider's maximum.",
     )
     keep_alive: bool = Field(
-        True, description="False: the session closes itself once `initial_task` ends (one run in a fresh browser)."
+        True,
+        strict=True,
+        description="False: the session closes itself once `initial_task` ends (one run in a fresh browser).",
     )
     initial_task: SessionTaskRequest | None = Field(None, description="A task to run as soon as the browser is up.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
@@ -160,7 +174,7 @@ class TypeAction(_Action):
     action: Literal["type"]
     ref: str | None = Field(None, max_length=20, description="Field to fill; without it, types into the focus.")
     text: str = Field(max_length=10_000)
-    submit: bool = False
+    submit: bool = Field(False, strict=True, description="Press Enter afterwards.")
 
 
 class KeyPressAction(_Action):

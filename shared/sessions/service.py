@@ -47,16 +47,8 @@ def _max_duration(svc: Services, org: Org, asked: int | None) -> int:
     return asked if asked is not None else cap
 
 
-def _check_task(svc: Services, req: TaskRequest, loc: str) -> None:
-    refused = [
-        f for f in ("allowed_domains", "blocked_domains", "job_id", "replay_of", "replay_steps") if getattr(req, f)
-    ]
-    if refused:
-        raise Unprocessable(
-            f"a session's task runs under the session's own domain policy and browser; drop {', '.join(refused)}",
-            code="not_in_a_session",
-            details=[{"loc": [*([loc] if loc else []), f]} for f in refused],
-        )
+def _check_task(svc: Services, req: TaskRequest) -> None:
+    """What can refuse a task before the session is claimed (create_run checks the rest)."""
     if req.webhook_url is not None:
         check_webhook_url(str(req.webhook_url), svc.settings)
 
@@ -64,7 +56,7 @@ def _check_task(svc: Services, req: TaskRequest, loc: str) -> None:
 def create_session(svc: Services, org: Org, req: CreateSessionRequest, control_url: str) -> Session:
     max_duration = _max_duration(svc, org, req.max_duration_s)
     if req.initial_task is not None:
-        _check_task(svc, req.initial_task, "initial_task")
+        _check_task(svc, req.initial_task)
     # The sandbox's whole life is billed: refuse (402) a session whose longest life the balance cannot pay.
     billing.ensure_affordable(
         svc,
@@ -234,7 +226,7 @@ def submit_task(
     the task is created and started as a run with ``session_id``. One task at a time: a busy session
     answers 409 (no queue; docs/sessions.md says why)."""
     item = load(svc, org.id, session_id)
-    _check_task(svc, req, "")
+    _check_task(svc, req)
     run_id = svc.ids.new("run")
     try:
         claimed = move(
@@ -248,7 +240,7 @@ def submit_task(
     except ConditionalCheckFailed:
         raise wrong_state(load(svc, org.id, session_id), "take a task (one runs at a time)") from None
     try:
-        created = create_run(svc, org, req, idempotency_key, control_url, session_id=session_id, run_id=run_id)
+        created = create_run(svc, org, req.as_run(), idempotency_key, control_url, session_id=session_id, run_id=run_id)
     except Exception:
         _release(svc, org.id, session_id, run_id)
         raise

@@ -114,7 +114,9 @@ def test_limits_bound_max_duration_and_bad_input_changes_nothing(svc: Services, 
     assert r.status == 422 and r.json["error"]["code"] == "limit_exceeded"
     assert r.json["error"]["details"][0]["loc"] == ["max_duration_s"]
     assert create(key, {"idle_timeout_s": 5}).status == 422
-    assert create(key, {"initial_task": {"prompt": "x" * 10, "allowed_domains": ["a.com"]}}).status == 422
+    refused = create(key, {"initial_task": {"prompt": "x" * 10, "allowed_domains": ["a.com"]}})
+    assert refused.status == 422  # the session's own policy applies to its tasks
+    assert create(key, {"keep_alive": 0}).status == 422  # a boolean, not a number
     assert provider.requests == [] and svc.sessions.active_count(org_id) == 0
     assert call(http_event("GET", "/v1/sessions", key=key)).json["data"] == []
 

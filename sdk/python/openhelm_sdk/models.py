@@ -609,14 +609,11 @@ class SessionTaskAccepted(_Model):
 
 
 class SessionTaskRequest(_Model):
-    """The body of a run. The session's browser and domain policy apply: ``start_url`` opens in the
-session's current tab first if given; ``allowed_domains`` / ``blocked_domains`` / ``job_id`` /
-replays are refused (the session's own policy is the one its sandbox enforces)."""
+    """The body of a run, less what a session decides for its tasks: the domain policy is the
+session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
+opens in the session's current tab first if given."""
 
-    allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
-    blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
-    inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
-    job_id: str | None = Field(default=None, description='Job this run belongs to (set by POST /v1/jobs/{id}/runs).')
+    inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
     max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
@@ -624,13 +621,11 @@ replays are refused (the session's own policy is the one its sandbox enforces)."
     max_steps: int | None = Field(default=None, description='Maximum browser actions.')
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
-    output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
+    output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
-    prompt: str = Field(description='What the agent should do. Kept exactly as given, control characters included: it is handed to the model verbatim.')
-    replay_of: str | None = Field(default=None, description='Replay the steps of this succeeded run with no LLM (model becomes `replay`).')
-    replay_steps: list[ReplayStep] | None = Field(default=None, description='Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).')
-    start_url: str | None = Field(default=None, description='Page the browser opens first.')
-    webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
+    prompt: str = Field(description='What the agent should do, kept exactly as given.')
+    start_url: str | None = Field(default=None, description="Page to open first, in the session's current tab.")
+    webhook_url: str | None = Field(default=None, description="Receives this task's run events (signed).")
 
 
 class SessionUsage(_Model):
@@ -660,7 +655,7 @@ class StepRecord(_Model):
 class TypeAction(_Model):
     action: Literal['type']
     ref: str | None = Field(default=None, description='Field to fill; without it, types into the focus.')
-    submit: bool = Field(default=False)
+    submit: bool = Field(default=False, description='Press Enter afterwards.')
     text: str
 
 
