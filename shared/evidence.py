@@ -32,6 +32,7 @@ from shared.models.run_record import RunRecord
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound, UnsafePath
 from shared.services import Services
+from shared.sessions.paths import task_dir
 
 log = get_logger(__name__)
 
@@ -73,7 +74,7 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
         _persist_profile(svc, run, None)  # nothing to save: the lease goes
         return _record(svc, run, EvidenceOutcome("unavailable", error="the run never had a sandbox"), [])
     try:
-        items, files, manifest_key, downloads = _copy(svc, org_id, run_id, sandbox_id)
+        items, files, manifest_key, downloads = _copy(svc, org_id, run_id, sandbox_id, task_dir(run))
     except SandboxNotFound:
         _persist_profile(svc, run, None)
         outcome = EvidenceOutcome("unavailable", error="the sandbox was gone before its evidence was copied")
@@ -83,34 +84,41 @@ def collect(svc: Services, org_id: str, run_id: str) -> EvidenceOutcome:
     except EvidenceStoreUnavailable as exc:  # S3, after botocore's own retries
         return _record(svc, run, EvidenceOutcome("failed", error=exc.message[:500]), [])
     _persist_profile(svc, run, sandbox_id)
-    _kill(svc, sandbox_id, run_id)
+    if not run.session_id or _session_closed(svc, run):  # a live session keeps its sandbox
+        _kill(svc, sandbox_id, run_id)
     return _record(svc, run, EvidenceOutcome("ready", files=files, manifest_key=manifest_key), items, downloads)
 
 
+def _session_closed(svc: Services, run: RunRecord) -> bool:
+    assert run.session_id is not None
+    session = svc.sessions.get(run.org_id, run.session_id, consistent=True)
+    return session is None or session["status"] in ("closed", "expired", "failed")
+
+
 def _copy(
-    svc: Services, org_id: str, run_id: str, sandbox_id: str
+    svc: Services, org_id: str, run_id: str, sandbox_id: str, base_dir: str = ""
 ) -> tuple[list[dict[str, Any]], int, str, list[dict[str, Any]]]:
-    outputs = read_outputs(svc.sandbox, sandbox_id)  # lenient: a gone sandbox shows in the reads below
+    outputs = read_outputs(svc.sandbox, sandbox_id, base_dir)  # lenient: a gone sandbox shows in the reads below
     base = prefix(org_id, run_id)
     manifest: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     for name in RECORD_FILES:
         try:
-            data = svc.sandbox.read_file(sandbox_id, name)
+            data = svc.sandbox.read_file(sandbox_id, base_dir + name)
         except FileNotFoundError:
             continue
         ctype = "application/json" if name.endswith(".json") else "application/x-ndjson"
         manifest.append(_put(svc, base + name, name, data, ctype))
     for index, path in sorted(outputs.screenshots.items())[:MAX_SCREENSHOTS]:
         try:
-            data = svc.sandbox.read_file(sandbox_id, path)
+            data = svc.sandbox.read_file(sandbox_id, base_dir + path)
         except FileNotFoundError:
             continue
         entry = _put(svc, base + path, path, data, "image/png")
         entry["step"] = index
         manifest.append(entry)
         items.append(evidence_item(outputs, index, path, sha256=entry["sha256"]))
-    downloads = _copy_downloads(svc, sandbox_id, base, manifest)
+    downloads = _copy_downloads(svc, sandbox_id, base, manifest, base_dir)
     manifest_key = base + "manifest.json"
     body = json.dumps(
         {"run_id": run_id, "org_id": org_id, "created_at": svc.clock.now().isoformat(), "files": manifest},
@@ -120,12 +128,14 @@ def _copy(
     return items, len(manifest), manifest_key, downloads
 
 
-def _copy_downloads(svc: Services, sandbox_id: str, base: str, manifest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _copy_downloads(
+    svc: Services, sandbox_id: str, base: str, manifest: list[dict[str, Any]], base_dir: str = ""
+) -> list[dict[str, Any]]:
     """Copy the files the browser downloaded (downloads.jsonl names them; the agent kept at most
     MAX_DOWNLOADS of at most MAX_DOWNLOAD_BYTES each) and return the run's ``files``. The sandbox is
     untrusted: only ``downloads/<name>`` paths, sizes as S3 stored them, digests computed here."""
     try:
-        raw = svc.sandbox.read_file(sandbox_id, "downloads.jsonl")
+        raw = svc.sandbox.read_file(sandbox_id, base_dir + "downloads.jsonl")
     except FileNotFoundError:
         return []
     kept: list[dict[str, Any]] = []
@@ -138,7 +148,7 @@ def _copy_downloads(svc: Services, sandbox_id: str, base: str, manifest: list[di
         if not isinstance(path, str) or not _DOWNLOAD_PATH.match(path) or len(kept) >= MAX_DOWNLOADS:
             continue
         try:
-            data = svc.sandbox.read_file(sandbox_id, path)
+            data = svc.sandbox.read_file(sandbox_id, base_dir + path)
         except (FileNotFoundError, UnsafePath):
             continue
         if len(data) > MAX_DOWNLOAD_BYTES:
@@ -172,7 +182,7 @@ def _persist_profile(svc: Services, run: RunRecord, sandbox_id: str | None) -> N
     raw = None
     if sandbox_id and run.status == RunStatus.succeeded:
         try:
-            raw = svc.sandbox.read_file(sandbox_id, PROFILE_STATE_FILE)
+            raw = svc.sandbox.read_file(sandbox_id, task_dir(run) + PROFILE_STATE_FILE)
         except (FileNotFoundError, SandboxError):
             raw = None
     try:

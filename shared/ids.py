@@ -21,6 +21,7 @@ PREFIXES = (
     "org",
     "key",
     "ses",
+    "cmd",
     "evt",
     "dlv",
     "whk",

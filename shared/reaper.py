@@ -28,6 +28,8 @@ from shared.models.common import RunStatus
 from shared.models.run_record import RunningRun, RunRecord
 from shared.orchestration.cleanup import cleanup
 from shared.services import Services
+from shared.sessions.paths import is_session_id
+from shared.sessions.reaper import SessionReapReport, reap_sessions
 
 log = get_logger(__name__)
 
@@ -37,6 +39,7 @@ class ReapReport:
     crashed: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
+    sessions: SessionReapReport = field(default_factory=SessionReapReport)
 
 
 def reap(svc: Services) -> ReapReport:
@@ -56,10 +59,13 @@ def reap(svc: Services) -> ReapReport:
             _end(svc, run, "AGENT_CRASHED", "the sandbox exited without reporting a result")
             report.crashed.append(run.id)
     for sandbox_id, info in alive.items():
+        if info.metadata.get("session_id") or is_session_id(info.run_id):
+            continue  # a session's sandbox: reconciled with its session below
         org_id = info.metadata.get("org_id")
         run = svc.runs.get(org_id, info.run_id, consistent=True) if org_id and info.run_id else None
         if _done_with(svc, run, now) and svc.sandbox.kill(sandbox_id):
             report.killed.append(sandbox_id)
+    report.sessions = reap_sessions(svc, alive)
     if report.crashed or report.timed_out or report.killed:
         log.warning("reaped", crashed=report.crashed, timed_out=report.timed_out, killed=report.killed)
     return report

@@ -28,6 +28,7 @@ from shared.db.profiles import ProfileRepository
 from shared.db.projects import ProjectRepository
 from shared.db.ratelimit import RateLimiter
 from shared.db.runs import RunRepository
+from shared.db.sessions import SessionRepository
 from shared.db.webhooks import WebhookRepository
 from shared.ids import IdFactory
 from shared.sandbox.base import SandboxProvider
@@ -61,6 +62,10 @@ class Services:
     @cached_property
     def runs(self) -> RunRepository:
         return RunRepository(self.table)
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        return SessionRepository(self.table)
 
     @cached_property
     def webhooks(self) -> WebhookRepository:

@@ -26,6 +26,7 @@ from shared.api.routes import (
     profiles,
     projects,
     runs,
+    sessions,
     viewer,
     webhooks,
 )
@@ -74,7 +75,21 @@ class _Resolver(APIGatewayHttpResolver):
 
 def build_app() -> APIGatewayHttpResolver:
     app = _Resolver(enable_validation=True)
-    for module in (runs, viewer, jobs, projects, files, profiles, billing, keys, webhooks, mcp, meta, internal):
+    for module in (
+        runs,
+        sessions,
+        viewer,
+        jobs,
+        projects,
+        files,
+        profiles,
+        billing,
+        keys,
+        webhooks,
+        mcp,
+        meta,
+        internal,
+    ):
         app.include_router(module.router)
     app.exception_handler(OpenHelmError)(errors.from_domain)
     app.exception_handler(RequestValidationError)(errors.from_validation)

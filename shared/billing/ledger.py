@@ -13,6 +13,7 @@ from typing import Any
 from shared.billing.budget import admission_need
 from shared.billing.pricing import usd
 from shared.billing.usage import Measured, measure
+from shared.db import keys
 from shared.db.billing import BalanceChanged, UsageAlreadyRecorded, time_key
 from shared.errors import (
     Conflict,
@@ -238,6 +239,16 @@ def record_usage(svc: Services, org_id: str, run_id: str) -> UsageRecord | None:
     if not run.status.is_terminal:
         raise Conflict(f"run {run_id} is {run.status.value}, not finished", code="run_not_finished")
     record, m = _record_of(svc, run)
+    return charge(svc, org_id, record, m, subject_sk=keys.run_sk(run_id), what=f"run {run_id} ({run.status.value})")
+
+
+def charge(
+    svc: Services, org_id: str, record: UsageRecord, m: Measured, *, subject_sk: str, what: str
+) -> UsageRecord | None:
+    """Write ``record`` once and debit its cost, the billed figures copied onto the item at
+    (org, ``subject_sk``) in the same transaction (a run, or a session: shared/billing/sessions.py).
+    None when the record already exists."""
+    run_id = record.run_id
     cost = record.cost_micros
     finished_key = time_key(record.finished_at)
     for _attempt in range(MAX_CHARGE_ATTEMPTS):
@@ -265,7 +276,7 @@ def record_usage(svc: Services, org_id: str, run_id: str) -> UsageRecord | None:
                 amount=-debit_,
                 balance_after=balance - debit_,
                 floor_after=floor,
-                reason=f"run {run_id} ({run.status.value})",
+                reason=what,
                 actor=BILLING_ACTOR,
                 run_id=run_id,
             )
@@ -281,6 +292,7 @@ def record_usage(svc: Services, org_id: str, run_id: str) -> UsageRecord | None:
                 billed=billed,
                 entry=entry,
                 now_iso=svc.clock.now().isoformat(),
+                subject_sk=subject_sk,
             )
         except UsageAlreadyRecorded:
             log.info("usage_already_recorded", run_id=run_id, org_id=org_id)

@@ -152,13 +152,15 @@ class BillingRepository:
         billed: Mapping[str, Any],
         entry: Mapping[str, Any] | None,
         now_iso: str,
+        subject_sk: str | None = None,
     ) -> None:
         """One transaction: the usage record (once per run), the balance (only while it holds what
-        ``seen`` held), the billed figures onto the run (its envelope shows them) and, when money
-        moved, the ledger line. Raises UsageAlreadyRecorded or BalanceChanged."""
+        ``seen`` held), the billed figures onto the run (its envelope shows them; or onto the item at
+        ``subject_sk``, a session) and, when money moved, the ledger line. Raises
+        UsageAlreadyRecorded or BalanceChanged."""
         run_update = self.table.update_request(
             keys.org_pk(org_id),
-            keys.run_sk(item["run_id"]),
+            subject_sk or keys.run_sk(item["run_id"]),
             update="SET billed_usage = :billed",
             condition="attribute_exists(pk)",
             values={":billed": dict(billed)},

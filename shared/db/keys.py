@@ -107,3 +107,18 @@ FILE_COUNT_SK = "file_count"
 
 def profile_sk(profile_id: str) -> str:
     return f"profile#{profile_id}"
+
+
+# Sessions (docs/sessions.md): the record in the org's partition; the org's count of live sessions
+# (moved in the same transaction as a session's creation and its close); the live ones listed for
+# the reaper under gsi3 (sparse: the keys are removed when the session closes).
+ACTIVE_SESSIONS_SK = "active#sessions"
+LIVE_SESSIONS_PK = "sessions#live"
+
+
+def session_sk(session_id: str) -> str:
+    return f"session#{session_id}"
+
+
+def live_session_sk(expires_iso: str, session_id: str) -> str:
+    return f"{expires_iso}#{session_id}"

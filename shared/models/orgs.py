@@ -28,6 +28,8 @@ class OrgLimits(Model):
     max_input_timeout_s: int = Field(900, ge=10, le=3600, description="Longest a run may wait for one answer.")
     rate_per_minute: int = Field(120, ge=1, description="Run creations per minute (token bucket refill).")
     rate_burst: int = Field(30, ge=1, description="Token bucket size.")
+    max_concurrent_sessions: int = Field(2, ge=0, description="Live sessions at once (docs/sessions.md).")
+    max_session_duration_s: int = Field(3600, ge=60, le=24 * 3600, description="Longest life of one session.")
 
 
 class Org(Model):

@@ -45,6 +45,7 @@ class RunRecord(Model):
     model: str
     project_id: str
     job_id: str | None = None
+    session_id: str | None = None  # the session whose browser runs this task (docs/sessions.md)
     replay_of: str | None = None
     webhook_url: str | None = None
     start_url: str | None = None

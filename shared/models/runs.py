@@ -355,6 +355,7 @@ class Run(Model):
     model: str
     project_id: str
     job_id: str | None = None
+    session_id: str | None = Field(None, description="The session whose browser runs this task (docs/sessions.md).")
     replay_of: str | None = None
     webhook_url: str | None = None
     start_url: str | None = None

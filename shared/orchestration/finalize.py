@@ -19,6 +19,7 @@ from shared.orchestration.budget import ResultTooLarge, fit_run_item
 from shared.orchestration.outputs import AgentOutputs, evidence_item, read_outputs
 from shared.runs.lifecycle import finish_run
 from shared.services import Services
+from shared.sessions.paths import task_dir
 
 log = get_logger(__name__)
 AGENT_CODES = frozenset(
@@ -46,7 +47,8 @@ def usage_of(svc: Services, run: RunRecord) -> dict[str, Any]:
     the agent's end (``sandbox_ended_at``: completion, exit report or last sign of life) when known,
     else up to now."""
     seconds = 0.0
-    if run.started_at:
+    # A session's task: the session is billed its sandbox's whole life once, at its close.
+    if run.started_at and not run.session_id:
         end = run.sandbox_ended_at or svc.clock.now()
         # Time spent waiting for a person's answer is not the agent's (shared/runs/human_input.py).
         seconds = max(0.0, (end - run.started_at).total_seconds() - run.paused_total_s(end))
@@ -71,7 +73,7 @@ def finalize(svc: Services, run_id: str, org_id: str, callback: dict[str, Any] |
     sandbox_id = run.sandbox_id
     # The sandbox stays alive: the evidence function copies its files to S3 and then kills it
     # (shared/evidence.py); the reaper kills it if that never happens.
-    outputs = read_outputs(svc.sandbox, sandbox_id) if sandbox_id else AgentOutputs(result=None)
+    outputs = read_outputs(svc.sandbox, sandbox_id, task_dir(run)) if sandbox_id else AgentOutputs(result=None)
     fields, status = _terminal_fields(run, outputs, _exit_of(callback))
     if sandbox_id and fields.get("error", {}).get("code") == "AGENT_CRASHED":
         _name_memory(svc, sandbox_id, fields)

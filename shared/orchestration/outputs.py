@@ -58,11 +58,12 @@ def evidence_item(outputs: AgentOutputs, index: int, path: str, sha256: str | No
     ).model_dump(mode="json")
 
 
-def read_outputs(provider: SandboxProvider, sandbox_id: str) -> AgentOutputs:
+def read_outputs(provider: SandboxProvider, sandbox_id: str, base: str = "") -> AgentOutputs:
+    """``base``: the run's folder in the out dir (a session's task has its own: shared/sessions/paths.py)."""
     problems: list[str] = []
     result: dict[str, Any] | None = None
     try:
-        raw = provider.read_file(sandbox_id, "result.json")
+        raw = provider.read_file(sandbox_id, base + "result.json")
         if len(raw) > MAX_RESULT_BYTES:
             problems.append("result.json larger than 256 KiB")
         else:
@@ -76,15 +77,15 @@ def read_outputs(provider: SandboxProvider, sandbox_id: str) -> AgentOutputs:
         ("network.jsonl", NetworkEntry, MAX_NETWORK_KEPT, "network"),
     ):
         try:
-            raw = provider.read_file(sandbox_id, name)[:MAX_LOG_BYTES]
+            raw = provider.read_file(sandbox_id, base + name)[:MAX_LOG_BYTES]
         except SandboxError:
             continue
         setattr(outputs, attr, _jsonl(raw, model, limit, problems, name))
     try:
-        for path in provider.list_files(sandbox_id, "screenshots"):
+        for path in provider.list_files(sandbox_id, base + "screenshots"):
             stem = path.rsplit("/", 1)[-1]
             if stem.startswith("step-") and stem.endswith(".png") and stem[5:-4].isdigit():
-                outputs.screenshots[int(stem[5:-4])] = path
+                outputs.screenshots[int(stem[5:-4])] = path[len(base) :]  # relative to the run's folder
     except SandboxError:
         pass
     return outputs

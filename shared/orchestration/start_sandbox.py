@@ -21,6 +21,7 @@ from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import mark_running
 from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
 from shared.services import Services
+from shared.sessions.tasks import deliver_task
 
 log = get_logger(__name__)
 
@@ -90,7 +91,8 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
             running_until=svc.clock.now() + timedelta(seconds=lifetime),
         )
     except ConditionalCheckFailed as exc:  # cancelled while the sandbox was starting
-        svc.sandbox.kill(info.sandbox_id)
+        if not run.session_id:  # a session's sandbox outlives its tasks
+            svc.sandbox.kill(info.sandbox_id)
         raise RunCancelled(f"run {run_id} was cancelled while its sandbox started") from exc
     try:
         svc.events.publish("Run Started", {"run_id": run_id, "org_id": org_id, "sandbox": info.provider})
@@ -128,7 +130,8 @@ def _start(
         storage_state=state,
     )
     try:
-        info = svc.sandbox.start(request)
+        # A session's task goes to the session's live sandbox instead of a new one.
+        info = deliver_task(svc, run, request) if run.session_id else svc.sandbox.start(request)
     except SandboxError as exc:
         log.warning("sandbox_start_failed", run_id=run_id, error=str(exc))
         raise SandboxStartFailed(str(exc)) from exc

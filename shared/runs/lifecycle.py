@@ -25,6 +25,7 @@ from shared.models.run_record import RunRecord
 from shared.models.runs import RunError
 from shared.runs.envelope import run_summary
 from shared.services import Services
+from shared.sessions.lifecycle import task_ended
 
 log = get_logger(__name__)
 
@@ -124,6 +125,8 @@ def finish_run(svc: Services, org_id: str, run_id: str, status: RunStatus, field
             continue
     if item is None:
         return None
+    if item.session_id:  # a session's task: its browser is free again
+        task_ended(svc, item)
     try:
         svc.events.publish(_FINISHED_EVENT[status], run_summary(item), resources=[run_id])
     except EventPublishFailed as exc:  # the run is final either way; integrations may miss one event

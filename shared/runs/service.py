@@ -153,16 +153,38 @@ def _replay_workflow(svc: Services, org_id: str, req: CreateRunRequest) -> list[
 
 
 def create_run(
-    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None = None, control_url: str = ""
+    svc: Services,
+    org: Org,
+    req: CreateRunRequest,
+    idempotency_key: str | None = None,
+    control_url: str = "",
+    *,
+    session_id: str | None = None,
+    run_id: str | None = None,
 ) -> CreatedRun:
     """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
-    the run's sandbox will call back on (unless configuration names another)."""
+    the run's sandbox will call back on (unless configuration names another). A session's task
+    names its session (and the run id the session already reserved for it: shared/sessions/service.py)."""
+    if session_id and (req.secrets or req.file_ids or req.profile_id):
+        # A session's sandbox is already running: files, secrets and profiles reach a sandbox at its
+        # start (shared/orchestration/start_sandbox.py), which a session's task does not have yet.
+        raise Unprocessable(
+            "secrets, file_ids and profile_id are not supported on a session's task yet",
+            code="not_supported_in_session",
+        )
     with secret_values(run_secrets.values(req.secrets)):  # no log line of this request shows one
-        return _create_run(svc, org, req, idempotency_key, control_url)
+        return _create_run(svc, org, req, idempotency_key, control_url, session_id=session_id, run_id=run_id)
 
 
 def _create_run(
-    svc: Services, org: Org, req: CreateRunRequest, idempotency_key: str | None, control_url: str
+    svc: Services,
+    org: Org,
+    req: CreateRunRequest,
+    idempotency_key: str | None,
+    control_url: str,
+    *,
+    session_id: str | None = None,
+    run_id: str | None = None,
 ) -> CreatedRun:
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
     body_hash = request_hash(req, svc.settings.run_token_secret)
@@ -194,7 +216,8 @@ def _create_run(
         )
 
     run = Run(
-        id=svc.ids.new("run"),
+        id=run_id or svc.ids.new("run"),
+        session_id=session_id,
         status=RunStatus.queued,
         prompt=prompt,
         inputs=req.inputs,

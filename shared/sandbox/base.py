@@ -63,6 +63,9 @@ class SandboxRequest:
     files: list[SandboxFile] = field(default_factory=list, repr=False)
     # The browser profile's Playwright storage_state the agent's context starts with (cookies: repr-free).
     storage_state: dict[str, Any] | None = field(default=None, repr=False)
+    # A session's sandbox: the agent runs in serve mode and reads commands from a mailbox the
+    # provider writes (send_command); the run spec is then a session spec (docs/sessions.md).
+    mailbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,34 @@ class SandboxProvider(abc.ABC):
     @abc.abstractmethod
     def list_running(self) -> list[SandboxInfo]:
         """Sandboxes of this deployment that are still alive (for the reaper)."""
+
+    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
+        """Push one command into a session sandbox's mailbox (``command["id"]`` names it; ids sort in
+        sending order). SandboxNotFound if the sandbox is gone."""
+        raise SandboxError(f"the {self.name} provider has no session mailbox")
+
+    def read_reply(self, sandbox_id: str, command_id: str) -> dict[str, Any] | None:
+        """The agent's reply to a command (``replies/<id>.json`` in the out dir), None while missing."""
+        try:
+            raw = self.read_file(sandbox_id, f"replies/{command_id}.json")
+        except SandboxFileNotFound:
+            return None
+        try:
+            reply = json.loads(raw)
+        except ValueError:  # being replaced right now: the next read has it
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def extend(self, sandbox_id: str, timeout_s: int) -> None:
+        """Keep the sandbox alive ``timeout_s`` more seconds from now, where the provider has a
+        lifetime of its own to move (E2B's set_timeout); a no-op otherwise."""
+        return None
+
+    # Longest life a sandbox of this provider may have: bounds a session's max_duration_s.
+    max_lifetime_s: int = 24 * 3600
+    # Whether ``extend`` moves the sandbox's end (a session's sandbox then starts with a short life
+    # and is kept alive by its activity, so the provider itself ends an idle one).
+    extendable: bool = False
 
     def oom_kills(self, sandbox_id: str) -> int:
         """How many of the sandbox's processes the kernel ended for want of memory, where the

@@ -68,6 +68,8 @@ HOME_DIR = "/home/user"
 RUN_SPEC_PATH = f"{HOME_DIR}/run_spec.json"
 FILES_DIR = f"{HOME_DIR}/files"  # a run's attached files (POST /v1/files)
 OUT_DIR = f"{HOME_DIR}/out"
+# A session's mailbox: send_command writes one file per command here (docs/sessions.md).
+MAILBOX_DIR = f"{HOME_DIR}/mailbox"
 # The supervisor runs the agent and reports its exit at once if it ends without its completion
 # (sandbox_image/agent/openhelm_agent/supervise.py): nothing else is alive to notice.
 AGENT_COMMAND = "python -m openhelm_agent.supervise -- python -m openhelm_agent"
@@ -108,6 +110,7 @@ class E2BProvider(SandboxProvider):
     """Runs each run's agent in its own E2B sandbox (template built from ``sandbox_image/``)."""
 
     name = "e2b"
+    extendable = True
 
     def __init__(
         self,
@@ -119,8 +122,12 @@ class E2BProvider(SandboxProvider):
         request_timeout_s: float = 30.0,
         max_read_bytes: int = 64 * 1024 * 1024,
         clock: Clock | None = None,
+        max_lifetime_s: int = 3600,
     ) -> None:
-        """``deployment`` (e.g. the stack name) is stored in every sandbox's metadata and scopes
+        """``max_lifetime_s``: the longest sandbox life the E2B plan allows (1 h on Hobby, 24 h on
+        Pro); it bounds a session's max_duration_s.
+
+        ``deployment`` (e.g. the stack name) is stored in every sandbox's metadata and scopes
         ``list_running``, so a reaper of one deployment never sees another's sandboxes on a shared
         E2B team."""
         if not api_key:
@@ -128,6 +135,7 @@ class E2BProvider(SandboxProvider):
         self.template = template
         self.deployment = deployment
         self.max_read_bytes = max_read_bytes
+        self.max_lifetime_s = max_lifetime_s
         self._opts: dict[str, Any] = {"api_key": api_key, "request_timeout": request_timeout_s}
         if domain:
             self._opts["domain"] = domain
@@ -182,6 +190,7 @@ class E2BProvider(SandboxProvider):
             "OPENHELM_CONTROL_URL": request.control_url,
             "OPENHELM_CHROMIUM": CHROMIUM_PATH,
             **({"OPENHELM_LLM_URL": request.llm_url} if request.llm_url else {}),
+            **({"OPENHELM_MAILBOX": MAILBOX_DIR} if request.mailbox else {}),
         }
         return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token}
 
@@ -235,10 +244,10 @@ class E2BProvider(SandboxProvider):
             for f in request.files:
                 sbx.files.write(f"{FILES_DIR}/{f.name}", f.data)
             warm = sbx.files.exists(WARM_READY_FILE)
-            if warm and not request.envs:
+            if warm and not request.envs and not request.mailbox:
                 pid = self._hand_in(sbx, spec, agent_envs)
             else:
-                if warm:  # the running agent cannot get this run's envs: it stands down
+                if warm:  # the running agent cannot get this run's envs or serve a session: it stands down
                     sbx.files.write(f"{HANDOUT_DIR}/handout.json", json.dumps({"stand_down": True}))
                     warm = False
                 sbx.files.write(RUN_SPEC_PATH, spec)
@@ -294,6 +303,22 @@ class E2BProvider(SandboxProvider):
         # Last: the agent starts when this file parses (it reads a half-written one again).
         sbx.files.write(f"{HANDOUT_DIR}/handout.json", json.dumps(handout))
         return "warm"
+
+    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
+        """One envd files.write into the mailbox: no Lambda waits on the sandbox, the agent reads it."""
+        name = str(command["id"])
+        if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 80:
+            raise SandboxError(f"bad command id {name!r}")
+        try:
+            self._connect(sandbox_id).files.write(f"{MAILBOX_DIR}/{name}.json", json.dumps(command))
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "send_command") from exc
+
+    def extend(self, sandbox_id: str, timeout_s: int) -> None:
+        try:
+            _e2b().Sandbox.set_timeout(sandbox_id, timeout_s, **self._opts)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "set_timeout") from exc
 
     def _kill_after_failed_start(self, sandbox_id: str, run_id: str) -> None:
         try:

@@ -312,6 +312,14 @@ class FakeE2BCloud:
             if grace:  # connect only ever extends the sandbox's life
                 sbx.end_at = max(sbx.end_at, datetime.now(UTC) + timedelta(seconds=grace))
             await _json(send, 200, self._sandbox_json(sbx))
+        elif method == "POST" and len(parts) == 3 and parts[0] == "sandboxes" and parts[2] == "timeout":
+            sbx = self.sandboxes.get(unquote(parts[1]))
+            if sbx is None or not sbx.alive:
+                await _json(send, 404, {"code": 404, "message": f"sandbox '{parts[1]}' not found"})
+                return
+            # set_timeout: the sandbox now ends this many seconds from now (it may also shorten it).
+            sbx.end_at = datetime.now(UTC) + timedelta(seconds=int((body or {}).get("timeout", 0)))
+            await _respond(send, 204, b"", "application/json")
         elif method == "DELETE" and len(parts) == 2 and parts[0] == "sandboxes":
             if self.kill_sandbox(unquote(parts[1])):
                 await _respond(send, 204, b"", "application/json")

@@ -21,7 +21,8 @@ ALLOWED_LAZY: dict[tuple[str, str], str] = {
 # Only these import boto3/botocore (shared/db/* and the AWS adapters).
 AWS_SDK_PREFIXES = ("shared.db", "shared.aws")
 # The only module that passes a status to RunRepository.transition (besides the repository itself).
-STATUS_WRITERS = {"shared.runs.lifecycle", "shared.db.runs"}
+# The run lifecycle, and the session lifecycle for sessions' own statuses (docs/sessions.md).
+STATUS_WRITERS = {"shared.runs.lifecycle", "shared.db.runs", "shared.sessions.lifecycle", "shared.db.sessions"}
 
 
 def _modules() -> dict[str, ast.Module]:

@@ -32,6 +32,8 @@ class AgentEnv(BaseModel):
     OPENHELM_LLM_URL: str | None = None
     OPENHELM_MEMORY_LIMIT_MB: int | None = None
     OPENHELM_CONSTRAINED_OUTPUT: bool = False
+    # Session mode (serve.py): the directory the provider pushes commands into.
+    OPENHELM_MAILBOX: str | None = None
 
 
 def _terminate(signum: int, _frame: Any) -> None:
@@ -84,10 +86,30 @@ def _main(env_source: Mapping[str, str], browser: Any) -> int:
         memory_limit_mb=env.OPENHELM_MEMORY_LIMIT_MB,
         constrained_output=env.OPENHELM_CONSTRAINED_OUTPUT,
     )
+    if spec.get("mode") == "session":
+        return _serve(spec, env, options)
     result = run_agent(
         spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options, browser=browser
     )
     return 0 if result.status == "succeeded" else 1
+
+
+def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int:
+    from openhelm_agent.serve import SessionServer, SessionSpec
+
+    log = get_logger("openhelm_agent")
+    try:
+        session = SessionSpec.model_validate(spec)
+    except ValidationError as exc:
+        log.error("invalid session spec", extra={"error": str(exc)[:500]})
+        return 2
+    if not env.OPENHELM_MAILBOX:
+        log.error("session mode needs OPENHELM_MAILBOX")
+        return 2
+    server = SessionServer(
+        session, env.OPENHELM_OUT_DIR, env.OPENHELM_MAILBOX, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options
+    )
+    return server.serve()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 log = get_logger("openhelm_agent")
 PROFILE_STATE_FILE = "storage_state.json"
+# Builds the loop of one run: AgentRun itself, or a subclass (a session's task checks its pause and
+# stop commands between steps: serve.py).
+AgentFactory = Callable[..., AgentRun]
 
 
 @contextmanager
@@ -79,30 +82,37 @@ def _execute(
     control_url: str,
     token: str,
     resources: ExitStack,
+    kept: BrowserSession | None = None,
+    factory: AgentFactory = AgentRun,
 ) -> RunResult:
     """The run itself. The browser and its context are closed through ``resources`` by the caller,
     *after* result.json and the completion: closing Chromium takes a moment the run's clock (and
     its bill) should not wait for."""
     policy = DomainPolicy.from_lists(spec.allowed_domains, spec.blocked_domains)
     llm: LLMClient | None = None
-    prefetch = _prefetch_openai() if spec.replay is None and shared is None else None
+    prefetch = _prefetch_openai() if spec.replay is None and shared is None and kept is None else None
     try:
-        browser = resources.enter_context(_browser(options, shared))
+        browser = resources.enter_context(_browser(options, shared)) if kept is None else None
         if spec.replay is None:
             if prefetch is not None:
                 prefetch.join()
             base_url = options.llm_base_url or f"{control_url.rstrip('/')}/internal/llm/v1"
             llm = LLMClient(base_url, token, spec.model, max_retries=options.llm_max_retries)
-        session = BrowserSession(
-            browser,
-            policy,
-            evidence,
-            context_proxy=options.browser_proxy if shared is not None else None,
-            proxied=options.browser_proxy is not None,
-            storage_state=spec.storage_state,
-        )
-        resources.callback(session.close)
-        agent = AgentRun(spec, session, evidence, callback, deadline, options, secrets=evidence.masker)
+        if kept is not None:  # a session's browser: its cookies and tabs outlive the run
+            session = kept
+            session.evidence = evidence
+        else:
+            assert browser is not None
+            session = BrowserSession(
+                browser,
+                policy,
+                evidence,
+                context_proxy=options.browser_proxy if shared is not None else None,
+                proxied=options.browser_proxy is not None,
+                storage_state=spec.storage_state,
+            )
+            resources.callback(session.close)
+        agent = factory(spec, session, evidence, callback, deadline, options, secrets=evidence.masker)
         holder.append(agent)
         result = agent.run_llm(llm) if llm is not None else agent.run_replay()
         if spec.persist_profile and result.status == "succeeded":
@@ -130,12 +140,15 @@ def run_agent(
     *,
     options: AgentOptions | None = None,
     browser: Browser | None = None,
+    browser_session: BrowserSession | None = None,
+    factory: AgentFactory = AgentRun,
 ) -> RunResult:
     """Run one spec to the end: evidence in ``out_dir``, result.json, then the completion callback.
 
     Never raises for a run failure: every outcome (bad spec, browser crash, LLM errors, limits) ends
     in a result.json with an error code. ``browser`` lets a caller share one launched Chromium
     (tests); the run then gets its own context in it, and the browser stays open.
+    ``browser_session`` hands in a whole open context (a session's: serve.py), kept open after the run.
     """
     started = time.monotonic()
     options = options or AgentOptions()
@@ -169,7 +182,20 @@ def run_agent(
             parsed.max_duration_s, start=started, deadline_at=parsed.deadline_at, reserve_s=FINISH_RESERVE_S
         )
         log.info("run started", extra={"run_id": parsed.run_id, "model": parsed.model, "replay": bool(parsed.replay)})
-        result = _execute(parsed, evidence, callback, options, browser, deadline, holder, control_url, token, resources)
+        result = _execute(
+            parsed,
+            evidence,
+            callback,
+            options,
+            browser,
+            deadline,
+            holder,
+            control_url,
+            token,
+            resources,
+            browser_session,
+            factory,
+        )
     except AgentFailure as failure:
         result = _failed(failure.code, failure.message, evidence, repairs())
     except SpecError as exc:

@@ -53,7 +53,9 @@ def _run_id(spec_path: str | None) -> str | None:
         return None
     try:
         with open(spec_path, encoding="utf-8") as fh:
-            run_id = json.load(fh).get("run_id")
+            spec = json.load(fh)
+        # A session's agent (serve mode) reports under its session id: the session fails at once.
+        run_id = spec.get("session_id") if spec.get("mode") == "session" else spec.get("run_id")
     except (OSError, ValueError, AttributeError):
         return None
     return run_id if isinstance(run_id, str) and run_id else None

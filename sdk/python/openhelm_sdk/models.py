@@ -15,11 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     'RUNS_MAX_WAIT_S',
+    'ActionResult',
     'ApiKey',
     'ApiKeyCreated',
     'ApiKeyList',
     'AskBody',
     'Balance',
+    'ClickAction',
+    'CloseReason',
     'Confidence',
     'Cookie',
     'CostBreakdown',
@@ -29,23 +32,29 @@ __all__ = [
     'CreateProfileRequest',
     'CreateProjectRequest',
     'CreateRunRequest',
+    'CreateSessionRequest',
     'CreateWebhookRequest',
     'DeliveryAttempt',
     'DeliveryList',
     'ErrorBody',
     'ErrorResponse',
+    'EvaluateAction',
     'EvidenceItem',
+    'ExtractAction',
     'FileList',
     'FileObject',
     'FileUpload',
+    'GoBackAction',
     'Health',
     'InputAnswer',
     'InputRequest',
     'Job',
     'JobList',
     'JobRunRequest',
+    'KeyPressAction',
     'LedgerEntry',
     'LedgerPage',
+    'NavigateAction',
     'NetworkEntry',
     'OriginState',
     'Profile',
@@ -54,6 +63,7 @@ __all__ = [
     'Progress',
     'Project',
     'ProjectList',
+    'ReadyReport',
     'RedeliveryAccepted',
     'ReplayStep',
     'Run',
@@ -64,7 +74,16 @@ __all__ = [
     'RunList',
     'RunSecret',
     'RunStatus',
+    'ScreenshotAction',
+    'ScrollAction',
     'SecretInfo',
+    'Session',
+    'SessionList',
+    'SessionStatus',
+    'SessionStep',
+    'SessionTaskAccepted',
+    'SessionTaskRequest',
+    'SessionUsage',
     'StepRecord',
     'StorageItem',
     'StorageState',
@@ -72,12 +91,14 @@ __all__ = [
     'ToolCallBody',
     'ToolDefinition',
     'ToolResult',
+    'TypeAction',
     'UpdateJobRequest',
     'Usage',
     'UsageRecord',
     'UsageReport',
     'UsageTotals',
     'ValidationError',
+    'WaitForAction',
     'WebhookEndpoint',
     'WebhookEndpointList',
     'WebhookSecret',
@@ -90,6 +111,16 @@ class _Model(BaseModel):
 
 # The most POST /v1/runs?wait= accepts, in seconds.
 RUNS_MAX_WAIT_S = 25
+
+
+class ActionResult(_Model):
+    action: str
+    error: str | None = Field(default=None)
+    object: str = Field(default='session_action')
+    ok: bool
+    result: Any | None = Field(default=None)
+    session_id: str
+    step: SessionStep | None = Field(default=None)
 
 
 class ApiKey(_Model):
@@ -143,6 +174,21 @@ class Balance(_Model):
     object: str = Field(default='balance')
     unpaid_micros: int = Field(default=0, description='Usage that the balance could not cover (charged up to the floor, the rest recorded).')
     updated_at: datetime | None = Field(default=None)
+
+
+class ClickAction(_Model):
+    action: Literal['click']
+    ref: str | None = Field(default=None, description='Element ref from the latest `extract` snapshot.')
+    x: float | None = Field(default=None)
+    y: float | None = Field(default=None)
+
+
+class CloseReason(str, Enum):
+    TERMINATED = 'terminated'
+    IDLE_TIMEOUT = 'idle_timeout'
+    MAX_DURATION = 'max_duration'
+    TASK_DONE = 'task_done'
+    FAILED = 'failed'
 
 
 class Confidence(_Model):
@@ -241,6 +287,17 @@ class CreateRunRequest(_Model):
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
 
+class CreateSessionRequest(_Model):
+    allowed_domains: list[str] | None = Field(default=None, description='Only these domains (and subdomains with *.).')
+    blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
+    idle_timeout_s: int = Field(default=300, description='Close the session after this long without a task or an action.')
+    initial_task: SessionTaskRequest | None = Field(default=None, description='A task to run as soon as the browser is up.')
+    keep_alive: bool = Field(default=True, description='False: the session closes itself once `initial_task` ends (one run in a fresh browser).')
+    max_duration_s: int | None = Field(default=None, description="Absolute lifetime; at most the org's session limit and the sandbox provider's maximum.")
+    metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
+    start_url: str | None = Field(default=None, description='Page the browser opens when the session starts.')
+
+
 class CreateWebhookRequest(_Model):
     description: str | None = Field(default=None, description='Free text for your own reference.')
     event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
@@ -286,6 +343,12 @@ class ErrorResponse(_Model):
     error: ErrorBody
 
 
+class EvaluateAction(_Model):
+    action: Literal['evaluate']
+    expression: str = Field(description='A JavaScript expression (may use await); its value as JSON.')
+    timeout_s: float = Field(default=5.0)
+
+
 class EvidenceItem(_Model):
     path: str | None = Field(default=None, description="Path of the screenshot in the run's evidence.")
     screenshot_url: str | None = Field(default=None, description='Short-lived presigned GET URL of the PNG.')
@@ -293,6 +356,10 @@ class EvidenceItem(_Model):
     step: int
     time: datetime | None = Field(default=None)
     url: str | None = Field(default=None)
+
+
+class ExtractAction(_Model):
+    action: Literal['extract']
 
 
 class FileList(_Model):
@@ -320,6 +387,10 @@ class FileUpload(_Model):
     fields: dict[str, str]
     file: FileObject
     url: str
+
+
+class GoBackAction(_Model):
+    action: Literal['go_back']
 
 
 class Health(_Model):
@@ -396,6 +467,11 @@ class JobRunRequest(_Model):
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
 
+class KeyPressAction(_Model):
+    action: Literal['key_press']
+    key: str = Field(description='A Playwright key name: Enter, Tab, Control+A ...')
+
+
 class LedgerEntry(_Model):
     """One change to an org's money, written in the same transaction as the balance change."""
 
@@ -419,6 +495,11 @@ class LedgerPage(_Model):
     data: list[LedgerEntry]
     next_cursor: str | None = Field(default=None, description='Pass as `cursor` for the next page; null at the end.')
     object: str = Field(default='list')
+
+
+class NavigateAction(_Model):
+    action: Literal['navigate']
+    url: str
 
 
 class NetworkEntry(_Model):
@@ -479,6 +560,11 @@ class ProjectList(_Model):
     object: str = Field(default='list')
 
 
+class ReadyReport(_Model):
+    title: str | None = Field(default=None)
+    url: str | None = Field(default=None)
+
+
 class RedeliveryAccepted(_Model):
     event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
     object: str = Field(default='redelivery')
@@ -534,6 +620,7 @@ class Run(_Model):
     replay_of: str | None = Field(default=None)
     result: Any | None = Field(default=None)
     secrets: list[SecretInfo] | None = Field(default=None, description="The run's secrets: domain patterns and field names (values are never shown).")
+    session_id: str | None = Field(default=None, description='The session whose browser runs this task (docs/sessions.md).')
     start_url: str | None = Field(default=None)
     started_at: datetime | None = Field(default=None)
     status: RunStatus
@@ -605,11 +692,118 @@ class RunStatus(str, Enum):
     CANCELLED = 'cancelled'
 
 
+class ScreenshotAction(_Model):
+    action: Literal['screenshot']
+
+
+class ScrollAction(_Model):
+    action: Literal['scroll']
+    amount: float = Field(default=1.0)
+    direction: Literal['up', 'down'] = Field(default='down')
+
+
 class SecretInfo(_Model):
     """A run's secret as the API shows it: the pattern and the field names, never the values."""
 
     fields: list[str]
     match: str
+
+
+class Session(_Model):
+    allowed_domains: list[str] | None = Field(default=None)
+    blocked_domains: list[str] | None = Field(default=None)
+    close_reason: CloseReason | None = Field(default=None)
+    closed_at: datetime | None = Field(default=None)
+    created_at: datetime
+    current_task: str | None = Field(default=None, description='The run id of the task running now.')
+    current_title: str | None = Field(default=None)
+    current_url: str | None = Field(default=None)
+    error: RunError | None = Field(default=None)
+    expires_at: datetime = Field(description='When the session closes at the latest (max_duration_s).')
+    id: str
+    idle_expires_at: datetime | None = Field(default=None, description='When it closes if nothing happens before.')
+    idle_timeout_s: int
+    keep_alive: bool = Field(default=True)
+    last_active_at: datetime | None = Field(default=None)
+    max_duration_s: int
+    metadata: dict[str, str] | None = Field(default=None)
+    object: str = Field(default='session')
+    project_id: str
+    ready_at: datetime | None = Field(default=None)
+    screenshot_url: str | None = Field(default=None, description="Presigned URL of the latest action's screenshot.")
+    start_url: str | None = Field(default=None)
+    status: SessionStatus
+    steps: list[SessionStep] | None = Field(default=None, description='Direct actions, oldest first.')
+    tasks: list[str] | None = Field(default=None, description="Run ids of the session's tasks, oldest first.")
+    usage: SessionUsage | None = Field(default=None)
+
+
+class SessionList(_Model):
+    data: list[Session]
+    next_cursor: str | None = Field(default=None)
+    object: str = Field(default='list')
+
+
+class SessionStatus(str, Enum):
+    STARTING = 'starting'
+    READY = 'ready'
+    BUSY = 'busy'
+    PAUSED = 'paused'
+    CLOSED = 'closed'
+    EXPIRED = 'expired'
+    FAILED = 'failed'
+
+
+class SessionStep(_Model):
+    action: str
+    args: dict[str, Any] | None = Field(default=None)
+    cost_micros: int | None = Field(default=None, description="Those tokens at the model's prices, in micro-dollars.")
+    cost_usd: str | None = Field(default=None)
+    duration_ms: int | None = Field(default=None)
+    error: str | None = Field(default=None)
+    index: int
+    input_tokens: int | None = Field(default=None, description='Input tokens of that call, as the LLM gateway counted them.')
+    llm_call: int | None = Field(default=None, description="Number of the LLM call that chose this step (1 = the run's first call).")
+    output_tokens: int | None = Field(default=None, description='Output tokens of that call, as the LLM gateway counted them.')
+    screenshot_url: str | None = Field(default=None, description="Short-lived presigned GET URL of the step's screenshot.")
+    started_at: datetime | None = Field(default=None)
+    title: str | None = Field(default=None)
+    url: str | None = Field(default=None)
+
+
+class SessionTaskAccepted(_Model):
+    poll_url: str
+    session_id: str
+    status: str
+    task_id: str = Field(description='The run id of the task; GET /v1/runs/{id} has its envelope.')
+
+
+class SessionTaskRequest(_Model):
+    """The body of a run, less what a session decides for its tasks: the domain policy is the
+session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
+opens in the session's current tab first if given."""
+
+    inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt.')
+    max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
+    max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
+    max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
+    max_output_tokens: int | None = Field(default=None, description='LLM output token budget.')
+    max_steps: int | None = Field(default=None, description='Maximum browser actions.')
+    metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
+    model: str | None = Field(default=None, description='LLM to drive the browser.')
+    output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against.')
+    project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
+    prompt: str = Field(description='What the agent should do, kept exactly as given.')
+    start_url: str | None = Field(default=None, description="Page to open first, in the session's current tab.")
+    webhook_url: str | None = Field(default=None, description="Receives this task's run events (signed).")
+
+
+class SessionUsage(_Model):
+    cost_micros: int = Field(default=0)
+    cost_status: Literal['estimate', 'billed'] = Field(default='estimate')
+    cost_usd: str = Field(default='0.00')
+    sandbox_seconds: float = Field(default=0.0, description="The session's sandbox time, idle time included.")
+    waived_reason: str | None = Field(default=None)
 
 
 class StepRecord(_Model):
@@ -667,6 +861,13 @@ class ToolResult(_Model):
     call_id: str
     error: str | None = Field(default=None, description='Why the tool failed; the agent sees it.')
     output: Any | None = Field(default=None, description="The tool's output (JSON, at most 32 KiB); or give `error`.")
+
+
+class TypeAction(_Model):
+    action: Literal['type']
+    ref: str | None = Field(default=None, description='Field to fill; without it, types into the focus.')
+    submit: bool = Field(default=False, description='Press Enter afterwards.')
+    text: str
 
 
 class UpdateJobRequest(_Model):
@@ -769,6 +970,13 @@ class ValidationError(_Model):
     type: str
 
 
+class WaitForAction(_Model):
+    action: Literal['wait_for']
+    selector: str | None = Field(default=None)
+    text: str | None = Field(default=None)
+    timeout_s: float = Field(default=5.0)
+
+
 class WebhookEndpoint(_Model):
     """A subscription: the org's events of these types are delivered to this URL."""
 
@@ -794,11 +1002,13 @@ class WebhookSecret(_Model):
     secret: str = Field(description='Verify `webhook-signature` with this secret (`whsec_...`).')
 
 
+ActionResult.model_rebuild()
 ApiKey.model_rebuild()
 ApiKeyCreated.model_rebuild()
 ApiKeyList.model_rebuild()
 AskBody.model_rebuild()
 Balance.model_rebuild()
+ClickAction.model_rebuild()
 Confidence.model_rebuild()
 Cookie.model_rebuild()
 CostBreakdown.model_rebuild()
@@ -808,23 +1018,29 @@ CreateKeyRequest.model_rebuild()
 CreateProfileRequest.model_rebuild()
 CreateProjectRequest.model_rebuild()
 CreateRunRequest.model_rebuild()
+CreateSessionRequest.model_rebuild()
 CreateWebhookRequest.model_rebuild()
 DeliveryAttempt.model_rebuild()
 DeliveryList.model_rebuild()
 ErrorBody.model_rebuild()
 ErrorResponse.model_rebuild()
+EvaluateAction.model_rebuild()
 EvidenceItem.model_rebuild()
+ExtractAction.model_rebuild()
 FileList.model_rebuild()
 FileObject.model_rebuild()
 FileUpload.model_rebuild()
+GoBackAction.model_rebuild()
 Health.model_rebuild()
 InputAnswer.model_rebuild()
 InputRequest.model_rebuild()
 Job.model_rebuild()
 JobList.model_rebuild()
 JobRunRequest.model_rebuild()
+KeyPressAction.model_rebuild()
 LedgerEntry.model_rebuild()
 LedgerPage.model_rebuild()
+NavigateAction.model_rebuild()
 NetworkEntry.model_rebuild()
 OriginState.model_rebuild()
 Profile.model_rebuild()
@@ -833,6 +1049,7 @@ ProfileList.model_rebuild()
 Progress.model_rebuild()
 Project.model_rebuild()
 ProjectList.model_rebuild()
+ReadyReport.model_rebuild()
 RedeliveryAccepted.model_rebuild()
 ReplayStep.model_rebuild()
 Run.model_rebuild()
@@ -842,7 +1059,15 @@ RunError.model_rebuild()
 RunFile.model_rebuild()
 RunList.model_rebuild()
 RunSecret.model_rebuild()
+ScreenshotAction.model_rebuild()
+ScrollAction.model_rebuild()
 SecretInfo.model_rebuild()
+Session.model_rebuild()
+SessionList.model_rebuild()
+SessionStep.model_rebuild()
+SessionTaskAccepted.model_rebuild()
+SessionTaskRequest.model_rebuild()
+SessionUsage.model_rebuild()
 StepRecord.model_rebuild()
 StorageItem.model_rebuild()
 StorageState.model_rebuild()
@@ -850,12 +1075,14 @@ ToolCall.model_rebuild()
 ToolCallBody.model_rebuild()
 ToolDefinition.model_rebuild()
 ToolResult.model_rebuild()
+TypeAction.model_rebuild()
 UpdateJobRequest.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()
 UsageReport.model_rebuild()
 UsageTotals.model_rebuild()
 ValidationError.model_rebuild()
+WaitForAction.model_rebuild()
 WebhookEndpoint.model_rebuild()
 WebhookEndpointList.model_rebuild()
 WebhookSecret.model_rebuild()

@@ -15,9 +15,12 @@ from pydantic import BaseModel, Field
 
 from shared import callbacks, tokens
 from shared.api.deps import event, header, query, services
+from shared.api.urls import base_url
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
 from shared.runs import custom_tools, human_input
+from shared.sessions import service as sessions
+from shared.sessions.paths import is_session_id
 
 router = APIGatewayHttpRouter()
 PREFIX = "/internal/"
@@ -50,6 +53,9 @@ def complete(run_id: str, body: callbacks.CompletionReport) -> Response[None]:
 @router.post("/internal/runs/<run_id>/exit", include_in_schema=False)
 def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     claims = _claims(run_id)
+    if is_session_id(run_id):  # a session's agent (its supervisor, or the local provider) ended
+        sessions.sandbox_died(services(), claims.org_id, run_id, body.model_dump(exclude_none=True))
+        return Response(status_code=202)
     callbacks.report_exit(services(), claims.org_id, run_id, body)
     return Response(status_code=202)
 
@@ -113,6 +119,20 @@ def _wait_s() -> float:
         return min(MAX_INPUT_WAIT_S, max(0.0, float(query("wait") or 0)))
     except ValueError as exc:
         raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
+
+
+class ReadyReport(BaseModel):
+    url: str | None = Field(None, max_length=4096)
+    title: str | None = Field(None, max_length=1000)
+
+
+@router.post("/internal/sessions/<session_id>/ready", include_in_schema=False)
+def session_ready(session_id: str, body: ReadyReport) -> Response[None]:
+    """A session's agent has Chromium up (its token is the session's)."""
+    claims = _claims(session_id)
+    svc = services()
+    sessions.mark_ready(svc, claims.org_id, session_id, body.url, body.title, base_url(svc))
+    return Response(status_code=204)
 
 
 @router.post("/internal/e2b/events", include_in_schema=False)

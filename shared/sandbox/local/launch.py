@@ -44,6 +44,7 @@ from shared.sandbox.local.record import Bind, SandboxRecord
 from shared.sandbox.local.staging import plan_staging, stage_root, staged_command, unreachable
 
 log = get_logger("openhelm.sandbox.local")
+MAILBOX_IN_SANDBOX = f"{IN_SANDBOX}/mailbox"
 
 
 class SandboxLauncher:
@@ -93,6 +94,9 @@ class SandboxLauncher:
         rec.out_dir.mkdir(mode=0o700)
         if self.sandbox_uid != os.geteuid():
             os.chown(rec.out_dir, self.sandbox_uid, self.sandbox_gid)
+        if rec.mailbox_dir is not None:
+            # Written by the provider only (send_command); bound read-only into the sandbox.
+            rec.mailbox_dir.mkdir(mode=0o755 if self.sandbox_uid != os.geteuid() else 0o700)
 
     def _env(
         self,
@@ -105,6 +109,7 @@ class SandboxLauncher:
         spec: str,
         home: str,
         llm_url: str = "",
+        mailbox: str = "",
     ) -> dict[str, str]:
         """The agent's environment; without a request (a warm sandbox) only what is not per run: the
         run's variables come with the hand-out (warm_pool.py)."""
@@ -138,6 +143,8 @@ class SandboxLauncher:
             env.update(OPENHELM_RUN_SPEC=spec, OPENHELM_CONTROL_URL=control_url, OPENHELM_RUN_TOKEN=request.run_token)
         if llm_url:
             env["OPENHELM_LLM_URL"] = llm_url
+        if mailbox:
+            env["OPENHELM_MAILBOX"] = mailbox
         if self._cgroups.available:  # the agent names it when a page dies of it
             env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
         return env
@@ -186,6 +193,7 @@ class SandboxLauncher:
             spec=f"{IN_SANDBOX}/run_spec.json" if request is not None else handout,
             home="/tmp",
             llm_url=urls.get("OPENHELM_LLM_URL", ""),
+            mailbox=MAILBOX_IN_SANDBOX if rec.mailbox_dir is not None else "",
         )
         binds = [
             *self._ro_binds,
@@ -194,6 +202,8 @@ class SandboxLauncher:
         ]
         if request is None:
             binds.append(Bind(str(rec.run_dir / "handout"), handout))
+        if rec.mailbox_dir is not None:
+            binds.append(Bind(str(rec.mailbox_dir), MAILBOX_IN_SANDBOX))
         staged: list[tuple[Bind, str]] = []
         if self.is_root:
 
@@ -308,6 +318,7 @@ class SandboxLauncher:
             spec=str(spec),
             home=str(home),
             llm_url=request.llm_url.rstrip("/"),
+            mailbox=str(rec.mailbox_dir) if rec.mailbox_dir is not None else "",
         )
         cmd = self._limit_prefix(rec) + launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
         cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -13,10 +15,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
+    SandboxError,
     SandboxInfo,
+    SandboxNotFound,
     SandboxProvider,
     SandboxRequest,
     SandboxStartError,
@@ -40,6 +45,8 @@ from shared.sandbox.local.warm_pool import WarmPool
 from shared.sandbox.local.watcher import SandboxWatcher
 
 log = get_logger("openhelm.sandbox.local")
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection, SandboxProvider):
@@ -223,6 +230,7 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
             isolation=self.isolation,
             control_url=request.control_url.rstrip("/"),
             run_token=request.run_token,
+            mailbox_dir=run_dir / "mailbox" if request.mailbox else None,
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
@@ -299,6 +307,20 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
         shutil.rmtree(self.base_dir / sandbox_id, ignore_errors=True)
         with self._lock:
             self._made.discard(sandbox_id)
+
+    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
+        rec = self._get(sandbox_id)
+        if rec.mailbox_dir is None or rec.exited.is_set():
+            raise SandboxNotFound(f"sandbox {sandbox_id} has no live mailbox")
+        name = str(command["id"])
+        if not SAFE_NAME.match(name):
+            raise SandboxError(f"bad command id {name!r}")
+        # Written beside the mailbox, then renamed in: the agent never reads half a command.
+        tmp = rec.run_dir / f".{name}.tmp"
+        tmp.write_text(json.dumps(command, separators=(",", ":")), encoding="utf-8")
+        if self.sandbox_uid != os.geteuid():
+            tmp.chmod(0o644)
+        os.replace(tmp, rec.mailbox_dir / f"{name}.json")
 
     def list_running(self) -> list[SandboxInfo]:
         with self._lock:

@@ -41,6 +41,8 @@ class SandboxRecord:
     run_token: str = field(default="", repr=False)
     cgroup: SandboxCgroup | None = None
     oom_kills: int = 0
+    # A session's mailbox (host path), written by send_command; None for a one-run sandbox.
+    mailbox_dir: Path | None = None
 
 
 @dataclass(frozen=True)

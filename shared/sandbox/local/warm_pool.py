@@ -195,8 +195,9 @@ class WarmPool:
 
     def _take_warm(self, request: SandboxRequest) -> SandboxRecord | None:
         """A ready warm sandbox, out of the pool for good; None when the run must start cold."""
-        # A run with files starts cold: they are bound into a new sandbox (launch.py), not handed in.
-        if not self.warm_pool_size or request.envs or request.files:
+        # A run with files starts cold: they are bound into a new sandbox (launch.py), not handed in;
+        # so does a session (its agent serves a mailbox from the start: docs/sessions.md).
+        if not self.warm_pool_size or request.envs or request.files or request.mailbox:
             return None
         with self._lock:
             pool = list(self._warm)

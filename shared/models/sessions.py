@@ -1,0 +1,224 @@
+"""Sessions: one live browser that runs many tasks (docs/sessions.md). Request bodies, the session
+envelope and the direct actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
+from shared.models.runs import CreateRunRequest, RunError, RunLimits, StepRecord
+
+DEFAULT_IDLE_TIMEOUT_S = 300
+MAX_IDLE_TIMEOUT_S = 3600
+
+
+class SessionStatus(StrEnum):
+    starting = "starting"
+    ready = "ready"
+    busy = "busy"
+    paused = "paused"
+    closed = "closed"
+    expired = "expired"
+    failed = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (SessionStatus.closed, SessionStatus.expired, SessionStatus.failed)
+
+
+class CloseReason(StrEnum):
+    terminated = "terminated"
+    idle_timeout = "idle_timeout"
+    max_duration = "max_duration"
+    task_done = "task_done"  # keep_alive: false, after the initial task
+    failed = "failed"
+
+
+class SessionTaskRequest(RunLimits):
+    """The body of a run, less what a session decides for its tasks: the domain policy is the
+    session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
+    opens in the session's current tab first if given."""
+
+    prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do, kept exactly as given.")
+    inputs: dict[str, Any] | None = Field(None, description="Values for `{{name}}` placeholders in the prompt.")
+    output_schema: dict[str, Any] | None = Field(None, description="JSON Schema the result must validate against.")
+    model: Name | None = Field(None, min_length=1, max_length=100, description="LLM to drive the browser.")
+    project_id: str | None = Field(None, description="Project; defaults to the org's 'API Runs' project.")
+    webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
+    start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
+    metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+    def as_run(self) -> CreateRunRequest:
+        return CreateRunRequest.model_validate(self.model_dump(mode="json", exclude_none=True))
+
+
+class CreateSessionRequest(ApiModel):
+    start_url: WebUrl | None = Field(None, description="Page the browser opens when the session starts.")
+    allowed_domains: DomainList | None = Field(None, description="Only these domains (and subdomains with *.).")
+    blocked_domains: DomainList | None = Field(None, description="Domains the browser may never visit.")
+    idle_timeout_s: int = Field(
+        DEFAULT_IDLE_TIMEOUT_S,
+        ge=30,
+        le=MAX_IDLE_TIMEOUT_S,
+        description="Close the session after this long without a task or an action.",
+    )
+    max_duration_s: int | None = Field(
+        None,
+        ge=60,
+        le=24 * 3600,
+        description="Absolute lifetime; at most the org's session limit and the sandbox provider's maximum.",
+    )
+    keep_alive: bool = Field(
+        True,
+        strict=True,
+        description="False: the session closes itself once `initial_task` ends (one run in a fresh browser).",
+    )
+    initial_task: SessionTaskRequest | None = Field(None, description="A task to run as soon as the browser is up.")
+    metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+
+class SessionUsage(BaseModel):
+    sandbox_seconds: float = Field(0.0, description="The session's sandbox time, idle time included.")
+    cost_micros: int = 0
+    cost_usd: str = "0.00"
+    cost_status: Literal["estimate", "billed"] = "estimate"
+    waived_reason: str | None = None
+
+
+class SessionStep(StepRecord):
+    screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the step's screenshot.")
+
+
+class Session(BaseModel):
+    id: str
+    object: str = "session"
+    status: SessionStatus
+    project_id: str
+    start_url: str | None = None
+    allowed_domains: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    idle_timeout_s: int
+    max_duration_s: int
+    keep_alive: bool = True
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    ready_at: datetime | None = None
+    last_active_at: datetime | None = None
+    expires_at: datetime = Field(description="When the session closes at the latest (max_duration_s).")
+    idle_expires_at: datetime | None = Field(None, description="When it closes if nothing happens before.")
+    closed_at: datetime | None = None
+    close_reason: CloseReason | None = None
+    current_task: str | None = Field(None, description="The run id of the task running now.")
+    tasks: list[str] = Field(default_factory=list, description="Run ids of the session's tasks, oldest first.")
+    current_url: str | None = None
+    current_title: str | None = None
+    screenshot_url: str | None = Field(None, description="Presigned URL of the latest action's screenshot.")
+    steps: list[SessionStep] = Field(default_factory=list, description="Direct actions, oldest first.")
+    usage: SessionUsage | None = None
+    error: RunError | None = None
+
+
+class SessionList(BaseModel):
+    object: str = "list"
+    data: list[Session]
+    next_cursor: str | None = None
+
+
+class SessionTaskAccepted(BaseModel):
+    task_id: str = Field(description="The run id of the task; GET /v1/runs/{id} has its envelope.")
+    session_id: str
+    poll_url: str
+    status: str
+
+
+# -- direct actions ------------------------------------------------------------------------------
+
+
+class _Action(ApiModel):
+    pass
+
+
+class NavigateAction(_Action):
+    action: Literal["navigate"]
+    url: WebUrl
+
+
+class EvaluateAction(_Action):
+    action: Literal["evaluate"]
+    expression: str = Field(
+        min_length=1, max_length=20_000, description="A JavaScript expression (may use await); its value as JSON."
+    )
+    timeout_s: float = Field(5.0, gt=0, le=15)
+
+
+class ScreenshotAction(_Action):
+    action: Literal["screenshot"]
+
+
+class ExtractAction(_Action):
+    action: Literal["extract"]
+
+
+class ClickAction(_Action):
+    action: Literal["click"]
+    ref: str | None = Field(None, max_length=20, description="Element ref from the latest `extract` snapshot.")
+    x: float | None = Field(None, ge=0, le=10_000)
+    y: float | None = Field(None, ge=0, le=10_000)
+
+
+class TypeAction(_Action):
+    action: Literal["type"]
+    ref: str | None = Field(None, max_length=20, description="Field to fill; without it, types into the focus.")
+    text: str = Field(max_length=10_000)
+    submit: bool = Field(False, strict=True, description="Press Enter afterwards.")
+
+
+class KeyPressAction(_Action):
+    action: Literal["key_press"]
+    key: str = Field(min_length=1, max_length=50, description="A Playwright key name: Enter, Tab, Control+A ...")
+
+
+class ScrollAction(_Action):
+    action: Literal["scroll"]
+    direction: Literal["up", "down"] = "down"
+    amount: float = Field(1.0, gt=0, le=20)
+
+
+class GoBackAction(_Action):
+    action: Literal["go_back"]
+
+
+class WaitForAction(_Action):
+    action: Literal["wait_for"]
+    text: str | None = Field(None, max_length=1000)
+    selector: str | None = Field(None, max_length=1000)
+    timeout_s: float = Field(5.0, gt=0, le=15)
+
+
+SessionAction = Annotated[
+    NavigateAction
+    | EvaluateAction
+    | ScreenshotAction
+    | ExtractAction
+    | ClickAction
+    | TypeAction
+    | KeyPressAction
+    | ScrollAction
+    | GoBackAction
+    | WaitForAction,
+    Field(discriminator="action"),
+]
+
+
+class ActionResult(BaseModel):
+    object: str = "session_action"
+    session_id: str
+    action: str
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    step: SessionStep | None = None

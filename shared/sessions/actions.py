@@ -1,0 +1,89 @@
+"""Direct browser actions of a session (no LLM), synchronous: pushed into the sandbox, the reply
+awaited within a bound that fits API Gateway's 30 s, the step's screenshot copied to the evidence
+bucket and the step kept in the session's history."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.aws.evidence_store import EvidenceStoreUnavailable
+from shared.db.dynamo import ConditionalCheckFailed
+from shared.errors import ServiceUnavailable
+from shared.logging import get_logger
+from shared.models.sessions import ActionResult, SessionStatus
+from shared.sandbox.base import SandboxError
+from shared.services import Services
+from shared.sessions import commands
+from shared.sessions.envelope import load, wrong_state
+from shared.sessions.paths import SESSION_DIR
+from shared.sessions.service import keep_alive_for
+
+log = get_logger(__name__)
+# The agent gives an action 20 s (session_actions.ACTION_BUDGET_S); the screenshot and the record
+# follow. The whole request stays under API Gateway's 30 s.
+REPLY_TIMEOUT_S = 24.0
+MAX_STEPS_KEPT = 200
+
+
+def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> ActionResult:
+    item = load(svc, org_id, session_id)
+    status = SessionStatus(item["status"])
+    if status not in (SessionStatus.ready, SessionStatus.paused):
+        raise wrong_state(
+            item,
+            "take a direct action" + (" while a task runs (pause it first)" if status == SessionStatus.busy else ""),
+        )
+    body = action.model_dump(mode="json", exclude_none=True)
+    name = body.pop("action")
+    sandbox_id = item["sandbox_id"]
+    command_id = commands.send(svc, sandbox_id, "action", action=name, args=body)
+    reply = commands.await_reply(svc, sandbox_id, command_id, REPLY_TIMEOUT_S)
+    if reply is None:
+        raise ServiceUnavailable(
+            f"the browser did not finish {name} within {REPLY_TIMEOUT_S:g} s", code="action_timeout"
+        )
+    step = reply.get("step") if isinstance(reply.get("step"), dict) else None
+    fields: dict[str, Any] = {"last_active_at": svc.clock.now().isoformat()}
+    if step is not None:
+        step = _keep_screenshot(svc, org_id, session_id, sandbox_id, step)
+        fields.update({"current_url": step.get("url"), "current_title": step.get("title")})
+        if step.get("screenshot_key"):
+            fields["screenshot_key"] = step["screenshot_key"]
+        with contextlib.suppress(ConditionalCheckFailed):
+            svc.sessions.append_step(org_id, session_id, step, MAX_STEPS_KEPT)
+    with contextlib.suppress(ConditionalCheckFailed):  # closed meanwhile: the action's answer still stands
+        svc.sessions.transition(
+            org_id, session_id, from_statuses=[SessionStatus.ready, SessionStatus.paused], to_status=None, fields=fields
+        )
+    keep_alive_for(svc, item, int(item["idle_timeout_s"]))
+    ttl = svc.settings.evidence_url_ttl_s
+    if step is not None and step.get("screenshot_key"):
+        step = {**step, "screenshot_url": svc.evidence_store.presigned_url(step["screenshot_key"], ttl)}
+    return ActionResult(
+        session_id=session_id,
+        action=name,
+        ok=bool(reply.get("ok")),
+        result=reply.get("result"),
+        error=reply.get("error"),
+        step=step,
+    )
+
+
+def _keep_screenshot(
+    svc: Services, org_id: str, session_id: str, sandbox_id: str, step: dict[str, Any]
+) -> dict[str, Any]:
+    """Copy the step's screenshot to the evidence bucket (the sandbox's files go when it does)."""
+    path = step.get("screenshot")
+    if not isinstance(path, str) or not path.startswith("screenshots/") or ".." in path:
+        return step
+    key = f"evidence/{org_id}/{session_id}/{SESSION_DIR}{path}"
+    try:
+        data = svc.sandbox.read_file(sandbox_id, SESSION_DIR + path)
+        svc.evidence_store.put(key, data, "image/png")
+    except (SandboxError, EvidenceStoreUnavailable) as exc:  # the action happened; its picture is a nicety
+        log.warning("session_screenshot_not_kept", session_id=session_id, error=str(exc))
+        return step
+    return {**step, "screenshot_key": key}

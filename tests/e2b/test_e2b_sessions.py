@@ -1,0 +1,81 @@
+"""A session's E2B paths at the wire (fake E2B cloud, real SDK): the agent starts in serve mode with
+its mailbox, commands are pushed in with envd's files.write, replies read back with files.read, and
+the sandbox's life is moved with set_timeout. The stand-in agent echoes each command."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.sandbox.base import SandboxNotFound
+from shared.sandbox.e2b_provider import MAILBOX_DIR, E2BProvider
+from tests.e2b.fake_e2b import FakeE2BCloud
+from tests.e2b.test_e2b_provider import TOKEN, request
+
+
+def await_reply(provider: E2BProvider, sandbox_id: str, command_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = provider.read_reply(sandbox_id, command_id)
+        if reply is not None:
+            return reply
+        assert time.monotonic() < deadline, f"no reply to {command_id}"
+        time.sleep(0.05)
+
+
+def session_request() -> Any:
+    return request(
+        "ses_01",
+        run_spec={"mode": "session", "session_id": "ses_01", "start_url": "https://example.com/"},
+        metadata={"session_id": "ses_01"},
+        mailbox=True,
+    )
+
+
+def test_commands_go_in_by_files_write_and_replies_come_back(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    info = provider.start(session_request())
+    sbx = e2b_env.sandboxes[info.sandbox_id]
+    assert provider.read_reply(info.sandbox_id, "cmd_0001") is None  # nothing answered yet
+
+    first = {"id": "cmd_0001", "kind": "action", "action": "evaluate", "args": {"expression": "1 + 1"}}
+    task = {"id": "cmd_0002", "kind": "task", "run_id": "run_01", "spec": {"run_id": "run_01"}, "token": TOKEN}
+    provider.send_command(info.sandbox_id, first)
+    provider.send_command(info.sandbox_id, task)
+    assert await_reply(provider, info.sandbox_id, "cmd_0001")["result"]["echo"] == first
+    assert await_reply(provider, info.sandbox_id, "cmd_0002")["result"]["echo"] == task
+
+    # On the wire: the mailbox file at the contract's path, written through envd (POST /files).
+    assert json.loads(sbx.host_path(f"{MAILBOX_DIR}/cmd_0001.json").read_text()) == first
+    # The agent found its mailbox through the environment the provider set.
+    (create,) = [b for m, p, b in e2b_env.requests if m == "POST" and p == "/v2/sandboxes"]
+    assert create["envVars"]["OPENHELM_MAILBOX"] == MAILBOX_DIR
+    # A task's own token travels in its command (to the agent only), never in the sandbox's envs.
+    assert TOKEN not in json.dumps(create["envVars"])
+
+
+def test_extend_moves_the_sandbox_end_with_set_timeout(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    info = provider.start(session_request())
+    before = e2b_env.sandboxes[info.sandbox_id].end_at
+    provider.extend(info.sandbox_id, 3000)
+    after = e2b_env.sandboxes[info.sandbox_id].end_at
+    assert after > before and (after - datetime.now(UTC)).total_seconds() > 2900
+    assert ("POST", f"/sandboxes/{info.sandbox_id}/timeout", {"timeout": 3000}) in e2b_env.requests
+
+
+def test_a_dead_sandbox_refuses_commands(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    info = provider.start(session_request())
+    e2b_env.kill_sandbox(info.sandbox_id)
+    with pytest.raises(SandboxNotFound):
+        provider.send_command(info.sandbox_id, {"id": "cmd_0001", "kind": "close"})
+    with pytest.raises(SandboxNotFound):
+        provider.extend(info.sandbox_id, 60)
+
+
+def test_a_command_id_cannot_leave_the_mailbox(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    info = provider.start(session_request())
+    with pytest.raises(Exception, match="bad command id"):
+        provider.send_command(info.sandbox_id, {"id": "../out/result", "kind": "close"})
