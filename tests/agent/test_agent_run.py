@@ -267,10 +267,10 @@ def test_tools_and_their_errors_go_back_to_the_model(
         ToolCall("teleport", {"to": "moon"}),  # no such tool
         ToolCall("scroll", {"direction": "sideways"}),  # invalid arguments
         click(r'link "Contact sales"'),
-        lambda body: ToolCall("type", {"ref": find_ref(body, r'textbox "Work email"'), "text": "a@b.example"}),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'combobox "Team size"'), "value": "11+"}),
+        lambda body: ToolCall("type", {"ref": find_ref(body, r"textbox Work email"), "text": "a@b.example"}),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"combobox Team size"), "value": "11+"}),
         ToolCall("scroll", {"direction": "down", "amount": 2}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'button "Send"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"button Send")}),
         ToolCall("go_back", {}),
         Text("I think I am done?"),  # no tool call: nudged
         ToolCall("wait", {"seconds": 0.1}),
@@ -330,7 +330,7 @@ def test_several_tool_calls_in_one_reply(
     plane.llm.add(
         lambda body: ToolCalls(
             (
-                ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+                ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
                 ToolCall("scroll", {"direction": "down"}),  # skipped: the page changed under it
             )
         ),
@@ -350,7 +350,7 @@ def test_replay_needs_no_llm(site: str, browser: Any, control: tuple[FakeControl
     plane, url = control
     plane.llm.add(
         click(r'link "Pricing"'),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'combobox "Currency"'), "value": "eur"}),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"combobox Currency"), "value": "eur"}),
         done(),
     )
     recorded = run(make_spec(site), tmp_path / "recorded", url, browser)
