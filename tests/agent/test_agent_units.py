@@ -225,7 +225,7 @@ def test_compact_drops_label_text_repeating_a_control_and_quotes_only_where_need
             '- link "Contact:" [3]',
             '- button "[x] Close" [4]',
             '- button "42" [5]',
-            "- heading Plain title [level=2]",
+            "- h2 Plain title",
         ]
     )
 

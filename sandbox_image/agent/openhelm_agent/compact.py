@@ -17,6 +17,7 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - ``/url:`` lines, ``[cursor=pointer]`` and ``[active]`` go (links stay clickable by ref);
 - unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
   children move up a level; their text, and text nodes, become plain lines ``- Some text``;
+- a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
 - a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
 - the options of a ``<select>`` become one line;
 - a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
@@ -194,10 +195,13 @@ class _Renderer:
         self.elements: dict[str, tuple[str, str]] = {}  # short ref -> (role, name)
 
     def head(self, node: _Node, keep_ref: bool) -> str:
-        text = node.role
+        text, attrs = node.role, node.attrs
+        level = next((a for a in attrs if a.startswith("level=")), None)
+        if node.role == "heading" and level is not None and level[6:].isdigit():
+            text, attrs = f"h{level[6:]}", [a for a in attrs if a != level]  # `h2 Title`, not `heading … [level=2]`
         if node.name is not None and node.name != "":
             text += " " + _name(node.name)
-        for attr in node.attrs:
+        for attr in attrs:
             text += f" [{attr}]"
         if keep_ref and node.ref:
             short = self.refs.short(node.ref)
