@@ -44,6 +44,7 @@ def test_frame_refs_resolve(page: Any) -> None:
     assert match, obs.snapshot.text
     assert re.fullmatch(r"f\d+e\d+", obs.refs[match.group(1)])  # the short ref stands for a frame's aria ref
     page.get_by_ref(obs.refs[match.group(1)]).click()
+    assert obs.refs[obs.refs[match.group(1)]] == obs.refs[match.group(1)]  # a recorded aria ref still resolves
     assert page.frames[-1].locator("button").inner_text() == "ok"
 
 

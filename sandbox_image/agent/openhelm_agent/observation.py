@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
 from openhelm_agent.compact import RefMap, compact
-from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot
+from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -21,7 +21,9 @@ class Observation:
     url: str
     title: str
     snapshot: CappedSnapshot
-    # short ref the model reads (``12``) -> Playwright's aria ref (``f5e13``), for the refs shown.
+    # short ref the model reads (``12``) -> Playwright's aria ref (``f5e13``), for the refs shown;
+    # each aria ref of the page also maps to itself, so that a replay recorded with Playwright's
+    # refs (before short refs) still resolves. No clash: short refs are digits only.
     refs: dict[str, str] = field(default_factory=dict)
     # short ref -> (role, name): what an action's error names.
     elements: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -105,7 +107,7 @@ def observe(
         snapshot=cap_snapshot(full, max_chars),
         full_text=full,
         budget_chars=max_chars,
-        refs=compacted.refs,
+        refs={**{ref: ref for ref in extract_refs(text)}, **compacted.refs},
         elements=compacted.elements,
         error=error if raw is None else None,
         snapshot_ms=int((time.monotonic() - started) * 1000),
