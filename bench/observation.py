@@ -88,11 +88,15 @@ _ROLES = "link|button|textbox|searchbox|combobox|checkbox|radio|switch|tab|menui
 _ACTIONABLE = re.compile(rf"^\s*- (?:'|\")?({_ROLES})\b")
 
 
+# Playwright's `[ref=e12]`, or the agent's short `[12]`.
+_REF_MARK = re.compile(r" \[(?:ref=[A-Za-z0-9_-]+|\d+)\](?::|$| \[)")
+
+
 def _ref_counts(text: str) -> tuple[int, int]:
     """(refs on actionable lines, refs on other lines) of a rendered snapshot."""
     on, off = 0, 0
     for row in text.splitlines():
-        if "[ref=" in row:
+        if _REF_MARK.search(row):
             if _ACTIONABLE.match(row):
                 on += 1
             else:

@@ -6,7 +6,7 @@ Usage::
 
     script = [
         ToolCall("navigate", {"url": "http://127.0.0.1:8000/"}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
         HttpError(500),                                   # the client retries ...
         ToolCall("done", {"result": {...}, "confidence": 0.9, "summary": "..."}, usage={...}),
     ]
@@ -159,8 +159,12 @@ class FakeResponse:
     body: bytes
 
 
+# A ref on a snapshot line: the agent's short `[12]` or Playwright's `[ref=e12]`.
+_REF = re.compile(r" \[(?:ref=([A-Za-z0-9_-]+)|(\d+))\](?=:|$| \[)", re.M)
+
+
 def _is_observation(content: str) -> bool:
-    return "[ref=" in content or ("URL: " in content and "\nTitle: " in content)
+    return _REF.search(content) is not None or ("URL: " in content and "\nTitle: " in content)
 
 
 def last_user_text(body: Mapping[str, Any]) -> str:
@@ -178,13 +182,14 @@ def last_user_text(body: Mapping[str, Any]) -> str:
 def find_ref(body: Mapping[str, Any], pattern: str) -> str:
     """Ref of the first snapshot line in the latest observation matching the regex ``pattern``.
 
-    ``find_ref(body, r'link "Pro plan"')`` → ``"e7"``. Raises LookupError if no line matches.
+    ``find_ref(body, r"link Pro plan")`` → ``"7"`` (the agent's short ``[7]``; Playwright's
+    ``[ref=e7]`` is read too). Raises LookupError if no line matches.
     """
     for line in last_user_text(body).splitlines():
         if re.search(pattern, line):
-            match = re.search(r"\[ref=([A-Za-z0-9_-]+)\]", line)
+            match = _REF.search(line)
             if match:
-                return match.group(1)
+                return match.group(1) or match.group(2)
     raise LookupError(f"no snapshot line matching {pattern!r} in the latest observation")
 
 

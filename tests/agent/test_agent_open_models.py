@@ -34,7 +34,7 @@ def test_tool_calls_written_in_the_content_are_executed(
 ) -> None:
     plane, url = control
     plane.llm.add(
-        lambda body: Text(form("click", {"ref": find_ref(body, r'link "Pricing"')})),
+        lambda body: Text(form("click", {"ref": find_ref(body, r"link Pricing")})),
         Text(form("done", DONE_ARGS)),
     )
 
@@ -127,9 +127,9 @@ def test_action_errors_say_what_the_ref_is_and_what_would_work(
 ) -> None:
     plane, url = control
     plane.llm.add(
-        lambda body: ToolCall("type", {"ref": find_ref(body, r'link "Home"'), "text": "a@b.example"}),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'textbox "Work email"'), "value": "11+"}),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'combobox "Team size"'), "value": "huge"}),
+        lambda body: ToolCall("type", {"ref": find_ref(body, r"link Home"), "text": "a@b.example"}),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"textbox Work email"), "value": "11+"}),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"combobox Team size"), "value": "huge"}),
         ToolCall("done", DONE_ARGS),
     )
 
@@ -138,9 +138,9 @@ def test_action_errors_say_what_the_ref_is_and_what_would_work(
     assert result.status == "succeeded"
     chats = plane.llm.chat_requests
     tools = [m["content"] for m in chats[3].body["messages"] if m["role"] == "tool"]
-    email = find_ref(chats[0].body, r'textbox "Work email"')
-    size = find_ref(chats[0].body, r'combobox "Team size"')
-    home = find_ref(chats[0].body, r'link "Home"')
+    email = find_ref(chats[0].body, r"textbox Work email")
+    size = find_ref(chats[0].body, r"combobox Team size")
+    home = find_ref(chats[0].body, r"link Home")
     assert (
         tools[0]
         == f'Error: ref {home} is a link "Home", not a text input; text inputs on this page: {email} (Work email).'

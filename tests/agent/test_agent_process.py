@@ -74,7 +74,7 @@ def test_module_entry_point_runs_a_spec_through_the_proxy(
     plane, url = control
     proxy_url, proxied = forward_proxy
     plane.llm.add(
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
         ToolCall("done", {"result": VALID_PLANS, "confidence": 0.8, "summary": "From the pricing table."}),
     )
     spec_path = tmp_path / "run_spec.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def test_extraction_succeeds_with_full_evidence(
     site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:
     plane, url = control
-    plane.llm.add(click(r'link "Pricing"'), done())
+    plane.llm.add(click(r"link Pricing"), done())
 
     result = run(make_spec(site), tmp_path, url, browser)
 
@@ -76,7 +77,8 @@ def test_extraction_succeeds_with_full_evidence(
     assert '"sso": {"type": "boolean"}' in system and "latest snapshot" in system.lower()
     # Only the latest observation is sent in full; the older one shrank to a line.
     second = chats[1].body["messages"]
-    assert sum("[ref=" in (m.get("content") or "") for m in second if m["role"] != "system") == 1
+    snapshots = [m for m in second if m["role"] != "system" and "Snapshot:" in (m.get("content") or "")]
+    assert len(snapshots) == 1 and re.search(r"button Show yearly prices \[\d+\]$", snapshots[0]["content"], re.M)
     assert any("snapshot elided" in (m.get("content") or "") for m in second)
     assert "| ✓" in last_user_text(chats[1].body)  # one-character cells are kept
 
@@ -86,7 +88,7 @@ def test_schema_repair_then_success(
 ) -> None:
     plane, url = control
     bad = {"plans": [{"name": "Free", "price": "zero", "sso": False}]}
-    plane.llm.add(click(r'link "Pricing"'), done(bad), done())
+    plane.llm.add(click(r"link Pricing"), done(bad), done())
 
     result = run(make_spec(site), tmp_path, url, browser)
 
@@ -123,7 +125,7 @@ def test_blocked_domains_get_a_policy_page(
     plane, url = control
     port = site.rsplit(":", 1)[1]
     plane.llm.add(
-        click(r'link "Pricing"'),  # the page's tracker pixel on tracker.evil.test is aborted
+        click(r"link Pricing"),  # the page's tracker pixel on tracker.evil.test is aborted
         ToolCall("navigate", {"url": "http://shop.evil.test/deals"}),  # blocked pattern
         ToolCall("navigate", {"url": f"http://localhost:{port}/pricing.html"}),  # not in the allowed list
         ToolCall("navigate", {"url": f"{site}/pricing.html"}),  # allowed again: goto still works
@@ -266,11 +268,11 @@ def test_tools_and_their_errors_go_back_to_the_model(
         ToolCall("click", {"ref": "e999"}),  # not in the snapshot
         ToolCall("teleport", {"to": "moon"}),  # no such tool
         ToolCall("scroll", {"direction": "sideways"}),  # invalid arguments
-        click(r'link "Contact sales"'),
-        lambda body: ToolCall("type", {"ref": find_ref(body, r'textbox "Work email"'), "text": "a@b.example"}),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'combobox "Team size"'), "value": "11+"}),
+        click(r"link Contact sales"),
+        lambda body: ToolCall("type", {"ref": find_ref(body, r"textbox Work email"), "text": "a@b.example"}),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"combobox Team size"), "value": "11+"}),
         ToolCall("scroll", {"direction": "down", "amount": 2}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'button "Send"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"button Send")}),
         ToolCall("go_back", {}),
         Text("I think I am done?"),  # no tool call: nudged
         ToolCall("wait", {"seconds": 0.1}),
@@ -314,7 +316,7 @@ def test_observation_waits_for_the_page_to_react(
     site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:
     plane, url = control
-    plane.llm.add(click(r'link "Pricing"'), click(r'button "Show yearly prices"'), done())
+    plane.llm.add(click(r"link Pricing"), click(r"button Show yearly prices"), done())
 
     result = run(make_spec(site), tmp_path, url, browser)
 
@@ -330,7 +332,7 @@ def test_several_tool_calls_in_one_reply(
     plane.llm.add(
         lambda body: ToolCalls(
             (
-                ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+                ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
                 ToolCall("scroll", {"direction": "down"}),  # skipped: the page changed under it
             )
         ),
@@ -349,8 +351,8 @@ def test_several_tool_calls_in_one_reply(
 def test_replay_needs_no_llm(site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path) -> None:
     plane, url = control
     plane.llm.add(
-        click(r'link "Pricing"'),
-        lambda body: ToolCall("select", {"ref": find_ref(body, r'combobox "Currency"'), "value": "eur"}),
+        click(r"link Pricing"),
+        lambda body: ToolCall("select", {"ref": find_ref(body, r"combobox Currency"), "value": "eur"}),
         done(),
     )
     recorded = run(make_spec(site), tmp_path / "recorded", url, browser)
@@ -517,6 +519,6 @@ def test_a_huge_page_states_its_budget_and_extract_reaches_what_was_cut(
     assert tools[0] == (
         "1 line(s) match 'item 377:':\n- Item 376: bin M-912\n- Item 377: bin N-949\n- Item 378: bin O-986"
     )
-    assert tools[1].startswith("part 2 of 5:\n- Item 95: bin R-515\n") and "Item 185" in tools[1]
+    assert tools[1].startswith("part 2 of 5:\n- Item 96: bin S-552\n") and "Item 185" in tools[1]
     steps = read_jsonl(tmp_path / "steps.jsonl")
     assert [s["action"] for s in steps] == ["navigate", "extract", "extract", "done"]

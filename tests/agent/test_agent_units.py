@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openhelm_agent.compact import compact_snapshot
+from openhelm_agent.compact import RefMap, compact
 from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.prompt import build_system_prompt, url_in_prompt
@@ -189,15 +189,59 @@ def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
             "  - weird line the parser does not know",
         ]
     )
-    assert compact_snapshot(raw) == "\n".join(
+    compacted = compact(raw)
+    assert compacted.text == "\n".join(
         [
-            '- link "Step 1: install" [ref=e4]',
+            "- link Step 1: install [1]",
             "- Note: it's free",
             "- row: A | 1",
-            '- textbox "Email" [ref=e9] [placeholder=you@example.com]',
+            "- textbox Email [2] [placeholder=you@example.com]",
             "- weird line the parser does not know",
         ]
     )
+    assert compacted.refs == {"1": "e4", "2": "e9"}  # what an action resolves the short ref to
+    assert compacted.elements == {"1": ("link", "Step 1: install"), "2": ("textbox", "Email")}
+
+
+def test_compact_drops_label_text_repeating_a_control_and_quotes_only_where_needed() -> None:
+    raw = "\n".join(
+        [
+            "- text: Full name",
+            '- textbox "Full name" [ref=e1]',
+            '- radio "Free" [checked] [ref=e2]',
+            "- text: Free",
+            "- text: Free plan details",  # not the name of a neighbour: kept
+            '- link "Contact:" [ref=e3]',  # a colon at the end would read as "has children"
+            '- button "[x] Close" [ref=e4]',
+            '- button "42" [ref=e5]',  # a bare number would read as a ref
+            '- heading "Plain title" [level=2]',
+        ]
+    )
+    assert compact(raw).text == "\n".join(
+        [
+            "- textbox Full name [1]",
+            "- radio Free [checked] [2]",
+            "- Free plan details",
+            '- link "Contact:" [3]',
+            '- button "[x] Close" [4]',
+            '- button "42" [5]',
+            "- h2 Plain title",
+        ]
+    )
+
+
+def test_short_refs_keep_their_element_across_observations() -> None:
+    refs = RefMap()
+    first = compact('- link "A" [ref=e1]\n- link "B" [ref=e2]', refs=refs)
+    second = compact('- link "C" [ref=e3]\n- link "B" [ref=e2]', refs=refs)
+    assert first.refs == {"1": "e1", "2": "e2"}
+    assert second.refs == {"3": "e3", "2": "e2"}  # B is still 2; 1 (A) is gone, not reused
+    assert second.text == "- link C [3]\n- link B [2]"
+
+
+@pytest.mark.parametrize("given", ["12", 12, "[12]", " [12] ", "ref=12"])
+def test_a_ref_may_come_as_the_snapshot_shows_it(given: object) -> None:
+    assert parse_args("click", {"ref": given}).ref == "12"  # type: ignore[attr-defined]
 
 
 def test_wrong_kind_names_what_would_work() -> None:

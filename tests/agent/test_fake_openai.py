@@ -15,10 +15,10 @@ def client(llm: FakeOpenAI, retries: int = 0) -> openai.OpenAI:
 
 
 def test_scripted_replies_usage_and_recording() -> None:
-    observation = '- link "Pricing" [ref=e7]\n- cell "1" [ref=e9]'
+    observation = "- row: Pricing | 1\n- link Pricing [7]\n- button Buy [9]"
     script = [
         ToolCall("navigate", {"url": "http://127.0.0.1/"}, usage={"prompt_tokens": 5, "completion_tokens": 2}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
         ToolCalls((ToolCall("wait", {"seconds": 1}), ToolCall("go_back"))),
         Text("hello"),
     ]
@@ -34,7 +34,7 @@ def test_scripted_replies_usage_and_recording() -> None:
     call = first.choices[0].message.tool_calls[0]
     assert (call.function.name, json.loads(call.function.arguments)) == ("navigate", {"url": "http://127.0.0.1/"})
     assert first.usage.prompt_tokens == 5 and second.usage.prompt_tokens == 100
-    assert json.loads(second.choices[0].message.tool_calls[0].function.arguments) == {"ref": "e7"}
+    assert json.loads(second.choices[0].message.tool_calls[0].function.arguments) == {"ref": "7"}
     assert [t.function.name for t in third.choices[0].message.tool_calls] == ["wait", "go_back"]
     assert fourth.choices[0].message.content == "hello" and fourth.choices[0].message.tool_calls is None
     assert len(llm.requests) == 5 and llm.requests[0].authorization == "Bearer tok"
@@ -47,6 +47,11 @@ def test_http_errors_and_retry_after() -> None:
         client(llm, retries=1).chat.completions.create(model="m", messages=[])
     assert info.value.status_code == 402 and info.value.code == "budget_exceeded"
     assert len(llm.chat_requests) == 2
+
+
+def test_find_ref_reads_playwright_refs_too() -> None:
+    body = {"messages": [{"role": "user", "content": '- link "Pricing" [ref=f2e7]'}]}
+    assert find_ref(body, r'link "Pricing"') == "f2e7"
 
 
 def test_find_ref_raises_when_absent() -> None:

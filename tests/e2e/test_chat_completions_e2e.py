@@ -35,7 +35,7 @@ FORMAT = {"type": "json_schema", "json_schema": {"name": "tiers", "schema": SCHE
 
 def click_pricing(body: dict) -> ToolCall:
     return ToolCall(
-        "click", {"ref": find_ref(body, r'link "Pricing"')}, usage={"prompt_tokens": 900, "completion_tokens": 20}
+        "click", {"ref": find_ref(body, r"link Pricing")}, usage={"prompt_tokens": 900, "completion_tokens": 20}
     )
 
 

@@ -102,9 +102,9 @@ def test_files_uploaded_both_ways_are_put_on_a_form_by_the_agent(stack, api, llm
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "file_not_found"
 
     llm.reset(
-        lambda body: ToolCall("upload_file", {"ref": find_ref(body, r'button "Document"'), "file": "notes.txt"}),
-        lambda body: ToolCall("upload_file", {"ref": find_ref(body, r'button "Attachment"'), "file": "table.csv"}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'button "Send"')}),
+        lambda body: ToolCall("upload_file", {"ref": find_ref(body, r"button Document"), "file": "notes.txt"}),
+        lambda body: ToolCall("upload_file", {"ref": find_ref(body, r"button Attachment"), "file": "table.csv"}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"button Send")}),
         ToolCall("done", {"result": {"sent": True}, "confidence": 0.9, "summary": "sent both files"}),
     )
     r = api(
@@ -134,8 +134,8 @@ def test_files_uploaded_both_ways_are_put_on_a_form_by_the_agent(stack, api, llm
 
 def test_a_download_is_kept_with_the_evidence_and_one_over_the_cap_is_refused(stack, api, llm, files_site) -> None:
     llm.reset(
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Download report"')}),
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Download archive"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Download report")}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Download archive")}),
         ToolCall("done", {"result": {"ok": True}, "confidence": 0.9, "summary": "downloaded"}),
     )
     r = api("POST", "/v1/runs", json={"prompt": "Download the report", "start_url": files_site.url + "/download.html"})

@@ -32,7 +32,7 @@ DEADLINE_S = 90
 
 def script_pricing_run(llm: Any) -> None:
     llm.reset(
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
         ToolCall("done", {"result": {"tiers": TIERS}, "confidence": 0.9, "summary": "three tiers"}),
     )
 

@@ -46,7 +46,7 @@ def test_a_profile_persisted_by_one_run_is_used_by_the_next(stack, api, llm, har
     assert api("GET", f"/v1/profiles/{profile_id}/download").json()["error"]["code"] == "profile_empty"
 
     llm.reset(
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'button "Sign in"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"button Sign in")}),
         lambda body: ToolCall("wait", {"seconds": 2}),
         DONE,
     )

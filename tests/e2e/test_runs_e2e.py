@@ -26,7 +26,7 @@ DONE = ToolCall("done", {"result": {"tiers": TIERS}, "confidence": 0.9, "summary
 
 def click_pricing(body: dict) -> ToolCall:
     return ToolCall(
-        "click", {"ref": find_ref(body, r'link "Pricing"')}, usage={"prompt_tokens": 900, "completion_tokens": 20}
+        "click", {"ref": find_ref(body, r"link Pricing")}, usage={"prompt_tokens": 900, "completion_tokens": 20}
     )
 
 

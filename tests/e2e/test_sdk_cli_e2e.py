@@ -41,7 +41,7 @@ STALL = [ToolCall("wait", {"seconds": 5})] * 20
 
 
 def click_pricing(body: dict) -> ToolCall:
-    return ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')})
+    return ToolCall("click", {"ref": find_ref(body, r"link Pricing")})
 
 
 @pytest.fixture

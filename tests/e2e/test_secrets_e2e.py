@@ -117,8 +117,8 @@ def test_login_with_secrets_leaves_no_trace_of_the_values(stack, api, llm, login
     events_queue = _events_queue(stack)
     port = login_site.port
     llm.reset(
-        _type(r'textbox "Email"', "<secret:email>"),
-        _type(r'textbox "Password"', "<secret:password>", submit=True),
+        _type(r"textbox Email", "<secret:email>"),
+        _type(r"textbox Password", "<secret:password>", submit=True),
         DONE,
     )
     responses: list[bytes] = []
@@ -187,7 +187,7 @@ def test_login_with_secrets_leaves_no_trace_of_the_values(stack, api, llm, login
 def test_a_secret_is_not_typed_on_a_page_of_another_host(stack, api, llm, login_site) -> None:
     password = f"Pw-{secrets.token_hex(8)}"
     port = login_site.port
-    llm.reset(_type(r'textbox "Password"', "<secret:password>", submit=True), DONE)
+    llm.reset(_type(r"textbox Password", "<secret:password>", submit=True), DONE)
     r = api(
         "POST",
         "/v1/runs",

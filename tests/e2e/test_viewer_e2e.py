@@ -72,7 +72,7 @@ def _page_shows_the_run(page, run: dict) -> None:  # type: ignore[no-untyped-def
 
 def test_viewer_link_page_bundle_and_offline_view(stack, api, llm, site, browser, tmp_path) -> None:
     llm.reset(
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "Pricing"')}),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link Pricing")}),
         ToolCall("done", {"result": {"tiers": TIERS}, "confidence": 0.9, "summary": "three tiers"}),
     )
     r = api(

@@ -20,7 +20,7 @@ USAGE = {"prompt_tokens": 1000, "completion_tokens": 50}
 def test_runner_reports_passes_failures_steps_and_tokens(tmp_path) -> None:
     script = [
         # nav-founder: the answer is only on the About page, so the model must click there
-        lambda body: ToolCall("click", {"ref": find_ref(body, r'link "About us"')}, usage=USAGE),
+        lambda body: ToolCall("click", {"ref": find_ref(body, r"link About us")}, usage=USAGE),
         lambda body: ToolCall(
             "done",
             {

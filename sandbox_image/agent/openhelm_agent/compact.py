@@ -5,10 +5,19 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 ``<pre>`` blocks into one line. Here, without losing any visible text:
 
 - a ref stays only on elements an action can target (links, buttons, inputs, options of custom
-  listboxes, … and elements with a pointer cursor that are not inside one of those);
+  listboxes, … and elements with a pointer cursor that are not inside one of those), and it is a
+  short number ``[12]`` (a :class:`RefMap` keeps the number -> Playwright ref, ``f5e13``, for the
+  whole session: a number always means the same element, and one absent from the latest snapshot
+  is refused);
+- names go unquoted (``link Pricing [12]``) unless a quote is needed to read them back: empty,
+  long (the cap shortens quoted names), or holding brackets, quotes, a colon at the end or a
+  line break;
+- a plain text line that only repeats the accessible name of the control right before or after
+  it (a ``<label>``'s text) goes: the control's name says it;
 - ``/url:`` lines, ``[cursor=pointer]`` and ``[active]`` go (links stay clickable by ref);
 - unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
   children move up a level; their text, and text nodes, become plain lines ``- Some text``;
+- a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
 - a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
 - the options of a ``<select>`` become one line;
 - a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
@@ -58,6 +67,32 @@ _NODE = re.compile(
     r"(?P<tail>:(?: (?P<value>.*))?)?$"
 )
 _ATTR = re.compile(r"\[([^\]\n]*)\]")
+
+
+class RefMap:
+    """Short refs the model reads (``12``) for Playwright's aria refs (``f5e13``), kept for a whole
+    browser session so that a number never changes its meaning between observations."""
+
+    def __init__(self) -> None:
+        self._short: dict[str, str] = {}
+        self._aria: dict[str, str] = {}
+
+    def short(self, aria: str) -> str:
+        """The short ref of an aria ref (a new number the first time it is seen)."""
+        short = self._short.get(aria)
+        if short is None:
+            short = str(len(self._short) + 1)
+            self._short[aria] = short
+            self._aria[short] = aria
+        return short
+
+    def aria(self, short: str) -> str | None:
+        """The aria ref behind a short ref, if it was ever handed out."""
+        return self._aria.get(short)
+
+
+_QUOTE_MAX = 80  # snapshot_cap.MIN_TEXT: longer names stay quoted so the cap can shorten them
+_NEEDS_QUOTES = re.compile(r'[\[\]"\n]|:$|^\s|\s$|^\d+$')
 
 
 @dataclass
@@ -144,27 +179,55 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _name(name: str) -> str:
+    """A name as the model reads it: bare where that reads back unambiguously, else quoted."""
+    if len(name) > _QUOTE_MAX or _NEEDS_QUOTES.search(name):
+        return _quote(name)
+    return name
+
+
 class _Renderer:
-    def __init__(self, pre_blocks: Iterable[str]) -> None:
+    def __init__(self, pre_blocks: Iterable[str], refs: RefMap) -> None:
         self.pre = {_squash(b): b.strip("\n") for b in pre_blocks if b.strip()}
         self.out: list[str] = []
+        self.refs = refs
+        self.shown: dict[str, str] = {}  # short ref -> aria ref, for the refs this rendering shows
+        self.elements: dict[str, tuple[str, str]] = {}  # short ref -> (role, name)
 
     def head(self, node: _Node, keep_ref: bool) -> str:
-        text = node.role
+        text, attrs = node.role, node.attrs
+        level = next((a for a in attrs if a.startswith("level=")), None)
+        if node.role == "heading" and level is not None and level[6:].isdigit():
+            text, attrs = f"h{level[6:]}", [a for a in attrs if a != level]  # `h2 Title`, not `heading … [level=2]`
         if node.name is not None and node.name != "":
-            text += " " + _quote(node.name)
-        for attr in node.attrs:
+            text += " " + _name(node.name)
+        for attr in attrs:
             text += f" [{attr}]"
         if keep_ref and node.ref:
-            text += f" [ref={node.ref}]"
+            short = self.refs.short(node.ref)
+            self.shown[short] = node.ref
+            self.elements[short] = (node.role, node.name or "")
+            text += f" [{short}]"
         return text
 
     def emit(self, depth: int, text: str) -> None:
         self.out.append("  " * depth + "- " + text)
 
     def render(self, nodes: list[_Node], depth: int, in_clickable: bool) -> None:
-        for node in nodes:
+        for i, node in enumerate(nodes):
+            neighbours = nodes[max(0, i - 1) : i] + nodes[i + 1 : i + 2]
+            if any(self._label_of(node, other) for other in neighbours):
+                continue
             self.node(node, depth, in_clickable)
+
+    @staticmethod
+    def _label_of(node: _Node, following: _Node) -> bool:
+        """A plain text line (``- Full name``) saying just the accessible name of the control next to it
+        (a label before a text box, after a radio button)."""
+        if not node.parsed or node.children or following.role not in INTERACTIVE or not following.name:
+            return False
+        plain = node.role == "text" or (node.role in WRAPPERS and not node.name and not node.attrs and not node.ref)
+        return plain and node.value is not None and _squash(node.value) == _squash(following.name)
 
     def node(self, node: _Node, depth: int, in_clickable: bool) -> None:
         if not node.parsed:
@@ -221,8 +284,21 @@ class _Renderer:
         return node.parsed and node.role in CELLS and not node.children and "|" not in (node.name or node.value or "")
 
 
-def compact_snapshot(snapshot: str, pre_blocks: Iterable[str] = ()) -> str:
-    """The leaner rendering of an AI snapshot (``pre_blocks``: the page's ``<pre>`` texts)."""
-    renderer = _Renderer(pre_blocks)
+@dataclass
+class Compacted:
+    text: str
+    refs: dict[str, str]  # short ref -> aria ref, for every ref the text shows
+    elements: dict[str, tuple[str, str]]  # short ref -> (role, name)
+
+
+def compact(snapshot: str, pre_blocks: Iterable[str] = (), refs: RefMap | None = None) -> Compacted:
+    """The leaner rendering of an AI snapshot (``pre_blocks``: the page's ``<pre>`` texts; ``refs``:
+    the session's short refs, a fresh map if not given)."""
+    renderer = _Renderer(pre_blocks, refs if refs is not None else RefMap())
     renderer.render(_tree(snapshot.splitlines()), 0, False)
-    return "\n".join(renderer.out)
+    return Compacted("\n".join(renderer.out), renderer.shown, renderer.elements)
+
+
+def compact_snapshot(snapshot: str, pre_blocks: Iterable[str] = (), refs: RefMap | None = None) -> str:
+    """The text of :func:`compact`."""
+    return compact(snapshot, pre_blocks, refs).text

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from openhelm_agent.browser import BROWSER_GONE, BrowserSession, page_url, safe_title, short_error
 from openhelm_agent.callback import ControlPlaneClient, InputUnavailable
 from openhelm_agent.clock import Deadline
+from openhelm_agent.compact import RefMap
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter, RunResult, StepRecord, now_iso
@@ -80,6 +81,7 @@ class AgentRun:
         )
         self.schema_repairs = 0
         self.actions = 0
+        self.refs = RefMap()  # short refs for the whole run: a number keeps its element
         self.observation: Observation | None = None
         # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
         # replays): step records name it so the control plane can show that call's tokens and cost.
@@ -166,7 +168,7 @@ class AgentRun:
                 full = self.observation.full_text if self.observation else ""
                 outcome = ToolOutcome(extract(full, args.query, args.part, self.options.observation_max_chars))
             else:
-                known = self.observation.refs if self.observation else set()
+                known = self.observation.refs if self.observation else {}
                 elements = self.observation.elements if self.observation else {}
                 outcome = self.executor.execute(action, args, known, elements)
         downloads = self.session.keep_downloads()
@@ -224,6 +226,7 @@ class AgentRun:
                 self.session.page,
                 max_chars=self.options.observation_max_chars,
                 timeout_s=self.deadline.cap(10),
+                refs=self.refs,
             )
         except Exception:
             self._check_page()  # "Target crashed" says less than why it crashed

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
-from openhelm_agent.compact import compact_snapshot
-from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_elements, extract_refs
+from openhelm_agent.compact import RefMap, compact
+from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -21,8 +21,11 @@ class Observation:
     url: str
     title: str
     snapshot: CappedSnapshot
-    refs: set[str] = field(default_factory=set)
-    # ref -> (role, name), from the full snapshot: what an action's error names.
+    # short ref the model reads (``12``) -> Playwright's aria ref (``f5e13``), for the refs shown;
+    # each aria ref of the page also maps to itself, so that a replay recorded with Playwright's
+    # refs (before short refs) still resolves. No clash: short refs are digits only.
+    refs: dict[str, str] = field(default_factory=dict)
+    # short ref -> (role, name): what an action's error names.
     elements: dict[str, tuple[str, str]] = field(default_factory=dict)
     error: str | None = None
     snapshot_ms: int = 0
@@ -68,8 +71,11 @@ def _pre_blocks(page: Page) -> list[str]:
     return [b for b in blocks if isinstance(b, str)]
 
 
-def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float = 10.0) -> Observation:
-    """Snapshot the page, retrying while a navigation replaces the document under us."""
+def observe(
+    page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float = 10.0, refs: RefMap | None = None
+) -> Observation:
+    """Snapshot the page, retrying while a navigation replaces the document under us (``refs``: the
+    session's short refs, so that a number keeps its meaning from one observation to the next)."""
     started = time.monotonic()
     raw: str | None = None
     pre: list[str] = []
@@ -93,15 +99,16 @@ def observe(page: Page, *, max_chars: int = DEFAULT_MAX_CHARS, timeout_s: float 
                 except Exception:
                     break
     text = raw or ""
-    full = compact_snapshot(text, pre)
+    compacted = compact(text, pre, refs)
+    full = compacted.text
     return Observation(
         url=page_url(page),
         title=safe_title(page),
         snapshot=cap_snapshot(full, max_chars),
         full_text=full,
         budget_chars=max_chars,
-        refs=extract_refs(text),
-        elements=extract_elements(text),
+        refs={**{ref: ref for ref in extract_refs(text)}, **compacted.refs},
+        elements=compacted.elements,
         error=error if raw is None else None,
         snapshot_ms=int((time.monotonic() - started) * 1000),
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_error
 from openhelm_agent.clock import Deadline
+from openhelm_agent.compact import RefMap
 from openhelm_agent.evidence import EvidenceWriter, StepRecord, now_iso
 from openhelm_agent.log import get_logger
 from openhelm_agent.observation import Observation, observe
@@ -86,6 +87,8 @@ class ActionRunner:
         self.evidence = evidence
         self.action_timeout_s = action_timeout_s
         self.observation: Observation | None = None
+        # The session's short refs: a number the caller was shown keeps its meaning (compact.RefMap).
+        self.refs = RefMap()
 
     def run(self, action: str, raw_args: dict[str, Any] | None) -> dict[str, Any]:
         """The reply to one action command: ``{ok, result, error, step}``; never raises."""
@@ -157,7 +160,7 @@ class ActionRunner:
         if ref is not None and (self.observation is None or ref not in self.observation.refs):
             # Refs come from the latest snapshot (an `extract`, or this one): take one if the ref is new.
             self._observe(executor.deadline)
-        known = self.observation.refs if self.observation else set()
+        known = self.observation.refs if self.observation else {}
         elements = self.observation.elements if self.observation else {}
         outcome = executor.execute(name, args, known, elements)
         if outcome.error:
@@ -165,7 +168,7 @@ class ActionRunner:
         return {"message": outcome.message}
 
     def _observe(self, deadline: Deadline) -> Observation:
-        self.observation = observe(self.session.page, timeout_s=deadline.cap(10))
+        self.observation = observe(self.session.page, timeout_s=deadline.cap(10), refs=self.refs)
         return self.observation
 
     def _evaluate(self, args: EvaluateArgs) -> dict[str, Any]:

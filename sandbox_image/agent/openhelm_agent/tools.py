@@ -6,9 +6,9 @@ import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from openhelm_agent.browser import BLOCKED_STATUS, BrowserSession, page_url, short_error
 from openhelm_agent.secrets import PLACEHOLDER, SecretBook, SecretRefused
@@ -16,7 +16,20 @@ from openhelm_agent.secrets import PLACEHOLDER, SecretBook, SecretRefused
 if TYPE_CHECKING:
     from openhelm_agent.clock import Deadline
 
-_REF = "Element ref from the LATEST snapshot, e.g. 'e12' or 'f2e7' (without brackets)."
+_REF = "Element ref from the LATEST snapshot: the number in brackets after the element, e.g. '12' for [12]."
+
+
+def _bare_ref(value: Any) -> Any:
+    """``12``, ``"[12]"``, ``"ref=12"`` -> ``"12"``: small models wrap the number as the snapshot shows it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip().strip("[]").strip()
+        return text[4:].strip() if text.startswith("ref=") else text
+    return value
+
+
+Ref = Annotated[str, BeforeValidator(_bare_ref)]
 
 
 class _Args(BaseModel):
@@ -28,11 +41,11 @@ class NavigateArgs(_Args):
 
 
 class ClickArgs(_Args):
-    ref: str = Field(description=_REF)
+    ref: Ref = Field(description=_REF)
 
 
 class TypeArgs(_Args):
-    ref: str = Field(description=_REF + " Must be a text box, search box or text area.")
+    ref: Ref = Field(description=_REF + " Must be a text box, search box or text area.")
     text: str = Field(
         description="Text to put into the field (replaces what is there). For a secret of this run, write "
         "its placeholder exactly, e.g. '<secret:password>': the value is filled in for you."
@@ -41,12 +54,12 @@ class TypeArgs(_Args):
 
 
 class SelectArgs(_Args):
-    ref: str = Field(description=_REF + " Must be a combobox / <select>.")
+    ref: Ref = Field(description=_REF + " Must be a combobox / <select>.")
     value: str = Field(description="The option to choose: its value or its visible label.")
 
 
 class UploadFileArgs(_Args):
-    ref: str = Field(description=_REF + " Must be a file input (often shown as a 'Choose File' button).")
+    ref: Ref = Field(description=_REF + " Must be a file input (often shown as a 'Choose File' button).")
     file: str = Field(description="Name of one of this run's files, exactly as listed in the instructions.")
 
 
@@ -254,21 +267,26 @@ class ToolExecutor:
         self.action_timeout_s = action_timeout_s
         self.navigation_timeout_s = navigation_timeout_s
         self.settle_timeout_s = settle_timeout_s
+        self._aria: dict[str, str] = {}  # short ref -> aria ref of the latest snapshot
 
     def execute(
         self,
         name: str,
         args: _Args,
-        known_refs: set[str],
+        known_refs: Mapping[str, str],
         elements: Mapping[str, tuple[str, str]] | None = None,
     ) -> ToolOutcome:
         """Run the action; its errors (bad ref, wrong kind of element, timeouts) come back as an
-        error outcome that says what the ref is and what would work (``elements``: ref -> role, name
-        of the latest snapshot), not as Playwright's text."""
+        error outcome that says what the ref is and what would work (``known_refs``: short ref ->
+        Playwright aria ref, ``elements``: short ref -> role, name, both of the latest snapshot),
+        not as Playwright's text."""
         elements = elements or {}
         ref = getattr(args, "ref", None)
         if ref is not None and ref not in known_refs:
-            return ToolOutcome("", f"ref {ref!r} is not in the latest snapshot; use a ref from the latest snapshot")
+            return ToolOutcome(
+                "", f"ref {ref!r} is not in the latest snapshot (the page changed); use a ref from the latest snapshot"
+            )
+        self._aria = dict(known_refs)
         if ref is not None:
             mismatch = wrong_kind(name, ref, elements)
             if mismatch:
@@ -313,9 +331,13 @@ class ToolExecutor:
             )
         return f"{name} on {what} failed: {short_error(exc)}"
 
+    def _locate(self, ref: str) -> Any:
+        """The element behind a short ref of the latest snapshot (Playwright's ``aria-ref=``)."""
+        return self.session.page.get_by_ref(self._aria.get(ref, ref))
+
     def _options(self, ref: str) -> list[str]:
         with contextlib.suppress(Exception):
-            labels = self.session.page.get_by_ref(ref).evaluate(
+            labels = self._locate(ref).evaluate(
                 "el => Array.from(el.options || el.querySelectorAll('[role=option]'))"
                 ".map(o => (o.label || o.textContent || '').trim())",
                 timeout=self._timeout_ms(1.0),
@@ -348,11 +370,11 @@ class ToolExecutor:
         return ToolOutcome(f"opened {page_url(page)}")
 
     def _do_click(self, args: ClickArgs) -> ToolOutcome:
-        self.session.page.get_by_ref(args.ref).click(timeout=self._timeout_ms())
+        self._locate(args.ref).click(timeout=self._timeout_ms())
         return ToolOutcome(f"clicked {args.ref}")
 
     def _do_type(self, args: TypeArgs) -> ToolOutcome:
-        locator = self.session.page.get_by_ref(args.ref)
+        locator = self._locate(args.ref)
         text = args.text
         if PLACEHOLDER.search(text):
             # The field's own document decides, not the tab's: a matching page may frame another site.
@@ -367,7 +389,7 @@ class ToolExecutor:
         return ToolOutcome(f"typed into {args.ref}" + (" and pressed Enter" if args.submit else ""))
 
     def _do_select(self, args: SelectArgs) -> ToolOutcome:
-        chosen = self.session.page.get_by_ref(args.ref).select_option(args.value, timeout=self._timeout_ms())
+        chosen = self._locate(args.ref).select_option(args.value, timeout=self._timeout_ms())
         return ToolOutcome(f"selected {', '.join(chosen) or args.value} in {args.ref}")
 
     def _do_upload_file(self, args: UploadFileArgs) -> ToolOutcome:
@@ -375,7 +397,7 @@ class ToolExecutor:
         if path is None:
             listed = ", ".join(repr(n) for n in self.files) or "none"
             return ToolOutcome("", f"there is no file {args.file!r} in this run; its files: {listed}")
-        locator = self.session.page.get_by_ref(args.ref)
+        locator = self._locate(args.ref)
         try:
             locator.set_input_files(path, timeout=self._timeout_ms())
         except Exception as exc:
