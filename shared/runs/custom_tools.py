@@ -70,7 +70,7 @@ def call(svc: Services, org_id: str, run_id: str, name: str, arguments: dict[str
     except EventPublishFailed as exc:
         log.error("run_tool_call_event_failed", run_id=run_id, error=exc.message)
     try:
-        enqueue(svc, org_id, run_id, "run.tool_call")
+        enqueue(svc, org_id, run_id, "run.tool_call", occurrence=tool_call["id"])
     except ServiceUnavailable as exc:
         log.error("run_tool_call_webhook_failed", run_id=run_id, error=exc.message)
     log.info("tool_called", run_id=run_id, call_id=tool_call["id"], tool=name)

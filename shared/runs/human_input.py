@@ -130,7 +130,7 @@ def _announce(svc: Services, item: RunRecord) -> None:
     except EventPublishFailed as exc:
         log.error("run_needs_input_event_failed", run_id=item.id, error=exc.message)
     try:
-        enqueue(svc, item.org_id, item.id, "run.needs_input")
+        enqueue(svc, item.org_id, item.id, "run.needs_input", occurrence=(item.input_request or {}).get("id"))
     except ServiceUnavailable as exc:
         log.error("run_needs_input_webhook_failed", run_id=item.id, error=exc.message)
 

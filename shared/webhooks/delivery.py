@@ -52,9 +52,16 @@ class DeliveryOutcome:
     failed: list[str] = field(default_factory=list)  # target keys still not delivered
 
 
-def webhook_id(run_id: str, event_type: str) -> str:
-    """The stable ``webhook-id`` of a run's event."""
-    return f"msg_{run_id}_{event_type.replace('.', '_')}"
+def webhook_id(run_id: str, event_type: str, occurrence: str | None = None) -> str:
+    """The stable ``webhook-id`` of a run's event (of its ``occurrence``, for an event a run can have
+    more than once: each input request or tool call is its own message)."""
+    base = f"msg_{run_id}_{event_type.replace('.', '_')}"
+    return f"{base}_{occurrence}" if occurrence else base
+
+
+def state_key(event_type: str, occurrence: str | None = None) -> str:
+    """What the delivery state of one event is kept under (shared/db/webhooks.py)."""
+    return f"{event_type}#{occurrence}" if occurrence else event_type
 
 
 def _targets(svc: Services, org_id: str, run: RunRecord, event_type: str) -> list[Target]:
@@ -87,6 +94,7 @@ class _Round:
     org_id: str
     run_id: str
     event_type: str
+    state_key: str
     webhook_id: str
     body: str
     secrets: list[str]
@@ -138,7 +146,7 @@ def _attempt(r: _Round, target: Target, prior: dict[str, Any]) -> bool:
         "last_error": result.error,
         "delivered_at": now.isoformat() if result.ok else None,
     }
-    svc.webhooks.record_target(r.org_id, r.run_id, r.event_type, target.key, state)
+    svc.webhooks.record_target(r.org_id, r.run_id, r.state_key, target.key, state)
     log.info(
         "webhook_attempt",
         run_id=r.run_id,
@@ -164,13 +172,15 @@ def deliver_event(
     redelivery: bool = False,
     resolver: Resolver | None = None,
     tls_context: Any = None,
+    occurrence: str | None = None,
 ) -> DeliveryOutcome:
     """Send the event to every target that has not received it yet. Never raises for receiver
     failures (they are logged and returned); data-store failures propagate."""
     run = svc.runs.get(org_id, run_id)
     if run is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
-    wid = webhook_id(run_id, event_type)
+    wid = webhook_id(run_id, event_type, occurrence)
+    key = state_key(event_type, occurrence)
     targets = _targets(svc, org_id, run, event_type)
     if not targets:
         return DeliveryOutcome(webhook_id=wid, delivered=True)
@@ -178,7 +188,7 @@ def deliver_event(
     state = svc.webhooks.start_delivery(
         org_id,
         run_id,
-        event_type,
+        key,
         webhook_id=wid,
         now=(run.finished_at or now).isoformat(),
         expires_at=_expires_at(svc),
@@ -197,6 +207,7 @@ def deliver_event(
             org_id,
             run_id,
             event_type,
+            key,
             wid,
             body,
             signing_secrets(svc, org_id),
@@ -214,17 +225,26 @@ def deliver_event(
     else:
         failed = []
     if not failed and state.get("final") != "delivered":
-        svc.webhooks.finish_delivery(org_id, run_id, event_type, "delivered", now.isoformat())
+        svc.webhooks.finish_delivery(org_id, run_id, key, "delivered", now.isoformat())
     return DeliveryOutcome(webhook_id=wid, delivered=not failed, sent=[t.key for t in pending], failed=failed)
 
 
-def mark_exhausted(svc: Services, org_id: str, run_id: str, event_type: str, *, redelivery: bool = False) -> int:
+def mark_exhausted(
+    svc: Services,
+    org_id: str,
+    run_id: str,
+    event_type: str,
+    *,
+    redelivery: bool = False,
+    occurrence: str | None = None,
+) -> int:
     """No attempts left: log an ``exhausted`` entry for every target still undelivered and mark the
     delivery final. Returns how many targets were given up."""
-    state = svc.webhooks.get_delivery(org_id, run_id, event_type) or {}
+    key = state_key(event_type, occurrence)
+    state = svc.webhooks.get_delivery(org_id, run_id, key) or {}
     now = svc.clock.now()
     given_up = 0
-    for key, t in sorted((state.get("targets") or {}).items()):
+    for target_key, t in sorted((state.get("targets") or {}).items()):
         if t.get("delivered_at"):
             continue
         given_up += 1
@@ -232,8 +252,8 @@ def mark_exhausted(svc: Services, org_id: str, run_id: str, event_type: str, *, 
             id=svc.ids.new("dlv"),
             run_id=run_id,
             event_type=event_type,  # type: ignore[arg-type]
-            webhook_id=webhook_id(run_id, event_type),
-            target=key,
+            webhook_id=webhook_id(run_id, event_type, occurrence),
+            target=target_key,
             url=t.get("url", ""),
             attempt=int(t.get("attempts", 0)),
             outcome="exhausted",
@@ -243,7 +263,7 @@ def mark_exhausted(svc: Services, org_id: str, run_id: str, event_type: str, *, 
             created_at=now,
         )
         svc.webhooks.put_attempt(org_id, attempt, _expires_at(svc))
-    svc.webhooks.finish_delivery(org_id, run_id, event_type, "exhausted", now.isoformat())
+    svc.webhooks.finish_delivery(org_id, run_id, key, "exhausted", now.isoformat())
     log.warning("webhook_exhausted", run_id=run_id, event_type=event_type, targets=given_up)
     return given_up
 

@@ -16,7 +16,7 @@ import json
 import random
 from typing import Any
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from shared.aws.webhook_queue import WebhookQueueUnavailable
 from shared.errors import Conflict, NotFound
@@ -46,6 +46,9 @@ class WebhookMessage(Model):
     event_type: EventType | None = None
     status: RunStatus | None = None  # Evidence Ready: the run's terminal status
     redelivery: bool = False
+    # An event a run can have more than once (run.needs_input, run.tool_call): the request or call id,
+    # so that each occurrence is its own delivery with its own webhook-id.
+    occurrence: str | None = Field(None, pattern=r"^[a-z]{2,8}_[A-Za-z0-9]{1,64}$")
 
     @model_validator(mode="after")
     def _event_type(self) -> WebhookMessage:
@@ -62,10 +65,20 @@ def event_for_status(status: RunStatus | str) -> str | None:
     return EVENT_FOR_STATUS.get(RunStatus(status))
 
 
-def enqueue(svc: Services, org_id: str, run_id: str, event_type: str, redelivery: bool = False) -> None:
-    """Queue the delivery of a run event. Raises ServiceUnavailable if the queue cannot be reached."""
-    message = WebhookMessage(org_id=org_id, run_id=run_id, event_type=event_type, redelivery=redelivery)  # type: ignore[arg-type]
-    body = message.model_dump_json(include={"org_id", "run_id", "event_type", "redelivery"})
+def enqueue(
+    svc: Services, org_id: str, run_id: str, event_type: str, redelivery: bool = False, occurrence: str | None = None
+) -> None:
+    """Queue the delivery of a run event (``occurrence``: which one, for an event a run can have more
+    than once). Raises ServiceUnavailable if the queue cannot be reached."""
+    message = WebhookMessage(
+        org_id=org_id,
+        run_id=run_id,
+        event_type=event_type,  # type: ignore[arg-type]
+        redelivery=redelivery,
+        occurrence=occurrence,
+    )
+    fields = {"org_id", "run_id", "event_type", "redelivery", "occurrence"}
+    body = message.model_dump_json(include=fields, exclude_none=True)
     svc.webhook_queue.send(body)
 
 
@@ -113,6 +126,7 @@ def process_sqs_record(
         redelivery=msg.redelivery,
         resolver=resolver,
         tls_context=tls_context,
+        occurrence=msg.occurrence,
     )
     if outcome.delivered:
         return True
@@ -121,7 +135,7 @@ def process_sqs_record(
         _postpone(svc, record, delay)
         log.info("webhook_retry_scheduled", delay_s=delay, failed=outcome.failed, **ctx)
         return False
-    mark_exhausted(svc, msg.org_id, msg.run_id, msg.event_type, redelivery=msg.redelivery)
+    mark_exhausted(svc, msg.org_id, msg.run_id, msg.event_type, redelivery=msg.redelivery, occurrence=msg.occurrence)
     return False
 
 

@@ -470,3 +470,18 @@ def test_a_batch_of_slow_receivers_fits_the_function_timeout(wsvc: Services, org
         r["messageId"] for r in records
     )
     assert len(rx.received) == 6, "every record's receiver was tried, once"
+
+
+def test_each_input_request_of_a_run_is_its_own_webhook(wsvc: Services, org: tuple[str, str]) -> None:
+    """A run may ask several times (and call a tool several times): each occurrence is delivered,
+    with its own webhook-id; the same occurrence again is not delivered twice."""
+    org_id, key = org
+    with Receiver() as rx:
+        run_id = finished_run(wsvc, org, rx.url)
+        for occurrence in ("inp_FIRST", "inp_SECOND", "inp_FIRST"):
+            queue.enqueue(wsvc, org_id, run_id, "run.needs_input", occurrence=occurrence)
+            done, _ = process(wsvc)
+            assert done
+    ids = [got.headers["webhook-id"] for got in rx.received]
+    assert ids == [f"msg_{run_id}_run_needs_input_inp_FIRST", f"msg_{run_id}_run_needs_input_inp_SECOND"]
+    assert {entry["webhook_id"] for entry in deliveries(key, run_id)} == set(ids)
