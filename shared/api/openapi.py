@@ -66,6 +66,13 @@ RULES: tuple[tuple[str, str], ...] = (
     ("profile_not_found", "`profile_id` must name a profile of your org; `persist_profile` needs a `profile_id`."),
     ("profile_in_use", "A run with `persist_profile` holds the profile's write lease until it ends: 409 meanwhile."),
     ("invalid_storage_state", "Profile uploads must be a Playwright storage_state (`details[].loc` says where)."),
+    ("tool_name_taken", "`tools[].name` are distinct, and none is one of the agent's own tools (`navigate`, ...)."),
+    ("tool_parameters_invalid", "`tools[].parameters` is a valid JSON Schema of an object."),
+    ("tool_result_invalid", "`POST /v1/runs/{id}/tool-results`: exactly one of `output` and `error`."),
+    ("answer_invalid", "`POST /v1/runs/{id}/input`: the answer must match the open request's schema."),
+    ("answer_too_large", "`POST /v1/runs/{id}/input`: the answer takes at most the stated size as JSON."),
+    ("tool_arguments_too_large", "A tool call's arguments take at most the stated size as JSON."),
+    ("tool_output_too_large", "`POST /v1/runs/{id}/tool-results`: `output` takes at most 32 KiB as JSON."),
     (
         "invalid_domain_pattern",
         "`allowed_domains`/`blocked_domains` entries: international names must be valid IDNA, and a name whose "
