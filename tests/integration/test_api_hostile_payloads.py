@@ -16,6 +16,7 @@ from shared.api import deps
 from shared.api.app import ROUTES
 from shared.clock import FakeClock
 from shared.services import Services
+from tests.integration.test_sessions_api import RecordingProvider
 from tests.support.apigw import Reply, call, http_event
 from tests.support.aws import make_services
 
@@ -76,7 +77,9 @@ def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
     import boto3
 
     url = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="hostile-webhooks")["QueueUrl"]
-    services = make_services(clock=clock, OPENHELM_WEBHOOK_QUEUE_URL=url)
+    services = make_services(clock=clock, OPENHELM_WEBHOOK_QUEUE_URL=url, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
+    # POST /v1/sessions with a valid body starts a sandbox: a recording double stands in for E2B.
+    services.sandbox_provider = RecordingProvider()
     deps.override(services)
     yield services
     deps.override(None)
@@ -89,7 +92,14 @@ def path_ids(svc: Services, org_key: tuple[str, str]) -> dict[str, str]:
     job = call(http_event("POST", "/v1/jobs", body={"name": "j", "prompt": "Do it"}, key=key)).json
     run = call(http_event("POST", "/v1/runs", body={"prompt": "Do it"}, key=key)).json
     profile = call(http_event("POST", "/v1/profiles", body={"name": "p"}, key=key)).json
-    return {"job_id": job["id"], "run_id": run["task_id"], "profile_id": profile["id"]}
+    # A session needs a sandbox to start: a well-formed id of none reaches the body checks all the same
+    # (the body is validated before the session is looked up).
+    return {
+        "job_id": job["id"],
+        "run_id": run["task_id"],
+        "profile_id": profile["id"],
+        "session_id": svc.ids.new("ses"),
+    }
 
 
 def send(key: str, method: str, path: str, payload: dict[str, Any]) -> Reply:
