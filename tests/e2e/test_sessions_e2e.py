@@ -227,8 +227,9 @@ def test_a_sandbox_killed_under_a_busy_session_fails_it_and_its_task(stack, api,
     svc = get_services()
     svc.sandbox.kill(svc.sessions.get(api.org_id, session["id"])["sandbox_id"])
     stall.released.set()
-    report = stack.invoke("ReaperFunction", {})
-    assert session["id"] in report["sessions"]["failed"]
+    stack.invoke("ReaperFunction", {})
+    # The kill's SIGTERM lets the in-sandbox supervisor report the death before the reaper runs (then
+    # the reaper's pass finds the session already failed); either way the session ends SANDBOX_DIED.
     failed = api("GET", f"/v1/sessions/{session['id']}").json()
     assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
     run = finished(api, task_id)
