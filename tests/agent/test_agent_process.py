@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devstack.testing.fake_openai import ToolCall, find_ref
+from devstack.testing.fake_openai import HttpError, ToolCall, find_ref
 from tests.agent.harness import CHROMIUM, TOKEN, VALID_PLANS, FakeControlPlane, make_spec, read_jsonl
 
 AGENT_SRC = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent"
@@ -231,6 +231,37 @@ def test_sigterm_still_leaves_a_result(
     assert plane.completions and plane.completions[0]["body"] == result
 
 
+STUCK_CLEANUP = """
+import signal, sys, threading
+import openhelm_agent.__main__ as entry
+entry.TERMINATE_GRACE_S = 0.5
+signal.signal(signal.SIGTERM, entry._terminate)
+try:
+    print("busy", flush=True)
+    threading.Event().wait(60)
+finally:  # a close that never returns, as a wedged Playwright loop's would
+    signal.signal(signal.SIGTERM, entry._terminate)
+    threading.Event().wait(60)
+"""
+
+
+def test_a_cleanup_stuck_after_sigterm_is_cut_by_the_watchdog() -> None:
+    env = {**os.environ, "PYTHONPATH": str(AGENT_SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUCK_CLEANUP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "busy\n"
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # a second signal neither restarts nor breaks the cut
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "cleanup after the signal is stuck" in stderr
+
+
 def test_unreadable_spec_still_leaves_a_result(control: tuple[FakeControlPlane, str], tmp_path: Path) -> None:
     _, url = control
     spec_path = tmp_path / "missing.json"
@@ -308,3 +339,33 @@ def test_a_browser_that_dies_ends_the_run_as_a_crash_naming_memory(
         result["error_message"] or ""
     )
     assert len(plane.llm.chat_requests) <= 2
+
+
+def test_a_model_call_that_fails_after_the_browser_died_still_names_the_crash(
+    site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    """Under memory pressure the model call in flight can fail before the crash is noticed (seen in CI
+    as LLM_ERROR on an OOM run): the crash is the cause the caller needs to read."""
+    plane, url = control
+
+    def kill_the_browser_then_fail(_body: dict) -> HttpError:
+        os.kill(_newest_browser_process(), signal.SIGKILL)
+        return HttpError(400, code="bad_request")
+
+    plane.llm.add(kill_the_browser_then_fail)
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0004")))
+    out_dir = tmp_path / "out"
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, out_dir, url, OPENHELM_MEMORY_LIMIT_MB="2048"),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    result = json.loads((out_dir / "result.json").read_text())
+    assert result["error_code"] == "AGENT_CRASHED", result["error_message"]
+    assert "browser crashed, most likely out of memory" in (result["error_message"] or "")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
@@ -36,9 +38,32 @@ class AgentEnv(BaseModel):
     OPENHELM_MAILBOX: str | None = None
 
 
+# After SIGTERM the process is gone within this many seconds, whatever cleanup is stuck on.
+TERMINATE_GRACE_S = 10.0
+_terminating = threading.Event()
+
+
 def _terminate(signum: int, _frame: Any) -> None:
-    # Unwind through the loop's finally blocks: the browser closes and result.json is written.
-    raise SystemExit(128 + signum)
+    """Unwind through the loop's finally blocks: result.json is written, handed in, the browser closes.
+
+    A signal raised into sync Playwright's dispatcher can leave its event loop unable to finish a
+    close (seen once in CI: result handed in, then 30 s of nothing). So the first signal also arms a
+    watchdog that ends the process after ``TERMINATE_GRACE_S``; later signals only wait for it. The
+    supervisor reports an exit without a completion, so a run is never left open by the cut.
+    """
+    if _terminating.is_set():
+        return
+    _terminating.set()
+    code = 128 + signum
+
+    def cut() -> None:
+        threading.Event().wait(TERMINATE_GRACE_S)
+        get_logger("openhelm_agent").warning("cleanup after the signal is stuck; exiting now")
+        logging.shutdown()
+        os._exit(code)
+
+    threading.Thread(target=cut, name="terminate-watchdog", daemon=True).start()
+    raise SystemExit(code)
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,9 +135,17 @@ class BrowserSession:
         page.on("crash", lambda crashed: self._on_crash(crashed))
         page.on("download", lambda download: self._pending_downloads.append(download))
 
-    def crash(self) -> str | None:
+    def crash(self, probe: bool = False) -> str | None:
         """What crashed (a page's URL, or BROWSER_GONE), if anything did: the crash events, or a
-        browser that is no longer connected although the event has not been seen yet."""
+        browser that is no longer connected although the event has not been seen yet.
+
+        ``probe``: first give Playwright's loop a moment (a timer in its driver, nothing sent to the
+        browser), so crash events that came while this thread was busy elsewhere (a model call) are
+        seen. For failure paths only: it costs ~50 ms.
+        """
+        if probe and self.crashed_url is None and not self._closing:
+            with contextlib.suppress(Exception):  # a closed page or a gone driver: crash() below says
+                self.page.wait_for_timeout(50)
         if self.crashed_url is None and not self._closing:
             try:
                 if not self._browser.is_connected():

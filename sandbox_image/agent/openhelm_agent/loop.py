@@ -90,9 +90,10 @@ class AgentRun:
         self.paused_s = 0.0  # the control plane's count of time waited for answers
 
     # -- limits -------------------------------------------------------------------------------
-    def crash_failure(self) -> AgentFailure | None:
-        """The run's end when its page or browser crashed (run.py also asks after an exception)."""
-        url = self.session.crash()
+    def crash_failure(self, probe: bool = False) -> AgentFailure | None:
+        """The run's end when its page or browser crashed (run.py also asks after an exception,
+        with ``probe``: see BrowserSession.crash)."""
+        url = self.session.crash(probe)
         if url is None:
             return None
         limit = self.options.memory_limit_mb

@@ -197,12 +197,18 @@ def run_agent(
             factory,
         )
     except AgentFailure as failure:
+        # A page or browser that crashed (out of memory, as a rule) is the cause, whatever failed
+        # next: under memory pressure the model call in flight may time out before the crash is seen.
+        crash = holder[0].crash_failure(probe=True) if holder and failure.code != ErrorCode.AGENT_CRASHED else None
+        if crash is not None:
+            log.info("failure after a crash", extra={"error_code": failure.code, "error": failure.message[:300]})
+        failure = crash or failure
         result = _failed(failure.code, failure.message, evidence, repairs())
     except SpecError as exc:
         result = _failed(ErrorCode.AGENT_CRASHED, str(exc), evidence, repairs())
     except Exception as exc:
         log.exception("agent crashed")
-        crash = holder[0].crash_failure() if holder else None  # "Target closed" says less than why
+        crash = holder[0].crash_failure(probe=True) if holder else None  # "Target closed" says less than why
         message = crash.message if crash else f"{type(exc).__name__}: {short_error(exc)}"
         result = _failed(ErrorCode.AGENT_CRASHED, message, evidence, repairs())
     except BaseException as exc:  # KeyboardInterrupt, SystemExit from SIGTERM: report, then re-raise
