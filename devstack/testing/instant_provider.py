@@ -61,6 +61,8 @@ class InstantProvider(SandboxProvider):
             except urllib.error.HTTPError as exc:
                 if exc.code != 409:
                     return
+            except (urllib.error.URLError, OSError):  # the stack stopped first: like an agent, give up
+                return
             threading.Event().wait(0.1)
 
     def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
