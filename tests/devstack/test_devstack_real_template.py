@@ -30,7 +30,7 @@ def real() -> Iterator[EmbeddedStack]:
 def test_table_with_indexes(real: EmbeddedStack) -> None:
     table = real.client("dynamodb").describe_table(TableName=real.physical_id("MainTable"))["Table"]
     indexes = {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
-    assert {"gsi1", "gsi2"} <= indexes
+    assert {"gsi1", "gsi2", "gsi3", "gsi4"} <= indexes
     assert {k["AttributeName"] for k in table["KeySchema"]} == {"pk", "sk"}
     ttl = real.client("dynamodb").describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
