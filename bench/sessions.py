@@ -124,7 +124,8 @@ def main() -> None:
             line(f"action round trip via the API: {name} p50", median(times), "ms", f"p99 {pct(times, 99):.0f} ms")
 
         # An idle session: nothing in its sandbox calls the API; the reaper's minute pass is the only
-        # control-plane work, one query for all live sessions plus one read per live session.
+        # control-plane work: one query of the live index for all live sessions (it projects what the
+        # checks read), one of the legacy index, and no read of a session that is not due.
         svc = get_services()
         calls: list[str] = []
         client = svc.aws.dynamodb

@@ -111,7 +111,7 @@ def profile_sk(profile_id: str) -> str:
 
 # Sessions (docs/sessions.md): the record in the org's partition; the org's count of live sessions
 # (moved in the same transaction as a session's creation and its close); the live ones listed for
-# the reaper under gsi3 (sparse: the keys are removed when the session closes).
+# the reaper under gsi4 (sparse: the keys are removed when the session closes).
 ACTIVE_SESSIONS_SK = "active#sessions"
 LIVE_SESSIONS_PK = "sessions#live"
 

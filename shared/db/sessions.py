@@ -3,7 +3,8 @@
 A session lives at (org#{org}, session#{id}) in the runs' table; ids are ULIDs, so a reverse query
 lists newest first. The org's live sessions are counted at (org#{org}, active#sessions), moved in the
 same transaction as the session's creation and its close: a closed session frees its slot at once.
-While a session is live it is listed for the reaper under gsi3 (``sessions#live``). Every status
+While a session is live it is listed for the reaper under gsi4 (``sessions#live``), with the fields
+its checks read (``LIVE_FIELDS``, template.yaml's projection). Every status
 change is a conditional update on the current status (shared/sessions/lifecycle.py owns them).
 """
 
@@ -27,6 +28,21 @@ from shared.models.sessions import SessionStatus
 
 JSON_FIELDS = ("steps", "tasks", "error", "usage", "spec")
 _MAX_FILTERED_PAGES = 5
+# What gsi4 projects (template.yaml, MainTable): the reaper's checks read these and nothing else.
+LIVE_FIELDS = (
+    "id",
+    "org_id",
+    "status",
+    "sandbox_id",
+    "created_at",
+    "expires_at",
+    "last_active_at",
+    "idle_timeout_s",
+    "current_task",
+)
+# The index sessions were listed under before gsi4 (keys only); removed again when they close.
+LEGACY_LIVE_INDEX = "gsi3"
+LIVE_KEYS = ("gsi4pk", "gsi4sk", "gsi3pk", "gsi3sk")
 
 
 class SessionLimitReached(Exception):
@@ -36,8 +52,8 @@ class SessionLimitReached(Exception):
 def session_to_item(org_id: str, session: Mapping[str, Any]) -> dict[str, Any]:
     item = {"pk": keys.org_pk(org_id), "sk": keys.session_sk(session["id"]), "type": "session", "org_id": org_id}
     item.update(session)
-    item["gsi3pk"] = keys.LIVE_SESSIONS_PK
-    item["gsi3sk"] = keys.live_session_sk(str(session["expires_at"]), session["id"])
+    item["gsi4pk"] = keys.LIVE_SESSIONS_PK
+    item["gsi4sk"] = keys.live_session_sk(str(session["expires_at"]), session["id"])
     return pack_json(item, JSON_FIELDS)
 
 
@@ -192,15 +208,20 @@ class SessionRepository:
         )
 
     def list_live(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Live sessions, earliest absolute expiry first (gsi3: a few attributes only)."""
-        items, _ = self.table.query_page(
-            key_condition="gsi3pk = :p",
-            values={":p": keys.LIVE_SESSIONS_PK},
-            index="gsi3",
-            limit=limit,
-            newest_first=False,
-        )
-        return items
+        """Live sessions, earliest absolute expiry first, each with ``LIVE_FIELDS`` only (gsi4; an
+        index, so a change of the last second may not show yet). Sessions created before gsi4 was
+        (listed under gsi3 with their ids only) follow, without the fields: the caller reads those."""
+        listed = []
+        for index in ("gsi4", LEGACY_LIVE_INDEX):
+            items, _ = self.table.query_page(
+                key_condition=f"{index}pk = :p",
+                values={":p": keys.LIVE_SESSIONS_PK},
+                index=index,
+                limit=limit,
+                newest_first=False,
+            )
+            listed += items
+        return listed
 
     def active_count(self, org_id: str) -> int:
         item = self.table.get(keys.org_pk(org_id), keys.ACTIVE_SESSIONS_SK, consistent=True)

@@ -9,8 +9,26 @@ from pydantic import BeforeValidator, Field, HttpUrl, UrlConstraints
 
 from shared.models.common import ApiModel, Model, url_without_controls
 
-EventType = Literal["run.succeeded", "run.failed", "run.cancelled", "run.needs_input", "run.tool_call"]
-EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled", "run.needs_input", "run.tool_call")
+EventType = Literal[
+    "run.succeeded",
+    "run.failed",
+    "run.cancelled",
+    "run.needs_input",
+    "run.tool_call",
+    "session.started",
+    "session.closed",
+]
+EVENT_TYPES: tuple[str, ...] = (
+    "run.succeeded",
+    "run.failed",
+    "run.cancelled",
+    "run.needs_input",
+    "run.tool_call",
+    "session.started",
+    "session.closed",
+)
+# A session's events (data: the session envelope): to the org's endpoints that name them.
+SESSION_EVENT_TYPES: tuple[str, ...] = ("session.started", "session.closed")
 # What an endpoint receives when it names none (run.needs_input is asked for by name).
 DEFAULT_EVENT_TYPES: tuple[str, ...] = ("run.succeeded", "run.failed", "run.cancelled")
 MAX_URL_LENGTH = 2048
@@ -22,7 +40,10 @@ class CreateWebhookRequest(ApiModel):
         "addresses; no credentials in the URL; port 80, 443 or 1024 and above."
     )
     event_types: list[EventType] | None = Field(
-        None, min_length=1, description="Events to receive; default all of run.succeeded, run.failed, run.cancelled."
+        None,
+        min_length=1,
+        description="Events to receive; default all of run.succeeded, run.failed, run.cancelled. "
+        "session.started and session.closed (data: the session) are sent only to endpoints that name them.",
     )
     description: str | None = Field(None, max_length=500, description="Free text for your own reference.")
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.db.dynamo import ConditionalCheckFailed
+from shared.db.sessions import LIVE_KEYS
 from shared.errors import EventPublishFailed
 from shared.logging import get_logger
 from shared.models.run_record import RunRecord
@@ -77,7 +78,7 @@ def move(
     fields = dict(fields or {})
     if to in TERMINAL:
         # Out of the reaper's index; the slot is given back in the same transaction.
-        fields.update({"gsi3pk": None, "gsi3sk": None})
+        fields.update(dict.fromkeys(LIVE_KEYS))
     return svc.sessions.transition(
         org_id,
         session_id,

@@ -37,22 +37,33 @@ class SessionReapReport:
 
 
 def reap_sessions(svc: Services, alive: dict[str, SandboxInfo]) -> SessionReapReport:
+    """One pass. The live list (one Query, with the fields the checks read) settles every healthy
+    session; only one the list says is due is read again (consistently) and checked on that, so a
+    change the index has not caught up with is never acted on. Each minute an idle org costs one
+    Query, and a session's sandbox one read only when its session is not on the live list."""
     report = SessionReapReport()
     now = svc.clock.now()
+    live: set[str] = set()
     for listed in svc.sessions.list_live():
+        projected = "status" in listed  # a session listed before gsi4 has its ids only: read it
+        if projected and _check(svc, listed, now, alive, act=False) is None:
+            live.add(listed["id"])
+            continue
         item = svc.sessions.get(listed["org_id"], listed["id"], consistent=True)
         if item is None or SessionStatus(item["status"]) in TERMINAL:
             continue
         outcome = _check(svc, item, now, alive)
-        if outcome == "expired":
+        if outcome is None:
+            live.add(item["id"])
+        elif outcome == "expired":
             report.expired.append(item["id"])
         elif outcome == "failed":
             report.failed.append(item["id"])
     for sandbox_id, info in alive.items():
         session_id = info.metadata.get("session_id") or (info.run_id if is_session_id(info.run_id) else None)
         org_id = info.metadata.get("org_id")
-        if not session_id:
-            continue
+        if not session_id or session_id in live or session_id in report.expired:
+            continue  # a live session's own sandbox, or one its close in this pass has just killed
         item = svc.sessions.get(org_id, session_id, consistent=True) if org_id else None
         if _done_with(svc, item, now) and svc.sandbox.kill(sandbox_id):
             report.killed.append(sandbox_id)
@@ -61,7 +72,10 @@ def reap_sessions(svc: Services, alive: dict[str, SandboxInfo]) -> SessionReapRe
     return report
 
 
-def _check(svc: Services, item: dict[str, Any], now: datetime, alive: dict[str, SandboxInfo]) -> str | None:
+def _check(
+    svc: Services, item: dict[str, Any], now: datetime, alive: dict[str, SandboxInfo], *, act: bool = True
+) -> str | None:
+    """What is due for the session: "failed", "expired" or None; done only if ``act``."""
     org_id, session_id, status = item["org_id"], item["id"], SessionStatus(item["status"])
     task = item.get("current_task")
     created = datetime.fromisoformat(item["created_at"])
@@ -70,19 +84,26 @@ def _check(svc: Services, item: dict[str, Any], now: datetime, alive: dict[str, 
         and item["sandbox_id"] not in alive
         and ((now - created).total_seconds() >= svc.settings.reaper_start_grace_s)
     ):
-        sandbox_died(svc, org_id, session_id)
+        if act:
+            sandbox_died(svc, org_id, session_id)
         return "failed"
     if status == SessionStatus.starting and (now - created).total_seconds() > START_TIMEOUT_S:
+        if not act:
+            return "failed"
         error = {"code": "SESSION_START_TIMEOUT", "message": f"the browser was not ready within {START_TIMEOUT_S} s"}
         close(svc, org_id, session_id, CloseReason.failed, error=error)
         return "failed"
     if now >= datetime.fromisoformat(item["expires_at"]):
+        if not act:
+            return "expired"
         if close(svc, org_id, session_id, CloseReason.max_duration) and task:
             _end_task(svc, org_id, task, RunStatus.failed, "AGENT_TIMEOUT", "the session reached its max_duration_s")
         return "expired"
     last = item.get("last_active_at")
     idle = status in (SessionStatus.ready, SessionStatus.paused) and last
     if idle and now >= datetime.fromisoformat(str(last)) + timedelta(seconds=int(item["idle_timeout_s"])):
+        if not act:
+            return "expired"
         if close(svc, org_id, session_id, CloseReason.idle_timeout) and task:
             _end_task(svc, org_id, task, RunStatus.cancelled, "CANCELLED", "the session was idle too long")
         return "expired"

@@ -179,9 +179,49 @@ def deliver_event(
     run = svc.runs.get(org_id, run_id)
     if run is None:
         raise NotFound(f"no run {run_id}", code="run_not_found")
+    targets = _targets(svc, org_id, run, event_type)
+    when = run.finished_at
+    return _deliver(
+        svc, org_id, run_id, event_type, payload_data, targets, when, redelivery, resolver, tls_context, occurrence
+    )
+
+
+def deliver_session_event(
+    svc: Services,
+    org_id: str,
+    session_id: str,
+    event_type: str,
+    payload_data: dict[str, Any],
+    event_time: datetime | None,
+    *,
+    resolver: Resolver | None = None,
+    tls_context: Any = None,
+) -> DeliveryOutcome:
+    """A session's event (session.started / session.closed) to the org's endpoints that name it (a
+    session has no webhook_url of its own), with the delivery state, retries and signing of a run's;
+    the webhook-id is derived from (session, event type)."""
+    targets = [Target(e.id, e.url) for e in subscribed(svc, org_id, event_type)]
+    return _deliver(
+        svc, org_id, session_id, event_type, payload_data, targets, event_time, False, resolver, tls_context
+    )
+
+
+def _deliver(
+    svc: Services,
+    org_id: str,
+    run_id: str,
+    event_type: str,
+    payload_data: dict[str, Any],
+    targets: list[Target],
+    event_time: datetime | None,
+    redelivery: bool,
+    resolver: Resolver | None,
+    tls_context: Any,
+    occurrence: str | None = None,
+) -> DeliveryOutcome:
+    """``run_id``: the subject's id (a run's, or a session's)."""
     wid = webhook_id(run_id, event_type, occurrence)
     key = state_key(event_type, occurrence)
-    targets = _targets(svc, org_id, run, event_type)
     if not targets:
         return DeliveryOutcome(webhook_id=wid, delivered=True)
     now = svc.clock.now()
@@ -190,7 +230,7 @@ def deliver_event(
         run_id,
         key,
         webhook_id=wid,
-        now=(run.finished_at or now).isoformat(),
+        now=(event_time or now).isoformat(),
         expires_at=_expires_at(svc),
     )
     done = {k for k, t in (state.get("targets") or {}).items() if t.get("delivered_at")}

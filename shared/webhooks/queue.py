@@ -22,10 +22,10 @@ from shared.aws.webhook_queue import WebhookQueueUnavailable
 from shared.errors import Conflict, NotFound
 from shared.logging import bind_context, clear_context, get_logger
 from shared.models.common import Model, RunStatus
-from shared.models.webhooks import EventType, RedeliveryAccepted
+from shared.models.webhooks import SESSION_EVENT_TYPES, EventType, RedeliveryAccepted
 from shared.runs.envelope import get_run
 from shared.services import Services
-from shared.webhooks.delivery import deliver_event, mark_exhausted, webhook_id
+from shared.webhooks.delivery import DeliveryOutcome, deliver_event, deliver_session_event, mark_exhausted, webhook_id
 from shared.webhooks.retry import max_attempts, retry_delay_s
 from shared.webhooks.ssrf import Resolver
 
@@ -39,12 +39,15 @@ EVENT_FOR_STATUS: dict[RunStatus, str] = {
 
 
 class WebhookMessage(Model):
-    """A queued run event; other fields (of an Evidence Ready detail) are ignored."""
+    """A queued run event, or a session's; other fields (of an Evidence Ready or a Session Started /
+    Closed detail) are ignored."""
 
     org_id: str
-    run_id: str
+    run_id: str | None = None
+    session_id: str | None = None  # Session Started / Closed: the session's (never with run_id)
     event_type: EventType | None = None
-    status: RunStatus | None = None  # Evidence Ready: the run's terminal status
+    # Evidence Ready: the run's terminal status; Session Started / Closed: the session's status.
+    status: str | None = None
     redelivery: bool = False
     # An event a run can have more than once (run.needs_input, run.tool_call): the request or call id,
     # so that each occurrence is its own delivery with its own webhook-id.
@@ -52,6 +55,14 @@ class WebhookMessage(Model):
 
     @model_validator(mode="after")
     def _event_type(self) -> WebhookMessage:
+        if (self.run_id is None) == (self.session_id is None):
+            raise ValueError("one of run_id and session_id is required")
+        if self.session_id is not None:
+            if self.event_type is None:
+                self.event_type = "session.started" if self.status == "ready" else "session.closed"  # type: ignore[assignment]
+            if self.event_type not in SESSION_EVENT_TYPES:
+                raise ValueError(f"{self.event_type} is not a session event")
+            return self
         if self.event_type is None:
             derived = event_for_status(self.status) if self.status else None
             if derived is None:
@@ -107,27 +118,35 @@ def process_sqs_record(
     attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
     schedule = svc.settings.webhook_retry_schedule_s
     limit = max_attempts(schedule)
-    ctx = {"run_id": msg.run_id, "org_id": msg.org_id, "event_type": msg.event_type, "attempt": attempt}
+    subject = msg.session_id or msg.run_id
+    ctx = {"run_id": subject, "org_id": msg.org_id, "event_type": msg.event_type, "attempt": attempt}
     if attempt > limit:
         log.warning("webhook_already_exhausted", **ctx)
         return False
 
-    try:
-        run = get_run(svc, msg.org_id, msg.run_id)
-    except NotFound:
-        log.warning("webhook_run_missing", **ctx)
-        return True
-    outcome = deliver_event(
-        svc,
-        msg.org_id,
-        msg.run_id,
-        msg.event_type,
-        run.model_dump(mode="json"),
-        redelivery=msg.redelivery,
-        resolver=resolver,
-        tls_context=tls_context,
-        occurrence=msg.occurrence,
-    )
+    assert subject is not None and msg.event_type is not None  # the validator's
+    if msg.session_id is not None:
+        outcome = _deliver_session(svc, msg.org_id, msg.session_id, msg.event_type, resolver, tls_context)
+        if outcome is None:
+            log.warning("webhook_session_missing", session_id=msg.session_id, **ctx)
+            return True
+    else:
+        try:
+            run = get_run(svc, msg.org_id, subject)
+        except NotFound:
+            log.warning("webhook_run_missing", **ctx)
+            return True
+        outcome = deliver_event(
+            svc,
+            msg.org_id,
+            subject,
+            msg.event_type,
+            run.model_dump(mode="json"),
+            redelivery=msg.redelivery,
+            resolver=resolver,
+            tls_context=tls_context,
+            occurrence=msg.occurrence,
+        )
     if outcome.delivered:
         return True
     if attempt < limit:
@@ -135,8 +154,31 @@ def process_sqs_record(
         _postpone(svc, record, delay)
         log.info("webhook_retry_scheduled", delay_s=delay, failed=outcome.failed, **ctx)
         return False
-    mark_exhausted(svc, msg.org_id, msg.run_id, msg.event_type, redelivery=msg.redelivery, occurrence=msg.occurrence)
+    mark_exhausted(svc, msg.org_id, subject, msg.event_type, redelivery=msg.redelivery, occurrence=msg.occurrence)
     return False
+
+
+def _deliver_session(
+    svc: Services, org_id: str, session_id: str, event_type: str, resolver: Resolver | None, tls_context: Any
+) -> DeliveryOutcome | None:
+    """A session's event with the session envelope as its data; None if there is no such session."""
+    from shared.sessions.envelope import get_session  # the sessions domain only when a session event comes
+
+    try:
+        session = get_session(svc, org_id, session_id)
+    except NotFound:
+        return None
+    event_time = session.ready_at if event_type == "session.started" else session.closed_at
+    return deliver_session_event(
+        svc,
+        org_id,
+        session_id,
+        event_type,
+        session.model_dump(mode="json"),
+        event_time,
+        resolver=resolver,
+        tls_context=tls_context,
+    )
 
 
 def redeliver(svc: Services, org_id: str, run_id: str) -> RedeliveryAccepted:

@@ -30,7 +30,7 @@ def real() -> Iterator[EmbeddedStack]:
 def test_table_with_indexes(real: EmbeddedStack) -> None:
     table = real.client("dynamodb").describe_table(TableName=real.physical_id("MainTable"))["Table"]
     indexes = {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
-    assert {"gsi1", "gsi2"} <= indexes
+    assert {"gsi1", "gsi2", "gsi3", "gsi4"} <= indexes
     assert {k["AttributeName"] for k in table["KeySchema"]} == {"pk", "sk"}
     ttl = real.client("dynamodb").describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
@@ -59,7 +59,7 @@ def test_bus_and_state_machine(real: EmbeddedStack) -> None:
 
 def test_functions_and_environment(real: EmbeddedStack) -> None:
     names = {f["FunctionName"] for f in real.client("lambda").list_functions()["Functions"]}
-    assert {"openhelm-local-ApiFunction", "openhelm-local-RunStepsFunction"} <= names
+    assert {"openhelm-local-ApiFunction", "openhelm-local-SessionsFunction", "openhelm-local-RunStepsFunction"} <= names
     assert os.environ["OPENHELM_TABLE"] == real.physical_id("MainTable")
     assert os.environ["OPENHELM_EVIDENCE_BUCKET"] == real.physical_id("EvidenceBucket")
     assert os.environ["OPENHELM_EVENT_BUS"] == "openhelm-dev"
@@ -68,7 +68,15 @@ def test_functions_and_environment(real: EmbeddedStack) -> None:
     assert os.environ["OPENHELM_STAGE"] == "dev"
     assert os.environ["OPENHELM_PUBLIC_URL"] == real.url
     assert real.template is not None
-    assert [r.route_key for r in real.template.http_routes] == ["ANY /{proxy+}"]
+    # The session routes that touch a sandbox go to the function with SandboxLayer; the rest to the API.
+    assert sorted((r.route_key, r.function) for r in real.template.http_routes) == [
+        ("ANY /{proxy+}", "ApiFunction"),
+        ("DELETE /v1/sessions/{session_id}", "SessionsFunction"),
+        ("POST /internal/runs/{run_id}/exit", "SessionsFunction"),
+        ("POST /internal/sessions/{session_id}/ready", "SessionsFunction"),
+        ("POST /v1/sessions", "SessionsFunction"),
+        ("POST /v1/sessions/{session_id}/{verb}", "SessionsFunction"),
+    ]
     assert real.function("ApiFunction").code_uri == ROOT / "functions" / "api"
 
 

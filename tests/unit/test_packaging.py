@@ -20,9 +20,12 @@ from devstack.template import load_template, load_yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 # The functions that start, read or kill sandboxes (svc.sandbox): run_steps (start_sandbox, finalize
-# reads outputs), reaper (lists and kills), evidence (reads files, kills). The API does not: a cancel
-# fails the waiting task and the state machine's Cleanup kills the sandbox in RunStepsFunction.
-SANDBOX_FUNCTIONS = {"RunStepsFunction", "ReaperFunction", "EvidenceFunction"}
+# reads outputs), reaper (lists and kills), evidence (reads files, kills), sessions (the session routes
+# that start, command or kill a session's sandbox). The API does not: a run's cancel fails the waiting
+# task and the state machine's Cleanup kills the sandbox in RunStepsFunction; which API requests reach
+# a sandbox, and that they are routed to a function in this set, is
+# tests/integration/test_sandbox_routing.py.
+SANDBOX_FUNCTIONS = {"RunStepsFunction", "ReaperFunction", "EvidenceFunction", "SessionsFunction"}
 # The functions that serve MCP: the API's /mcp route (shared/mcp/http.py).
 MCP_FUNCTIONS = {"ApiFunction"}
 

@@ -300,7 +300,7 @@ class CreateSessionRequest(_Model):
 
 class CreateWebhookRequest(_Model):
     description: str | None = Field(default=None, description='Free text for your own reference.')
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled.')
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call', 'session.started', 'session.closed']] | None = Field(default=None, description='Events to receive; default all of run.succeeded, run.failed, run.cancelled. session.started and session.closed (data: the session) are sent only to endpoints that name them.')
     url: str = Field(description='Where events are POSTed. https in production; the host must resolve only to public addresses; no credentials in the URL; port 80, 443 or 1024 and above.')
 
 
@@ -311,7 +311,7 @@ class DeliveryAttempt(_Model):
     created_at: datetime
     duration_ms: int | None = Field(default=None)
     error: str | None = Field(default=None, description='Why the attempt failed (timeout, refused address, 3xx, ...).')
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call', 'session.started', 'session.closed']
     id: str = Field(description='Attempt id (dlv_...).')
     object: str = Field(default='webhook_delivery')
     outcome: Literal['delivered', 'failed', 'exhausted'] = Field(description='`delivered`: answered 2xx; `failed`: will be retried; `exhausted`: no attempts left.')
@@ -566,7 +566,7 @@ class ReadyReport(_Model):
 
 
 class RedeliveryAccepted(_Model):
-    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']
+    event_type: Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call', 'session.started', 'session.closed']
     object: str = Field(default='redelivery')
     run_id: str
     status: Literal['queued'] = Field(default='queued')
@@ -982,7 +982,7 @@ class WebhookEndpoint(_Model):
 
     created_at: datetime
     description: str | None = Field(default=None)
-    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call']]
+    event_types: list[Literal['run.succeeded', 'run.failed', 'run.cancelled', 'run.needs_input', 'run.tool_call', 'session.started', 'session.closed']]
     id: str = Field(description='Endpoint id (whk_...).')
     object: str = Field(default='webhook_endpoint')
     url: str
