@@ -146,9 +146,11 @@ def claim_for_run(svc: Services, org_id: str, profile_id: str, holder: str, pers
 
 def load_state(svc: Services, org_id: str, run: RunRecord) -> dict[str, Any] | None:
     """The storage_state a run starts with (None: no profile, or an empty one); marks it used."""
-    profile_id = run.profile_id
-    if not profile_id:
-        return None
+    return load_profile_state(svc, org_id, run.profile_id) if run.profile_id else None
+
+
+def load_profile_state(svc: Services, org_id: str, profile_id: str) -> dict[str, Any] | None:
+    """The profile's storage_state (None: no such profile, or an empty one); marks it used."""
     item = svc.profiles.get(org_id, profile_id)
     if item is None:
         return None

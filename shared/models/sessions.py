@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
-from shared.models.runs import CreateRunRequest, RunError, RunLimits, StepRecord
+from shared.models.runs import (
+    CreateRunRequest,
+    RunError,
+    RunFilesOption,
+    RunLimits,
+    RunSecretsOption,
+    StepRecord,
+)
 
 DEFAULT_IDLE_TIMEOUT_S = 300
 MAX_IDLE_TIMEOUT_S = 3600
@@ -38,10 +45,12 @@ class CloseReason(StrEnum):
     failed = "failed"
 
 
-class SessionTaskRequest(RunLimits):
+class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
     """The body of a run, less what a session decides for its tasks: the domain policy is the
-    session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
-    opens in the session's current tab first if given."""
+    session's (its sandbox enforces it), the browser profile is the session's (CreateSessionRequest),
+    and jobs and replays start runs of their own. ``start_url`` opens in the session's current tab
+    first if given. ``secrets`` and ``file_ids`` are the task's own: its files are placed into the
+    running sandbox before it starts, its secrets serve this task only."""
 
     prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do, kept exactly as given.")
     inputs: dict[str, Any] | None = Field(None, description="Values for `{{name}}` placeholders in the prompt.")
@@ -79,6 +88,15 @@ class CreateSessionRequest(ApiModel):
     )
     initial_task: SessionTaskRequest | None = Field(None, description="A task to run as soon as the browser is up.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+    profile_id: str | None = Field(
+        None, description="Browser profile (POST /v1/profiles) whose storage_state the session's browser starts with."
+    )
+    persist_profile: bool = Field(
+        False,
+        description="Save the browser's state back into `profile_id` when the session closes gracefully (closed "
+        "by request, after its task with `keep_alive: false`, or expired; not failed). The session holds the "
+        "profile's single-writer lease while live: another writer meanwhile gets 409 `profile_in_use`.",
+    )
 
 
 class SessionUsage(BaseModel):
@@ -105,6 +123,8 @@ class Session(BaseModel):
     max_duration_s: int
     keep_alive: bool = True
     metadata: dict[str, str] = Field(default_factory=dict)
+    profile_id: str | None = None
+    persist_profile: bool = False
     created_at: datetime
     ready_at: datetime | None = None
     last_active_at: datetime | None = None

@@ -23,6 +23,7 @@ from shared.models.run_record import RunRecord
 from shared.models.sessions import CloseReason, SessionStatus
 from shared.sandbox.base import SandboxError
 from shared.services import Services
+from shared.sessions import profile
 
 log = get_logger(__name__)
 
@@ -153,6 +154,7 @@ def close(
         item = move(svc, org_id, session_id, frm=LIVE, to=CLOSED_AS[reason], fields=fields)
     except ConditionalCheckFailed:
         return None  # closed meanwhile by someone else: the first close wins
+    profile.save_at_close(svc, org_id, current, reason)  # its browser's state, on a graceful close
     if kill and item.get("sandbox_id"):
         with contextlib.suppress(SandboxError):  # the reaper kills what is left
             svc.sandbox.kill(item["sandbox_id"])
