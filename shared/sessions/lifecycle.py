@@ -150,11 +150,13 @@ def close(
     }
     if error is not None:
         fields["error"] = dict(error)
+    # The browser's state into its profile, on a graceful close: while the session is still live,
+    # so nothing that waits for its close (the last task's evidence) kills the sandbox meanwhile.
+    profile.save_at_close(svc, org_id, current, reason)
     try:
         item = move(svc, org_id, session_id, frm=LIVE, to=CLOSED_AS[reason], fields=fields)
     except ConditionalCheckFailed:
         return None  # closed meanwhile by someone else: the first close wins
-    profile.save_at_close(svc, org_id, current, reason)  # its browser's state, on a graceful close
     if kill and item.get("sandbox_id"):
         with contextlib.suppress(SandboxError):  # the reaper kills what is left
             svc.sandbox.kill(item["sandbox_id"])
