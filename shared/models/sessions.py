@@ -219,6 +219,12 @@ class WaitForAction(_Action):
     timeout_s: float = Field(5.0, gt=0, le=15)
 
 
+class UploadFileAction(_Action):
+    action: Literal["upload_file"]
+    ref: str = Field(max_length=20, description="The file input's ref, from the latest `extract` snapshot.")
+    file_id: str = Field(description="A `ready` file of your org (POST /v1/files): placed in the sandbox, then set.")
+
+
 SessionAction = Annotated[
     NavigateAction
     | EvaluateAction
@@ -229,7 +235,8 @@ SessionAction = Annotated[
     | KeyPressAction
     | ScrollAction
     | GoBackAction
-    | WaitForAction,
+    | WaitForAction
+    | UploadFileAction,
     Field(discriminator="action"),
 ]
 

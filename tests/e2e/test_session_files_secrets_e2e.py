@@ -5,6 +5,7 @@ and saved back at its close; the model is played by the scripted server."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from tests.e2e.conftest import finished, poll
 from tests.e2e.test_files_e2e import files_site  # noqa: F401 - fixture
 from tests.e2e.test_profiles_e2e import harbour  # noqa: F401 - fixture
 from tests.e2e.test_secrets_e2e import DONE, _type, login_site  # noqa: F401 - fixture
-from tests.e2e.test_sessions_e2e import ready_session, session_in
+from tests.e2e.test_sessions_e2e import act, ready_session, session_in
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +47,22 @@ def test_a_session_task_puts_files_placed_after_the_sandbox_started_on_a_form(
     assert "notes.txt (text/plain" in llm.chat_requests[0].body["messages"][0]["content"]
     (form,) = files_site.posted[-1:]
     assert b'filename="notes.txt"' in form and notes in form
+
+    # A direct action does the same with another file, placed when the action is taken.
+    table = b"a,b\n1,2\n"
+    table_id = api("POST", "/v1/files", files={"file": ("table.csv", table, "text/csv")}).json()["id"]
+    act(api, sid, action="navigate", url=files_site.url + "/upload.html")
+    snapshot = act(api, sid, action="extract")["result"]["text"]
+    ref = re.search(r"button Attachment[^\[\n]*\[(\w+)\]", snapshot).group(1)
+    placed = act(api, sid, action="upload_file", ref=ref, file_id=table_id)
+    assert placed["ok"], placed["error"]
+    send = re.search(r"button Send[^\[\n]*\[(\w+)\]", snapshot).group(1)
+    assert act(api, sid, action="click", ref=send)["ok"]
+    poll(lambda: b'filename="table.csv"' in files_site.posted[-1], "form sent", 10)
+    assert table in files_site.posted[-1]
+    nothing = {"action": "upload_file", "ref": ref, "file_id": "file_x"}
+    missing = api("POST", f"/v1/sessions/{sid}/actions", json=nothing)
+    assert missing.status_code == 422 and missing.json()["error"]["code"] == "file_not_found"
     assert api("DELETE", f"/v1/sessions/{sid}").status_code == 200
 
 

@@ -93,6 +93,7 @@ __all__ = [
     'ToolResult',
     'TypeAction',
     'UpdateJobRequest',
+    'UploadFileAction',
     'Usage',
     'UsageRecord',
     'UsageReport',
@@ -900,6 +901,12 @@ class UpdateJobRequest(_Model):
     webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
 
 
+class UploadFileAction(_Model):
+    action: Literal['upload_file']
+    file_id: str = Field(description='A `ready` file of your org (POST /v1/files): placed in the sandbox, then set.')
+    ref: str = Field(description="The file input's ref, from the latest `extract` snapshot.")
+
+
 class Usage(_Model):
     """What the run used and costs, by the control plane's counters (the same figures its usage
 record bills). While the run goes, ``cost_status`` is ``estimate`` (the cost so far, priced by the
@@ -1085,6 +1092,7 @@ ToolDefinition.model_rebuild()
 ToolResult.model_rebuild()
 TypeAction.model_rebuild()
 UpdateJobRequest.model_rebuild()
+UploadFileAction.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()
 UsageReport.model_rebuild()
