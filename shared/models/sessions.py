@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
 from shared.models.runs import (
@@ -60,6 +60,16 @@ class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
     webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
     start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("profile_id" in data or "persist_profile" in data):
+            raise ValueError(
+                "a session's task cannot take a profile: its browser is the session's; give profile_id "
+                "(and persist_profile) when creating the session"
+            )
+        return data
 
     def as_run(self) -> CreateRunRequest:
         return CreateRunRequest.model_validate(self.model_dump(mode="json", exclude_none=True))

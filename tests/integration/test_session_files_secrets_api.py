@@ -130,7 +130,7 @@ def test_task_refusals_name_what_a_session_cannot_take(
     outside = _task(key, sid, {"prompt": "Sign in", "secrets": [{"match": "evil.test", "fields": {"p": "x"}}]})
     assert outside.status == 422 and outside.json["error"]["code"] == "secret_domain_not_allowed"
     profile = _task(key, sid, {"prompt": "Sign in", "profile_id": "prof_x"})
-    assert profile.status == 422  # not a task's field: the session's profile is given at its creation
+    assert profile.status == 422 and "give profile_id (and persist_profile) when creating the session" in profile.text
     missing = _task(key, sid, {"prompt": "Send it", "file_ids": ["file_nope"]})
     assert missing.status == 422 and missing.json["error"]["code"] == "file_not_found"
     # A refused task leaves the session ready for the next one.
