@@ -27,7 +27,7 @@ from shared import profiles
 from shared.aws.evidence_store import EvidenceStoreUnavailable
 from shared.errors import OpenHelmError
 from shared.logging import get_logger
-from shared.models.common import TERMINAL_STATUSES, RunStatus
+from shared.models.common import TERMINAL_STATUSES
 from shared.models.run_record import RunRecord
 from shared.orchestration.outputs import evidence_item, read_outputs
 from shared.sandbox.base import SandboxError, SandboxNotFound, UnsafePath
@@ -175,12 +175,12 @@ def _put(svc: Services, key: str, path: str, data: bytes, content_type: str) -> 
 
 
 def _persist_profile(svc: Services, run: RunRecord, sandbox_id: str | None) -> None:
-    """Save a succeeded run's final browser state into its profile (under its lease), release the
+    """Save a gracefully ended run's final browser state into its profile (under its lease), release the
     lease in any case (shared/profiles.py). Never fails the evidence."""
     if not run.persist_profile:
         return
     raw = None
-    if sandbox_id and run.status == RunStatus.succeeded:
+    if sandbox_id and profiles.graceful_end(run):
         try:
             raw = svc.sandbox.read_file(sandbox_id, task_dir(run) + PROFILE_STATE_FILE)
         except (FileNotFoundError, SandboxError):

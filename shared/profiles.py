@@ -4,12 +4,13 @@ The state (cookies are credentials) lives only in the profiles bucket, encrypted
 KMS key (SSE-KMS), never in DynamoDB items or logs; the API hands out only short-lived presigned
 links. A run with ``persist_profile`` holds the profile's single-writer lease from its creation
 (a conditional write: a second writer meanwhile gets 409 ``profile_in_use``; readers share freely)
-until its end: on a succeeded run the evidence function saves the browser's final state under that
-lease and releases it in the same write; on any other end it only releases it. The lease also runs
+until its end: on a graceful end (:func:`graceful_end`: succeeded, or failed by the agent's own
+decision) the evidence function saves the browser's final state under that lease and releases it in
+the same write; on any other end it only releases it. The lease also runs
 out at the run's latest possible end, so a lost release cannot lock a profile for ever.
 
-Sessions (issue 11) can call :func:`claim_for_run` / :func:`load_state` / :func:`save_after_run`
-with the session's id as the holder.
+A session (shared/sessions/profile.py) takes the lease with its own id as the holder, loads the
+state into its browser at start and saves it back at a graceful close.
 """
 
 from __future__ import annotations
@@ -145,9 +146,11 @@ def claim_for_run(svc: Services, org_id: str, profile_id: str, holder: str, pers
 
 def load_state(svc: Services, org_id: str, run: RunRecord) -> dict[str, Any] | None:
     """The storage_state a run starts with (None: no profile, or an empty one); marks it used."""
-    profile_id = run.profile_id
-    if not profile_id:
-        return None
+    return load_profile_state(svc, org_id, run.profile_id) if run.profile_id else None
+
+
+def load_profile_state(svc: Services, org_id: str, profile_id: str) -> dict[str, Any] | None:
+    """The profile's storage_state (None: no such profile, or an empty one); marks it used."""
     item = svc.profiles.get(org_id, profile_id)
     if item is None:
         return None
@@ -157,24 +160,46 @@ def load_state(svc: Services, org_id: str, run: RunRecord) -> dict[str, Any] | N
     return json.loads(svc.profile_store.get(state_key(org_id, profile_id)))  # type: ignore[no-any-return]
 
 
+def graceful_end(run: RunRecord) -> bool:
+    """Whether the run ended gracefully: the agent ended it itself and handed in its result
+    (succeeded, or failed by its own limits, the model or its schema), not a crash, a cancel, or a
+    sandbox the control plane had to end. Only then is a persisted profile saved back."""
+    if run.status == RunStatus.succeeded:
+        return True
+    return run.status == RunStatus.failed and run.error_code not in UNGRACEFUL_CODES
+
+
+# Ends that leave the browser's state in doubt (a crash, a killed or never-started sandbox, a stop).
+UNGRACEFUL_CODES = frozenset(
+    {"AGENT_CRASHED", "SANDBOX_DIED", "SANDBOX_START_FAILED", "CANCELLED", "ORCHESTRATION_UNAVAILABLE"}
+)
+
+
 def save_after_run(svc: Services, run: RunRecord, raw: bytes | None) -> str:
     """After a run ended: save its browser's final state (``raw``, None if it left none) when it
-    succeeded and holds the lease, and release the lease in any case. What happened, for the log."""
-    org_id, run_id, profile_id = run.org_id, run.id, run.profile_id
-    if not profile_id or not run.persist_profile:
+    ended gracefully (:func:`graceful_end`) and holds the lease, and release the lease in any case.
+    What happened, for the log."""
+    if not run.profile_id or not run.persist_profile:
         return "no profile to persist"
-    if run.status != RunStatus.succeeded or raw is None:
-        released = svc.profiles.release(org_id, profile_id, run_id)
+    return save_state(svc, run.org_id, run.profile_id, run.id, raw if graceful_end(run) else None)
+
+
+def save_state(svc: Services, org_id: str, profile_id: str, holder: str, raw: bytes | None) -> str:
+    """Save ``raw`` (a storage_state; None: nothing to save) into the profile under ``holder``'s
+    lease (a run's or a session's id), releasing the lease in the same write; only release it when
+    there is nothing to save. What happened, for the log."""
+    if raw is None:
+        released = svc.profiles.release(org_id, profile_id, holder)
         return "released without saving" if released else "lease not held"
     try:
         state = parse_state(raw)
     except (Unprocessable, PayloadTooLarge) as exc:
-        svc.profiles.release(org_id, profile_id, run_id)
+        svc.profiles.release(org_id, profile_id, holder)
         return f"state not saved: {exc.message[:200]}"
     data = state.model_dump_json().encode()
     item = svc.profiles.get(org_id, profile_id)
-    if item is None or item.get("lease_holder") != run_id:
+    if item is None or item.get("lease_holder") != holder:
         return "lease not held: state not saved"
     svc.profile_store.put(state_key(org_id, profile_id), data, "application/json")
-    saved = svc.profiles.saved(org_id, profile_id, _summary(svc, state, data), holder=run_id)
+    saved = svc.profiles.saved(org_id, profile_id, _summary(svc, state, data), holder=holder)
     return "saved" if saved else "lease lost: state not recorded"

@@ -32,7 +32,11 @@ RULES: tuple[tuple[str, str], ...] = (
     ("invalid_output_schema", "`output_schema` must be a valid JSON Schema (checked against its metaschema)."),
     ("project_not_found", "`project_id` must name a project of your org."),
     ("job_not_found", "`job_id` must name a job of your org."),
-    ("not_supported_in_session", "A session's task takes no `secrets`, `file_ids` or `profile_id` (yet)."),
+    (
+        "not_supported_in_session",
+        "A session's task takes no `profile_id` (the session's own is loaded at its start); "
+        "an `initial_task` takes no `secrets` (submit it once the session is ready).",
+    ),
     ("limit_exceeded", "`max_*` budgets may not exceed the org's limits."),
     ("prompt_too_long", "The prompt, once `inputs` fill its placeholders, is at most 20,000 characters."),
     ("missing_inputs", "Every `{{placeholder}}` of the prompt needs a value in `inputs`."),

@@ -7,10 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
-from shared.models.runs import CreateRunRequest, RunError, RunLimits, StepRecord
+from shared.models.runs import (
+    CreateRunRequest,
+    RunError,
+    RunFilesOption,
+    RunLimits,
+    RunSecretsOption,
+    StepRecord,
+)
 
 DEFAULT_IDLE_TIMEOUT_S = 300
 MAX_IDLE_TIMEOUT_S = 3600
@@ -38,10 +45,12 @@ class CloseReason(StrEnum):
     failed = "failed"
 
 
-class SessionTaskRequest(RunLimits):
+class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
     """The body of a run, less what a session decides for its tasks: the domain policy is the
-    session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
-    opens in the session's current tab first if given."""
+    session's (its sandbox enforces it), the browser profile is the session's (CreateSessionRequest),
+    and jobs and replays start runs of their own. ``start_url`` opens in the session's current tab
+    first if given. ``secrets`` and ``file_ids`` are the task's own: its files are placed into the
+    running sandbox before it starts, its secrets serve this task only."""
 
     prompt: str = Field(min_length=3, max_length=20_000, description="What the agent should do, kept exactly as given.")
     inputs: dict[str, Any] | None = Field(None, description="Values for `{{name}}` placeholders in the prompt.")
@@ -51,6 +60,16 @@ class SessionTaskRequest(RunLimits):
     webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
     start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("profile_id" in data or "persist_profile" in data):
+            raise ValueError(
+                "a session's task cannot take a profile: its browser is the session's; give profile_id "
+                "(and persist_profile) when creating the session"
+            )
+        return data
 
     def as_run(self) -> CreateRunRequest:
         return CreateRunRequest.model_validate(self.model_dump(mode="json", exclude_none=True))
@@ -79,6 +98,15 @@ class CreateSessionRequest(ApiModel):
     )
     initial_task: SessionTaskRequest | None = Field(None, description="A task to run as soon as the browser is up.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+    profile_id: str | None = Field(
+        None, description="Browser profile (POST /v1/profiles) whose storage_state the session's browser starts with."
+    )
+    persist_profile: bool = Field(
+        False,
+        description="Save the browser's state back into `profile_id` when the session closes gracefully (closed "
+        "by request, after its task with `keep_alive: false`, or expired; not failed). The session holds the "
+        "profile's single-writer lease while live: another writer meanwhile gets 409 `profile_in_use`.",
+    )
 
 
 class SessionUsage(BaseModel):
@@ -105,6 +133,8 @@ class Session(BaseModel):
     max_duration_s: int
     keep_alive: bool = True
     metadata: dict[str, str] = Field(default_factory=dict)
+    profile_id: str | None = None
+    persist_profile: bool = False
     created_at: datetime
     ready_at: datetime | None = None
     last_active_at: datetime | None = None
@@ -199,6 +229,12 @@ class WaitForAction(_Action):
     timeout_s: float = Field(5.0, gt=0, le=15)
 
 
+class UploadFileAction(_Action):
+    action: Literal["upload_file"]
+    ref: str = Field(max_length=20, description="The file input's ref, from the latest `extract` snapshot.")
+    file_id: str = Field(description="A `ready` file of your org (POST /v1/files): placed in the sandbox, then set.")
+
+
 SessionAction = Annotated[
     NavigateAction
     | EvaluateAction
@@ -209,7 +245,8 @@ SessionAction = Annotated[
     | KeyPressAction
     | ScrollAction
     | GoBackAction
-    | WaitForAction,
+    | WaitForAction
+    | UploadFileAction,
     Field(discriminator="action"),
 ]
 

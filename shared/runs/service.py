@@ -165,12 +165,12 @@ def create_run(
     """Validate, rate-limit, write and start a run. ``control_url`` is the API's own base URL, which
     the run's sandbox will call back on (unless configuration names another). A session's task
     names its session (and the run id the session already reserved for it: shared/sessions/service.py)."""
-    if session_id and (req.secrets or req.file_ids or req.profile_id):
-        # A session's sandbox is already running: files, secrets and profiles reach a sandbox at its
-        # start (shared/orchestration/start_sandbox.py), which a session's task does not have yet.
+    if session_id and (req.profile_id or req.persist_profile):
+        # A session's browser context is the session's, created once at its start: its profile too.
         raise Unprocessable(
-            "secrets, file_ids and profile_id are not supported on a session's task yet",
+            "a session's task cannot take a profile: give profile_id (and persist_profile) when creating the session",
             code="not_supported_in_session",
+            details=[{"loc": ["profile_id"]}],
         )
     with secret_values(run_secrets.values(req.secrets)):  # no log line of this request shows one
         return _create_run(svc, org, req, idempotency_key, control_url, session_id=session_id, run_id=run_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -141,6 +142,16 @@ class SandboxProvider(abc.ABC):
         """Push one command into a session sandbox's mailbox (``command["id"]`` names it; ids sort in
         sending order). SandboxNotFound if the sandbox is gone."""
         raise SandboxError(f"the {self.name} provider has no session mailbox")
+
+    def put_files(self, sandbox_id: str, subdir: str, files: Sequence[SandboxFile]) -> str:
+        """Place files into a live session sandbox, under ``subdir`` (a safe name) of a directory the
+        agent can read; that directory's path as the agent sees it. SandboxNotFound if it is gone."""
+        raise SandboxError(f"the {self.name} provider cannot place files into a running sandbox")
+
+    def remove_command(self, sandbox_id: str, command_id: str) -> None:
+        """Remove a command from the mailbox once the agent has it (a task's holds its secrets).
+        Never raises; a no-op where the provider cannot."""
+        return None
 
     def read_reply(self, sandbox_id: str, command_id: str) -> dict[str, Any] | None:
         """The agent's reply to a command (``replies/<id>.json`` in the out dir), None while missing."""

@@ -40,13 +40,14 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import Clock
 from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxError,
+    SandboxFile,
     SandboxFileNotFound,
     SandboxInfo,
     SandboxNotFound,
@@ -313,6 +314,26 @@ class E2BProvider(SandboxProvider):
             self._connect(sandbox_id).files.write(f"{MAILBOX_DIR}/{name}.json", json.dumps(command))
         except Exception as exc:
             raise self._map_error(exc, sandbox_id, "send_command") from exc
+
+    def put_files(self, sandbox_id: str, subdir: str, files: Sequence[SandboxFile]) -> str:
+        if not subdir.replace("_", "").replace("-", "").isalnum() or len(subdir) > 80:
+            raise SandboxError(f"bad files dir {subdir!r}")
+        target = f"{FILES_DIR}/{subdir}"
+        try:
+            sbx = self._connect(sandbox_id)
+            for f in files:
+                sbx.files.write(f"{target}/{f.name}", f.data)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "put_files") from exc
+        return target
+
+    def remove_command(self, sandbox_id: str, command_id: str) -> None:
+        if not command_id.replace("_", "").replace("-", "").isalnum() or len(command_id) > 80:
+            return
+        try:
+            self._connect(sandbox_id).files.remove(f"{MAILBOX_DIR}/{command_id}.json")
+        except Exception as exc:  # gone with the sandbox, at the latest
+            log.warning("e2b_remove_command_failed", sandbox_id=sandbox_id, error=type(exc).__name__)
 
     def extend(self, sandbox_id: str, timeout_s: int) -> None:
         try:

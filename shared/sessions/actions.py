@@ -9,12 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared import files
 from shared.aws.evidence_store import EvidenceStoreUnavailable
+from shared.aws.file_store import FileStoreUnavailable
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
 from shared.models.sessions import ActionResult, SessionStatus
-from shared.sandbox.base import SandboxError
+from shared.sandbox.base import SandboxError, SandboxFile
 from shared.services import Services
 from shared.sessions import commands
 from shared.sessions.envelope import load, wrong_state
@@ -39,6 +41,8 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
     body = action.model_dump(mode="json", exclude_none=True)
     name = body.pop("action")
     sandbox_id = item["sandbox_id"]
+    if name == "upload_file":
+        body = _place_file(svc, org_id, sandbox_id, body)
     command_id = commands.send(svc, sandbox_id, "action", action=name, args=body)
     reply = commands.await_reply(svc, sandbox_id, command_id, REPLY_TIMEOUT_S)
     if reply is None:
@@ -70,6 +74,22 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         error=reply.get("error"),
         step=step,
     )
+
+
+def _place_file(svc: Services, org_id: str, sandbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The action's file into the sandbox (422 for a file the org does not have or a pending one);
+    the agent's args: the ref, the file's name and where it is."""
+    (meta,) = files.resolve_run_files(svc, org_id, [body["file_id"]])
+    try:
+        data = svc.file_store.get(files.object_key(org_id, meta["id"]))
+        where = svc.sandbox.put_files(
+            sandbox_id, f"files-{meta['id']}", [SandboxFile(meta["name"], data, meta["content_type"])]
+        )
+    except (SandboxError, FileStoreUnavailable) as exc:
+        raise ServiceUnavailable(
+            f"the file could not be placed in the session: {exc}", code="sandbox_unavailable"
+        ) from exc
+    return {"ref": body["ref"], "file": meta["name"], "path": f"{where}/{meta['name']}"}
 
 
 def _keep_screenshot(

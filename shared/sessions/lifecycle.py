@@ -24,6 +24,7 @@ from shared.models.run_record import RunRecord
 from shared.models.sessions import CloseReason, SessionStatus
 from shared.sandbox.base import SandboxError
 from shared.services import Services
+from shared.sessions import profile
 
 log = get_logger(__name__)
 
@@ -150,6 +151,9 @@ def close(
     }
     if error is not None:
         fields["error"] = dict(error)
+    # The browser's state into its profile, on a graceful close: while the session is still live,
+    # so nothing that waits for its close (the last task's evidence) kills the sandbox meanwhile.
+    profile.save_at_close(svc, org_id, current, reason)
     try:
         item = move(svc, org_id, session_id, frm=LIVE, to=CLOSED_AS[reason], fields=fields)
     except ConditionalCheckFailed:

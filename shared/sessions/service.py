@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import billing, tokens
+from shared import secrets as run_secrets
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.db.sessions import SessionLimitReached
 from shared.errors import Conflict, OpenHelmError, RateLimited, ServiceUnavailable, Unprocessable
@@ -22,7 +23,7 @@ from shared.runs.lifecycle import finish_run
 from shared.runs.service import CreatedRun, create_run
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
-from shared.sessions import commands
+from shared.sessions import commands, profile
 from shared.sessions.envelope import envelope, get_session, load, wrong_state
 from shared.sessions.lifecycle import LIVE, close, move, publish
 from shared.webhooks.ssrf import check_webhook_url
@@ -47,16 +48,25 @@ def _max_duration(svc: Services, org: Org, asked: int | None) -> int:
     return asked if asked is not None else cap
 
 
-def _check_task(svc: Services, req: TaskRequest) -> None:
-    """What can refuse a task before the session is claimed (create_run checks the rest)."""
+def _check_task(svc: Services, req: TaskRequest, allowed_domains: list[str] | None) -> None:
+    """What can refuse a task before the session is claimed (create_run checks the rest): its
+    secrets' patterns must lie inside the session's allowed_domains, when it has them."""
     if req.webhook_url is not None:
         check_webhook_url(str(req.webhook_url), svc.settings)
+    run_secrets.check_secrets(req.secrets, allowed_domains)
 
 
 def create_session(svc: Services, org: Org, req: CreateSessionRequest, control_url: str) -> Session:
     max_duration = _max_duration(svc, org, req.max_duration_s)
     if req.initial_task is not None:
-        _check_task(svc, req.initial_task)
+        _check_task(svc, req.initial_task, req.allowed_domains)
+        if req.initial_task.secrets:  # it waits in the session's record until the browser is up
+            raise Unprocessable(
+                "an initial_task cannot carry secrets (no value is stored in clear): submit the task "
+                "to POST /v1/sessions/{id}/tasks once the session is ready",
+                code="not_supported_in_session",
+                details=[{"loc": ["initial_task", "secrets"]}],
+            )
     # The sandbox's whole life is billed: refuse (402) a session whose longest life the balance cannot pay.
     billing.ensure_affordable(
         svc,
@@ -94,10 +104,16 @@ def create_session(svc: Services, org: Org, req: CreateSessionRequest, control_u
         "spec": {"initial_task": req.initial_task.model_dump(mode="json", exclude_none=True)}
         if req.initial_task
         else None,
+        "profile_id": req.profile_id,
+        "persist_profile": req.persist_profile,
     }
+    # 422 for no such profile; with persist_profile the session holds its write lease (409 if taken).
+    until_s = int(now.timestamp()) + max_duration + svc.settings.sandbox_grace_s
+    profile.claim(svc, org.id, session_id, req.profile_id, req.persist_profile, until_s)
     try:
         svc.sessions.create(org.id, item, max_live=org.limits.max_concurrent_sessions)
     except SessionLimitReached as exc:
+        profile.release(svc, org.id, session_id, req.profile_id, req.persist_profile)
         raise RateLimited(
             f"the org has {org.limits.max_concurrent_sessions} live sessions, its limit; close one first",
             code="session_limit",
@@ -149,6 +165,7 @@ def _start_sandbox(svc: Services, org_id: str, item: dict[str, Any]) -> dict[str
             "allowed_domains": item["allowed_domains"],
             "blocked_domains": item["blocked_domains"],
         },
+        storage_state=profile.state_for(svc, org_id, item.get("profile_id")),
         control_url=control_url,
         run_token=tokens.mint(svc.settings.token_secret(), session_id, org_id, expires_at=now_s + token_life + 300),
         llm_url=svc.settings.sandbox_llm_url,
@@ -226,7 +243,7 @@ def submit_task(
     the task is created and started as a run with ``session_id``. One task at a time: a busy session
     answers 409 (no queue; docs/sessions.md says why)."""
     item = load(svc, org.id, session_id)
-    _check_task(svc, req)
+    _check_task(svc, req, item.get("allowed_domains"))
     run_id = svc.ids.new("run")
     try:
         claimed = move(

@@ -171,6 +171,23 @@ def test_max_steps(site: str, browser: Any, control: tuple[FakeControlPlane, str
     assert "used all 2 browser actions" in json.dumps(chats[2].body["messages"][-1])
 
 
+def test_a_run_out_of_steps_ends_gracefully_and_keeps_its_browser_state(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    plane, url = control
+    plane.llm.add(*[ToolCall("scroll", {"direction": "down"})] * 3)
+
+    result = run(make_spec(site, max_steps=1, persist_profile=True), tmp_path / "out", url, browser)
+
+    assert result.error_code == "AGENT_MAX_STEPS"
+    state = json.loads((tmp_path / "out" / "storage_state.json").read_text())
+    assert set(state) == {"cookies", "origins"}
+    # Without persist_profile nothing is written.
+    plane.llm.add(*[ToolCall("scroll", {"direction": "down"})] * 3)
+    run(make_spec(site, max_steps=1), tmp_path / "plain", url, browser)
+    assert not (tmp_path / "plain" / "storage_state.json").exists()
+
+
 def test_max_steps_last_turn_can_still_answer(
     site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:

@@ -617,6 +617,14 @@ class _FilesystemService(filesystem_connect.Filesystem):
             raise ConnectError(Code.NOT_FOUND, f"file '{request.path}' does not exist")
         return filesystem_pb.StatResponse(entry=_entry(sbx, target))
 
+    async def remove(self, request: filesystem_pb.RemoveRequest, ctx: Any) -> filesystem_pb.RemoveResponse:
+        sbx = self.cloud.sandbox_for(ctx)
+        target = sbx.host_path(request.path)
+        if not target.exists():
+            raise ConnectError(Code.NOT_FOUND, f"file '{request.path}' does not exist")
+        target.unlink()
+        return filesystem_pb.RemoveResponse()
+
 
 def _entry(sbx: FakeSandbox, path: Path) -> filesystem_pb.EntryInfo:
     st = path.lstat()

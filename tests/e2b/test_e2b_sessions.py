@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.sandbox.base import SandboxNotFound
-from shared.sandbox.e2b_provider import MAILBOX_DIR, E2BProvider
+from shared.sandbox.base import SandboxFile, SandboxNotFound
+from shared.sandbox.e2b_provider import FILES_DIR, MAILBOX_DIR, E2BProvider
 from tests.e2b.fake_e2b import FakeE2BCloud
 from tests.e2b.test_e2b_provider import TOKEN, request
 
@@ -79,3 +79,22 @@ def test_a_command_id_cannot_leave_the_mailbox(provider: E2BProvider, e2b_env: F
     info = provider.start(session_request())
     with pytest.raises(Exception, match="bad command id"):
         provider.send_command(info.sandbox_id, {"id": "../out/result", "kind": "close"})
+
+
+def test_files_go_into_a_running_sandbox_and_a_taken_command_can_be_removed(
+    provider: E2BProvider, e2b_env: FakeE2BCloud
+) -> None:
+    info = provider.start(session_request())
+    sbx = e2b_env.sandboxes[info.sandbox_id]
+    where = provider.put_files(info.sandbox_id, "files-run_01", [SandboxFile("cv.txt", b"my cv", "text/plain")])
+    assert where == f"{FILES_DIR}/files-run_01"
+    assert sbx.host_path(f"{where}/cv.txt").read_bytes() == b"my cv"
+    with pytest.raises(Exception, match="bad files dir"):
+        provider.put_files(info.sandbox_id, "../out", [SandboxFile("x", b"x")])
+
+    task = {"id": "cmd_0001", "kind": "task", "run_id": "run_01", "spec": {"secrets": [{"match": "x", "fields": {}}]}}
+    provider.send_command(info.sandbox_id, task)
+    await_reply(provider, info.sandbox_id, "cmd_0001")
+    provider.remove_command(info.sandbox_id, "cmd_0001")
+    assert not sbx.host_path(f"{MAILBOX_DIR}/cmd_0001.json").exists()
+    provider.remove_command(info.sandbox_id, "cmd_0001")  # gone already: never raises

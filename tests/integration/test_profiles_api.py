@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from shared import profiles
 from shared.clock import FakeClock
 from shared.models.common import RunStatus
+from shared.models.runs import RunError
 from shared.orgs import bootstrap_org
 from shared.services import Services
 from tests.support.apigw import call, http_event
@@ -61,9 +64,23 @@ def test_one_writer_at_a_time_readers_share_and_a_lost_lease_runs_out(
     assert call(http_event("POST", f"/v1/profiles/{pid}/upload", body=STATE, key=key)).status == 409
     assert call(http_event("DELETE", f"/v1/profiles/{pid}", key=key)).status == 409
 
-    # A failed run saves nothing and frees the profile.
-    run = svc.runs.get(org_id, first.json["task_id"]).model_copy(update={"status": RunStatus.failed})
-    assert profiles.save_after_run(svc, run, b"{}") == "released without saving"
+    # A crashed or cancelled run saves nothing and frees the profile.
+    run = svc.runs.get(org_id, first.json["task_id"])
+    crashed = run.model_copy(
+        update={"status": RunStatus.failed, "error": RunError(code="AGENT_CRASHED", message="gone")}
+    )
+    assert profiles.save_after_run(svc, crashed, b"{}") == "released without saving"
+    cancelled = run.model_copy(update={"status": RunStatus.cancelled})
+    assert not profiles.graceful_end(cancelled)
+    second = call(http_event("POST", "/v1/runs", body=writer, key=key))
+    assert second.status == 202
+
+    # A graceful end that is not a success (the run's own step limit) still saves the state.
+    ran_out = svc.runs.get(org_id, second.json["task_id"]).model_copy(
+        update={"status": RunStatus.failed, "error": RunError(code="AGENT_MAX_STEPS", message="25 steps")}
+    )
+    assert profiles.save_after_run(svc, ran_out, json.dumps(STATE).encode()) == "saved"
+    assert call(http_event("GET", f"/v1/profiles/{pid}", key=key)).json["locked_by_run"] is None
     second = call(http_event("POST", "/v1/runs", body=writer, key=key))
     assert second.status == 202
 

@@ -114,17 +114,29 @@ def _execute(
             resources.callback(session.close)
         agent = factory(spec, session, evidence, callback, deadline, options, secrets=evidence.masker)
         holder.append(agent)
-        result = agent.run_llm(llm) if llm is not None else agent.run_replay()
-        if spec.persist_profile and result.status == "succeeded":
-            # Before the completion: the control plane reads it once the run has ended.
-            try:
-                session.context.storage_state(path=str(evidence.out_dir / PROFILE_STATE_FILE))
-            except Exception as exc:  # the run's result stands; the profile is just not updated
-                log.warning("storage state not saved", extra={"error": short_error(exc)})
+        try:
+            result = agent.run_llm(llm) if llm is not None else agent.run_replay()
+        except AgentFailure as failure:
+            # The run's own orderly end (its limits, the model, a refused schema): still graceful.
+            if spec.persist_profile and failure.code != ErrorCode.AGENT_CRASHED and agent.crash_failure() is None:
+                _save_state(session, evidence)
+            raise
+        if spec.persist_profile and result.error_code != ErrorCode.AGENT_CRASHED:
+            _save_state(session, evidence)
         return result
     finally:
         if llm is not None:
             log.info("llm usage", extra={"calls": llm.calls, **llm.usage})
+
+
+def _save_state(session: BrowserSession, evidence: EvidenceWriter) -> None:
+    """The context's final storage_state, on a graceful end (the agent ended the run itself,
+    succeeded or failed, without a crash), before the completion: the control plane reads it once
+    the run has ended (docs/agent-contract.md)."""
+    try:
+        session.context.storage_state(path=str(evidence.out_dir / PROFILE_STATE_FILE))
+    except Exception as exc:  # the run's result stands; the profile is just not updated
+        log.warning("storage state not saved", extra={"error": short_error(exc)})
 
 
 def _run_id(spec: RunSpec | Mapping[str, Any]) -> str | None:

@@ -9,8 +9,9 @@ API belongs to the thread that started it). Every command gets a reply file,
 ``<out>/replies/<id>.json``, which the control plane reads through the provider.
 
 Commands: ``action`` (a direct browser action, session_actions.py), ``task`` (a run: its spec and its
-own per-run token; it ends with the usual completion callback), ``pause`` / ``resume`` / ``stop`` (of
-the running task) and ``close``.
+own per-run token, secrets and files; it ends with the usual completion callback), ``pause`` /
+``resume`` / ``stop`` (of the running task), ``save_profile`` (the context's storage_state, at a
+graceful close of a session with ``persist_profile``) and ``close``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ MAILBOX_ENV = "OPENHELM_MAILBOX"
 POLL_S = 0.02
 PAUSE_BEAT_S = 60.0
 MAX_COMMAND_BYTES = 512 * 1024
+PROFILE_STATE_PATH = "session/storage_state.json"
 
 
 class SessionSpec(BaseModel):
@@ -54,6 +56,8 @@ class SessionSpec(BaseModel):
     start_url: str | None = None
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
+    # The session's browser profile (Playwright storage_state) its context starts with.
+    storage_state: dict[str, Any] | None = Field(default=None, repr=False)
 
     def policy(self) -> DomainPolicy:
         return DomainPolicy.from_lists(self.allowed_domains, self.blocked_domains)
@@ -214,7 +218,11 @@ class SessionServer:
         threading.Thread(target=self.watch, name="mailbox", daemon=True).start()
         with launched_browser(self.options.chromium_path, self.options.browser_proxy) as browser:
             session = BrowserSession(
-                browser, self.spec.policy(), self.evidence, proxied=self.options.browser_proxy is not None
+                browser,
+                self.spec.policy(),
+                self.evidence,
+                proxied=self.options.browser_proxy is not None,
+                storage_state=self.spec.storage_state,
             )
             try:
                 self.actions = ActionRunner(session, self.evidence, action_timeout_s=self.options.action_timeout_s)
@@ -259,11 +267,23 @@ class SessionServer:
             self.reply(command["id"], self.actions.run(str(command.get("action")), command.get("args")))
         elif kind == "task":
             self._task(command, session)
+        elif kind == "save_profile":
+            self.reply(command["id"], self._save_profile(session))
         elif kind == "close":
             self.reply(command["id"], {"ok": True})
             self.closing.set()
         else:
             self.reply(command["id"], {"ok": False, "error": f"unknown command kind {kind!r}"})
+
+    def _save_profile(self, session: BrowserSession) -> dict[str, Any]:
+        """The context's storage_state into the out dir, for the control plane to save into the
+        session's profile at its close (never copied to the evidence)."""
+        path = self.out_dir / PROFILE_STATE_PATH
+        try:
+            session.context.storage_state(path=str(path))
+        except Exception as exc:
+            return {"ok": False, "error": short_error(exc)}
+        return {"ok": True, "path": PROFILE_STATE_PATH}
 
     def _while_paused(self) -> None:
         """Serve direct actions while the task is paused; keep anything else for later."""

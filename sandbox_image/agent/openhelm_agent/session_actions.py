@@ -26,6 +26,7 @@ from openhelm_agent.tools import (
     ScrollArgs,
     ToolExecutor,
     TypeArgs,
+    UploadFileArgs,
 )
 
 log = get_logger("openhelm_agent.session_actions")
@@ -69,8 +70,26 @@ class _Empty(_Args):
     pass
 
 
+class PlacedFileArgs(_Args):
+    """upload_file as the control plane sends it: the file is already in the sandbox at ``path``."""
+
+    ref: str = Field(min_length=1, max_length=20)
+    file: str = Field(min_length=1, max_length=255)
+    path: str = Field(min_length=1, max_length=4096)
+
+
 ActionName = Literal[
-    "navigate", "evaluate", "screenshot", "extract", "click", "type", "key_press", "scroll", "go_back", "wait_for"
+    "navigate",
+    "evaluate",
+    "screenshot",
+    "extract",
+    "click",
+    "type",
+    "key_press",
+    "scroll",
+    "go_back",
+    "wait_for",
+    "upload_file",
 ]
 
 
@@ -153,6 +172,10 @@ class ActionRunner:
             return {"message": "screenshot taken"}
         if action == "wait_for":
             return self._wait_for(WaitForArgs.model_validate(args))
+        if action == "upload_file":
+            placed = PlacedFileArgs.model_validate(args)
+            executor.files = {placed.file: placed.path}
+            return self._tool(executor, "upload_file", UploadFileArgs(ref=placed.ref, file=placed.file))
         raise ActionError(f"unknown action {action!r}")
 
     def _tool(self, executor: ToolExecutor, name: str, args: Any) -> dict[str, Any]:

@@ -93,6 +93,7 @@ __all__ = [
     'ToolResult',
     'TypeAction',
     'UpdateJobRequest',
+    'UploadFileAction',
     'Usage',
     'UsageRecord',
     'UsageReport',
@@ -274,7 +275,7 @@ class CreateRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
-    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run ends gracefully (succeeded, or failed by its own limits, the model or its schema; not a crash or cancel). The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
     profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     prompt: str = Field(description='What the agent should do. Kept exactly as given, control characters included: it is handed to the model verbatim.')
@@ -295,6 +296,8 @@ class CreateSessionRequest(_Model):
     keep_alive: bool = Field(default=True, description='False: the session closes itself once `initial_task` ends (one run in a fresh browser).')
     max_duration_s: int | None = Field(default=None, description="Absolute lifetime; at most the org's session limit and the sandbox provider's maximum.")
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the session closes gracefully (closed by request, after its task with `keep_alive: false`, or expired; not failed). The session holds the profile's single-writer lease while live: another writer meanwhile gets 409 `profile_in_use`.")
+    profile_id: str | None = Field(default=None, description="Browser profile (POST /v1/profiles) whose storage_state the session's browser starts with.")
     start_url: str | None = Field(default=None, description='Page the browser opens when the session starts.')
 
 
@@ -459,7 +462,7 @@ class JobRunRequest(_Model):
     metadata: dict[str, str] | None = Field(default=None, description='Up to 16 string pairs, returned as given.')
     model: str | None = Field(default=None, description='LLM to drive the browser.')
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against (any draft jsonschema knows).')
-    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run succeeds. The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
+    persist_profile: bool = Field(default=False, description="Save the browser's state back into `profile_id` when the run ends gracefully (succeeded, or failed by its own limits, the model or its schema; not a crash or cancel). The run holds the profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.")
     profile_id: str | None = Field(default=None, description='Browser profile (POST /v1/profiles) whose storage_state is loaded before the first step.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
@@ -728,6 +731,8 @@ class Session(_Model):
     max_duration_s: int
     metadata: dict[str, str] | None = Field(default=None)
     object: str = Field(default='session')
+    persist_profile: bool = Field(default=False)
+    profile_id: str | None = Field(default=None)
     project_id: str
     ready_at: datetime | None = Field(default=None)
     screenshot_url: str | None = Field(default=None, description="Presigned URL of the latest action's screenshot.")
@@ -780,9 +785,12 @@ class SessionTaskAccepted(_Model):
 
 class SessionTaskRequest(_Model):
     """The body of a run, less what a session decides for its tasks: the domain policy is the
-session's (its sandbox enforces it), and jobs and replays start runs of their own. ``start_url``
-opens in the session's current tab first if given."""
+session's (its sandbox enforces it), the browser profile is the session's (CreateSessionRequest),
+and jobs and replays start runs of their own. ``start_url`` opens in the session's current tab
+first if given. ``secrets`` and ``file_ids`` are the task's own: its files are placed into the
+running sandbox before it starts, its secrets serve this task only."""
 
+    file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
@@ -794,6 +802,7 @@ opens in the session's current tab first if given."""
     output_schema: dict[str, Any] | None = Field(default=None, description='JSON Schema the result must validate against.')
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     prompt: str = Field(description='What the agent should do, kept exactly as given.')
+    secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description="Page to open first, in the session's current tab.")
     webhook_url: str | None = Field(default=None, description="Receives this task's run events (signed).")
 
@@ -890,6 +899,12 @@ class UpdateJobRequest(_Model):
     prompt: str | None = Field(default=None)
     start_url: str | None = Field(default=None)
     webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
+
+
+class UploadFileAction(_Model):
+    action: Literal['upload_file']
+    file_id: str = Field(description='A `ready` file of your org (POST /v1/files): placed in the sandbox, then set.')
+    ref: str = Field(description="The file input's ref, from the latest `extract` snapshot.")
 
 
 class Usage(_Model):
@@ -1077,6 +1092,7 @@ ToolDefinition.model_rebuild()
 ToolResult.model_rebuild()
 TypeAction.model_rebuild()
 UpdateJobRequest.model_rebuild()
+UploadFileAction.model_rebuild()
 Usage.model_rebuild()
 UsageRecord.model_rebuild()
 UsageReport.model_rebuild()

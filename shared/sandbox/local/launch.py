@@ -184,6 +184,7 @@ class SandboxLauncher:
         sock_dir = rec.run_dir / "sock"
         urls = self._listen(rec, request, policy) if request is not None and policy is not None else {}
         handout = f"{IN_SANDBOX}/handout"
+        rec.mailbox_in_sandbox = MAILBOX_IN_SANDBOX if rec.mailbox_dir is not None else ""
         env = self._env(
             request,
             rec.info.sandbox_id,
@@ -309,6 +310,7 @@ class SandboxLauncher:
         supervisor = rec.run_dir / "supervise.py"
         supervisor.write_bytes(SUPERVISOR_SOURCE.read_bytes())
         supervisor.chmod(0o444)
+        rec.mailbox_in_sandbox = str(rec.mailbox_dir) if rec.mailbox_dir is not None else ""
         env = self._env(
             request,
             rec.info.sandbox_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 from shared.logging import get_logger
 from shared.sandbox.base import (
     SandboxError,
+    SandboxFile,
     SandboxInfo,
     SandboxNotFound,
     SandboxProvider,
@@ -321,6 +323,34 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
         if self.sandbox_uid != os.geteuid():
             tmp.chmod(0o644)
         os.replace(tmp, rec.mailbox_dir / f"{name}.json")
+
+    def put_files(self, sandbox_id: str, subdir: str, files: Sequence[SandboxFile]) -> str:
+        """Into the mailbox's ``subdir`` (bound read-only into the sandbox), each file written
+        beside it and renamed in; the directory as the agent sees it."""
+        rec = self._get(sandbox_id)
+        if rec.mailbox_dir is None or rec.exited.is_set():
+            raise SandboxNotFound(f"sandbox {sandbox_id} has no live mailbox")
+        if not SAFE_NAME.match(subdir):
+            raise SandboxError(f"bad files dir {subdir!r}")
+        shared = self.sandbox_uid != os.geteuid()
+        target = rec.mailbox_dir / subdir
+        target.mkdir(mode=0o755 if shared else 0o700, exist_ok=True)
+        for f in files:
+            if "/" in f.name or f.name in (".", "..") or f.name.startswith("."):
+                raise SandboxError(f"bad file name {f.name!r}")
+            tmp = rec.run_dir / f".{subdir}.{f.name}.tmp"
+            tmp.write_bytes(f.data)
+            if shared:
+                tmp.chmod(0o644)
+            os.replace(tmp, target / f.name)
+        return f"{rec.mailbox_in_sandbox}/{subdir}"
+
+    def remove_command(self, sandbox_id: str, command_id: str) -> None:
+        rec = self._sandboxes.get(sandbox_id)
+        if rec is None or rec.mailbox_dir is None or not SAFE_NAME.match(command_id):
+            return
+        with contextlib.suppress(OSError):
+            (rec.mailbox_dir / f"{command_id}.json").unlink()
 
     def list_running(self) -> list[SandboxInfo]:
         with self._lock:

@@ -43,6 +43,8 @@ class SandboxRecord:
     oom_kills: int = 0
     # A session's mailbox (host path), written by send_command; None for a one-run sandbox.
     mailbox_dir: Path | None = None
+    # The mailbox as the agent sees it (bwrap: a fixed path inside; subprocess: the host path).
+    mailbox_in_sandbox: str = ""
 
 
 @dataclass(frozen=True)
