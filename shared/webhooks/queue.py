@@ -19,12 +19,15 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from shared.aws.webhook_queue import WebhookQueueUnavailable
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
+from shared.ids import is_id
 from shared.logging import bind_context, clear_context, get_logger
 from shared.models.common import Model, RunStatus
+from shared.models.runs import Run
 from shared.models.webhooks import EventType, RedeliveryAccepted
-from shared.runs.envelope import get_run
+from shared.runs.envelope import get_run, public_run
 from shared.services import Services
+from shared.viewer.service import with_viewer_url
 from shared.webhooks.delivery import deliver_event, mark_exhausted, webhook_id
 from shared.webhooks.retry import max_attempts, retry_delay_s
 from shared.webhooks.ssrf import Resolver
@@ -112,9 +115,8 @@ def process_sqs_record(
         log.warning("webhook_already_exhausted", **ctx)
         return False
 
-    try:
-        run = get_run(svc, msg.org_id, msg.run_id)
-    except NotFound:
+    run = _payload_run(svc, msg.org_id, msg.run_id)
+    if run is None:
         log.warning("webhook_run_missing", **ctx)
         return True
     outcome = deliver_event(
@@ -137,6 +139,18 @@ def process_sqs_record(
         return False
     mark_exhausted(svc, msg.org_id, msg.run_id, msg.event_type, redelivery=msg.redelivery, occurrence=msg.occurrence)
     return False
+
+
+def _payload_run(svc: Services, org_id: str, run_id: str) -> Run | None:
+    """The run envelope a delivery carries, with a fresh signed ``viewer_url`` (minted at each attempt,
+    good for OPENHELM_VIEWER_URL_TTL_S) on the API's base URL: the configured one, else the one the run
+    was created through. None if the org has no such run."""
+    record = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
+    if record is None:
+        return None
+    run = public_run(svc, record)
+    base = svc.settings.public_url or record.control_url
+    return with_viewer_url(svc, run, org_id, base) if base else run
 
 
 def redeliver(svc: Services, org_id: str, run_id: str) -> RedeliveryAccepted:
