@@ -101,6 +101,12 @@ class ApiBackend:
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         return self._call("POST", self._run_path(run_id) + "/cancel")
 
+    def answer_input(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._run_path(run_id) + "/input", json=body)
+
+    def send_tool_result(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._run_path(run_id) + "/tool-results", json=body)
+
     def _session_path(self, session_id: str) -> str:
         return f"/v1/sessions/{quote(session_id, safe='')}"
 

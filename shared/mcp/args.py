@@ -22,7 +22,7 @@ WaitS = Annotated[
     ),
 ]
 RunId = Annotated[str, Field(min_length=1, max_length=40, description="The run id (run_...).")]
-Status = Literal["queued", "starting", "running", "needs_input", "succeeded", "failed", "cancelled"]
+Status = Literal["queued", "starting", "running", "needs_input", "waiting_for_tool", "succeeded", "failed", "cancelled"]
 
 
 def _call(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -45,6 +45,14 @@ def summarize(run: dict[str, Any], *, with_result: bool = True) -> dict[str, Any
                 out["confidence_reason"] = confidence.get("reason")
         if run.get("evidence") is not None:
             out["screenshots"] = len(run["evidence"])
+    elif status == "needs_input" and run.get("input_request"):
+        ask = run["input_request"]
+        out["input_request"] = {k: ask.get(k) for k in ("id", "question", "schema", "expires_at")}
+        out["next"] = "answer it with answer_input (request_id = input_request.id), or cancel_run"
+    elif status == "waiting_for_tool" and run.get("tool_call"):
+        call = run["tool_call"]
+        out["tool_call"] = {k: call.get(k) for k in ("id", "name", "arguments", "expires_at")}
+        out["next"] = "run the tool and give its result with send_tool_result (call_id = tool_call.id)"
     else:
         out["next"] = "poll with get_run (or wait_s), or stop it with cancel_run"
     return out

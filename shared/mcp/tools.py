@@ -38,7 +38,7 @@ INSTRUCTIONS = (
 
 
 def register_run_tools(server: MCPServer, backend: BackendProvider) -> None:
-    """create_run, get_run, list_runs, cancel_run."""
+    """create_run, get_run, list_runs, cancel_run, answer_input, send_tool_result."""
 
     @server.tool(annotations=ToolAnnotations(title="Start a browser run", open_world_hint=True))
     def create_run(
@@ -109,6 +109,30 @@ def register_run_tools(server: MCPServer, backend: BackendProvider) -> None:
     def cancel_run(run_id: RunId) -> dict[str, Any]:
         """Cancel a queued or running run and stop its browser. A finished run answers an error."""
         return _call(lambda: summarize(backend().cancel_run(run_id)))
+
+    @server.tool(annotations=ToolAnnotations(title="Answer a run's question"))
+    def answer_input(
+        run_id: RunId,
+        request_id: Annotated[str, Field(min_length=1, max_length=100, description="input_request.id of the run.")],
+        answer: Annotated[Any, Field(description="The answer, valid against input_request.schema when it has one.")],
+    ) -> dict[str, Any]:
+        """Answer the question of a run in needs_input (get_run shows it as input_request); the run
+        goes on. The answer is kept sealed, never shown again."""
+        return _call(lambda: summarize(backend().answer_input(run_id, {"request_id": request_id, "answer": answer})))
+
+    @server.tool(annotations=ToolAnnotations(title="Send a custom tool's result"))
+    def send_tool_result(
+        run_id: RunId,
+        call_id: Annotated[str, Field(min_length=1, max_length=100, description="tool_call.id of the run.")],
+        output: Annotated[Any, Field(description="The tool's output (JSON, at most 32 KiB).")] = None,
+        error: Annotated[str | None, Field(max_length=2000, description="Why the tool failed, instead.")] = None,
+    ) -> dict[str, Any]:
+        """Give the result of the run's own tool call (a run in waiting_for_tool; get_run shows it as
+        tool_call): exactly one of output and error. The run goes on."""
+        body = {"call_id": call_id, **({"output": output} if output is not None else {})}
+        if error is not None:
+            body["error"] = error
+        return _call(lambda: summarize(backend().send_tool_result(run_id, body)))
 
 
 # Register order is the order tools are listed in.

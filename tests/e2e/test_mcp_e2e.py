@@ -136,7 +136,7 @@ def test_stdio_openhelm_mcp_runs_a_task_through_the_public_api(stack, api, llm, 
     async def main() -> None:
         async with stdio_client(openhelm_mcp(stack, key)) as streams, ClientSession(*streams) as session:
             await session.initialize()
-            assert len((await session.list_tools()).tools) == 11  # runs, then sessions
+            assert len((await session.list_tools()).tools) == 13  # runs, then sessions
             created = await call(session, "create_run", {**args, "idempotency_key": "stdio-1"})
             replayed = await call(session, "create_run", {**args, "idempotency_key": "stdio-1"})
             assert replayed["run_id"] == created["run_id"]

@@ -109,7 +109,8 @@ def error_text(res: dict[str, Any]) -> str:
 def test_the_session_tools_are_listed_after_the_run_tools(svc: Services, org_key: tuple[str, str]) -> None:
     _, key = org_key
     listed = rpc(key, "tools/list").json["result"]["tools"]
-    assert [t["name"] for t in listed] == ["create_run", "get_run", "list_runs", "cancel_run", *SESSION_TOOLS]
+    run_tools = ["create_run", "get_run", "list_runs", "cancel_run", "answer_input", "send_tool_result"]
+    assert [t["name"] for t in listed] == [*run_tools, *SESSION_TOOLS]
 
 
 def test_a_session_opened_worked_and_closed_through_mcp_is_the_api_s_session(

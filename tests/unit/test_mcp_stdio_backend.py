@@ -121,14 +121,18 @@ def test_a_session_task_is_posted_to_the_session_then_read_as_its_run() -> None:
     assert json.loads(post.content) == {"prompt": "Read it"} and get.url.path == "/v1/runs/run_1"
 
 
-def test_session_calls_use_the_api_s_verbs_and_cannot_leave_the_session_path() -> None:
-    api = Api(*(httpx2.Response(200, json={"id": "ses_1", "status": "ready"}) for _ in range(4)))
+def test_answers_and_session_calls_use_the_api_s_verbs_and_cannot_leave_their_path() -> None:
+    api = Api(*(httpx2.Response(200, json={"id": "ses_1", "status": "ready"}) for _ in range(6)))
     backend = api.backend()
+    backend.answer_input("run_1", {"request_id": "inp_1", "answer": "yes"})
+    backend.send_tool_result("run_1", {"call_id": "call_1", "output": 1})
     backend.session_action("ses_1", {"action": "screenshot"})
     backend.control_session("ses_1", "pause")
     backend.close_session("../runs")
     backend.list_sessions(5, None, "ready")
     assert [(r.method, r.url.raw_path) for r in api.requests] == [
+        ("POST", b"/v1/runs/run_1/input"),
+        ("POST", b"/v1/runs/run_1/tool-results"),
         ("POST", b"/v1/sessions/ses_1/actions"),
         ("POST", b"/v1/sessions/ses_1/pause"),
         ("DELETE", b"/v1/sessions/..%2Fruns"),
