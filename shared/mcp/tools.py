@@ -33,7 +33,10 @@ INSTRUCTIONS = (
     "OpenHelm runs a browser agent in a sandbox for a natural-language task and returns JSON (valid "
     "against output_schema when given), a confidence score and screenshots. Start a run with "
     "create_run (optionally wait_s up to 25 s); runs usually take longer: poll get_run with wait_s "
-    "until finished is true, then read result. Cancel a run you no longer need."
+    "until finished is true, then read result. Cancel a run you no longer need. A run in needs_input or "
+    "waiting_for_tool shows its question or tool call: answer with answer_input or send_tool_result. For "
+    "many tasks in one browser (its login, cookies, tabs), open a session with create_session, then "
+    "run_session_task and session_action (direct, no LLM), and close_session when done."
 )
 
 
