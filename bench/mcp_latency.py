@@ -9,6 +9,7 @@ Figures (one client, sequential calls interleaved variant by variant, after a wa
 - GET /v1/runs/{id} (the plain API) vs the get_run tool over streamable HTTP at /mcp (2026-07-28
   client, and a 2025-11-25 handshake-era ClientSession) vs get_run over stdio through `openhelm mcp`
   (which makes that same GET);
+- GET /v1/sessions/{id} vs the get_session tool (HTTP);
 - POST /v1/runs vs the create_run tool (HTTP);
 - in-process, the API handler alone: an /mcp tools/call event vs the GET event (what the MCP layer
   adds inside the Lambda, without the gateway or the client);
@@ -102,6 +103,10 @@ def main() -> None:
         while http.get(f"/v1/runs/{run_id}").json()["status"] != "succeeded" and time.monotonic() < deadline:
             time.sleep(0.05)
 
+        # A session to read (its sandbox need not be up: GET and get_session read the same record).
+        created = http.post("/v1/sessions", json={})
+        session_id = created.json()["id"] if created.status_code == 201 else None
+
         # 1. The API handler alone, in this process (no gateway, no client), before any other load.
         from shared.api.app import handle
         from tests.support.apigw import http_event
@@ -157,6 +162,12 @@ def main() -> None:
                     return call_it
 
                 gets = [get] + [tool(c, "get_run", {"run_id": run_id}) for c in (modern, legacy, stdio)]
+                if session_id:
+
+                    async def get_session() -> None:
+                        (await plain.get(f"/v1/sessions/{session_id}")).raise_for_status()
+
+                    gets += [get_session, tool(modern, "get_session", {"session_id": session_id})]
                 await interleave(10, *gets)  # warm every path
                 reads = await interleave(n, *gets)
                 writes = await interleave(n, post, tool(modern, "create_run", body))
@@ -169,6 +180,10 @@ def main() -> None:
         figures("get_run tool, stdio via openhelm mcp", reads[3])
         for label, ms in (("HTTP 2026-07-28", reads[1]), ("HTTP handshake-era", reads[2]), ("stdio", reads[3])):
             line(f"get_run over {label} minus GET, p50", pct(ms, 50) - pct(reads[0], 50), "ms")
+        if session_id:
+            figures("GET /v1/sessions/{id} (plain API)", reads[4])
+            figures("get_session tool, streamable HTTP", reads[5])
+            line("get_session minus GET session, p50", pct(reads[5], 50) - pct(reads[4], 50), "ms")
         figures("POST /v1/runs (plain API)", writes[0])
         figures("create_run tool, streamable HTTP", writes[1])
         line("create_run minus POST, p50", pct(writes[1], 50) - pct(writes[0], 50), "ms")

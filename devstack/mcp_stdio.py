@@ -2,8 +2,8 @@
 
 The same tool registry as the API's ``/mcp`` (shared/mcp/tools.py) over a backend that makes the
 plain API calls (``POST /v1/runs?wait=``, ``GET /v1/runs/{id}``, ``GET /v1/runs``, ``POST
-/v1/runs/{id}/cancel``) with the key from ``OPENHELM_API_KEY`` (never an argument: the process list
-shows those) at ``OPENHELM_BASE_URL``. stdout carries the protocol; logs go to stderr.
+/v1/runs/{id}/cancel``, ``/v1/sessions``) with the key from ``OPENHELM_API_KEY`` (never an argument:
+the process list shows those) at ``OPENHELM_BASE_URL``. stdout carries the protocol; logs go to stderr.
 
 HTTP with ``httpx2``, the fork of httpx (same API) that the mcp SDK itself depends on: nothing to
 add. A ``get_run`` wait polls with backoff and ends by its bound; every request is bounded by
@@ -100,6 +100,45 @@ class ApiBackend:
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         return self._call("POST", self._run_path(run_id) + "/cancel")
+
+    def answer_input(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._run_path(run_id) + "/input", json=body)
+
+    def send_tool_result(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._run_path(run_id) + "/tool-results", json=body)
+
+    def _session_path(self, session_id: str) -> str:
+        return f"/v1/sessions/{quote(session_id, safe='')}"
+
+    def create_session(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/v1/sessions", json=body)
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        return self._call("GET", self._session_path(session_id))
+
+    def list_sessions(self, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        if status:
+            params["status"] = status
+        return self._call("GET", "/v1/sessions", params=params)
+
+    def run_session_task(
+        self, session_id: str, body: dict[str, Any], idempotency_key: str | None, wait_s: int
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        accepted = self._call("POST", self._session_path(session_id) + "/tasks", json=body, headers=headers)
+        return self.get_run(accepted["task_id"], wait_s)
+
+    def session_action(self, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._session_path(session_id) + "/actions", json=body)
+
+    def control_session(self, session_id: str, verb: str) -> dict[str, Any]:
+        return self._call("POST", self._session_path(session_id) + "/" + quote(verb, safe=""))
+
+    def close_session(self, session_id: str) -> dict[str, Any]:
+        return self._call("DELETE", self._session_path(session_id))
 
 
 def run_stdio(env: Mapping[str, str], base_url: str | None = None) -> int:

@@ -32,8 +32,9 @@ SKIP = {"ResponseValidationError", "CompletionReport", "ExitReport", "ProgressRe
 HEADER = '''"""Typed models of the OpenHelm API, generated from docs/openapi.json by
 sdk/python/generate_models.py. Do not edit: run `python sdk/python/generate_models.py --write`.
 
-Response models accept fields this version does not know yet (``extra="allow"``), so an SDK keeps
-working against a newer server; request models carry types only, the API validates values.
+Response models accept fields this version does not know yet (``extra="allow"``) and enums values it
+does not know (``_OpenEnum``), so an SDK keeps working against a newer server; request models carry
+types only, the API validates values.
 """
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _OpenEnum(str, Enum):
+    """An enum a newer server may extend: a value this version does not know parses as a member of
+    its own (``RunStatus("paused_by_policy")``, not a ValidationError), equal to its string, in no
+    known group (not terminal, say)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper()
+        member._value_ = value
+        return member
 '''
 
 
@@ -106,7 +122,7 @@ def _field_name(name: str) -> str:
 
 def _class(name: str, schema: dict[str, Any]) -> str:
     if "enum" in schema and schema.get("type") == "string":
-        lines = [f"class {name}(str, Enum):"]
+        lines = [f"class {name}(_OpenEnum):"]
         if schema.get("description"):
             lines.append(f"    {_doc(schema['description'])}")
             lines.append("")

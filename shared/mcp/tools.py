@@ -3,10 +3,8 @@
 Tools are grouped in toolsets, one per resource, each a ``register(server, backend)`` function; the
 server is every toolset of :data:`TOOLSETS` over one backend provider (a callable answering the
 backend of the request being served: in-process for the API's ``/mcp``, the public HTTP API for
-``openhelm mcp``). Sessions come as one more toolset when the sessions domain lands (create a
-session, run a task in it, send a direct action, answer an input request or a tool call, close it):
-a ``register_session_tools`` beside :func:`register_run_tools`, its methods on the backends, and an
-entry in :data:`TOOLSETS`; nothing else here changes.
+``openhelm mcp``). Sessions are one more toolset (:mod:`shared.mcp.session_tools`: create a session,
+run a task in it, send a direct action, pause / resume / stop its task, close it).
 
 Every tool answers at once with ids and a short summary (:mod:`shared.mcp.summary`); the only waits
 are ``wait_s`` on create_run and get_run, bounded by ``MAX_WAIT_S`` (API Gateway ends every request at
@@ -17,15 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from shared.config import MAX_WAIT_S
-from shared.mcp.backend import RunsBackend, ToolFailure
+from shared.mcp.args import RunId, Status, WaitS, _call
+from shared.mcp.backend import RunsBackend
+from shared.mcp.session_tools import register_session_tools
 from shared.mcp.summary import summarize, summarize_page
 from shared.version import VERSION
 
@@ -35,31 +33,15 @@ INSTRUCTIONS = (
     "OpenHelm runs a browser agent in a sandbox for a natural-language task and returns JSON (valid "
     "against output_schema when given), a confidence score and screenshots. Start a run with "
     "create_run (optionally wait_s up to 25 s); runs usually take longer: poll get_run with wait_s "
-    "until finished is true, then read result. Cancel a run you no longer need."
+    "until finished is true, then read result. Cancel a run you no longer need. A run in needs_input or "
+    "waiting_for_tool shows its question or tool call: answer with answer_input or send_tool_result. For "
+    "many tasks in one browser (its login, cookies, tabs), open a session with create_session, then "
+    "run_session_task and session_action (direct, no LLM), and close_session when done."
 )
-
-WaitS = Annotated[
-    int,
-    Field(
-        ge=0,
-        le=MAX_WAIT_S,
-        description=f"Seconds to wait for the run to finish before answering (0..{MAX_WAIT_S}); the answer comes "
-        "at once when it finishes, else with the run still going.",
-    ),
-]
-RunId = Annotated[str, Field(min_length=1, max_length=40, description="The run id (run_...).")]
-Status = Literal["queued", "starting", "running", "needs_input", "succeeded", "failed", "cancelled"]
-
-
-def _call(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return fn()
-    except ToolFailure as exc:
-        raise ToolError(str(exc)) from exc
 
 
 def register_run_tools(server: MCPServer, backend: BackendProvider) -> None:
-    """create_run, get_run, list_runs, cancel_run."""
+    """create_run, get_run, list_runs, cancel_run, answer_input, send_tool_result."""
 
     @server.tool(annotations=ToolAnnotations(title="Start a browser run", open_world_hint=True))
     def create_run(
@@ -131,9 +113,33 @@ def register_run_tools(server: MCPServer, backend: BackendProvider) -> None:
         """Cancel a queued or running run and stop its browser. A finished run answers an error."""
         return _call(lambda: summarize(backend().cancel_run(run_id)))
 
+    @server.tool(annotations=ToolAnnotations(title="Answer a run's question"))
+    def answer_input(
+        run_id: RunId,
+        request_id: Annotated[str, Field(min_length=1, max_length=100, description="input_request.id of the run.")],
+        answer: Annotated[Any, Field(description="The answer, valid against input_request.schema when it has one.")],
+    ) -> dict[str, Any]:
+        """Answer the question of a run in needs_input (get_run shows it as input_request); the run
+        goes on. The answer is kept sealed, never shown again."""
+        return _call(lambda: summarize(backend().answer_input(run_id, {"request_id": request_id, "answer": answer})))
 
-# Register order is the order tools are listed in. Sessions: add register_session_tools here.
-TOOLSETS: tuple[Callable[[MCPServer, BackendProvider], None], ...] = (register_run_tools,)
+    @server.tool(annotations=ToolAnnotations(title="Send a custom tool's result"))
+    def send_tool_result(
+        run_id: RunId,
+        call_id: Annotated[str, Field(min_length=1, max_length=100, description="tool_call.id of the run.")],
+        output: Annotated[Any, Field(description="The tool's output (JSON, at most 32 KiB).")] = None,
+        error: Annotated[str | None, Field(max_length=2000, description="Why the tool failed, instead.")] = None,
+    ) -> dict[str, Any]:
+        """Give the result of the run's own tool call (a run in waiting_for_tool; get_run shows it as
+        tool_call): exactly one of output and error. The run goes on."""
+        body = {"call_id": call_id, **({"output": output} if output is not None else {})}
+        if error is not None:
+            body["error"] = error
+        return _call(lambda: summarize(backend().send_tool_result(run_id, body)))
+
+
+# Register order is the order tools are listed in.
+TOOLSETS: tuple[Callable[[MCPServer, BackendProvider], None], ...] = (register_run_tools, register_session_tools)
 
 
 def build_server(backend: BackendProvider) -> MCPServer:

@@ -20,11 +20,14 @@ from pydantic import Field, ValidationError, model_validator
 
 from shared.aws.webhook_queue import WebhookQueueUnavailable
 from shared.errors import Conflict, NotFound
+from shared.ids import is_id
 from shared.logging import bind_context, clear_context, get_logger
 from shared.models.common import Model, RunStatus
+from shared.models.runs import Run
 from shared.models.webhooks import SESSION_EVENT_TYPES, EventType, RedeliveryAccepted
-from shared.runs.envelope import get_run
+from shared.runs.envelope import get_run, public_run
 from shared.services import Services
+from shared.viewer.service import with_viewer_url
 from shared.webhooks.delivery import DeliveryOutcome, deliver_event, deliver_session_event, mark_exhausted, webhook_id
 from shared.webhooks.retry import max_attempts, retry_delay_s
 from shared.webhooks.ssrf import Resolver
@@ -131,9 +134,8 @@ def process_sqs_record(
             log.warning("webhook_session_missing", session_id=msg.session_id, **ctx)
             return True
     else:
-        try:
-            run = get_run(svc, msg.org_id, subject)
-        except NotFound:
+        run = _payload_run(svc, msg.org_id, subject)
+        if run is None:
             log.warning("webhook_run_missing", **ctx)
             return True
         outcome = deliver_event(
@@ -179,6 +181,18 @@ def _deliver_session(
         resolver=resolver,
         tls_context=tls_context,
     )
+
+
+def _payload_run(svc: Services, org_id: str, run_id: str) -> Run | None:
+    """The run envelope a delivery carries, with a fresh signed ``viewer_url`` (minted at each attempt,
+    good for OPENHELM_VIEWER_URL_TTL_S) on the API's base URL: the configured one, else the one the run
+    was created through. None if the org has no such run."""
+    record = svc.runs.get(org_id, run_id) if is_id(run_id, "run") else None
+    if record is None:
+        return None
+    run = public_run(svc, record)
+    base = svc.settings.public_url or record.control_url
+    return with_viewer_url(svc, run, org_id, base) if base else run
 
 
 def redeliver(svc: Services, org_id: str, run_id: str) -> RedeliveryAccepted:

@@ -109,6 +109,8 @@ def test_finished_run_has_stored_evidence_signed_webhooks_and_one_usage_line(
     payload = verifier.verify(body, headers)
     assert payload["type"] == "run.succeeded" and payload["data"]["id"] == run_id
     assert payload["data"]["result"] == {"title": "Harbor"}
+    page = requests.get(payload["data"]["viewer_url"], timeout=30)  # the run's page, no API key
+    assert page.status_code == 200 and run_id in page.text
     # the endpoint answered 500 first; the retry (within seconds locally) carries the same webhook-id
     flaky = poll(lambda: len(receiver.to("/flaky")) >= 2 and receiver.to("/flaky"), "retried delivery", timeout=30)
     assert flaky[0][0]["webhook-id"] == flaky[1][0]["webhook-id"]

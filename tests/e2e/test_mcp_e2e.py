@@ -76,7 +76,8 @@ def test_http_a_run_created_and_polled_through_mcp_is_the_api_s_run(stack, api, 
         async with http_client(key) as http, Client(streamable_http_client(stack.url + "/mcp", http_client=http)) as c:
             assert c.protocol_version == "2026-07-28"  # the sessionless protocol, no handshake
             tools = [t.name for t in (await c.list_tools()).tools]
-            assert tools == ["create_run", "get_run", "list_runs", "cancel_run"]
+            assert tools[:4] == ["create_run", "get_run", "list_runs", "cancel_run"]
+            assert "run_session_task" in tools and "close_session" in tools
             created = await call(c, "create_run", args)
             assert created["run_id"].startswith("run_")
             done = created if created["finished"] else await until_finished(c, created["run_id"])
@@ -135,7 +136,7 @@ def test_stdio_openhelm_mcp_runs_a_task_through_the_public_api(stack, api, llm, 
     async def main() -> None:
         async with stdio_client(openhelm_mcp(stack, key)) as streams, ClientSession(*streams) as session:
             await session.initialize()
-            assert len((await session.list_tools()).tools) == 4
+            assert len((await session.list_tools()).tools) == 13  # runs, then sessions
             created = await call(session, "create_run", {**args, "idempotency_key": "stdio-1"})
             replayed = await call(session, "create_run", {**args, "idempotency_key": "stdio-1"})
             assert replayed["run_id"] == created["run_id"]
@@ -148,3 +149,29 @@ def test_stdio_openhelm_mcp_runs_a_task_through_the_public_api(stack, api, llm, 
     # what the subprocess did is what the API recorded
     run_list = api_get(stack, key, "/v1/runs")["data"]
     assert [r["status"] for r in run_list] == ["succeeded"]
+
+
+def test_http_a_session_opened_through_mcp_acts_runs_a_task_and_closes(stack, api, llm, site, key) -> None:
+    script_pricing_run(llm)
+
+    async def main() -> None:
+        async with http_client(key) as http, Client(streamable_http_client(stack.url + "/mcp", http_client=http)) as c:
+            opened = await call(c, "create_session", {"start_url": site + "/"})
+            sid = opened["session_id"]
+            with anyio.fail_after(DEADLINE_S):
+                while (got := await call(c, "get_session", {"session_id": sid}))["status"] == "starting":
+                    await anyio.sleep(0.2)  # the browser starting in its sandbox: real time passes
+            assert got["status"] == "ready", got
+            seen = await call(c, "session_action", {"session_id": sid, "action": "evaluate", "expression": "1 + 2"})
+            assert seen["ok"] is True and seen["result"] == {"value": 3}
+            task = await call(
+                c, "run_session_task", {"session_id": sid, "prompt": "List the pricing tiers", "output_schema": SCHEMA}
+            )
+            assert task["session_id"] == sid
+            done = await until_finished(c, task["run_id"])
+            assert done["status"] == "succeeded" and done["result"] == {"tiers": TIERS}
+            closed = await call(c, "close_session", {"session_id": sid})
+            assert closed["status"] == "closed" and closed["close_reason"] == "terminated"
+            assert api_get(stack, key, f"/v1/sessions/{sid}")["tasks"] == [task["run_id"]]
+
+    run(main)

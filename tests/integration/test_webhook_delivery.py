@@ -53,6 +53,7 @@ def wsvc(moto_aws: None) -> Iterator[Services]:
         OPENHELM_WEBHOOK_QUEUE_URL=url,
         OPENHELM_WEBHOOK_RETRY_SCHEDULE_S="5,30",
         OPENHELM_WEBHOOK_READ_TIMEOUT_S="0.5",
+        OPENHELM_RUN_TOKEN_SECRET="x" * 40,  # the key viewer links are signed with
     )
     deps.override(services)
     yield services
@@ -485,3 +486,16 @@ def test_each_input_request_of_a_run_is_its_own_webhook(wsvc: Services, org: tup
     ids = [got.headers["webhook-id"] for got in rx.received]
     assert ids == [f"msg_{run_id}_run_needs_input_inp_FIRST", f"msg_{run_id}_run_needs_input_inp_SECOND"]
     assert {entry["webhook_id"] for entry in deliveries(key, run_id)} == set(ids)
+
+
+def test_the_payload_s_viewer_url_opens_the_run_s_page_without_a_key(wsvc: Services, org: tuple[str, str]) -> None:
+    org_id, _ = org
+    with Receiver() as rx:
+        run_id = finished_run(wsvc, org, rx.url)
+        queue.enqueue(wsvc, org_id, run_id, "run.succeeded")
+        assert process(wsvc)[0]
+    link = json.loads(rx.received[0].body)["data"]["viewer_url"]
+    base, query = link.split("?", 1)
+    assert base.endswith(f"/v1/runs/{run_id}/view") and base.startswith("https://")  # the API the run came through
+    page = call(http_event("GET", f"/v1/runs/{run_id}/view", query=dict([query.split("=", 1)])))
+    assert page.status == 200 and "Find the price" in page.text

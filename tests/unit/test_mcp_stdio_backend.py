@@ -109,3 +109,32 @@ def test_get_run_answers_the_running_run_at_its_bound() -> None:
 def test_no_wait_is_one_request() -> None:
     api = Api(httpx2.Response(200, json=run("running")))
     assert api.backend().get_run("run_1")["status"] == "running" and len(api.requests) == 1 and api.slept == []
+
+
+def test_a_session_task_is_posted_to_the_session_then_read_as_its_run() -> None:
+    accepted = {"task_id": "run_1", "session_id": "ses_1", "poll_url": "x", "status": "queued"}
+    api = Api(httpx2.Response(202, json=accepted), httpx2.Response(200, json=run("queued")))
+    got = api.backend().run_session_task("ses_1", {"prompt": "Read it"}, "k-2", 0)
+    assert got["id"] == "run_1" and got["status"] == "queued"
+    post, get = api.requests
+    assert post.url.path == "/v1/sessions/ses_1/tasks" and post.headers["idempotency-key"] == "k-2"
+    assert json.loads(post.content) == {"prompt": "Read it"} and get.url.path == "/v1/runs/run_1"
+
+
+def test_answers_and_session_calls_use_the_api_s_verbs_and_cannot_leave_their_path() -> None:
+    api = Api(*(httpx2.Response(200, json={"id": "ses_1", "status": "ready"}) for _ in range(6)))
+    backend = api.backend()
+    backend.answer_input("run_1", {"request_id": "inp_1", "answer": "yes"})
+    backend.send_tool_result("run_1", {"call_id": "call_1", "output": 1})
+    backend.session_action("ses_1", {"action": "screenshot"})
+    backend.control_session("ses_1", "pause")
+    backend.close_session("../runs")
+    backend.list_sessions(5, None, "ready")
+    assert [(r.method, r.url.raw_path) for r in api.requests] == [
+        ("POST", b"/v1/runs/run_1/input"),
+        ("POST", b"/v1/runs/run_1/tool-results"),
+        ("POST", b"/v1/sessions/ses_1/actions"),
+        ("POST", b"/v1/sessions/ses_1/pause"),
+        ("DELETE", b"/v1/sessions/..%2Fruns"),
+        ("GET", b"/v1/sessions?limit=5&status=ready"),
+    ]

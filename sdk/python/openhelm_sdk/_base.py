@@ -103,6 +103,7 @@ class Request:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
+    files: Any = None  # multipart parts, as httpx takes them (bytes: safe to send again)
 
     @property
     def safe(self) -> bool:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from openhelm_sdk import _base
 from openhelm_sdk._base import TERMINAL, Config, PollPolicy, Request, RetryPolicy
+from openhelm_sdk.async_resources import AsyncFiles, AsyncKeys, AsyncProfiles, AsyncSessions, AsyncWebhooks
 from openhelm_sdk.client import _left, _run_body, _wait_limit
 from openhelm_sdk.errors import APIConnectionError, RunWaitTimeout, error_from_response
 from openhelm_sdk.models import (
@@ -59,6 +60,11 @@ class AsyncClient:
         self.runs = AsyncRuns(self)
         self.jobs = AsyncJobs(self)
         self.projects = AsyncProjects(self)
+        self.sessions = AsyncSessions(self)
+        self.files = AsyncFiles(self)
+        self.profiles = AsyncProfiles(self)
+        self.keys = AsyncKeys(self)
+        self.webhooks = AsyncWebhooks(self)
 
     @property
     def base_url(self) -> str:
@@ -83,6 +89,7 @@ class AsyncClient:
                     self._config.base_url + req.path,
                     params=req.params,
                     json=req.json,
+                    files=req.files,
                     headers={**self._config.headers(), **req.headers},
                     timeout=req.timeout or self._config.timeout,
                 )

@@ -1,9 +1,9 @@
-"""The synchronous client: ``Client(api_key, base_url)`` with ``runs``, ``jobs`` and ``projects``.
+"""The synchronous client: ``Client(api_key, base_url)`` with ``runs``, ``jobs`` and ``projects`` here,
+and ``sessions``, ``files``, ``profiles``, ``keys`` and ``webhooks`` in ``resources.py``.
 
-Adding a resource (sessions, files, once the API has them): a class like ``Projects`` below whose
-methods build ``Request`` values and call ``self._client.request(...)``, the same in
-``async_client.py``, attached in both ``__init__``; its models come with the next
-``generate_models.py --write``.
+Adding a resource: a class like ``Projects`` below whose methods build ``Request`` values and call
+``self._client.request(...)``, the same in ``async_client.py``, attached in both ``__init__``; its
+models come with the next ``generate_models.py --write``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from openhelm_sdk.models import (
     RunStatus,
     UpdateJobRequest,
 )
+from openhelm_sdk.resources import Files, Keys, Profiles, Sessions, Webhooks
 
 M = TypeVar("M", bound=BaseModel)
 OnUpdate = Callable[[Run], None]
@@ -63,6 +64,11 @@ class Client:
         self.runs = Runs(self)
         self.jobs = Jobs(self)
         self.projects = Projects(self)
+        self.sessions = Sessions(self)
+        self.files = Files(self)
+        self.profiles = Profiles(self)
+        self.keys = Keys(self)
+        self.webhooks = Webhooks(self)
 
     @property
     def base_url(self) -> str:
@@ -88,6 +94,7 @@ class Client:
                     self._config.base_url + req.path,
                     params=req.params,
                     json=req.json,
+                    files=req.files,
                     headers={**self._config.headers(), **req.headers},
                     timeout=req.timeout or self._config.timeout,
                 )

@@ -1,8 +1,9 @@
 """Typed models of the OpenHelm API, generated from docs/openapi.json by
 sdk/python/generate_models.py. Do not edit: run `python sdk/python/generate_models.py --write`.
 
-Response models accept fields this version does not know yet (``extra="allow"``), so an SDK keeps
-working against a newer server; request models carry types only, the API validates values.
+Response models accept fields this version does not know yet (``extra="allow"``) and enums values it
+does not know (``_OpenEnum``), so an SDK keeps working against a newer server; request models carry
+types only, the API validates values.
 """
 
 from __future__ import annotations
@@ -110,6 +111,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+class _OpenEnum(str, Enum):
+    """An enum a newer server may extend: a value this version does not know parses as a member of
+    its own (``RunStatus("paused_by_policy")``, not a ValidationError), equal to its string, in no
+    known group (not terminal, say)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper()
+        member._value_ = value
+        return member
+
+
 # The most POST /v1/runs?wait= accepts, in seconds.
 RUNS_MAX_WAIT_S = 25
 
@@ -184,7 +200,7 @@ class ClickAction(_Model):
     y: float | None = Field(default=None)
 
 
-class CloseReason(str, Enum):
+class CloseReason(_OpenEnum):
     TERMINATED = 'terminated'
     IDLE_TIMEOUT = 'idle_timeout'
     MAX_DURATION = 'max_duration'
@@ -684,7 +700,7 @@ the placeholder `<secret:NAME>` and the agent fills the value in, on a matching 
     match: str = Field(description='Domain pattern (as in `allowed_domains`) of the pages these fields may be typed on; when the run has `allowed_domains`, it must lie inside them.')
 
 
-class RunStatus(str, Enum):
+class RunStatus(_OpenEnum):
     QUEUED = 'queued'
     STARTING = 'starting'
     RUNNING = 'running'
@@ -749,7 +765,7 @@ class SessionList(_Model):
     object: str = Field(default='list')
 
 
-class SessionStatus(str, Enum):
+class SessionStatus(_OpenEnum):
     STARTING = 'starting'
     READY = 'ready'
     BUSY = 'busy'
