@@ -18,11 +18,17 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
   children move up a level; their text, and text nodes, become plain lines ``- Some text``;
 - a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
-- a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
+- a table row of plain cells becomes one line ``Seats | 1 | 3 | ∞`` under its ``table:`` (``row: …``
+  outside a table; one-character cells kept);
+- a run of sibling links with nothing but a name is one line ``links: Home [1] | Docs [2]``
+  (wrappers in between, such as list items, do not break the run);
+- an unnamed link or button whose children are leaf texts is one line
+  ``link [6]: img Product 1 photo; h3 Widget Model 1``;
 - the options of a ``<select>`` become one line;
 - a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
 
-Lines this module does not understand pass through unchanged.
+Lines this module does not understand pass through unchanged. The cap (snapshot_cap.py) reads the
+``- `` marker of each line; :func:`unmark` drops it afterwards (one token a line).
 """
 
 from __future__ import annotations
