@@ -85,22 +85,24 @@ FACTS: dict[str, tuple[list[str], int]] = {
     "frames.html": ([r"order #8812 shipped", r"member since 2019", r"Track parcel", r"Edit profile"], 8),
 }
 _ROLES = "link|button|textbox|searchbox|combobox|checkbox|radio|switch|tab|menuitem|option|slider|spinbutton|listbox"
-_ACTIONABLE = re.compile(rf"^\s*- (?:'|\")?({_ROLES})\b")
+# With or without the `- ` marker (the agent drops it); a `links:` line is a run of links.
+_ACTIONABLE = re.compile(rf"^\s*(?:- )?(?:'|\")?({_ROLES}|links:)(?:\b| )")
 
 
 # Playwright's `[ref=e12]`, or the agent's short `[12]`.
-_REF_MARK = re.compile(r" \[(?:ref=[A-Za-z0-9_-]+|\d+)\](?::|$| \[)")
+_REF_MARK = re.compile(r" \[(?:ref=[A-Za-z0-9_-]+|\d+)\](?::|$| \[| \|)")
 
 
 def _ref_counts(text: str) -> tuple[int, int]:
     """(refs on actionable lines, refs on other lines) of a rendered snapshot."""
     on, off = 0, 0
     for row in text.splitlines():
-        if _REF_MARK.search(row):
+        refs = len(_REF_MARK.findall(row))  # a `links:` line holds several
+        if refs:
             if _ACTIONABLE.match(row):
-                on += 1
+                on += refs
             else:
-                off += 1
+                off += refs
     return on, off
 
 

@@ -44,7 +44,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
@@ -179,13 +179,23 @@ def last_user_text(body: Mapping[str, Any]) -> str:
     return ""
 
 
+def _element_lines(text: str) -> Iterator[str]:
+    """The snapshot's lines, with a ``links: Home [1] | Docs [2]`` line read as ``link Home [1]``, …"""
+    for line in text.splitlines():
+        body = line.lstrip()
+        if body.startswith("links: "):
+            yield from (f"link {item}" for item in body[len("links: ") :].split(" | "))
+        else:
+            yield line
+
+
 def find_ref(body: Mapping[str, Any], pattern: str) -> str:
     """Ref of the first snapshot line in the latest observation matching the regex ``pattern``.
 
     ``find_ref(body, r"link Pro plan")`` → ``"7"`` (the agent's short ``[7]``; Playwright's
     ``[ref=e7]`` is read too). Raises LookupError if no line matches.
     """
-    for line in last_user_text(body).splitlines():
+    for line in _element_lines(last_user_text(body)):
         if re.search(pattern, line):
             match = _REF.search(line)
             if match:

@@ -24,8 +24,8 @@ def test_long_page_is_capped_but_keeps_short_cells(site: str, page: Any) -> None
 
     assert obs.snapshot.original_chars > 40_000
     assert len(obs.snapshot.text) <= 8_000
-    # Rows of plain cells are one line each: `- row: Seats | 1 | 10 | ∞`.
-    cells = [c for row in re.findall(r"- row: (.*)", obs.snapshot.text) for c in row.split(" | ")]
+    # Rows of plain cells are one line each under `table:`: `Seats | 1 | 10 | ∞`.
+    cells = [c for row in re.findall(r"(?m)^\s*(.* \| .*)$", obs.snapshot.text) for c in row.split(" | ")]
     for short in ("1", "10", "∞", "—", "✓", "24h", "1h", "12"):
         assert short in cells, short
     assert cells.count("—") == 4 and cells.count("✓") == 3
@@ -66,12 +66,12 @@ def test_refs_only_on_what_an_action_can_target(page: Any) -> None:
 
     ref_lines = [line.strip() for line in text.splitlines() if re.search(r" \[\d+\]", line)]
     assert [re.sub(r" \[\d+\]", "", line) for line in ref_lines] == [
-        "- link Alpha",
-        "- button Buy",
-        "- textbox Email",
-        "- generic: Clickable card inside",  # a pointer cursor and a click handler: it has a ref
+        "link Alpha",
+        "button Buy",
+        "textbox Email",
+        "generic: Clickable card inside",  # a pointer cursor and a click handler: it has a ref
     ], text
-    assert "- row: Team | ✓" in text and "- row: Free | —" in text
+    assert "table:\n    Plan | SSO\n    Team | ✓\n    Free | —\n" in text  # rows by where they are
     assert "/url:" not in text and "cursor=pointer" not in text
     assert "Intro text." in text and "Clickable card" in text and "inside" in text
 
@@ -91,7 +91,7 @@ def test_code_blocks_keep_their_line_breaks_and_nothing_visible_is_lost(page: An
 
     text = observe(page).snapshot.text
 
-    assert "- code: |\n    def f(x):\n        return x + 1\n\n    print(f(1))\n" in text
+    assert "code: |\n    def f(x):\n        return x + 1\n\n    print(f(1))\n" in text
     assert "Choice 12" in text and "Choice 5" in text  # every option, not the first four
     assert "Far below the fold: the answer is 42." in text
     assert re.search(r"button Frame button \[\d+\]", text) and "In the frame" in text

@@ -533,9 +533,7 @@ def test_a_huge_page_states_its_budget_and_extract_reaches_what_was_cut(
     assert "over the budget of 2000" in first and "extract(query)" in first
     assert "more lines of this page were left out" in first
     tools = [m["content"] for m in chats[2].body["messages"] if m["role"] == "tool"]
-    assert tools[0] == (
-        "1 line(s) match 'item 377:':\n- Item 376: bin M-912\n- Item 377: bin N-949\n- Item 378: bin O-986"
-    )
-    assert tools[1].startswith("part 2 of 5:\n- Item 96: bin S-552\n") and "Item 185" in tools[1]
+    assert tools[0] == ("1 line(s) match 'item 377:':\nItem 376: bin M-912\nItem 377: bin N-949\nItem 378: bin O-986")
+    assert tools[1].startswith("part 2 of 4:\nItem 106: bin C-922\n") and "Item 185" in tools[1]
     steps = read_jsonl(tmp_path / "steps.jsonl")
     assert [s["action"] for s in steps] == ["navigate", "extract", "extract", "done"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openhelm_agent.compact import RefMap, compact
+from openhelm_agent.compact import RefMap, compact, unmark
 from openhelm_agent.content_calls import calls_from_content
 from openhelm_agent.conversation import Conversation
 from openhelm_agent.prompt import build_system_prompt, url_in_prompt
@@ -236,7 +236,8 @@ def test_short_refs_keep_their_element_across_observations() -> None:
     second = compact('- link "C" [ref=e3]\n- link "B" [ref=e2]', refs=refs)
     assert first.refs == {"1": "e1", "2": "e2"}
     assert second.refs == {"3": "e3", "2": "e2"}  # B is still 2; 1 (A) is gone, not reused
-    assert second.text == "- link C [3]\n- link B [2]"
+    assert second.text == "- links: C [3] | B [2]"  # a run of plain links is one line
+    assert unmark(second.text) == "links: C [3] | B [2]"
 
 
 @pytest.mark.parametrize("given", ["12", 12, "[12]", " [12] ", "ref=12"])
@@ -258,3 +259,45 @@ def test_wrong_kind_names_what_would_work() -> None:
     assert wrong_kind("select", "e1", {"e1": ("link", "Home")}) == (
         'ref e1 is a link "Home", not a drop-down; there is no drop-down on this page'
     )
+
+
+def test_fewer_lines_for_link_runs_cards_and_table_rows_with_every_text_kept() -> None:
+    raw = "\n".join(
+        [
+            "- navigation [ref=e1]:",
+            "  - list [ref=e2]:",
+            "    - listitem [ref=e3]:",
+            '      - link "Home" [ref=e4] [cursor=pointer]:',
+            "        - /url: /",
+            "    - listitem [ref=e5]:",
+            '      - link "Docs" [ref=e6] [cursor=pointer]:',
+            "        - /url: /docs",
+            "- link [ref=e7] [cursor=pointer]:",
+            "  - /url: /p/1",
+            '  - img "Product 1 photo" [ref=e8]',
+            '  - heading "Widget Model 1" [level=3] [ref=e9]',
+            "- table [ref=e10]:",
+            "  - rowgroup [ref=e11]:",
+            '    - row "Seats 1" [ref=e12]:',
+            '      - cell "Seats" [ref=e13]',
+            '      - cell "1" [ref=e14]',
+            '- link "Solo" [ref=e15] [cursor=pointer]:',
+            "  - /url: /solo",
+        ]
+    )
+    text = unmark(compact(raw).text)
+    assert text == "\n".join(
+        [
+            "navigation:",
+            "  links: Home [1] | Docs [2]",
+            "link [3]: img Product 1 photo; h3 Widget Model 1",
+            "table:",
+            "  Seats | 1",
+            "link Solo [4]",
+        ]
+    )
+
+
+def test_unmark_leaves_code_blocks_as_the_page_has_them() -> None:
+    marked = "- h1 Title\n- code: |\n    - item: 1\n\n    - item: 2\n- Some text\n  - nested"
+    assert unmark(marked) == "h1 Title\ncode: |\n    - item: 1\n\n    - item: 2\nSome text\n  nested"

@@ -18,11 +18,17 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
   children move up a level; their text, and text nodes, become plain lines ``- Some text``;
 - a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
-- a table row of plain cells becomes one line ``- row: Seats | 1 | 3 | ∞`` (one-character cells kept);
+- a table row of plain cells becomes one line ``Seats | 1 | 3 | ∞`` under its ``table:`` (``row: …``
+  outside a table; one-character cells kept);
+- a run of sibling links with nothing but a name is one line ``links: Home [1] | Docs [2]``
+  (wrappers in between, such as list items, do not break the run);
+- an unnamed link or button whose children are leaf texts is one line
+  ``link [6]: img Product 1 photo; h3 Widget Model 1``;
 - the options of a ``<select>`` become one line;
 - a code block whose text matches a ``<pre>`` of the page gets its line breaks back.
 
-Lines this module does not understand pass through unchanged.
+Lines this module does not understand pass through unchanged. The cap (snapshot_cap.py) reads the
+``- `` marker of each line; :func:`unmark` drops it afterwards (one token a line).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ WRAPPERS = frozenset(
     {"generic", "group", "none", "presentation", "rowgroup", "list", "listitem", "paragraph", "article", "section"}
 )
 CELLS = frozenset({"cell", "columnheader", "rowheader", "gridcell"})
+TABLES = frozenset({"table", "grid", "treegrid"})
 _DROPPED_ATTRS = frozenset({"cursor=pointer", "active"})
 _ITEM = re.compile(r"^(?P<indent>\s*)- (?P<body>.*)$")
 _NODE = re.compile(
@@ -193,6 +200,7 @@ class _Renderer:
         self.refs = refs
         self.shown: dict[str, str] = {}  # short ref -> aria ref, for the refs this rendering shows
         self.elements: dict[str, tuple[str, str]] = {}  # short ref -> (role, name)
+        self.in_table = False
 
     def head(self, node: _Node, keep_ref: bool) -> str:
         text, attrs = node.role, node.attrs
@@ -214,11 +222,72 @@ class _Renderer:
         self.out.append("  " * depth + "- " + text)
 
     def render(self, nodes: list[_Node], depth: int, in_clickable: bool) -> None:
+        run: list[_Node] = []  # consecutive plain links, shown as one ``links:`` line
+        nodes = self._flatten(nodes, in_clickable)
         for i, node in enumerate(nodes):
             neighbours = nodes[max(0, i - 1) : i] + nodes[i + 1 : i + 2]
             if any(self._label_of(node, other) for other in neighbours):
                 continue
+            if not in_clickable and self._plain_link(node):
+                run.append(node)
+                continue
+            self._links(run, depth)
+            run = []
             self.node(node, depth, in_clickable)
+        self._links(run, depth)
+
+    def _flatten(self, nodes: list[_Node], in_clickable: bool) -> list[_Node]:
+        """The nodes with each wrapper that says nothing (see node()) replaced by its children, so
+        that links in list items are siblings here."""
+        out: list[_Node] = []
+        for node in nodes:
+            silent = (
+                node.parsed
+                and node.prop is None
+                and node.role in WRAPPERS
+                and not node.name
+                and not node.attrs
+                and node.value is None
+                and not (node.ref and "cursor=pointer" in node.raw and not in_clickable)
+                and not any(c.prop is not None for c in node.children)
+            )
+            out.extend(self._flatten(node.children, in_clickable) if silent else [node])
+        return out
+
+    @staticmethod
+    def _plain_link(node: _Node) -> bool:
+        """A named link with a ref and nothing else to say (no attributes, value or children)."""
+        return (
+            node.parsed
+            and node.role == "link"
+            and bool(node.ref)
+            and bool(node.name)
+            and " | " not in (node.name or "")
+            and not node.value
+            and not [a for a in node.attrs if a not in _DROPPED_ATTRS]
+            and all(c.prop is not None and c.prop[0] == "/url" for c in node.children)
+        )
+
+    def _links(self, run: list[_Node], depth: int) -> None:
+        if len(run) == 1:
+            self.node(run[0], depth, False)
+        elif run:
+            self.emit(depth, "links: " + " | ".join(self.head(n, True)[len("link ") :] for n in run))
+
+    def _leaf_text(self, node: _Node) -> str | None:
+        """One child of an unnamed link or button as a phrase (``img Product 1 photo``), or None when
+        it needs a line of its own (it has children, a ref, or a code block)."""
+        kids = [c for c in node.children if not (c.prop is not None and c.prop[0] == "/url")]
+        if not node.parsed or kids or node.prop is not None or node.role in INTERACTIVE:
+            return None
+        block = self.pre.get(_squash(node.value)) if node.value is not None else None
+        if block is not None and "\n" in block:
+            return None
+        if node.role == "text" or (node.role in WRAPPERS and not node.name and not node.attrs):
+            text = node.value or ""
+        else:
+            text = self.head(node, False) + (f": {node.value}" if node.value is not None else "")
+        return text if text and "; " not in text and "\n" not in text else None
 
     @staticmethod
     def _label_of(node: _Node, following: _Node) -> bool:
@@ -262,8 +331,20 @@ class _Renderer:
             return
         if node.role == "row" and children and all(self._plain_cell(c) for c in children) and not keep_ref:
             cells = [c.name if c.name is not None else (c.value or "") for c in children]
-            self.emit(depth, "row: " + " | ".join(cells))
+            # In a table the line is a row by where it is; elsewhere (a grid in a list) it says so.
+            self.emit(depth, ("" if self.in_table else "row: ") + " | ".join(cells))
             return
+        if node.role in TABLES:
+            self.emit(depth, self.head(node, keep_ref) + (f": {node.value}" if node.value else ":"))
+            was, self.in_table = self.in_table, True
+            self.render(children, depth + 1, clickable)
+            self.in_table = was
+            return
+        if keep_ref and not node.name and node.role in INTERACTIVE and children and not placeholders:
+            phrases = [self._leaf_text(c) for c in children]
+            if all(phrases) and node.value is None:
+                self.emit(depth, f"{self.head(node, keep_ref)}: " + "; ".join(p for p in phrases if p))
+                return
         if children and all(c.parsed and c.role == "option" and not c.children and not c.ref for c in children):
             options = [(c.name or "") + "".join(f" [{a}]" for a in c.attrs) for c in children]
             self.emit(depth, self.head(node, keep_ref) + ":")
@@ -302,3 +383,24 @@ def compact(snapshot: str, pre_blocks: Iterable[str] = (), refs: RefMap | None =
 def compact_snapshot(snapshot: str, pre_blocks: Iterable[str] = (), refs: RefMap | None = None) -> str:
     """The text of :func:`compact`."""
     return compact(snapshot, pre_blocks, refs).text
+
+
+def unmark(text: str) -> str:
+    """The text without the YAML-like ``- `` before each node (one token a line; the indent says the
+    nesting). Done after the cap, which reads lines by that marker; code block lines (under a
+    ``…: |`` line) stay exactly as the page has them."""
+    out: list[str] = []
+    block_indent: int | None = None  # the indent of the ``…: |`` line whose block we are in
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if block_indent is not None and (not line.strip() or indent > block_indent):
+            out.append(line)
+            continue
+        block_indent = None
+        body = line[indent:]
+        if body.startswith("- "):
+            body = body[2:]
+        out.append(line[:indent] + body)
+        if line.endswith(": |"):
+            block_indent = indent
+    return "\n".join(out)

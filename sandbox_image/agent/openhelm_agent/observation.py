@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from openhelm_agent.browser import page_url, safe_title, short_error
-from openhelm_agent.compact import RefMap, compact
+from openhelm_agent.compact import RefMap, compact, unmark
 from openhelm_agent.snapshot_cap import CappedSnapshot, cap_snapshot, extract_refs
 
 if TYPE_CHECKING:
@@ -100,11 +100,13 @@ def observe(
                     break
     text = raw or ""
     compacted = compact(text, pre, refs)
-    full = compacted.text
+    capped = cap_snapshot(compacted.text, max_chars)
+    full = unmark(compacted.text)
     return Observation(
         url=page_url(page),
         title=safe_title(page),
-        snapshot=cap_snapshot(full, max_chars),
+        # original_chars counts the unmarked text too, so "capped" still means "the cap cut something".
+        snapshot=replace(capped, text=unmark(capped.text), original_chars=len(full)),
         full_text=full,
         budget_chars=max_chars,
         refs={**{ref: ref for ref in extract_refs(text)}, **compacted.refs},
@@ -128,7 +130,7 @@ def extract(full_text: str, query: str, part: int, max_chars: int) -> str:
         used = 0
         for j in keep:
             if used + len(lines[j]) + 1 > max_chars:
-                out.append(f"- … more matches left out ({len(hits)} lines match)")
+                out.append(f"… more matches left out ({len(hits)} lines match)")
                 break
             out.append(lines[j])
             used += len(lines[j]) + 1
