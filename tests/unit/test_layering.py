@@ -13,6 +13,7 @@ SHARED = ROOT / "shared"
 
 # (importing module, imported module) -> why it is imported inside a function.
 ALLOWED_LAZY: dict[tuple[str, str], str] = {
+    ("shared.webhooks.queue", "shared.sessions.envelope"): "the sessions domain only when a session event comes",
     ("shared.services", "shared.sandbox.factory"): "cold start: only functions that use sandboxes load a provider",
     ("shared.sandbox.factory", "shared.sandbox.e2b_provider"): "cold start: the e2b SDK is costly to import",
     ("shared.sandbox.factory", "shared.sandbox.local.provider"): "local-only: not in the Lambda layer",
