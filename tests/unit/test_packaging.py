@@ -183,3 +183,31 @@ def test_bytecode_is_compiled_only_by_an_interpreter_that_really_is_the_runtimes
     assert build.runtime_python(other) is None
     monkeypatch.setenv("OPENHELM_LAYER_PYTHON", str(tmp_path / "missing-python"))
     assert build.runtime_python(here) is None
+
+
+def _bucket_grants(resource: dict[str, Any], bucket: str) -> set[str]:
+    """S3 actions the function's SAM policy templates grant on ``bucket`` (by its logical id)."""
+    grants: set[str] = set()
+    for policy in resource["Properties"].get("Policies", []):
+        if not isinstance(policy, dict):
+            continue
+        for name, args in policy.items():
+            if isinstance(args, dict) and args.get("BucketName") == {"Ref": bucket}:
+                grants.add(name)
+    return grants
+
+
+@pytest.mark.parametrize(
+    ("function", "bucket", "why"),
+    [
+        ("SessionsFunction", "FilesBucket", "a task's file_ids and upload_file are read and put into the sandbox"),
+        ("SessionsFunction", "ProfilesBucket", "a session starts from its profile and saves it at DELETE"),
+        ("ReaperFunction", "ProfilesBucket", "an idle or overrun session saves its profile as it closes"),
+    ],
+)
+def test_functions_that_move_files_and_profiles_may_reach_their_buckets(function: str, bucket: str, why: str) -> None:
+    raw = load_yaml(ROOT / "template.yaml")["Resources"]
+    grants = _bucket_grants(raw[function], bucket)
+    assert grants & {"S3ReadPolicy", "S3CrudPolicy"}, f"{function} needs {bucket}: {why}"
+    if bucket == "ProfilesBucket":
+        assert "S3CrudPolicy" in grants, f"{function} writes {bucket}: {why}"
