@@ -68,8 +68,10 @@ def test_functions_and_environment(real: EmbeddedStack) -> None:
     assert os.environ["OPENHELM_STAGE"] == "dev"
     assert os.environ["OPENHELM_PUBLIC_URL"] == real.url
     assert real.template is not None
-    # The session routes that touch a sandbox go to the function with SandboxLayer; the rest to the API.
+    # The session routes that touch a sandbox, and /mcp (its session tools do), go to the function
+    # with SandboxLayer; the rest to the API.
     assert sorted((r.route_key, r.function) for r in real.template.http_routes) == [
+        ("ANY /mcp", "SessionsFunction"),
         ("ANY /{proxy+}", "ApiFunction"),
         ("DELETE /v1/sessions/{session_id}", "SessionsFunction"),
         ("POST /internal/runs/{run_id}/exit", "SessionsFunction"),

@@ -99,6 +99,11 @@ def test_requests_that_reach_the_sandbox_go_to_a_function_with_the_sandbox_layer
     )
     assert call(exit_event).status == 202
     assert provider.killed == ["rec_1", "rec_2"]
+    # MCP's session tools reach the sandbox in-process: /mcp must be served with SandboxLayer too.
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "create_session", "arguments": {}}}
+    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
+    reply = call(http_event("POST", "/mcp", body=rpc, key=key, headers=headers))
+    assert reply.status == 200 and not reply.json["result"].get("isError"), reply.text
 
     router, layers = _served_by()
     expected_touching = {
@@ -106,6 +111,7 @@ def test_requests_that_reach_the_sandbox_go_to_a_function_with_the_sandbox_layer
         ("POST", f"/internal/sessions/{sid}/ready"),
         *((m, p) for m, p, _ in requests if m != "GET"),
         ("POST", f"/internal/runs/{other}/exit"),
+        ("POST", "/mcp"),
     }
     assert touched == expected_touching  # the reads never build a provider
     for method, path in touched:

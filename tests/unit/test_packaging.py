@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # tests/integration/test_sandbox_routing.py.
 SANDBOX_FUNCTIONS = {"RunStepsFunction", "ReaperFunction", "EvidenceFunction", "SessionsFunction"}
 # The functions that serve MCP: the API's /mcp route (shared/mcp/http.py).
-MCP_FUNCTIONS = {"ApiFunction"}
+MCP_FUNCTIONS = {"SessionsFunction"}
 
 
 def _script(name: str) -> ModuleType:
@@ -104,8 +104,6 @@ def test_every_function_gets_the_core_layer_and_only_sandbox_and_mcp_users_their
         lid: r["Properties"]["LayerName"] for lid, r in translated.items() if r["Type"] == "AWS::Lambda::LayerVersion"
     }
     assert set(functions) >= SANDBOX_FUNCTIONS | MCP_FUNCTIONS
-    # The two add-on layers may share distributions (each is the core's complement): never on one function.
-    assert not SANDBOX_FUNCTIONS & MCP_FUNCTIONS
     for logical_id, res in functions.items():
         props = res["Properties"]
         ours = [layer_names[ref["Ref"]] for ref in props.get("Layers", []) if "Ref" in ref]
@@ -211,3 +209,22 @@ def test_functions_that_move_files_and_profiles_may_reach_their_buckets(function
     assert grants & {"S3ReadPolicy", "S3CrudPolicy"}, f"{function} needs {bucket}: {why}"
     if bucket == "ProfilesBucket":
         assert "S3CrudPolicy" in grants, f"{function} writes {bucket}: {why}"
+
+
+def _locked(layer_file: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / f"requirements-layer-{layer_file}.lock").read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(";")[0].strip().split("==")
+            pins[canonicalize_name(name)] = version.split()[0].rstrip("\\").strip()
+    return pins
+
+
+def test_add_on_layers_on_one_function_pin_what_they_share_alike() -> None:
+    """Both add-on layers are extracted into one /opt on SessionsFunction: a distribution in both
+    must be the same version, or whichever layer comes last would silently win."""
+    assert SANDBOX_FUNCTIONS & MCP_FUNCTIONS, "no function has both: this check guards nothing"
+    sandbox, mcp = _locked("sandbox"), _locked("mcp")
+    shared = set(sandbox) & set(mcp)
+    assert {"anyio", "idna"} <= shared  # read the locks at all
+    assert {name: (sandbox[name], mcp[name]) for name in shared if sandbox[name] != mcp[name]} == {}
