@@ -308,6 +308,22 @@ def _newest_browser_process() -> int:
     return max(found)[1]
 
 
+def _crashed_run(site: str, control_url: str, tmp_path: Path, run_id: str) -> dict[str, Any]:
+    """Run the agent process on ``site`` with a 2,048 MB limit; it must fail: its result.json."""
+    spec_path = tmp_path / "run_spec.json"
+    spec_path.write_text(json.dumps(make_spec(site, run_id=run_id)))
+    out_dir = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "openhelm_agent"],
+        env=agent_env(spec_path, out_dir, control_url, OPENHELM_MEMORY_LIMIT_MB="2048"),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    return json.loads((out_dir / "result.json").read_text())
+
+
 def test_a_browser_that_dies_ends_the_run_as_a_crash_naming_memory(
     site: str, control: tuple[FakeControlPlane, str], tmp_path: Path
 ) -> None:
@@ -320,20 +336,7 @@ def test_a_browser_that_dies_ends_the_run_as_a_crash_naming_memory(
         return ToolCall("wait", {"seconds": 1})
 
     plane.llm.add(kill_the_browser, *[ToolCall("wait", {"seconds": 1})] * 5)
-    spec_path = tmp_path / "run_spec.json"
-    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0003")))
-    out_dir = tmp_path / "out"
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "openhelm_agent"],
-        env=agent_env(spec_path, out_dir, url, OPENHELM_MEMORY_LIMIT_MB="2048"),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-    assert proc.returncode == 1, proc.stderr[-3000:]
-    result = json.loads((out_dir / "result.json").read_text())
+    result = _crashed_run(site, url, tmp_path, "run_proc0003")
     assert result["error_code"] == "AGENT_CRASHED", result["error_message"]
     assert "browser crashed, most likely out of memory (the sandbox's memory limit is 2048 MB)" in (
         result["error_message"] or ""
@@ -353,19 +356,6 @@ def test_a_model_call_that_fails_after_the_browser_died_still_names_the_crash(
         return HttpError(400, code="bad_request")
 
     plane.llm.add(kill_the_browser_then_fail)
-    spec_path = tmp_path / "run_spec.json"
-    spec_path.write_text(json.dumps(make_spec(site, run_id="run_proc0004")))
-    out_dir = tmp_path / "out"
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "openhelm_agent"],
-        env=agent_env(spec_path, out_dir, url, OPENHELM_MEMORY_LIMIT_MB="2048"),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-    assert proc.returncode == 1, proc.stderr[-3000:]
-    result = json.loads((out_dir / "result.json").read_text())
+    result = _crashed_run(site, url, tmp_path, "run_proc0004")
     assert result["error_code"] == "AGENT_CRASHED", result["error_message"]
     assert "browser crashed, most likely out of memory" in (result["error_message"] or "")

@@ -16,9 +16,9 @@ from shared.api import deps
 from shared.api.app import ROUTES
 from shared.clock import FakeClock
 from shared.services import Services
-from tests.integration.test_sessions_api import RecordingProvider
 from tests.support.apigw import Reply, call, http_event
 from tests.support.aws import make_services
+from tests.support.sessions import RecordingProvider
 
 DEEP = '{"prompt": "deep", "inputs": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}"
 PAYLOADS: list[tuple[str, dict[str, Any]]] = [

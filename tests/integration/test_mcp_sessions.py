@@ -6,7 +6,6 @@ run for real in tests/e2e/test_sessions_e2e.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,11 +13,11 @@ import pytest
 from shared.api import deps
 from shared.clock import FakeClock
 from shared.orgs import bootstrap_org
-from shared.sandbox.base import SandboxFileNotFound, SandboxInfo, SandboxProvider, SandboxRequest
 from shared.services import Services
 from tests.integration.test_mcp_api import rpc, tool
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services
+from tests.support.sessions import RecordingProvider
 
 SESSION_TOOLS = [
     "create_session",
@@ -31,22 +30,8 @@ SESSION_TOOLS = [
 ]
 
 
-class AnsweringProvider(SandboxProvider):
+class AnsweringProvider(RecordingProvider):
     """Starts nothing; records commands; answers each action as a browser that did it."""
-
-    name = "answering"
-
-    def __init__(self) -> None:
-        self.requests: list[SandboxRequest] = []
-        self.commands: list[dict[str, Any]] = []
-        self.killed: list[str] = []
-
-    def start(self, request: SandboxRequest) -> SandboxInfo:
-        self.requests.append(request)
-        return SandboxInfo(f"sbx_{len(self.requests)}", request.run_id, self.name, datetime.now(UTC), request.metadata)
-
-    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
-        self.commands.append(command)
 
     def read_reply(self, sandbox_id: str, command_id: str) -> dict[str, Any] | None:
         command = next(c for c in self.commands if c["id"] == command_id)
@@ -55,19 +40,6 @@ class AnsweringProvider(SandboxProvider):
         url = command["args"].get("url", "https://example.com/")
         step = {"index": 0, "action": command["action"], "url": url, "title": "Example"}
         return {"ok": True, "result": f"did {command['action']}", "step": step}
-
-    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
-        return []
-
-    def read_file(self, sandbox_id: str, path: str) -> bytes:
-        raise SandboxFileNotFound(path)
-
-    def kill(self, sandbox_id: str) -> bool:
-        self.killed.append(sandbox_id)
-        return True
-
-    def list_running(self) -> list[SandboxInfo]:
-        return []
 
 
 @pytest.fixture
@@ -161,7 +133,7 @@ def test_a_session_opened_worked_and_closed_through_mcp_is_the_api_s_session(
 
     closed = tool(key, "close_session", {"session_id": sid})["structuredContent"]
     assert closed["status"] == "closed" and closed["live"] is False and closed["close_reason"] == "terminated"
-    assert provider.killed == ["sbx_1"] and api(key, "GET", f"/v1/sessions/{sid}")["status"] == "closed"
+    assert provider.killed == ["rec_1"] and api(key, "GET", f"/v1/sessions/{sid}")["status"] == "closed"
     assert "(409)" in error_text(tool(key, "close_session", {"session_id": sid}))
 
 

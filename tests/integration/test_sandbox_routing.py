@@ -19,9 +19,9 @@ from devstack.template import load_template
 from shared.api import deps
 from shared.clock import FakeClock
 from shared.services import Services
-from tests.integration.test_sessions_api import RecordingProvider, create, ready
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services
+from tests.support.sessions import RecordingProvider, create, ready
 
 ROOT = Path(__file__).resolve().parents[2]
 

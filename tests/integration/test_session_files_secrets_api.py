@@ -19,9 +19,9 @@ from shared.orchestration.start_sandbox import start_sandbox
 from shared.sandbox.base import SandboxFile, SandboxFileNotFound
 from shared.services import Services
 from tests.integration.test_files_api import upload
-from tests.integration.test_sessions_api import RecordingProvider, create, ready
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services
+from tests.support.sessions import RecordingProvider, create, ready
 
 CANARY = "canary-Pw-7f3a91"
 STATE = {

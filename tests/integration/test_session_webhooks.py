@@ -18,10 +18,10 @@ from shared.orgs import bootstrap_org
 from shared.services import Services
 from shared.sessions.lifecycle import session_summary
 from shared.webhooks import secrets
-from tests.integration.test_sessions_api import RecordingProvider, create, ready
 from tests.integration.test_webhook_delivery import process
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services
+from tests.support.sessions import RecordingProvider, create, ready
 from tests.support.webhook_receiver import Receiver
 
 

@@ -5,8 +5,7 @@ tests/e2e/test_sessions_e2e.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import pytest
 
@@ -15,46 +14,10 @@ from shared.api import deps
 from shared.clock import FakeClock
 from shared.models.orgs import OrgLimits
 from shared.orgs import bootstrap_org
-from shared.sandbox.base import SandboxInfo, SandboxProvider, SandboxRequest, SandboxStartError
 from shared.services import Services
 from tests.support.apigw import call, http_event
 from tests.support.aws import make_services
-
-
-class RecordingProvider(SandboxProvider):
-    """Starts nothing; remembers requests and commands; ``fail`` makes start refuse."""
-
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.requests: list[SandboxRequest] = []
-        self.commands: list[dict[str, Any]] = []
-        self.killed: list[str] = []
-        self.fail = False
-
-    def start(self, request: SandboxRequest) -> SandboxInfo:
-        if self.fail:
-            raise SandboxStartError("no capacity left")
-        self.requests.append(request)
-        return SandboxInfo(f"rec_{len(self.requests)}", request.run_id, self.name, datetime.now(UTC), request.metadata)
-
-    def send_command(self, sandbox_id: str, command: dict[str, Any]) -> None:
-        self.commands.append(command)
-
-    def list_files(self, sandbox_id: str, subdir: str = "") -> list[str]:
-        return []
-
-    def read_file(self, sandbox_id: str, path: str) -> bytes:
-        from shared.sandbox.base import SandboxFileNotFound
-
-        raise SandboxFileNotFound(path)
-
-    def kill(self, sandbox_id: str) -> bool:
-        self.killed.append(sandbox_id)
-        return True
-
-    def list_running(self) -> list[SandboxInfo]:
-        return []
+from tests.support.sessions import RecordingProvider, create, ready
 
 
 @pytest.fixture
@@ -69,22 +32,6 @@ def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
 def provider(svc: Services) -> RecordingProvider:
     svc.sandbox_provider = RecordingProvider()
     return svc.sandbox_provider
-
-
-def create(key: str, body: dict | None = None) -> Any:
-    return call(http_event("POST", "/v1/sessions", body=body or {"start_url": "https://example.com/"}, key=key))
-
-
-def ready(svc: Services, provider: RecordingProvider, session_id: str) -> Any:
-    request = next(r for r in provider.requests if r.run_id == session_id)
-    return call(
-        http_event(
-            "POST",
-            f"/internal/sessions/{session_id}/ready",
-            body={"url": "https://example.com/", "title": "Example"},
-            headers={"authorization": f"Bearer {request.run_token}"},
-        )
-    )
 
 
 def test_create_answers_201_and_starts_a_serve_mode_sandbox(svc: Services, provider, org_key) -> None:

@@ -19,8 +19,8 @@ from shared.orgs import bootstrap_org
 from shared.sandbox.base import SandboxInfo
 from shared.services import Services
 from shared.sessions.reaper import reap_sessions
-from tests.integration.test_sessions_api import RecordingProvider, create, ready
 from tests.support.aws import make_services, template_resource
+from tests.support.sessions import RecordingProvider, create, ready
 
 
 @pytest.fixture
