@@ -126,6 +126,7 @@ class RunProfileOption(ApiModel):
     )
     persist_profile: bool = Field(
         False,
+        strict=True,
         description="Save the browser's state back into `profile_id` when the run ends gracefully (succeeded, or "
         "failed by its own limits, the model or its schema; not a crash or cancel). The run holds the "
         "profile's single-writer lease until it ends: another writer meanwhile gets 409 `profile_in_use`.",

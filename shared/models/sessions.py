@@ -103,6 +103,7 @@ class CreateSessionRequest(ApiModel):
     )
     persist_profile: bool = Field(
         False,
+        strict=True,
         description="Save the browser's state back into `profile_id` when the session closes gracefully (closed "
         "by request, after its task with `keep_alive: false`, or expired; not failed). The session holds the "
         "profile's single-writer lease while live: another writer meanwhile gets 409 `profile_in_use`.",

@@ -56,6 +56,8 @@ def test_one_writer_at_a_time_readers_share_and_a_lost_lease_runs_out(
     org_id, key = org_key
     pid = call(http_event("POST", "/v1/profiles", body={"name": "shop"}, key=key)).json["id"]
     writer = {"prompt": "go on", "profile_id": pid, "persist_profile": True, "max_duration_s": 60}
+    numeric = call(http_event("POST", "/v1/runs", body={**writer, "persist_profile": 1}, key=key))
+    assert numeric.status == 422  # a boolean, not a number: and nothing was claimed
     first = call(http_event("POST", "/v1/runs", body=writer, key=key))
     assert first.status == 202, first.text
     assert call(http_event("POST", "/v1/runs", body=writer, key=key)).status == 409

@@ -64,6 +64,7 @@ def test_limits_bound_max_duration_and_bad_input_changes_nothing(svc: Services, 
     refused = create(key, {"initial_task": {"prompt": "x" * 10, "allowed_domains": ["a.com"]}})
     assert refused.status == 422  # the session's own policy applies to its tasks
     assert create(key, {"keep_alive": 0}).status == 422  # a boolean, not a number
+    assert create(key, {"persist_profile": 0}).status == 422  # so is this one (schemathesis found it)
     assert provider.requests == [] and svc.sessions.active_count(org_id) == 0
     assert call(http_event("GET", "/v1/sessions", key=key)).json["data"] == []
 
