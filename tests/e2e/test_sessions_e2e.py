@@ -322,3 +322,56 @@ def test_a_killed_session_agent_fails_the_session_at_once_without_the_reaper(sta
     assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
     assert "signal=9" in failed["error"]["message"]
     assert svc.sessions.active_count(api.org_id) == 0
+
+
+def test_extract_with_a_schema_asks_the_model_once_and_bills_the_session(stack, api, llm, shop) -> None:
+    from devstack.testing.fake_openai import Text
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    sid = session["id"]
+    assert act(api, sid, action="evaluate", expression="(document.cookie = 'user=carol', 1)")["ok"]
+    act(api, sid, action="navigate", url=shop + "/account.html")
+    llm.reset(
+        Text('{"name": "carol"}', usage={"prompt_tokens": 700, "completion_tokens": 9}),
+        Text('```json\n{"name": 42}\n```'),
+        Text("I think it is carol"),
+    )
+    got = act(api, sid, action="extract", output_schema=NAME_SCHEMA, instruction="Who is signed in?")
+    assert got["ok"] and got["result"]["data"] == {"name": "carol"}, got
+    assert got["step"]["action"] == "extract" and got["step"]["screenshot_url"]
+    (asked,) = llm.chat_requests
+    prompt = asked.body["messages"][-1]["content"]
+    # The model read the page's text and the schema, through the gateway on the session's model.
+    assert "Welcome back, carol" in prompt and '"required": ["name"]' in prompt and "Who is signed in?" in prompt
+    assert asked.body["model"] == "fake-model" and asked.body["response_format"] == {"type": "json_object"}
+    assert "sk-upstream-test-key" in (asked.authorization or "")  # the provider key never entered the sandbox
+
+    wrong = act(api, sid, action="extract", output_schema=NAME_SCHEMA)
+    assert not wrong["ok"] and wrong["error_code"] == "extract_invalid"
+    assert "$.name" in wrong["error"] and "42" in wrong["result"]["answer"]
+    prose = act(api, sid, action="extract", output_schema=NAME_SCHEMA)
+    assert not prose["ok"] and prose["error_code"] == "extract_invalid" and "not JSON" in prose["error"]
+    assert len(llm.chat_requests) == 3  # once per action, never retried
+    # Without a schema no model is asked.
+    assert "Welcome back, carol" in act(api, sid, action="extract")["result"]["text"]
+    assert len(llm.chat_requests) == 3
+    bad = api("POST", f"/v1/sessions/{sid}/actions", json={"action": "extract", "output_schema": {"type": 5}})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"][0] == "output_schema"
+
+    live = api("GET", f"/v1/sessions/{sid}").json()["usage"]
+    assert live["input_tokens"] == 700 + 100 + 100 and live["output_tokens"] == 9 + 10 + 10
+    closed = api("DELETE", f"/v1/sessions/{sid}").json()
+    assert closed["usage"]["input_tokens"] == 900
+    billed = poll(
+        lambda: (u := api("GET", f"/v1/sessions/{sid}").json()["usage"])["cost_status"] == "billed" and u,
+        "session billed",
+        30,
+    )
+    from shared.billing.pricing import cost_of
+    from shared.services import get_services
+
+    svc = get_services()
+    tokens_cost = cost_of(svc.settings.pricing, "fake-model", input_tokens=900, output_tokens=29, sandbox_ms=0)
+    assert billed["cost_micros"] >= tokens_cost.input + tokens_cost.output > 0
+    charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    assert [c["run_id"] for c in charges if c["kind"] == "run_charge"] == [sid]  # one record, tokens included
