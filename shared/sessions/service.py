@@ -23,7 +23,7 @@ from shared.runs.lifecycle import finish_run
 from shared.runs.service import CreatedRun, create_run
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
-from shared.sessions import commands, profile
+from shared.sessions import commands, profile, task_clock
 from shared.sessions.envelope import envelope, get_session, load, wrong_state
 from shared.sessions.lifecycle import LIVE, close, move, publish
 from shared.webhooks.ssrf import check_webhook_url
@@ -358,6 +358,8 @@ def _control(
     # A paused task waits for a person: keep the sandbox up to the session's own end (the reaper
     # still closes it idle_timeout_s after the last activity).
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
+    if task:  # the task's own time budget stands still while paused
+        (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, org_id, task)
     command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
