@@ -80,6 +80,7 @@ __all__ = [
     'SecretInfo',
     'Session',
     'SessionList',
+    'SessionRedeliveryAccepted',
     'SessionStatus',
     'SessionStep',
     'SessionTaskAccepted',
@@ -768,6 +769,14 @@ class SessionList(_Model):
     object: str = Field(default='list')
 
 
+class SessionRedeliveryAccepted(_Model):
+    event_type: Literal['session.started', 'session.closed']
+    object: str = Field(default='redelivery')
+    session_id: str
+    status: Literal['queued'] = Field(default='queued')
+    webhook_id: str = Field(description='The same `webhook-id` as the first delivery, so receivers deduplicate.')
+
+
 class SessionStatus(_OpenEnum):
     STARTING = 'starting'
     READY = 'ready'
@@ -1100,6 +1109,7 @@ ScrollAction.model_rebuild()
 SecretInfo.model_rebuild()
 Session.model_rebuild()
 SessionList.model_rebuild()
+SessionRedeliveryAccepted.model_rebuild()
 SessionStep.model_rebuild()
 SessionTaskAccepted.model_rebuild()
 SessionTaskRequest.model_rebuild()
