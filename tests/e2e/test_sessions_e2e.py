@@ -375,3 +375,30 @@ def test_extract_with_a_schema_asks_the_model_once_and_bills_the_session(stack, 
     assert billed["cost_micros"] >= tokens_cost.input + tokens_cost.output > 0
     charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
     assert [c["run_id"] for c in charges if c["kind"] == "run_charge"] == [sid]  # one record, tokens included
+
+
+def test_a_session_agent_killed_mid_task_fails_the_task_with_the_supervisors_reason(stack, api, llm, shop) -> None:
+    import os
+    import signal
+
+    from shared.services import get_services
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    stall = Stall(60)
+    llm.reset(stall)
+    task_id = api("POST", f"/v1/sessions/{session['id']}/tasks", json={"prompt": "Think"}).json()["task_id"]
+    poll(lambda: llm.chat_requests, "the agent asked the model", 30)
+    svc = get_services()
+    sandbox_id = svc.sessions.get(api.org_id, session["id"])["sandbox_id"]
+    (pid,) = [p for p, argv in svc.sandbox.processes(sandbox_id).items() if argv[1:] == ["-m", "openhelm_agent"]]
+    os.kill(pid, signal.SIGKILL)  # the supervisor reports it; nobody invokes the reaper
+    try:
+        failed = session_in(api, session["id"], {"failed", "closed", "expired"}, timeout=20)
+        run = finished(api, task_id)
+    finally:
+        stall.released.set()
+    assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+    assert "signal=9" in run["error"]["message"] and "reporter=supervisor" in run["error"]["message"]
+    assert svc.sessions.active_count(api.org_id) == 0
+    assert sandbox_id not in {s.sandbox_id for s in svc.sandbox.list_running()}
