@@ -402,3 +402,37 @@ def test_a_session_agent_killed_mid_task_fails_the_task_with_the_supervisors_rea
     assert "signal=9" in run["error"]["message"] and "reporter=supervisor" in run["error"]["message"]
     assert svc.sessions.active_count(api.org_id) == 0
     assert sandbox_id not in {s.sandbox_id for s in svc.sandbox.list_running()}
+
+
+def test_stop_during_a_model_call_cancels_at_once_and_bills_the_task_once(stack, api, llm, shop) -> None:
+    import time
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    sid = session["id"]
+    stall = Stall(60, then=ToolCall("navigate", {"url": shop + "/account.html"}))
+    llm.reset(stall)
+    task_id = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Think, then act"}).json()["task_id"]
+    poll(lambda: llm.chat_requests, "the agent asked the model", 30)
+    t0 = time.monotonic()
+    stopped = api("POST", f"/v1/sessions/{sid}/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "ready"
+    assert time.monotonic() - t0 < 5  # the stop does not wait for the model
+    run = api("GET", f"/v1/runs/{task_id}").json()
+    assert run["status"] == "cancelled" and run["error"]["code"] == "CANCELLED"
+    # The model answers late: the agent does not act on it and asks nothing more.
+    stall.released.set()
+    poll(stall.answered.is_set, "the stalled answer went out", 10)
+    assert act(api, sid, action="evaluate", expression="location.pathname")["result"]["value"] == "/login.html"
+    assert len(llm.chat_requests) == 1
+    run = api("GET", f"/v1/runs/{task_id}").json()
+    assert run["status"] == "cancelled" and not run["steps"]  # the late answer took no step
+    # The session takes the next task in the same browser.
+    llm.reset(ToolCall("done", {"result": {"name": "x"}, "confidence": 0.5, "summary": "ok"}))
+    nxt = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Finish"}).json()["task_id"]
+    assert finished(api, nxt)["status"] == "succeeded"
+    api("DELETE", f"/v1/sessions/{sid}")
+    for task in (task_id, nxt):
+        poll(lambda t=task: api("GET", f"/v1/runs/{t}").json()["usage"]["cost_status"] == "billed", "billed", 30)
+    charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    charged = [c["run_id"] for c in charges if c["kind"] == "run_charge"]
+    assert charged.count(task_id) == 1 and charged.count(nxt) == 1
