@@ -112,6 +112,8 @@ class CreateSessionRequest(ApiModel):
 
 class SessionUsage(BaseModel):
     sandbox_seconds: float = Field(0.0, description="The session's sandbox time, idle time included.")
+    input_tokens: int = Field(0, description="Tokens of the session's own model calls (extract with a schema).")
+    output_tokens: int = 0
     cost_micros: int = 0
     cost_usd: str = "0.00"
     cost_status: Literal["estimate", "billed"] = "estimate"
@@ -192,6 +194,15 @@ class ScreenshotAction(_Action):
 
 class ExtractAction(_Action):
     action: Literal["extract"]
+    output_schema: dict[str, Any] | None = Field(
+        None,
+        description="With it, the model reads the page's text once (billed as tokens to the session) and the "
+        "answer, validated against this JSON Schema, is `result.data`; an answer that does not validate is "
+        "`ok: false` with `error_code` `extract_invalid`. Without it: the page as readable text, no model.",
+    )
+    instruction: str | None = Field(
+        None, max_length=2000, description="What to extract, for the model (only with `output_schema`)."
+    )
 
 
 class ClickAction(_Action):
@@ -259,4 +270,9 @@ class ActionResult(BaseModel):
     ok: bool
     result: Any = None
     error: str | None = None
+    error_code: str | None = Field(
+        None,
+        description="Why `ok` is false, where there is a code: `extract_invalid` (the model's answer is not JSON "
+        "matching `output_schema`; `result.answer` has it), `extract_model_error` (the model did not answer).",
+    )
     step: SessionStep | None = None

@@ -17,6 +17,7 @@ from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
 from shared.models.sessions import ActionResult, SessionStatus
 from shared.sandbox.base import SandboxError, SandboxFile
+from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.sessions import commands
 from shared.sessions.envelope import load, wrong_state
@@ -40,6 +41,8 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         )
     body = action.model_dump(mode="json", exclude_none=True)
     name = body.pop("action")
+    if body.get("output_schema") is not None:  # 422 before anything reaches the browser
+        check_output_schema(body["output_schema"], field="output_schema")
     sandbox_id = item["sandbox_id"]
     if name == "upload_file":
         body = _place_file(svc, org_id, sandbox_id, body)
@@ -72,6 +75,7 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         ok=bool(reply.get("ok")),
         result=reply.get("result"),
         error=reply.get("error"),
+        error_code=reply.get("error_code"),
         step=step,
     )
 

@@ -140,7 +140,7 @@ def close(
         return None
     now = svc.clock.now()
     usage: dict[str, Any] = {"sandbox_seconds": sandbox_seconds(current, now)}
-    if reason == CloseReason.failed and not current.get("tasks"):
+    if reason == CloseReason.failed and not current.get("tasks") and not current.get("llm_calls"):
         # Failed through our infrastructure before its first task: nothing is charged.
         usage["waived_reason"] = "the session failed before its first task (our infrastructure)"
     fields: dict[str, Any] = {

@@ -32,6 +32,7 @@ from openhelm_agent.callback import COMPLETION_FD_ENV, post_json
 from openhelm_agent.clock import Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter
+from openhelm_agent.llm import LLMClient
 from openhelm_agent.log import get_logger
 from openhelm_agent.loop import AgentRun
 from openhelm_agent.options import AgentOptions
@@ -46,6 +47,8 @@ POLL_S = 0.02
 PAUSE_BEAT_S = 60.0
 MAX_COMMAND_BYTES = 512 * 1024
 PROFILE_STATE_PATH = "session/storage_state.json"
+# The gateway pins a session call's model (the org's default); this name is only what the client sends.
+SESSION_MODEL = "default"
 
 
 class SessionSpec(BaseModel):
@@ -225,7 +228,9 @@ class SessionServer:
                 storage_state=self.spec.storage_state,
             )
             try:
-                self.actions = ActionRunner(session, self.evidence, action_timeout_s=self.options.action_timeout_s)
+                self.actions = ActionRunner(
+                    session, self.evidence, action_timeout_s=self.options.action_timeout_s, llm=self._session_llm
+                )
                 if self.spec.start_url:
                     self.actions.run("navigate", {"url": self.spec.start_url})
                 self._ready(session)
@@ -237,6 +242,12 @@ class SessionServer:
                 self.closing.set()
                 session.close()
         return 0
+
+    def _session_llm(self) -> LLMClient:
+        """The model for the session's own calls (an extract with a schema): the LLM gateway on the
+        session's token, which pins the model and counts the tokens into the session. Asked once."""
+        base_url = self.options.llm_base_url or f"{self.control_url}/internal/llm/v1"
+        return LLMClient(base_url, self.token, SESSION_MODEL, max_retries=0)
 
     def _next(self, timeout: float) -> dict[str, Any] | None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,6 +18,7 @@ from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_e
 from openhelm_agent.clock import Deadline
 from openhelm_agent.compact import RefMap
 from openhelm_agent.evidence import EvidenceWriter, StepRecord, now_iso
+from openhelm_agent.extract import Completer, ExtractFailed, structured
 from openhelm_agent.log import get_logger
 from openhelm_agent.observation import Observation, observe
 from openhelm_agent.tools import (
@@ -70,6 +72,11 @@ class _Empty(_Args):
     pass
 
 
+class ExtractArgs(_Args):
+    output_schema: dict[str, Any] | None = None
+    instruction: str | None = Field(default=None, max_length=2000)
+
+
 class PlacedFileArgs(_Args):
     """upload_file as the control plane sends it: the file is already in the sandbox at ``path``."""
 
@@ -94,15 +101,29 @@ ActionName = Literal[
 
 
 class ActionError(Exception):
-    """The action could not be done; the message goes back to the caller."""
+    """The action could not be done; the message (and ``code``, when there is one) go back to the caller."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ActionRunner:
     """Runs direct actions on the session's open page (main thread: Playwright's sync API is
     bound to the thread that started it)."""
 
-    def __init__(self, session: BrowserSession, evidence: EvidenceWriter, *, action_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: BrowserSession,
+        evidence: EvidenceWriter,
+        *,
+        action_timeout_s: float = 10.0,
+        llm: Callable[[], Completer] | None = None,
+    ) -> None:
         self.session = session
+        # The model, made on first use (an extract with an output_schema): the gateway, session token.
+        self._llm_factory = llm
+        self._llm: Completer | None = None
         self.evidence = evidence
         self.action_timeout_s = action_timeout_s
         self.observation: Observation | None = None
@@ -116,16 +137,21 @@ class ActionRunner:
         args = dict(raw_args or {})
         result: Any = None
         error: str | None = None
+        code: str | None = None
         try:
             result = self._dispatch(action, args, deadline)
+        except ExtractFailed as exc:
+            error, code = str(exc), exc.code
+            result = {"answer": exc.answer} if exc.answer is not None else None
         except ActionError as exc:
-            error = str(exc)
+            error, code = str(exc), exc.code
         except ValidationError as exc:
             error = "; ".join(f"{'.'.join(map(str, e['loc'])) or action}: {e['msg']}" for e in exc.errors())
         except Exception as exc:  # Playwright errors: data for the caller
             error = f"{action} failed: {short_error(exc)}"
         step = self._record(action, args, error, started_at, t0, deadline)
-        return {"ok": error is None, "result": result, "error": error, "step": step.model_dump()}
+        reply = {"ok": error is None, "result": result, "error": error, "step": step.model_dump()}
+        return {**reply, "error_code": code} if code else reply
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -159,8 +185,19 @@ class ActionRunner:
         if action == "evaluate":
             return self._evaluate(EvaluateArgs.model_validate(args))
         if action == "extract":
-            _Empty.model_validate(args)
+            wanted = ExtractArgs.model_validate(args)
             obs = self._observe(deadline)
+            if wanted.output_schema is not None:
+                data = structured(
+                    self._model(),
+                    obs.full_text[:MAX_TEXT_CHARS],
+                    obs.url,
+                    wanted.output_schema,
+                    wanted.instruction,
+                    deadline,
+                    deadline.remaining(),
+                )
+                return {"url": obs.url, "title": obs.title, "data": data}
             return {
                 "url": obs.url,
                 "title": obs.title,
@@ -177,6 +214,13 @@ class ActionRunner:
             executor.files = {placed.file: placed.path}
             return self._tool(executor, "upload_file", UploadFileArgs(ref=placed.ref, file=placed.file))
         raise ActionError(f"unknown action {action!r}")
+
+    def _model(self) -> Completer:
+        if self._llm is None:
+            if self._llm_factory is None:
+                raise ActionError("this session has no model to extract with", code="extract_model_error")
+            self._llm = self._llm_factory()
+        return self._llm
 
     def _tool(self, executor: ToolExecutor, name: str, args: Any) -> dict[str, Any]:
         ref = getattr(args, "ref", None)

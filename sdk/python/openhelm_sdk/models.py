@@ -80,6 +80,7 @@ __all__ = [
     'SecretInfo',
     'Session',
     'SessionList',
+    'SessionRedeliveryAccepted',
     'SessionStatus',
     'SessionStep',
     'SessionTaskAccepted',
@@ -133,6 +134,7 @@ RUNS_MAX_WAIT_S = 25
 class ActionResult(_Model):
     action: str
     error: str | None = Field(default=None)
+    error_code: str | None = Field(default=None, description="Why `ok` is false, where there is a code: `extract_invalid` (the model's answer is not JSON matching `output_schema`; `result.answer` has it), `extract_model_error` (the model did not answer).")
     object: str = Field(default='session_action')
     ok: bool
     result: Any | None = Field(default=None)
@@ -379,6 +381,8 @@ class EvidenceItem(_Model):
 
 class ExtractAction(_Model):
     action: Literal['extract']
+    instruction: str | None = Field(default=None, description='What to extract, for the model (only with `output_schema`).')
+    output_schema: dict[str, Any] | None = Field(default=None, description="With it, the model reads the page's text once (billed as tokens to the session) and the answer, validated against this JSON Schema, is `result.data`; an answer that does not validate is `ok: false` with `error_code` `extract_invalid`. Without it: the page as readable text, no model.")
 
 
 class FileList(_Model):
@@ -765,6 +769,14 @@ class SessionList(_Model):
     object: str = Field(default='list')
 
 
+class SessionRedeliveryAccepted(_Model):
+    event_type: Literal['session.started', 'session.closed']
+    object: str = Field(default='redelivery')
+    session_id: str
+    status: Literal['queued'] = Field(default='queued')
+    webhook_id: str = Field(description='The same `webhook-id` as the first delivery, so receivers deduplicate.')
+
+
 class SessionStatus(_OpenEnum):
     STARTING = 'starting'
     READY = 'ready'
@@ -827,6 +839,8 @@ class SessionUsage(_Model):
     cost_micros: int = Field(default=0)
     cost_status: Literal['estimate', 'billed'] = Field(default='estimate')
     cost_usd: str = Field(default='0.00')
+    input_tokens: int = Field(default=0, description="Tokens of the session's own model calls (extract with a schema).")
+    output_tokens: int = Field(default=0)
     sandbox_seconds: float = Field(default=0.0, description="The session's sandbox time, idle time included.")
     waived_reason: str | None = Field(default=None)
 
@@ -1095,6 +1109,7 @@ ScrollAction.model_rebuild()
 SecretInfo.model_rebuild()
 Session.model_rebuild()
 SessionList.model_rebuild()
+SessionRedeliveryAccepted.model_rebuild()
 SessionStep.model_rebuild()
 SessionTaskAccepted.model_rebuild()
 SessionTaskRequest.model_rebuild()
