@@ -63,7 +63,7 @@ def envelope(svc: Services, item: dict[str, Any]) -> Session:
         )
         usage = {**usage, "cost_micros": cost, "cost_usd": usd(cost)}
     idle_at = None
-    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused):
+    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused, _S.manual):
         idle_at = datetime.fromisoformat(item["last_active_at"]) + timedelta(seconds=int(item["idle_timeout_s"]))
     shot = item.get("screenshot_key")
     return Session.model_validate(

@@ -358,7 +358,14 @@ def _control(
     # A paused task waits for a person: keep the sandbox up to the session's own end (the reaper
     # still closes it idle_timeout_s after the last activity).
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
-    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task)
+    extra = {}
+    if kind == "resume" and item.get("resume_note"):  # a person had control while it was paused
+        extra["note"] = item["resume_note"]
+        with contextlib.suppress(ConditionalCheckFailed):
+            svc.sessions.transition(
+                org_id, session_id, from_statuses=LIVE, to_status=None, fields={"resume_note": None}
+            )
+    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **extra)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
         log.warning("session_control_refused", session_id=session_id, kind=kind, error=reply.get("error"))
