@@ -61,7 +61,7 @@ def envelope(svc: Services, item: dict[str, Any]) -> Session:
         tokens_in, tokens_out = session_tokens(item)
         usage = {**usage, "input_tokens": tokens_in, "output_tokens": tokens_out}
     idle_at = None
-    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused):
+    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused, _S.manual):
         idle_at = datetime.fromisoformat(item["last_active_at"]) + timedelta(seconds=int(item["idle_timeout_s"]))
     shot = item.get("screenshot_key")
     return Session.model_validate(

@@ -371,7 +371,14 @@ def _control(
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
     if task:  # the task's own time budget stands still while paused
         (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, org_id, task)
-    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task)
+    extra = {}
+    if kind == "resume" and item.get("resume_note"):  # a person had control while it was paused
+        extra["note"] = item["resume_note"]
+        with contextlib.suppress(ConditionalCheckFailed):
+            svc.sessions.transition(
+                org_id, session_id, from_statuses=LIVE, to_status=None, fields={"resume_note": None}
+            )
+    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **extra)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
         log.warning("session_control_refused", session_id=session_id, kind=kind, error=reply.get("error"))

@@ -81,6 +81,8 @@ class TaskControl:
         self.run_id: str | None = None
         self._paused = threading.Event()
         self._stopped: set[str] = set()
+        # What a person did while they had control (a resume after a take-over): for the next step.
+        self.note: str | None = None
 
     def begin(self, run_id: str) -> None:
         with self._lock:
@@ -92,7 +94,7 @@ class TaskControl:
             self.run_id = None
             self._paused.clear()
 
-    def apply(self, kind: str, run_id: str | None) -> str | None:
+    def apply(self, kind: str, run_id: str | None, note: str | None = None) -> str | None:
         """Apply a control command; an error text if it does not fit the running task."""
         with self._lock:
             if kind == "stop" and run_id:
@@ -105,8 +107,15 @@ class TaskControl:
             if kind == "pause":
                 self._paused.set()
             elif kind == "resume":
+                if note:
+                    self.note = note
                 self._paused.clear()
             return None
+
+    def take_note(self) -> str | None:
+        with self._lock:
+            note, self.note = self.note, None
+            return note
 
     def stopped(self, run_id: str) -> bool:
         with self._lock:
@@ -207,7 +216,7 @@ class SessionServer:
             for command in self.mailbox.new_commands():
                 kind = command.get("kind")
                 if kind in ("pause", "resume", "stop"):
-                    error = self.control.apply(kind, command.get("run_id"))
+                    error = self.control.apply(kind, command.get("run_id"), command.get("note"))
                     self.reply(command["id"], {"ok": error is None, "error": error})
                 else:
                     self.work.put(command)
@@ -275,7 +284,10 @@ class SessionServer:
         kind = command.get("kind")
         if kind == "action":
             assert self.actions is not None
-            self.reply(command["id"], self.actions.run(str(command.get("action")), command.get("args")))
+            self.reply(
+                command["id"],
+                self.actions.run(str(command.get("action")), command.get("args"), by=str(command.get("by") or "api")),
+            )
         elif kind == "task":
             self._task(command, session)
         elif kind == "save_profile":
@@ -302,7 +314,10 @@ class SessionServer:
         if command is None:
             return
         if command.get("kind") == "action" and self.actions is not None:
-            self.reply(command["id"], self.actions.run(str(command.get("action")), command.get("args")))
+            self.reply(
+                command["id"],
+                self.actions.run(str(command.get("action")), command.get("args"), by=str(command.get("by") or "api")),
+            )
         else:
             self.deferred.append(command)
 
@@ -321,6 +336,9 @@ class SessionServer:
         class SessionTaskRun(AgentRun):
             def _check_time(self) -> None:
                 control.checkpoint(run_id, self.deadline, pause_work, self._beat)
+                note = control.take_note()
+                if note:
+                    self.manual_note = note
                 super()._check_time()
 
             def _beat(self) -> None:

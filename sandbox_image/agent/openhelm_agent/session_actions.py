@@ -56,6 +56,13 @@ class ClickAtArgs(_Args):
 
 class KeyboardTypeArgs(_Args):
     text: str = Field(max_length=10_000)
+    submit: bool = False
+    human_like: bool = False
+
+
+class WheelArgs(_Args):
+    dx: float = Field(default=0.0, ge=-10_000, le=10_000)
+    dy: float = Field(default=0.0, ge=-10_000, le=10_000)
 
 
 class KeyPressArgs(_Args):
@@ -91,6 +98,7 @@ ActionName = Literal[
     "screenshot",
     "extract",
     "click",
+    "double_click",
     "type",
     "key_press",
     "scroll",
@@ -130,8 +138,9 @@ class ActionRunner:
         # The session's short refs: a number the caller was shown keeps its meaning (compact.RefMap).
         self.refs = RefMap()
 
-    def run(self, action: str, raw_args: dict[str, Any] | None) -> dict[str, Any]:
-        """The reply to one action command: ``{ok, result, error, step}``; never raises."""
+    def run(self, action: str, raw_args: dict[str, Any] | None, *, by: str = "api") -> dict[str, Any]:
+        """The reply to one action command: ``{ok, result, error, step}``; never raises. ``by``
+        marks the step (``person``: a manual action of a take-over, whose typed text is kept nowhere)."""
         started_at, t0 = now_iso(), time.monotonic()
         deadline = Deadline(ACTION_BUDGET_S)
         args = dict(raw_args or {})
@@ -149,7 +158,10 @@ class ActionRunner:
             error = "; ".join(f"{'.'.join(map(str, e['loc'])) or action}: {e['msg']}" for e in exc.errors())
         except Exception as exc:  # Playwright errors: data for the caller
             error = f"{action} failed: {short_error(exc)}"
-        step = self._record(action, args, error, started_at, t0, deadline)
+        kept = dict(args)
+        if by == "person" and "text" in kept:  # possibly a secret: its length only
+            kept["text_length"] = len(str(kept.pop("text")))
+        step = self._record(action, kept, error, started_at, t0, deadline, by=by)
         reply = {"ok": error is None, "result": result, "error": error, "step": step.model_dump()}
         return {**reply, "error_code": code} if code else reply
 
@@ -162,6 +174,16 @@ class ActionRunner:
             return self._tool(executor, "navigate", NavigateArgs.model_validate(args))
         if action == "go_back":
             return self._tool(executor, "go_back", GoBackArgs.model_validate(args))
+        if action == "scroll" and ("dx" in args or "dy" in args):
+            wheel = WheelArgs.model_validate(args)
+            page.mouse.wheel(wheel.dx, wheel.dy)
+            executor._settle()
+            return {"message": f"scrolled by ({wheel.dx:g}, {wheel.dy:g})"}
+        if action == "double_click":
+            at = ClickAtArgs.model_validate(args)
+            page.mouse.dblclick(at.x, at.y)
+            executor._settle()
+            return {"message": f"double-clicked at ({at.x:g}, {at.y:g})"}
         if action == "scroll":
             return self._tool(executor, "scroll", ScrollArgs.model_validate(args))
         if action == "click":
@@ -175,7 +197,12 @@ class ActionRunner:
             if "ref" in args:
                 return self._tool(executor, "type", TypeArgs.model_validate(args))
             typed = KeyboardTypeArgs.model_validate(args)
-            page.keyboard.type(typed.text)
+            # human_like: a pause between characters (bounded so the action fits its budget).
+            delay = min(80.0, 10_000 / max(1, len(typed.text))) if typed.human_like else 0
+            page.keyboard.type(typed.text, delay=delay)
+            if typed.submit:
+                page.keyboard.press("Enter")
+                executor._settle()
             return {"message": f"typed {len(typed.text)} characters into the focused element"}
         if action == "key_press":
             key = KeyPressArgs.model_validate(args)
@@ -273,7 +300,15 @@ class ActionRunner:
     # -- evidence ------------------------------------------------------------------------------
 
     def _record(
-        self, action: str, args: dict[str, Any], error: str | None, started_at: str, t0: float, deadline: Deadline
+        self,
+        action: str,
+        args: dict[str, Any],
+        error: str | None,
+        started_at: str,
+        t0: float,
+        deadline: Deadline,
+        *,
+        by: str = "api",
     ) -> StepRecord:
         index = self.evidence.steps_written + 1
         page = self.session.page
@@ -293,6 +328,7 @@ class ActionRunner:
             duration_ms=int((time.monotonic() - t0) * 1000),
             error=error,
             screenshot=screenshot,
+            by=by,
         )
         self.evidence.write_step(record)
         return record

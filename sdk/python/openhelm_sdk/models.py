@@ -37,6 +37,7 @@ __all__ = [
     'CreateWebhookRequest',
     'DeliveryAttempt',
     'DeliveryList',
+    'DoubleClickAction',
     'ErrorBody',
     'ErrorResponse',
     'EvaluateAction',
@@ -79,6 +80,7 @@ __all__ = [
     'ScrollAction',
     'SecretInfo',
     'Session',
+    'SessionControlRequest',
     'SessionList',
     'SessionRedeliveryAccepted',
     'SessionStatus',
@@ -349,6 +351,12 @@ class DeliveryList(_Model):
     data: list[DeliveryAttempt] = Field(description='Newest first.')
     next_cursor: str | None = Field(default=None, description='Pass as `cursor` to get the next page; null at the end.')
     object: str = Field(default='list')
+
+
+class DoubleClickAction(_Model):
+    action: Literal['double_click']
+    x: float
+    y: float
 
 
 class ErrorBody(_Model):
@@ -723,6 +731,8 @@ class ScrollAction(_Model):
     action: Literal['scroll']
     amount: float = Field(default=1.0)
     direction: Literal['up', 'down'] = Field(default='down')
+    dx: float | None = Field(default=None, description='Wheel pixels right (with dy: instead of direction and amount).')
+    dy: float | None = Field(default=None, description='Wheel pixels down.')
 
 
 class SecretInfo(_Model):
@@ -748,6 +758,7 @@ class Session(_Model):
     idle_timeout_s: int
     keep_alive: bool = Field(default=True)
     last_active_at: datetime | None = Field(default=None)
+    manual_since: datetime | None = Field(default=None, description='When a person took control (status `manual`).')
     max_duration_s: int
     metadata: dict[str, str] | None = Field(default=None)
     object: str = Field(default='session')
@@ -761,6 +772,11 @@ class Session(_Model):
     steps: list[SessionStep] | None = Field(default=None, description='Direct actions, oldest first.')
     tasks: list[str] | None = Field(default=None, description="Run ids of the session's tasks, oldest first.")
     usage: SessionUsage | None = Field(default=None)
+
+
+class SessionControlRequest(_Model):
+    action: Literal['take_over', 'release'] = Field(description='`take_over`: a person takes control (a running task pauses between steps; status `manual`). `release`: the agent goes on, told what the person did, from a fresh look at the page.')
+    note: str | None = Field(default=None, description='Kept with the take-over; told to the agent on release.')
 
 
 class SessionList(_Model):
@@ -782,6 +798,7 @@ class SessionStatus(_OpenEnum):
     READY = 'ready'
     BUSY = 'busy'
     PAUSED = 'paused'
+    MANUAL = 'manual'
     CLOSED = 'closed'
     EXPIRED = 'expired'
     FAILED = 'failed'
@@ -790,6 +807,7 @@ class SessionStatus(_OpenEnum):
 class SessionStep(_Model):
     action: str
     args: dict[str, Any] | None = Field(default=None)
+    by: Literal['api', 'person'] | None = Field(default=None, description='`api`: a direct action; `person`: a manual action while taken over (typed text kept nowhere, its length only).')
     cost_micros: int | None = Field(default=None, description="Those tokens at the model's prices, in micro-dollars.")
     cost_usd: str | None = Field(default=None)
     duration_ms: int | None = Field(default=None)
@@ -904,6 +922,7 @@ class ToolResult(_Model):
 
 class TypeAction(_Model):
     action: Literal['type']
+    human_like: bool = Field(default=False, description='Type with a pause between characters.')
     ref: str | None = Field(default=None, description='Field to fill; without it, types into the focus.')
     submit: bool = Field(default=False, description='Press Enter afterwards.')
     text: str
@@ -1067,6 +1086,7 @@ CreateSessionRequest.model_rebuild()
 CreateWebhookRequest.model_rebuild()
 DeliveryAttempt.model_rebuild()
 DeliveryList.model_rebuild()
+DoubleClickAction.model_rebuild()
 ErrorBody.model_rebuild()
 ErrorResponse.model_rebuild()
 EvaluateAction.model_rebuild()
@@ -1108,6 +1128,7 @@ ScreenshotAction.model_rebuild()
 ScrollAction.model_rebuild()
 SecretInfo.model_rebuild()
 Session.model_rebuild()
+SessionControlRequest.model_rebuild()
 SessionList.model_rebuild()
 SessionRedeliveryAccepted.model_rebuild()
 SessionStep.model_rebuild()
