@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 
-from shared.api import deps
 from shared.clock import FakeClock
 from shared.orgs import bootstrap_org
 from shared.sandbox.base import SandboxFileNotFound
 from shared.services import Services
 from tests.support.apigw import call, http_event
-from tests.support.aws import make_services
-from tests.support.sessions import RecordingProvider, create, ready
+from tests.support.sessions import RecordingProvider, api_services, create, ready
 
 SECRET_TEXT = "hunter2-Zq9"
 
@@ -52,10 +50,8 @@ class AnsweringProvider(RecordingProvider):
 
 @pytest.fixture
 def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
-    services = make_services(clock=clock, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
-    deps.override(services)
-    yield services
-    deps.override(None)
+    with api_services(clock) as services:
+        yield services
 
 
 @pytest.fixture
