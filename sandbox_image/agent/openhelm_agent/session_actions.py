@@ -195,7 +195,9 @@ class ActionRunner:
             return {"message": f"clicked at ({at.x:g}, {at.y:g})"}
         if action == "type":
             if "ref" in args:
-                return self._tool(executor, "type", TypeArgs.model_validate(args))
+                # The agent's tool takes no human_like (a person's typing is by keyboard, without a ref).
+                tool_args = {k: v for k, v in args.items() if k != "human_like"}
+                return self._tool(executor, "type", TypeArgs.model_validate(tool_args))
             typed = KeyboardTypeArgs.model_validate(args)
             # human_like: a pause between characters (bounded so the action fits its budget).
             delay = min(80.0, 10_000 / max(1, len(typed.text))) if typed.human_like else 0
