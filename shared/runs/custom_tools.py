@@ -100,11 +100,12 @@ def submit(svc: Services, org_id: str, run_id: str, body: ToolResult) -> RunReco
 
 
 def _resume(svc: Services, run: RunRecord, now: datetime, result: dict[str, Any]) -> RunRecord:
-    waited = (now - run.paused_since).total_seconds() if run.paused_since else 0.0
+    paused_s = run.paused_total_s(now)
+    waited = paused_s - run.paused_s
     fields = {
         "tool_call": None,
         "paused_since": None,
-        "paused_s": run.paused_s + max(0.0, waited),
+        "paused_s": paused_s,
         "tool_result": result,
     }
     try:

@@ -177,12 +177,13 @@ def _check_answer(schema: dict[str, Any] | None, value: Any) -> None:
 
 
 def _resume(svc: Services, run: RunRecord, now: datetime, sealed: dict[str, str] | None) -> RunRecord:
-    waited = (now - run.paused_since).total_seconds() if run.paused_since else 0.0
+    paused_s = run.paused_total_s(now)
+    waited = paused_s - run.paused_s
     request_id = (run.input_request or {}).get("id")
     fields: dict[str, Any] = {
         "input_request": None,
         "paused_since": None,
-        "paused_s": run.paused_s + max(0.0, waited),
+        "paused_s": paused_s,
         "answered_requests": [*run.answered_requests, request_id][-20:],
         "input_sealed": sealed,
     }

@@ -41,15 +41,15 @@ def start_clock(svc: Services, org_id: str, run_id: str) -> None:
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run.status != RunStatus.running or run.paused_since is None:
         return
-    now = svc.clock.now()
-    waited = max(0.0, (now - run.paused_since).total_seconds())
+    paused_s = run.paused_total_s(svc.clock.now())
+    waited = paused_s - run.paused_s
     with contextlib.suppress(ConditionalCheckFailed):
         svc.runs.transition(
             org_id,
             run_id,
             from_statuses=[RunStatus.running],
             to_status=None,
-            fields={"paused_since": None, "paused_s": run.paused_s + waited},
+            fields={"paused_since": None, "paused_s": paused_s},
         )
     log.info("task_clock_resumed", run_id=run_id, paused_s=round(waited, 3))
 
