@@ -19,10 +19,10 @@ from shared.errors import Unprocessable
 from shared.logging import get_logger
 from shared.models.sessions import ActionResult, Session, SessionControlRequest, SessionStatus
 from shared.services import Services
-from shared.sessions import actions, commands, task_clock
+from shared.sessions import actions
 from shared.sessions.envelope import envelope, load, wrong_state
 from shared.sessions.lifecycle import move, publish
-from shared.sessions.service import CONTROL_REPLY_S, keep_alive_for
+from shared.sessions.service import keep_alive_for, send_control
 
 log = get_logger(__name__)
 _S = SessionStatus
@@ -66,7 +66,7 @@ def take_over(svc: Services, org_id: str, session_id: str, note: str | None = No
         raise wrong_state(load(svc, org_id, session_id), "take it over") from None
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
     if status == _S.busy and task:
-        _send(svc, moved, "pause", task)
+        send_control(svc, moved, "pause", task)
     publish(svc, "Session Taken Over", moved)
     log.info("session_taken_over", session_id=session_id, task_id=task, was=status.value)
     return envelope(svc, moved)
@@ -105,7 +105,7 @@ def release(svc: Services, org_id: str, session_id: str) -> Session:
     except ConditionalCheckFailed:
         raise wrong_state(load(svc, org_id, session_id), "release it") from None
     if to == _S.busy:
-        _send(svc, moved, "resume", task, note=note)
+        send_control(svc, moved, "resume", task, note=note)
     publish(svc, "Session Released", moved)
     log.info(
         "session_released",
@@ -177,12 +177,3 @@ def describe(action: BaseModel) -> str:
             return f"scrolled by ({a.dx or 0:g},{a.dy or 0:g})"
         return f"scrolled {a.direction}"
     return name
-
-
-def _send(svc: Services, item: dict[str, Any], kind: str, task: str, **body: Any) -> None:
-    # A task paused by a take-over does not spend its own time budget while the person has control.
-    (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, item["org_id"], task)
-    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **body)
-    reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
-    if reply is not None and not reply.get("ok"):
-        log.warning("session_control_refused", session_id=item["id"], kind=kind, error=reply.get("error"))

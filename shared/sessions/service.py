@@ -369,8 +369,6 @@ def _control(
     # A paused task waits for a person: keep the sandbox up to the session's own end (the reaper
     # still closes it idle_timeout_s after the last activity).
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
-    if task:  # the task's own time budget stands still while paused
-        (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, org_id, task)
     extra = {}
     if kind == "resume" and item.get("resume_note"):  # a person had control while it was paused
         extra["note"] = item["resume_note"]
@@ -378,11 +376,19 @@ def _control(
             svc.sessions.transition(
                 org_id, session_id, from_statuses=LIVE, to_status=None, fields={"resume_note": None}
             )
-    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **extra)
+    send_control(svc, moved, kind, task, **extra)
+    return envelope(svc, moved)
+
+
+def send_control(svc: Services, item: dict[str, Any], kind: str, task: str | None, **body: Any) -> None:
+    """Pause or resume the session's agent through its mailbox (a bounded wait for its reply); the
+    task's own time budget stands still while paused (task_clock)."""
+    if task:
+        (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, item["org_id"], task)
+    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **body)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
-        log.warning("session_control_refused", session_id=session_id, kind=kind, error=reply.get("error"))
-    return envelope(svc, moved)
+        log.warning("session_control_refused", session_id=item["id"], kind=kind, error=reply.get("error"))
 
 
 def stop(svc: Services, org_id: str, session_id: str) -> Session:
