@@ -4,27 +4,20 @@ keyed by the session's id, and the same webhook-id on a redelivery so receivers 
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound
-from shared.ids import is_id
+from shared.errors import Conflict
 from shared.models.sessions import SessionStatus
 from shared.models.webhooks import DeliveryList, SessionRedeliveryAccepted
 from shared.services import Services
+from shared.sessions.envelope import load
 from shared.webhooks.delivery import webhook_id
 from shared.webhooks.queue import WebhookMessage
-
-
-def _session(svc: Services, org_id: str, session_id: str) -> dict:
-    item = svc.sessions.get(org_id, session_id) if is_id(session_id, "ses") else None
-    if item is None:
-        raise NotFound(f"no session {session_id}", code="session_not_found")
-    return item
 
 
 def list_session_deliveries(
     svc: Services, org_id: str, session_id: str, limit: int = 50, cursor: str | None = None
 ) -> DeliveryList:
     """The session's delivery attempts, newest first; 404 for an unknown session (or another org's)."""
-    _session(svc, org_id, session_id)
+    load(svc, org_id, session_id)
     items, next_cursor = svc.webhooks.list_attempts(org_id, session_id, limit, cursor)
     return DeliveryList(data=items, next_cursor=next_cursor)
 
@@ -38,7 +31,7 @@ def latest_event(item: dict) -> str | None:
 
 def redeliver_session(svc: Services, org_id: str, session_id: str) -> SessionRedeliveryAccepted:
     """Send the session's latest event again to all the endpoints that name it (same webhook-id)."""
-    item = _session(svc, org_id, session_id)
+    item = load(svc, org_id, session_id)
     event_type = latest_event(item)
     if event_type is None:
         raise Conflict(
