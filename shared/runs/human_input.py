@@ -33,6 +33,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.models.runs import InputAnswer
+from shared.runs import sandbox_pause
 from shared.runs.envelope import run_summary
 from shared.runs.lifecycle import move
 from shared.schemas import check_output_schema
@@ -191,6 +192,7 @@ def _resume(svc: Services, run: RunRecord, now: datetime, sealed: dict[str, str]
         item = move(svc, run.org_id, run.id, frm=[RunStatus.needs_input], to=RunStatus.running, fields=fields)
     except ConditionalCheckFailed as exc:
         raise Conflict("no open input request with this id", code="input_request_stale") from exc
+    sandbox_pause.resume_if_paused(svc, item, now)
     log.info(
         "input_resumed", run_id=run.id, request_id=request_id, waited_s=round(waited, 3), answered=sealed is not None
     )
@@ -227,4 +229,5 @@ def take_answer(svc: Services, org_id: str, run_id: str, request_id: str) -> dic
         return {"status": "expired", "paused_s": item.paused_s}
     if run.task_token:
         svc.orchestrator.heartbeat(run.task_token)
+    sandbox_pause.maybe_pause(svc, run, now)
     return {"status": "waiting", "expires_at": request["expires_at"]}
