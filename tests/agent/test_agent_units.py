@@ -298,6 +298,30 @@ def test_fewer_lines_for_link_runs_cards_and_table_rows_with_every_text_kept() -
     )
 
 
+def test_top_level_landmarks_are_section_headers_without_indent() -> None:
+    raw = "\n".join(
+        [
+            "- banner [ref=e1]:",
+            "  - navigation [ref=e2]:",
+            '    - link "Home" [ref=e3] [cursor=pointer]:',
+            "      - /url: /",
+            "  - text: Acme",
+            "- main [ref=e4]:",
+            '  - heading "Orders" [level=1] [ref=e5]',
+            "  - table [ref=e6]:",
+            "    - row [ref=e7]:",
+            '      - cell "1001" [ref=e8]',
+            '      - cell "✓" [ref=e9]',
+        ]
+    )
+    assert unmark(compact(raw).text) == "\n".join(
+        ["banner:", "navigation:", "  link Home [1]", "Acme", "main:", "h1 Orders", "table:", "  1001 | ✓"]
+    )
+    # A node outside every landmark: where a section ends would be in doubt, so the indent stays.
+    mixed = unmark(compact("- main [ref=e1]:\n  - text: Inside\n- text: Outside").text)
+    assert mixed == "main:\n  Inside\nOutside"
+
+
 def test_unmark_leaves_code_blocks_as_the_page_has_them() -> None:
     marked = "- h1 Title\n- code: |\n    - item: 1\n\n    - item: 2\n- Some text\n  - nested"
     assert unmark(marked) == "h1 Title\ncode: |\n    - item: 1\n\n    - item: 2\nSome text\n  nested"

@@ -17,6 +17,8 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - ``/url:`` lines, ``[cursor=pointer]`` and ``[active]`` go (links stay clickable by ref);
 - unnamed wrappers (generic, list, listitem, rowgroup, paragraph, …) are dropped and their
   children move up a level; their text, and text nodes, become plain lines ``- Some text``;
+- when every top-level node is a landmark (banner, main, contentinfo, …), each is a section header
+  ``main:`` and its content is not indented (landmarks inside it are, as usual);
 - a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
 - a table row of plain cells becomes one line ``Seats | 1 | 3 | ∞`` under its ``table:`` (``row: …``
   outside a table; one-character cells kept);
@@ -63,6 +65,8 @@ INTERACTIVE = frozenset(
 WRAPPERS = frozenset(
     {"generic", "group", "none", "presentation", "rowgroup", "list", "listitem", "paragraph", "article", "section"}
 )
+# Landmarks at the top level read as section headers (``main:``): their content is not indented.
+LANDMARKS = frozenset({"banner", "main", "contentinfo", "complementary", "navigation", "region", "form", "search"})
 CELLS = frozenset({"cell", "columnheader", "rowheader", "gridcell"})
 TABLES = frozenset({"table", "grid", "treegrid"})
 _DROPPED_ATTRS = frozenset({"cursor=pointer", "active"})
@@ -201,6 +205,9 @@ class _Renderer:
         self.shown: dict[str, str] = {}  # short ref -> aria ref, for the refs this rendering shows
         self.elements: dict[str, tuple[str, str]] = {}  # short ref -> (role, name)
         self.in_table = False
+        # Whether top-level landmarks are section headers (only when every top-level node is one, so
+        # that where a section ends is never in doubt).
+        self.sections = False
 
     def head(self, node: _Node, keep_ref: bool) -> str:
         text, attrs = node.role, node.attrs
@@ -358,7 +365,10 @@ class _Renderer:
         elif children:
             text += ":"
         self.emit(depth, text)
-        self.render(children, depth + 1, clickable)
+        section = self.sections and depth == 0 and node.role in LANDMARKS and node.value is None
+        was, self.sections = self.sections, False  # a landmark inside a section is indented as usual
+        self.render(children, depth if section else depth + 1, clickable)
+        self.sections = was
 
     @staticmethod
     def _plain_cell(node: _Node) -> bool:
@@ -376,7 +386,12 @@ def compact(snapshot: str, pre_blocks: Iterable[str] = (), refs: RefMap | None =
     """The leaner rendering of an AI snapshot (``pre_blocks``: the page's ``<pre>`` texts; ``refs``:
     the session's short refs, a fresh map if not given)."""
     renderer = _Renderer(pre_blocks, refs if refs is not None else RefMap())
-    renderer.render(_tree(snapshot.splitlines()), 0, False)
+    roots = _tree(snapshot.splitlines())
+    top = renderer._flatten(roots, False)
+    renderer.sections = bool(top) and all(
+        n.parsed and n.role in LANDMARKS and n.value is None and not n.attrs for n in top
+    )
+    renderer.render(roots, 0, False)
     return Compacted("\n".join(renderer.out), renderer.shown, renderer.elements)
 
 
