@@ -89,8 +89,9 @@ _ROLES = "link|button|textbox|searchbox|combobox|checkbox|radio|switch|tab|menui
 _ACTIONABLE = re.compile(rf"^\s*(?:- )?(?:'|\")?({_ROLES}|links:)(?:\b| )")
 
 
-# Playwright's `[ref=e12]`, or the agent's short `[12]`.
-_REF_MARK = re.compile(r" \[(?:ref=[A-Za-z0-9_-]+|\d+)\](?::|$| \[| \|)")
+# Playwright's `[ref=e12]`, or the agent's short `[12]` (followed by `, ` between the links of a
+# `links:` line).
+_REF_MARK = re.compile(r" \[(?:ref=[A-Za-z0-9_-]+|\d+)\](?::|$| \[| \||,)")
 
 
 def _ref_counts(text: str) -> tuple[int, int]:

@@ -179,12 +179,16 @@ def last_user_text(body: Mapping[str, Any]) -> str:
     return ""
 
 
+_LINK_SEPARATOR = re.compile(r"(?<=\]), | \| ")
+
+
 def _element_lines(text: str) -> Iterator[str]:
-    """The snapshot's lines, with a ``links: Home [1] | Docs [2]`` line read as ``link Home [1]``, …"""
+    """The snapshot's lines, with a ``links: Home [1], Docs [2]`` line read as ``link Home [1]``, …
+    (the older ``links: Home [1] | Docs [2]`` too)."""
     for line in text.splitlines():
         body = line.lstrip()
         if body.startswith("links: "):
-            yield from (f"link {item}" for item in body[len("links: ") :].split(" | "))
+            yield from (f"link {item}" for item in _LINK_SEPARATOR.split(body[len("links: ") :]))
         else:
             yield line
 

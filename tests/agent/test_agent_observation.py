@@ -24,8 +24,8 @@ def test_long_page_is_capped_but_keeps_short_cells(site: str, page: Any) -> None
 
     assert obs.snapshot.original_chars > 40_000
     assert len(obs.snapshot.text) <= 8_000
-    # Rows of plain cells are one line each under `table:`: `Seats | 1 | 10 | ∞`.
-    cells = [c for row in re.findall(r"(?m)^\s*(.* \| .*)$", obs.snapshot.text) for c in row.split(" | ")]
+    # Rows of plain cells are one line each under `table:`, cells separated by tabs: `Seats⇥1⇥10⇥∞`.
+    cells = [c for row in re.findall(r"(?m)^\s*(.*\t.*)$", obs.snapshot.text) for c in row.split("\t")]
     for short in ("1", "10", "∞", "—", "✓", "24h", "1h", "12"):
         assert short in cells, short
     assert cells.count("—") == 4 and cells.count("✓") == 3
@@ -72,7 +72,7 @@ def test_refs_only_on_what_an_action_can_target(page: Any) -> None:
         "generic: Clickable card inside",  # a pointer cursor and a click handler: it has a ref
     ], text
     assert text.startswith("main:\nh1 Shop\n")  # the one landmark is a section header: no indent under it
-    assert "table:\n  Plan | SSO\n  Team | ✓\n  Free | —\n" in text  # rows by where they are
+    assert "table:\n  Plan\tSSO\n  Team\t✓\n  Free\t—\n" in text  # rows by where they are
     assert "/url:" not in text and "cursor=pointer" not in text
     assert "Intro text." in text and "Clickable card" in text and "inside" in text
 

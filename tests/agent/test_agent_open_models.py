@@ -118,7 +118,7 @@ def test_a_url_named_in_the_prompt_is_opened_before_the_first_step(
     assert [s["action"] for s in steps] == ["navigate", "done"]
     assert steps[0]["args"] == {"url": f"{site}/pricing.html"}  # the full stop is not part of it
     first = plane.llm.chat_requests[0].body
-    assert "| ✓" in last_user_text(first)  # the model saw the page before answering
+    assert "\t✓" in last_user_text(first)  # the model saw the page before answering
     assert f"Start page: {site}/pricing.html (already open)" in first["messages"][1]["content"]
 
 

@@ -80,7 +80,7 @@ def test_extraction_succeeds_with_full_evidence(
     snapshots = [m for m in second if m["role"] != "system" and "Snapshot:" in (m.get("content") or "")]
     assert len(snapshots) == 1 and re.search(r"button Show yearly prices \[\d+\]$", snapshots[0]["content"], re.M)
     assert any("snapshot elided" in (m.get("content") or "") for m in second)
-    assert "| ✓" in last_user_text(chats[1].body)  # one-character cells are kept
+    assert "\t✓\n" in last_user_text(chats[1].body)  # one-character cells are kept
 
 
 def test_schema_repair_then_success(

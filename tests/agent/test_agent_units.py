@@ -194,7 +194,7 @@ def test_compact_snapshot_keeps_text_and_actionable_refs_only() -> None:
         [
             "- link Step 1: install [1]",
             "- Note: it's free",
-            "- row: A | 1",
+            "- row: A\t1",
             "- textbox Email [2] [placeholder=you@example.com]",
             "- weird line the parser does not know",
         ]
@@ -236,8 +236,8 @@ def test_short_refs_keep_their_element_across_observations() -> None:
     second = compact('- link "C" [ref=e3]\n- link "B" [ref=e2]', refs=refs)
     assert first.refs == {"1": "e1", "2": "e2"}
     assert second.refs == {"3": "e3", "2": "e2"}  # B is still 2; 1 (A) is gone, not reused
-    assert second.text == "- links: C [3] | B [2]"  # a run of plain links is one line
-    assert unmark(second.text) == "links: C [3] | B [2]"
+    assert second.text == "- links: C [3], B [2]"  # a run of plain links is one line
+    assert unmark(second.text) == "links: C [3], B [2]"
 
 
 @pytest.mark.parametrize("given", ["12", 12, "[12]", " [12] ", "ref=12"])
@@ -289,13 +289,18 @@ def test_fewer_lines_for_link_runs_cards_and_table_rows_with_every_text_kept() -
     assert text == "\n".join(
         [
             "navigation:",
-            "  links: Home [1] | Docs [2]",
+            "  links: Home [1], Docs [2]",
             "link [3]: img Product 1 photo; h3 Widget Model 1",
             "table:",
-            "  Seats | 1",
+            "  Seats\t1",  # tab-separated cells
             "link Solo [4]",
         ]
     )
+
+
+def test_a_links_line_keeps_a_comma_in_a_name_readable() -> None:
+    raw = '- link "Shoes, bags" [ref=e1] [cursor=pointer]:\n  - /url: /s\n- link "Hats" [ref=e2]'
+    assert unmark(compact(raw).text) == "links: Shoes, bags [1], Hats [2]"
 
 
 def test_top_level_landmarks_are_section_headers_without_indent() -> None:
@@ -315,7 +320,7 @@ def test_top_level_landmarks_are_section_headers_without_indent() -> None:
         ]
     )
     assert unmark(compact(raw).text) == "\n".join(
-        ["banner:", "navigation:", "  link Home [1]", "Acme", "main:", "h1 Orders", "table:", "  1001 | ✓"]
+        ["banner:", "navigation:", "  link Home [1]", "Acme", "main:", "h1 Orders", "table:", "  1001\t✓"]
     )
     # A node outside every landmark: where a section ends would be in doubt, so the indent stays.
     mixed = unmark(compact("- main [ref=e1]:\n  - text: Inside\n- text: Outside").text)

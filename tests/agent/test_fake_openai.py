@@ -57,3 +57,9 @@ def test_find_ref_reads_playwright_refs_too() -> None:
 def test_find_ref_raises_when_absent() -> None:
     with pytest.raises(LookupError):
         find_ref({"messages": [{"role": "user", "content": '- button "A" [ref=e1]'}]}, r'link "B"')
+
+
+def test_find_ref_reads_each_link_of_a_links_line() -> None:
+    body = {"messages": [{"role": "user", "content": "URL: http://x/\nTitle: Shop\nlinks: Shoes, bags [3], Hats [4]"}]}
+    assert find_ref(body, r"link Shoes, bags") == "3"  # a comma in a name: each item ends with its ref
+    assert find_ref(body, r"link Hats") == "4"

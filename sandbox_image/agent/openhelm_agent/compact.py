@@ -20,10 +20,11 @@ every link and ``[cursor=pointer]`` on most of them, nests wrappers that say not
 - when every top-level node is a landmark (banner, main, contentinfo, …), each is a section header
   ``main:`` and its content is not indented (landmarks inside it are, as usual);
 - a heading is ``h2 Title`` (not ``heading "Title" [level=2]``);
-- a table row of plain cells becomes one line ``Seats | 1 | 3 | ∞`` under its ``table:`` (``row: …``
-  outside a table; one-character cells kept);
-- a run of sibling links with nothing but a name is one line ``links: Home [1] | Docs [2]``
-  (wrappers in between, such as list items, do not break the run);
+- a table row of plain cells becomes one line of tab-separated cells ``Seats⇥1⇥3⇥∞`` under its
+  ``table:`` (``row: …`` outside a table; one-character and empty cells kept);
+- a run of sibling links with nothing but a name is one line ``links: Home [1], Docs [2]`` (each
+  item ends with its ref, so a comma in a name is not in doubt; wrappers in between, such as list
+  items, do not break the run);
 - an unnamed link or button whose children are leaf texts is one line
   ``link [6]: img Product 1 photo; h3 Widget Model 1``;
 - the options of a ``<select>`` become one line;
@@ -269,7 +270,6 @@ class _Renderer:
             and node.role == "link"
             and bool(node.ref)
             and bool(node.name)
-            and " | " not in (node.name or "")
             and not node.value
             and not [a for a in node.attrs if a not in _DROPPED_ATTRS]
             and all(c.prop is not None and c.prop[0] == "/url" for c in node.children)
@@ -279,7 +279,7 @@ class _Renderer:
         if len(run) == 1:
             self.node(run[0], depth, False)
         elif run:
-            self.emit(depth, "links: " + " | ".join(self.head(n, True)[len("link ") :] for n in run))
+            self.emit(depth, "links: " + ", ".join(self.head(n, True)[len("link ") :] for n in run))
 
     def _leaf_text(self, node: _Node) -> str | None:
         """One child of an unnamed link or button as a phrase (``img Product 1 photo``), or None when
@@ -339,7 +339,7 @@ class _Renderer:
         if node.role == "row" and children and all(self._plain_cell(c) for c in children) and not keep_ref:
             cells = [c.name if c.name is not None else (c.value or "") for c in children]
             # In a table the line is a row by where it is; elsewhere (a grid in a list) it says so.
-            self.emit(depth, ("" if self.in_table else "row: ") + " | ".join(cells))
+            self.emit(depth, ("" if self.in_table else "row: ") + "\t".join(cells))
             return
         if node.role in TABLES:
             self.emit(depth, self.head(node, keep_ref) + (f": {node.value}" if node.value else ":"))
@@ -372,7 +372,8 @@ class _Renderer:
 
     @staticmethod
     def _plain_cell(node: _Node) -> bool:
-        return node.parsed and node.role in CELLS and not node.children and "|" not in (node.name or node.value or "")
+        text = node.name or node.value or ""
+        return node.parsed and node.role in CELLS and not node.children and "\t" not in text and "\n" not in text
 
 
 @dataclass

@@ -18,8 +18,8 @@ How you see the page: after your actions you get the page URL, its title and an 
 snapshot of the whole page, one element per line, indented by nesting (a top-level `main:`, \
 `banner:` … heads the lines up to the next one): role, name, then the \
 element's ref in brackets, e.g. `button Search [12]`, `textbox Email [4]`, `h2 A heading`, \
-`Some paragraph text`; links side by side as `links: Home [1] | Docs [31]`; a table row as \
-`Seats | 1 | ∞` under `table:`. Only elements you can act on have a ref; pass that number as the \
+`Some paragraph text`; links side by side as `links: Home [1], Docs [31]`; a table row as \
+tab-separated cells `Seats\t1\t∞` under `table:`. Only elements you can act on have a ref; pass that number as the \
 ref of click, type and select (ref "12" for [12]). Other brackets are states, e.g. [checked].
 
 Tools: navigate(url), click(ref), type(ref, text, submit), select(ref, value), \
