@@ -27,7 +27,8 @@ from shared.version import VERSION
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787"  # `make dev`
 REQUEST_TIMEOUT_S = 35.0
-POLL_S = (0.5, 1.0, 2.0)  # between polls of a get_run wait: quick at first, then every 2 s
+POLL_S = (0.5, 1.0, 2.0)  # between polls of a get_run/get_session wait: quick at first, then every 2 s
+SESSION_SETTLING = {"starting", "busy"}  # shared.sessions.waiting.SETTLING, as the API spells them
 
 
 class ApiBackend:
@@ -80,13 +81,17 @@ class ApiBackend:
         return answer
 
     def get_run(self, run_id: str, wait_s: int = 0) -> dict[str, Any]:
+        return self._poll(self._run_path(run_id), wait_s, lambda run: run["status"] in TERMINAL)
+
+    def _poll(self, path: str, wait_s: int, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """GET ``path`` until ``done`` says so or ``wait_s`` (at most MAX_WAIT_S) pass, with backoff."""
         deadline = self._monotonic() + min(wait_s, MAX_WAIT_S)
         polls = 0
         while True:
-            run = self._call("GET", self._run_path(run_id))
+            got = self._call("GET", path)
             remaining = deadline - self._monotonic()
-            if run["status"] in TERMINAL or remaining <= 0:
-                return run
+            if done(got) or remaining <= 0:
+                return got
             self._sleep(min(POLL_S[min(polls, len(POLL_S) - 1)], remaining))
             polls += 1
 
@@ -110,11 +115,15 @@ class ApiBackend:
     def _session_path(self, session_id: str) -> str:
         return f"/v1/sessions/{quote(session_id, safe='')}"
 
-    def create_session(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/v1/sessions", json=body)
+    def create_session(self, body: dict[str, Any], wait_s: int = 0) -> dict[str, Any]:
+        started = self._monotonic()
+        session = self._call("POST", "/v1/sessions", json=body)
+        if not wait_s or session["status"] not in SESSION_SETTLING:
+            return session
+        return self.get_session(session["id"], max(0, round(wait_s - (self._monotonic() - started))))
 
-    def get_session(self, session_id: str) -> dict[str, Any]:
-        return self._call("GET", self._session_path(session_id))
+    def get_session(self, session_id: str, wait_s: int = 0) -> dict[str, Any]:
+        return self._poll(self._session_path(session_id), wait_s, lambda s: s["status"] not in SESSION_SETTLING)
 
     def list_sessions(self, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}

@@ -21,6 +21,15 @@ WaitS = Annotated[
         "at once when it finishes, else with the run still going.",
     ),
 ]
+SessionWaitS = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_WAIT_S,
+        description=f"Seconds to wait (0..{MAX_WAIT_S}) while the session is starting or busy with a task; the "
+        "answer comes at once when it is ready (or paused, or ended), else with it still starting or busy.",
+    ),
+]
 RunId = Annotated[str, Field(min_length=1, max_length=40, description="The run id (run_...).")]
 Status = Literal["queued", "starting", "running", "needs_input", "waiting_for_tool", "succeeded", "failed", "cancelled"]
 

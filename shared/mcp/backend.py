@@ -24,6 +24,7 @@ from shared.services import Services
 from shared.sessions import actions as session_actions
 from shared.sessions import envelope as session_views
 from shared.sessions import service as sessions
+from shared.sessions import waiting as session_waits
 
 _ACTION: TypeAdapter[Any] = TypeAdapter(SessionAction)
 
@@ -62,9 +63,9 @@ class RunsBackend(Protocol):
 
     # Sessions: envelopes (``Session``, ``ActionResult``) as JSON; a task answers its run's envelope.
 
-    def create_session(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def create_session(self, body: dict[str, Any], wait_s: int = 0) -> dict[str, Any]: ...
 
-    def get_session(self, session_id: str) -> dict[str, Any]: ...
+    def get_session(self, session_id: str, wait_s: int = 0) -> dict[str, Any]: ...
 
     def list_sessions(self, limit: int, cursor: str | None, status: str | None) -> dict[str, Any]: ...
 
@@ -176,21 +177,23 @@ class DomainBackend:
 
     # -- sessions: the calls the /v1/sessions routes make ------------------------------------------
 
-    def create_session(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create_session(self, body: dict[str, Any], wait_s: int = 0) -> dict[str, Any]:
         try:
             require_scope(self.key, "POST")
             req = CreateSessionRequest.model_validate(body)
-            return sessions.create_session(self.svc, self.org, req, control_url=self.control_url).model_dump(
-                mode="json"
-            )
+            session = sessions.create_session(self.svc, self.org, req, control_url=self.control_url)
+            if wait_s > 0 and session.status in session_waits.SETTLING:
+                session = session_waits.wait_until_settled(self.svc, self.org.id, session.id, wait_s)
+            return session.model_dump(mode="json", by_alias=True)
         except ValidationError as exc:
             raise _invalid(exc) from exc
         except OpenHelmError as exc:
             raise _failure(exc) from exc
 
-    def get_session(self, session_id: str) -> dict[str, Any]:
+    def get_session(self, session_id: str, wait_s: int = 0) -> dict[str, Any]:
         try:
-            return session_views.get_session(self.svc, self.org.id, session_id).model_dump(mode="json", by_alias=True)
+            session = session_waits.wait_until_settled(self.svc, self.org.id, session_id, wait_s)
+            return session.model_dump(mode="json", by_alias=True)
         except OpenHelmError as exc:
             raise _failure(exc) from exc
 

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from shared.mcp.args import WaitS, _call
+from shared.mcp.args import SessionWaitS, WaitS, _call
 from shared.mcp.summary import summarize, summarize_action, summarize_session, summarize_session_page
 
 SessionId = Annotated[str, Field(min_length=1, max_length=40, description="The session id (ses_...).")]
@@ -43,10 +43,11 @@ def register_session_tools(server: MCPServer, backend: Any) -> None:
         ] = None,
         max_duration_s: Annotated[int | None, Field(description="Seconds it may live at most.")] = None,
         metadata: Annotated[dict[str, str] | None, Field(description="Up to 16 string pairs.")] = None,
+        wait_s: SessionWaitS = 0,
     ) -> dict[str, Any]:
         """Start a sandboxed browser that stays open for many tasks and direct actions. Answers at once
-        with status starting; it is ready within a few seconds (poll get_session). Close it when done:
-        its sandbox time is billed while it lives."""
+        with status starting (or once it is ready, within wait_s); it is ready within a few seconds
+        (get_session with wait_s). Close it when done: its sandbox time is billed while it lives."""
         body = _some(
             start_url=start_url,
             allowed_domains=allowed_domains,
@@ -55,12 +56,13 @@ def register_session_tools(server: MCPServer, backend: Any) -> None:
             max_duration_s=max_duration_s,
             metadata=metadata,
         )
-        return _call(lambda: summarize_session(backend().create_session(body)))
+        return _call(lambda: summarize_session(backend().create_session(body, wait_s)))
 
     @server.tool(annotations=ToolAnnotations(title="Get a session", read_only_hint=True))
-    def get_session(session_id: SessionId) -> dict[str, Any]:
-        """A session's status, its page (URL and title) and its running task."""
-        return _call(lambda: summarize_session(backend().get_session(session_id)))
+    def get_session(session_id: SessionId, wait_s: SessionWaitS = 0) -> dict[str, Any]:
+        """A session's status, its page (URL and title) and its running task. With wait_s, answers when
+        it is no longer starting or busy (ready for the next task or action, or ended), or after wait_s."""
+        return _call(lambda: summarize_session(backend().get_session(session_id, wait_s)))
 
     @server.tool(annotations=ToolAnnotations(title="List sessions", read_only_hint=True))
     def list_sessions(

@@ -93,9 +93,15 @@ def summarize_session(session: dict[str, Any]) -> dict[str, Any]:
         usage = session.get("usage") or {}
         out["cost_usd"] = usage.get("cost_usd")
     elif status == "starting":
-        out["next"] = "poll with get_session until status is ready, then run_session_task or session_action"
+        out["next"] = (
+            "get_session with wait_s (it answers once ready) until status is ready, then run_session_task or "
+            "session_action"
+        )
     elif status == "busy":
-        out["next"] = "poll the task with get_run; pause, resume or stop it with control_session"
+        out["next"] = (
+            "poll the task with get_run (or get_session with wait_s: it answers once the session is ready "
+            "again); pause, resume or stop it with control_session"
+        )
     return out
 
 

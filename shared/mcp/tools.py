@@ -7,7 +7,8 @@ backend of the request being served: in-process for the API's ``/mcp``, the publ
 run a task in it, send a direct action, pause / resume / stop its task, close it).
 
 Every tool answers at once with ids and a short summary (:mod:`shared.mcp.summary`); the only waits
-are ``wait_s`` on create_run and get_run, bounded by ``MAX_WAIT_S`` (API Gateway ends every request at
+are ``wait_s`` on create_run, get_run, run_session_task, create_session and get_session (the session
+tools wait while it starts or is busy), bounded by ``MAX_WAIT_S`` (API Gateway ends every request at
 30 s). Failures of the API come back as tool errors (``is_error``) that name the API's code and status.
 """
 
@@ -35,8 +36,9 @@ INSTRUCTIONS = (
     "create_run (optionally wait_s up to 25 s); runs usually take longer: poll get_run with wait_s "
     "until finished is true, then read result. Cancel a run you no longer need. A run in needs_input or "
     "waiting_for_tool shows its question or tool call: answer with answer_input or send_tool_result. For "
-    "many tasks in one browser (its login, cookies, tabs), open a session with create_session, then "
-    "run_session_task and session_action (direct, no LLM), and close_session when done."
+    "many tasks in one browser (its login, cookies, tabs), open a session with create_session (wait_s: "
+    "until its browser is up; else get_session with wait_s), then run_session_task and session_action "
+    "(direct, no LLM), and close_session when done."
 )
 
 

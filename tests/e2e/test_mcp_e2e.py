@@ -158,9 +158,9 @@ def test_http_a_session_opened_through_mcp_acts_runs_a_task_and_closes(stack, ap
         async with http_client(key) as http, Client(streamable_http_client(stack.url + "/mcp", http_client=http)) as c:
             opened = await call(c, "create_session", {"start_url": site + "/"})
             sid = opened["session_id"]
-            with anyio.fail_after(DEADLINE_S):
-                while (got := await call(c, "get_session", {"session_id": sid}))["status"] == "starting":
-                    await anyio.sleep(0.2)  # the browser starting in its sandbox: real time passes
+            with anyio.fail_after(DEADLINE_S):  # get_session's bounded wait, again while it starts
+                while (got := await call(c, "get_session", {"session_id": sid, "wait_s": 10}))["status"] == "starting":
+                    pass
             assert got["status"] == "ready", got
             seen = await call(c, "session_action", {"session_id": sid, "action": "evaluate", "expression": "1 + 2"})
             assert seen["ok"] is True and seen["result"] == {"value": 3}
@@ -175,3 +175,20 @@ def test_http_a_session_opened_through_mcp_acts_runs_a_task_and_closes(stack, ap
             assert api_get(stack, key, f"/v1/sessions/{sid}")["tasks"] == [task["run_id"]]
 
     run(main)
+
+
+def test_stdio_create_session_waits_until_the_browser_is_up_then_closes(stack, site, key) -> None:
+    async def main() -> None:
+        async with stdio_client(openhelm_mcp(stack, key)) as streams, ClientSession(*streams) as session:
+            await session.initialize()
+            with anyio.fail_after(DEADLINE_S):
+                opened = await call(session, "create_session", {"start_url": site + "/", "wait_s": 25})
+                sid = opened["session_id"]
+                while opened["status"] == "starting":  # a loaded machine: more than one bound
+                    opened = await call(session, "get_session", {"session_id": sid, "wait_s": 25})
+            assert opened["status"] == "ready" and opened["current_url"].startswith(site), opened
+            closed = await call(session, "close_session", {"session_id": sid})
+            assert closed["status"] == "closed"
+
+    run(main)
+    assert api_get(stack, key, "/v1/sessions")["data"][0]["status"] == "closed"

@@ -211,56 +211,102 @@ def test_the_cli_exit_codes_and_json(stack, key, llm, site, tmp_path) -> None:
     assert code == 3 and "CANCELLED" in err
 
 
-def test_the_cli_in_a_real_terminal_shows_live_progress_then_the_result(stack, key, llm, site, tmp_path) -> None:
-    if shutil.which("tmux") is None:  # scripts/system-deps.sh installs it for `make test`
-        (pytest.fail if os.environ.get("CI") else pytest.skip)("tmux is not installed")
-    openhelm = Path(sys.executable).parent / "openhelm"
-    assert openhelm.exists(), "the SDK's console script: `make install` installs sdk/python"
-    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    llm.reset(click_pricing, ToolCall("wait", {"seconds": 3}), DONE)
-    sock = f"openhelm-test-{uuid.uuid4().hex[:8]}"
-    env = {"OPENHELM_API_KEY": key, "OPENHELM_BASE_URL": stack.url, "LANG": "C.UTF-8", "PS1": "$ "}
+class Terminal:
+    """A real terminal: bash in a detached tmux session (250x40, UTF-8), typed into and read back."""
 
-    def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", "-u", "-L", sock, *args], check=True, capture_output=True, text=True).stdout
+    def __init__(self, env: dict[str, str]) -> None:
+        self.sock = f"openhelm-test-{uuid.uuid4().hex[:8]}"
+        self.env = {**env, "LANG": "C.UTF-8", "PS1": "$ "}
+        self.screens: list[str] = []
 
-    tmux(
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "cli",
-        "-x",
-        "250",
-        "-y",
-        "40",
-        *[a for k, v in env.items() for a in ("-e", f"{k}={v}")],
-        "bash",
-        "--norc",
-        "--noprofile",
-    )
-    try:
-        tmux(
-            "send-keys",
-            "-t",
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-u", "-L", self.sock, *args], check=True, capture_output=True, text=True).stdout
+
+    def __enter__(self) -> Terminal:
+        if shutil.which("tmux") is None:  # scripts/system-deps.sh installs it for `make test`
+            (pytest.fail if os.environ.get("CI") else pytest.skip)("tmux is not installed")
+        env = [a for k, v in self.env.items() for a in ("-e", f"{k}={v}")]
+        self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
             "cli",
-            f"cd {tmp_path} && {openhelm} run 'List the pricing tiers' --start-url {site}/ "
-            "--schema schema.json --wait; echo EXIT=$?",
-            "Enter",
+            "-x",
+            "250",
+            "-y",
+            "40",
+            *env,
+            "bash",
+            "--norc",
+            "--noprofile",
         )
-        screens: list[str] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], check=False, capture_output=True)
+
+    def run(self, command: str, timeout: float = 120) -> str:
+        """Type ``command``, wait for its exit status; the screens seen meanwhile are in ``screens``."""
+        marker = f"EXIT{uuid.uuid4().hex[:6]}"
+        self.screens = []
+        self.tmux("send-keys", "-t", "cli", f"clear; {command}; echo {marker}=$?", "Enter")
 
         def finished() -> bool:
-            screens.append(tmux("capture-pane", "-p", "-t", "cli"))
-            return re.search(r"^EXIT=\d+", screens[-1], re.MULTILINE) is not None
+            self.screens.append(self.tmux("capture-pane", "-p", "-t", "cli"))
+            return re.search(rf"^{marker}=\d+", self.screens[-1], re.MULTILINE) is not None
 
-        poll(finished, "the CLI to finish in tmux", 120, interval=0.1)
-    finally:
-        subprocess.run(["tmux", "-L", sock, "kill-server"], check=False, capture_output=True)
-    final = screens[-1]
-    live = [s for s in screens if re.search(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] running · step \d+/\d+ · \w+", s)]
+        poll(finished, f"`{command}` to finish in tmux", timeout, interval=0.1)
+        final = self.screens[-1]
+        self.code = int(re.search(rf"^{marker}=(\d+)", final, re.MULTILINE).group(1))
+        return final
+
+
+OPENHELM = Path(sys.executable).parent / "openhelm"
+LIVE = re.compile(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] running · step \d+/\d+ · \w+")
+
+
+def test_the_cli_in_a_real_terminal_shows_live_progress_then_the_result(stack, key, llm, site, tmp_path) -> None:
+    assert OPENHELM.exists(), "the SDK's console script: `make install` installs sdk/python"
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    llm.reset(click_pricing, ToolCall("wait", {"seconds": 3}), DONE)
+    with Terminal({"OPENHELM_API_KEY": key, "OPENHELM_BASE_URL": stack.url}) as term:
+        final = term.run(
+            f"cd {tmp_path} && {OPENHELM} run 'List the pricing tiers' --start-url {site}/ --schema schema.json --wait"
+        )
+        screens = term.screens
+    live = [s for s in screens if LIVE.search(s)]
     assert live, "no live progress line was seen:\n" + "\n=====\n".join(screens[-3:])
     assert any("http://127.0.0.1" in s for s in live)  # the current URL
     assert re.search(r"✓ succeeded · step \d+/\d+", final), final
-    assert '"name": "Deckhand"' in final and "EXIT=0" in final
+    assert '"name": "Deckhand"' in final and term.code == 0
+
+
+def test_a_session_and_a_file_from_a_real_terminal(stack, key, llm, site, tmp_path) -> None:
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    (tmp_path / "orders.csv").write_text("id,total\n1,2\n")
+    llm.reset(click_pricing, ToolCall("wait", {"seconds": 3}), DONE)
+    with Terminal({"OPENHELM_API_KEY": key, "OPENHELM_BASE_URL": stack.url}) as term:
+        screen = term.run(f"cd {tmp_path} && {OPENHELM} files upload orders.csv")
+        assert term.code == 0 and "orders.csv · 13 bytes · ready" in screen, screen
+        file_id = re.search(r"^(file_\w+)$", screen, re.MULTILINE).group(1)
+        screen = term.run(f"{OPENHELM} files list")
+        assert term.code == 0 and re.search(rf"^{file_id}\s+ready\s+13 .* orders\.csv$", screen, re.MULTILINE), screen
+
+        screen = term.run(f"SID=$({OPENHELM} sessions create --start-url {site}/ --wait-ready) && echo SID=$SID")
+        assert term.code == 0 and "ready · http://127.0.0.1" in screen, screen
+        session_id = re.search(r"^SID=(ses_\w+)$", screen, re.MULTILINE).group(1)
+
+        final = term.run(f"{OPENHELM} sessions task $SID 'List the pricing tiers' --schema schema.json --wait")
+        live = [s for s in term.screens if LIVE.search(s)]
+        assert live, "no live progress line was seen:\n" + "\n=====\n".join(term.screens[-3:])
+        assert re.search(r"✓ succeeded · step \d+/\d+", final) and '"name": "Deckhand"' in final, final
+        assert term.code == 0 and f"in session {session_id}" in final
+
+        screen = term.run(f"{OPENHELM} sessions get $SID")
+        assert term.code == 0 and re.search(r"^tasks\s+run_\w+$", screen, re.MULTILINE), screen
+        screen = term.run(f"{OPENHELM} sessions close $SID")
+        assert term.code == 0 and f"{session_id} closed" in screen, screen
+        term.run(f"{OPENHELM} sessions close $SID")  # closed already: the API refuses
+        assert term.code == 5

@@ -12,7 +12,7 @@ OPENHELM = Path(sys.executable).parent / "openhelm"
 
 def test_the_binary_is_the_sdks_and_documents_its_exit_codes() -> None:
     out = subprocess.run([OPENHELM, "--help"], capture_output=True, text=True, check=True).stdout
-    assert "{run,runs}" in out and "4    still running when --timeout ran out" in out
+    assert "{run,runs,sessions,files,profiles}" in out and "4    still running when --timeout ran out" in out
     assert "openhelm dev --help" in out  # the checkout's commands are installed beside it
 
 

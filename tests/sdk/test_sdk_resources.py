@@ -223,3 +223,26 @@ def test_the_async_client_has_the_same_resources() -> None:
     assert asyncio.run(go()) == [SessionStatus.READY, RunStatus.QUEUED, "file_1", ["ses_1"], SessionStatus.CLOSED]
     assert wire.requests[4].url.params["status"] == "ready"
     assert wire.requests[1].headers["idempotency-key"].startswith("sdk-")
+
+
+def test_a_download_reads_the_presigned_url_without_the_key_and_a_pending_file_is_a_conflict() -> None:
+    ready = {**FILE, "download_url": "http://storage/f?sig=1"}
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        assert "authorization" not in request.headers and request.url == "http://storage/f?sig=1"
+        return httpx.Response(200, content=b"id,total\n")
+
+    wire = Wire((200, ready, {}), storage, (200, {**FILE, "status": "pending"}, {}), (200, ready, {}), storage)
+    client = wire.client()
+    assert client.files.download("file_1") == b"id,total\n"
+    with pytest.raises(ConflictError) as caught:
+        client.files.download("file_1")
+    assert caught.value.code == "file_not_ready"
+
+    async def go() -> bytes:
+        transport = httpx.MockTransport(wire)
+        async with AsyncClient("oh_test_key", "http://api", http_client=httpx.AsyncClient(transport=transport)) as c:
+            return await c.files.download("file_1")
+
+    assert asyncio.run(go()) == b"id,total\n"
+    assert [r.url.host for r in wire.requests] == ["api", "storage", "api", "api", "storage"]

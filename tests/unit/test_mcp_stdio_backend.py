@@ -138,3 +138,24 @@ def test_answers_and_session_calls_use_the_api_s_verbs_and_cannot_leave_their_pa
         ("DELETE", b"/v1/sessions/..%2Fruns"),
         ("GET", b"/v1/sessions?limit=5&status=ready"),
     ]
+
+
+def session(status: str) -> dict[str, Any]:
+    return {"id": "ses_1", "status": status, "project_id": "prj_1"}
+
+
+def test_a_get_session_wait_polls_while_it_starts_and_answers_once_it_is_ready() -> None:
+    api = Api(*[httpx2.Response(200, json=session(s)) for s in ("starting", "starting", "ready")])
+    got = api.backend().get_session("ses_1", wait_s=10)
+    assert got["status"] == "ready" and api.slept == [0.5, 1.0]
+    assert {r.url.path for r in api.requests} == {"/v1/sessions/ses_1"}
+
+
+def test_a_create_session_wait_ends_at_its_bound_with_the_session_still_busy_or_starting() -> None:
+    api = Api(httpx2.Response(201, json=session("starting")), *[httpx2.Response(200, json=session("busy"))] * 30)
+    got = api.backend().create_session({"start_url": "https://example.com/"}, wait_s=60)
+    assert got["status"] == "busy" and sum(api.slept) == 25  # MAX_WAIT_S, whatever was asked
+    assert api.requests[0].method == "POST"
+
+    api = Api(httpx2.Response(201, json=session("starting")))
+    assert api.backend().create_session({}, wait_s=0)["status"] == "starting" and api.slept == []

@@ -35,7 +35,7 @@ from openhelm_sdk.models import (
     WebhookEndpointList,
     WebhookSecret,
 )
-from openhelm_sdk.resources import MAX_SMALL_UPLOAD_BYTES, FileInput, action_body, read_upload
+from openhelm_sdk.resources import MAX_SMALL_UPLOAD_BYTES, FileInput, action_body, not_ready_check, read_upload
 
 if TYPE_CHECKING:
     from openhelm_sdk.async_client import AsyncClient, OnUpdate
@@ -157,6 +157,16 @@ class AsyncFiles:
 
     def list(self, *, limit: int | None = None, page_size: int = 100) -> AsyncIterator[FileObject]:
         return self._client._pages("/v1/files", FileList, {}, limit, page_size)
+
+    async def download(self, file_id: str) -> bytes:
+        url = not_ready_check(await self.get(file_id))
+        try:
+            r = await self._client._http.get(url)
+        except Exception as exc:
+            raise APIConnectionError(f"GET {url}: {exc!r}") from exc
+        if r.status_code >= 400:
+            raise error_from_response(r)
+        return r.content
 
     async def delete(self, file_id: str) -> None:
         await self._client.request(Request("DELETE", f"/v1/files/{file_id}"))

@@ -2,10 +2,14 @@
 
     openhelm run "List the pricing tiers" --start-url https://example.com --schema schema.json --wait
     openhelm runs list | get ID | cancel ID | watch ID      (--json for scripts)
+    openhelm sessions create | list | get | task | action | pause | resume | stop | close
+    openhelm files upload | list | get | download | delete
+    openhelm profiles list | get | delete                    (cli_resources.py)
 
 The key comes from --api-key or $OPENHELM_API_KEY, the API from --base-url or $OPENHELM_BASE_URL.
 
-Exit codes (``EXIT_CODES``): 0 done (the run succeeded), 1 the run failed, 2 bad usage, 3 the run
+Exit codes (``EXIT_CODES``): 0 done (the run succeeded), 1 the run failed (or the session failed, or a
+direct action was not ok), 2 bad usage, 3 the run
 was cancelled, 4 still running when --timeout ran out, 5 the API refused the request (4xx: key,
 not found, invalid), 6 the API could not be reached or kept failing (5xx), 130 interrupted (Ctrl-C;
 the run goes on).
@@ -23,14 +27,17 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from openhelm_sdk import __version__
+from openhelm_sdk import __version__, cli_resources
 from openhelm_sdk._base import ENV_API_KEY, ENV_BASE_URL
 from openhelm_sdk._progress import ProgressLine, describe
 from openhelm_sdk.client import Client
 from openhelm_sdk.errors import APIConnectionError, APIError, RunWaitTimeout, ServerError
 from openhelm_sdk.models import Run, RunStatus
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -42,7 +49,7 @@ EXIT_API_UNAVAILABLE = 6
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {
     EXIT_OK: "done (the run succeeded)",
-    EXIT_RUN_FAILED: "the run failed",
+    EXIT_RUN_FAILED: "the run failed (or the session failed, or the direct action was not ok)",
     EXIT_USAGE: "bad usage",
     EXIT_RUN_CANCELLED: "the run was cancelled",
     EXIT_TIMEOUT: "still running when --timeout ran out",
@@ -50,7 +57,7 @@ EXIT_CODES = {
     EXIT_API_UNAVAILABLE: "the API could not be reached or kept failing (5xx)",
     EXIT_INTERRUPTED: "interrupted (the run goes on)",
 }
-OWN_COMMANDS = {"run", "runs"}
+OWN_COMMANDS = {"run", "runs", *cli_resources.COMMANDS}
 PLUGIN_GROUP = "openhelm.cli"
 BY_STATUS = {RunStatus.SUCCEEDED: EXIT_OK, RunStatus.FAILED: EXIT_RUN_FAILED, RunStatus.CANCELLED: EXIT_RUN_CANCELLED}
 
@@ -77,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"openhelm-sdk {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,runs}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,runs,sessions,files,profiles}")
 
     run = sub.add_parser("run", help="create a run (and with --wait, show its progress and print its result)")
     _common(run)
@@ -116,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("run_id")
     watch.add_argument("--timeout", type=float, metavar="SECONDS")
     watch.add_argument("--quiet", "-q", action="store_true")
+    cli_resources.add_parsers(sub, _common)
     return parser
 
 
@@ -144,7 +152,9 @@ def main(
         with client_factory(api_key=args.api_key, base_url=args.base_url) as client:
             if args.command == "run":
                 return _run(client, args, out, err)
-            return _runs(client, args, out, err)
+            if args.command == "runs":
+                return _runs(client, args, out, err)
+            return cli_resources.dispatch(client, args, out, err)
     except UsageError as exc:
         err.write(f"openhelm: {exc}\n")
         return EXIT_USAGE
@@ -208,11 +218,7 @@ def _run(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     if args.schema:
         fields["output_schema"] = _read_json(args.schema, "--schema")
     inputs = _read_json(args.inputs, "--inputs") if args.inputs else {}
-    for pair in args.input:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--input wants NAME=VALUE, got {pair!r}")
-        inputs[name] = value
+    inputs.update(_pairs(args.input, "--input"))
     if inputs:
         fields["inputs"] = inputs
     if not args.wait:
@@ -311,9 +317,20 @@ def _write_summary(out: TextIO, run: Run) -> None:
         out.write("result\n" + json.dumps(run.result, indent=2, ensure_ascii=False) + "\n")
 
 
-def _write_json(out: TextIO, run: Run) -> None:
-    out.write(run.model_dump_json(by_alias=True) + "\n")
+def _write_json(out: TextIO, obj: BaseModel) -> None:
+    out.write(obj.model_dump_json(by_alias=True) + "\n")
     out.flush()
+
+
+def _pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
+    """``NAME=VALUE`` arguments as a dict."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{flag} wants NAME=VALUE, got {pair!r}")
+        found[name] = value
+    return found
 
 
 def _read_json(path: Path, flag: str) -> Any:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from openhelm_sdk import _base
 from openhelm_sdk._base import Request
-from openhelm_sdk.errors import APIConnectionError, error_from_response
+from openhelm_sdk.errors import APIConnectionError, ConflictError, error_from_response
 from openhelm_sdk.models import (
     ActionResult,
     ApiKey,
@@ -67,6 +67,14 @@ def read_upload(file: FileInput, name: str | None, content_type: str | None) -> 
     if not name and isinstance(file, bytes):
         raise ValueError("name= is required when uploading bytes")
     return name or fallback, data, content_type or _guess_type(name or fallback)
+
+
+def not_ready_check(file: FileObject) -> str:
+    """A file's download URL, or ConflictError when it has none yet (still ``pending``)."""
+    if not file.download_url:
+        message = f"file {file.id} is {file.status}: nothing to download yet"
+        raise ConflictError(409, message, type="invalid_request_error", code="file_not_ready")
+    return file.download_url
 
 
 def _guess_type(name: str) -> str:
@@ -201,6 +209,18 @@ class Files:
 
     def list(self, *, limit: int | None = None, page_size: int = 100) -> Iterator[FileObject]:
         return self._client._pages("/v1/files", FileList, {}, limit, page_size)
+
+    def download(self, file_id: str) -> bytes:
+        """The file's bytes, read from its short-lived ``download_url`` (no API key goes there).
+        A file still ``pending`` has none: ConflictError ``file_not_ready``."""
+        url = not_ready_check(self.get(file_id))
+        try:
+            r = self._client._http.get(url)
+        except Exception as exc:
+            raise APIConnectionError(f"GET {url}: {exc!r}") from exc
+        if r.status_code >= 400:
+            raise error_from_response(r)
+        return r.content
 
     def delete(self, file_id: str) -> None:
         self._client.request(Request("DELETE", f"/v1/files/{file_id}"))
