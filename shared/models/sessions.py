@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
 from shared.models.runs import (
     CreateRunRequest,
+    RunCallerLoopOptions,
     RunError,
     RunFilesOption,
     RunLimits,
@@ -46,7 +47,7 @@ class CloseReason(StrEnum):
     failed = "failed"
 
 
-class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
+class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption, RunCallerLoopOptions):
     """The body of a run, less what a session decides for its tasks: the domain policy is the
     session's (its sandbox enforces it), the browser profile is the session's (CreateSessionRequest),
     and jobs and replays start runs of their own. ``start_url`` opens in the session's current tab
@@ -61,6 +62,11 @@ class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
     webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
     start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+    human_input: bool = Field(
+        True,
+        description="Offer the agent `ask_human` (the task goes to `needs_input`, answered with "
+        "`POST /v1/runs/{task_id}/input`). On by default for a session's tasks: someone is at hand.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -231,3 +231,38 @@ def test_waiting_for_the_answer_does_not_run_down_the_runs_time(stack, api, llm,
     assert record.paused_s > 3 and wall - record.paused_s < max_s
     billed = run["usage"]["sandbox_seconds"]
     assert billed < max_s and billed == pytest.approx(wall - record.paused_s, abs=2.0), (wall, record.paused_s)
+
+
+def test_a_session_task_asks_by_default_and_the_answer_goes_on_in_the_sessions_browser(
+    stack, api, llm, login_site
+) -> None:
+    from tests.e2e.test_sessions_e2e import ready_session, session_in
+
+    session = ready_session(api, start_url=login_site)
+    sid = session["id"]
+    llm.reset(
+        ASK,
+        _type_the_answer,
+        ToolCall("done", {"result": {"signed_in": True}, "confidence": 0.9, "summary": "signed in"}),
+    )
+    r = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Sign in", "output_schema": SCHEMA})
+    assert r.status_code == 202, r.text
+    task_id = r.json()["task_id"]
+    run = wait_for_status(api, task_id, {"needs_input", "succeeded", "failed"})
+    assert run["status"] == "needs_input", run["error"]
+    assert api("GET", f"/v1/sessions/{sid}").json()["status"] == "busy"
+    request_id = run["input_request"]["id"]
+    ok = api("POST", f"/v1/runs/{task_id}/input", json={"request_id": request_id, "answer": {"code": CODE}})
+    assert ok.status_code == 200, ok.text
+    run = finished(api, task_id, timeout=90)
+    assert run["status"] == "succeeded" and run["result"] == {"signed_in": True}, run["error"]
+    assert CODE not in json.dumps(run)
+    assert session_in(api, sid, {"ready"})["current_task"] is None
+
+    # Turned off for a task: the tool is not offered.
+    llm.reset(ToolCall("done", {"result": {"signed_in": True}, "confidence": 0.5, "summary": "no asking"}))
+    r = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Look", "human_input": False})
+    assert finished(api, r.json()["task_id"])["status"] == "succeeded"
+    offered = {t["function"]["name"] for t in llm.chat_requests[-1].body["tools"]}
+    assert "ask_human" not in offered
+    assert api("DELETE", f"/v1/sessions/{sid}").status_code == 200

@@ -850,6 +850,8 @@ first if given. ``secrets`` and ``file_ids`` are the task's own: its files are p
 running sandbox before it starts, its secrets serve this task only."""
 
     file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
+    human_input: bool = Field(default=True, description="Offer the agent `ask_human` (the task goes to `needs_input`, answered with `POST /v1/runs/{task_id}/input`). On by default for a session's tasks: someone is at hand.")
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
@@ -863,6 +865,8 @@ running sandbox before it starts, its secrets serve this task only."""
     prompt: str = Field(description='What the agent should do, kept exactly as given.')
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description="Page to open first, in the session's current tab.")
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Receives this task's run events (signed).")
 
 
