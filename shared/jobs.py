@@ -29,6 +29,10 @@ _RUN_DEFAULTS = (
     "max_output_tokens",
     "max_cost_usd",
     "metadata",
+    "human_input",
+    "input_timeout_s",
+    "tools",
+    "tool_timeout_s",
 )
 
 

@@ -14,7 +14,7 @@ from shared.db.dynamo import (
 from shared.errors import Conflict
 from shared.models.jobs import Job
 
-_JSON_FIELDS = ("output_schema", "default_inputs")
+_JSON_FIELDS = ("output_schema", "default_inputs", "tools")
 
 
 def _to_item(org_id: str, job: Job) -> dict:

@@ -9,10 +9,13 @@ from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.models.common import DomainList, Metadata, Model, Name, WebUrl
-from shared.models.runs import RunLimits
+from shared.models.runs import RunCallerLoopOptions, RunLimits, ToolDefinition
 
 
-class JobFields(RunLimits):
+class JobFields(RunLimits, RunCallerLoopOptions):
+    human_input: bool | None = Field(
+        None, description="The runs' default for offering `ask_human` (a run's own value wins; else off)."
+    )
     description: str | None = Field(None, max_length=1000)
     output_schema: dict[str, Any] | None = None
     model: Name | None = Field(None, min_length=1, max_length=100)
@@ -60,6 +63,10 @@ class Job(Model):
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
     max_cost_usd: str | None = Field(None, description="Default cost cap of the job's runs, USD decimal string.")
+    human_input: bool | None = None
+    input_timeout_s: int | None = None
+    tools: list[ToolDefinition] | None = Field(None, description="The runs' tools (a run's own list replaces them).")
+    tool_timeout_s: int | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime

@@ -199,31 +199,10 @@ class ToolDefinition(ApiModel):
         return schema
 
 
-class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
-    prompt: str = Field(
-        min_length=3,
-        max_length=20_000,
-        description="What the agent should do. Kept exactly as given, control characters included: it is "
-        "handed to the model verbatim.",
-    )
-    job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
-    replay_of: str | None = Field(
-        None, description="Replay the steps of this succeeded run with no LLM (model becomes `replay`)."
-    )
-    replay_steps: list[ReplayStep] | None = Field(
-        None,
-        min_length=1,
-        max_length=200,
-        description="Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and "
-        "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
-    )
+class RunCallerLoopOptions(ApiModel):
+    """Asking a person and the caller's own tools: the waits' bounds and the tools; shared by runs,
+    jobs' defaults and job run overrides (each has its own ``human_input``)."""
 
-    human_input: bool = Field(
-        False,
-        description="Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a "
-        "choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for "
-        "one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.",
-    )
     input_timeout_s: int | None = Field(
         None,
         ge=10,
@@ -254,6 +233,33 @@ class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileO
             raise PydanticCustomError("tool_name_taken", "tool names must be unique")
         return tools
 
+
+class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption, RunCallerLoopOptions):
+    prompt: str = Field(
+        min_length=3,
+        max_length=20_000,
+        description="What the agent should do. Kept exactly as given, control characters included: it is "
+        "handed to the model verbatim.",
+    )
+    job_id: str | None = Field(None, description="Job this run belongs to (set by POST /v1/jobs/{id}/runs).")
+    replay_of: str | None = Field(
+        None, description="Replay the steps of this succeeded run with no LLM (model becomes `replay`)."
+    )
+    replay_steps: list[ReplayStep] | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Replay this recorded workflow with no LLM (model becomes `replay`). The last step, and "
+        "only the last, is `done` (else 422 with `details[].type` `replay_steps_invalid`).",
+    )
+
+    human_input: bool = Field(
+        False,
+        description="Offer the agent the `ask_human` tool: when it cannot go on alone (a one-time code, a "
+        "choice) the run goes to `needs_input` and waits for `POST /v1/runs/{id}/input`. Off by default for "
+        "one-shot runs: nobody may be watching, and a run that asks would wait out `input_timeout_s`.",
+    )
+
     @field_validator("replay_steps")
     @classmethod
     def _done_last(cls, steps: list[ReplayStep] | None) -> list[ReplayStep] | None:
@@ -267,8 +273,13 @@ class CreateRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileO
         return steps
 
 
-class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption):
-    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
+class JobRunRequest(RunOptions, RunSecretsOption, RunFilesOption, RunProfileOption, RunCallerLoopOptions):
+    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults (`tools` given here
+    replace the job's, not add to them)."""
+
+    human_input: bool | None = Field(
+        None, description="Offer the agent `ask_human` (as on POST /v1/runs); without it, the job's default."
+    )
 
 
 class RunAccepted(Model):

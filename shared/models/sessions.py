@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
 from shared.models.runs import (
     CreateRunRequest,
+    RunCallerLoopOptions,
     RunError,
     RunFilesOption,
     RunLimits,
@@ -46,7 +47,7 @@ class CloseReason(StrEnum):
     failed = "failed"
 
 
-class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
+class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption, RunCallerLoopOptions):
     """The body of a run, less what a session decides for its tasks: the domain policy is the
     session's (its sandbox enforces it), the browser profile is the session's (CreateSessionRequest),
     and jobs and replays start runs of their own. ``start_url`` opens in the session's current tab
@@ -61,6 +62,11 @@ class SessionTaskRequest(RunLimits, RunSecretsOption, RunFilesOption):
     webhook_url: WebUrl | None = Field(None, description="Receives this task's run events (signed).")
     start_url: WebUrl | None = Field(None, description="Page to open first, in the session's current tab.")
     metadata: Metadata | None = Field(None, description="Up to 16 string pairs, returned as given.")
+    human_input: bool = Field(
+        True,
+        description="Offer the agent `ask_human` (the task goes to `needs_input`, answered with "
+        "`POST /v1/runs/{task_id}/input`). On by default for a session's tasks: someone is at hand.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -178,16 +184,18 @@ class SessionTaskAccepted(BaseModel):
 # -- direct actions ------------------------------------------------------------------------------
 
 
-class _Action(ApiModel):
-    pass
+class BrowserAction(ApiModel):
+    def agent_args(self) -> dict[str, Any]:
+        """What the sandbox's agent is sent: the action's name and the arguments that apply."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
-class NavigateAction(_Action):
+class NavigateAction(BrowserAction):
     action: Literal["navigate"]
     url: WebUrl
 
 
-class EvaluateAction(_Action):
+class EvaluateAction(BrowserAction):
     action: Literal["evaluate"]
     expression: str = Field(
         min_length=1, max_length=20_000, description="A JavaScript expression (may use await); its value as JSON."
@@ -195,11 +203,11 @@ class EvaluateAction(_Action):
     timeout_s: float = Field(5.0, gt=0, le=15)
 
 
-class ScreenshotAction(_Action):
+class ScreenshotAction(BrowserAction):
     action: Literal["screenshot"]
 
 
-class ExtractAction(_Action):
+class ExtractAction(BrowserAction):
     action: Literal["extract"]
     output_schema: dict[str, Any] | None = Field(
         None,
@@ -212,20 +220,20 @@ class ExtractAction(_Action):
     )
 
 
-class DoubleClickAction(_Action):
+class DoubleClickAction(BrowserAction):
     action: Literal["double_click"]
     x: float = Field(ge=0, le=10_000)
     y: float = Field(ge=0, le=10_000)
 
 
-class ClickAction(_Action):
+class ClickAction(BrowserAction):
     action: Literal["click"]
     ref: str | None = Field(None, max_length=20, description="Element ref from the latest `extract` snapshot.")
     x: float | None = Field(None, ge=0, le=10_000)
     y: float | None = Field(None, ge=0, le=10_000)
 
 
-class TypeAction(_Action):
+class TypeAction(BrowserAction):
     action: Literal["type"]
     ref: str | None = Field(None, max_length=20, description="Field to fill; without it, types into the focus.")
     text: str = Field(max_length=10_000)
@@ -233,12 +241,12 @@ class TypeAction(_Action):
     human_like: bool = Field(False, strict=True, description="Type with a pause between characters.")
 
 
-class KeyPressAction(_Action):
+class KeyPressAction(BrowserAction):
     action: Literal["key_press"]
     key: str = Field(min_length=1, max_length=50, description="A Playwright key name: Enter, Tab, Control+A ...")
 
 
-class ScrollAction(_Action):
+class ScrollAction(BrowserAction):
     action: Literal["scroll"]
     direction: Literal["up", "down"] = "down"
     amount: float = Field(1.0, gt=0, le=20)
@@ -247,19 +255,26 @@ class ScrollAction(_Action):
     )
     dy: float | None = Field(None, ge=-10_000, le=10_000, description="Wheel pixels down.")
 
+    def agent_args(self) -> dict[str, Any]:
+        body = super().agent_args()
+        if "dx" in body or "dy" in body:  # a wheel delta: direction and amount (defaults) do not apply
+            body.pop("direction", None)
+            body.pop("amount", None)
+        return body
 
-class GoBackAction(_Action):
+
+class GoBackAction(BrowserAction):
     action: Literal["go_back"]
 
 
-class WaitForAction(_Action):
+class WaitForAction(BrowserAction):
     action: Literal["wait_for"]
     text: str | None = Field(None, max_length=1000)
     selector: str | None = Field(None, max_length=1000)
     timeout_s: float = Field(5.0, gt=0, le=15)
 
 
-class UploadFileAction(_Action):
+class UploadFileAction(BrowserAction):
     action: Literal["upload_file"]
     ref: str = Field(max_length=20, description="The file input's ref, from the latest `extract` snapshot.")
     file_id: str = Field(description="A `ready` file of your org (POST /v1/files): placed in the sandbox, then set.")

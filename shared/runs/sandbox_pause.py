@@ -9,7 +9,7 @@ timeout it fails ``INPUT_TIMEOUT`` for (or passes to the model, for a tool).
 
 ``sandbox_paused`` on the run is set before the pause and cleared after the resume, so a crash in
 between leaves a flag the next answer or the reaper acts on (a resume of a running sandbox is
-harmless).
+harmless). A session task's sandbox is the session's and is never paused.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def maybe_pause(svc: Services, run: RunRecord, now: datetime) -> bool:
     """Pause the waiting run's sandbox once its wait passed the threshold; True if paused now."""
     after = svc.settings.sandbox_pause_after_s
     if not after or run.sandbox_paused or not run.sandbox_id or run.paused_since is None:
+        return False
+    if run.session_id:  # a session's sandbox is the session's: its person and actions need it awake
         return False
     if (now - run.paused_since).total_seconds() < after or not svc.sandbox.supports_pause:
         return False

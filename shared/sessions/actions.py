@@ -7,15 +7,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared import files
 from shared.aws.evidence_store import EvidenceStoreUnavailable
 from shared.aws.file_store import FileStoreUnavailable
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
-from shared.models.sessions import ActionResult, SessionStatus
+from shared.models.sessions import ActionResult, BrowserAction, SessionStatus
 from shared.sandbox.base import SandboxError, SandboxFile
 from shared.schemas import check_output_schema
 from shared.services import Services
@@ -31,7 +29,7 @@ REPLY_TIMEOUT_S = 24.0
 MAX_STEPS_KEPT = 200
 
 
-def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> ActionResult:
+def act(svc: Services, org_id: str, session_id: str, action: BrowserAction) -> ActionResult:
     """A direct action of a ready session or one whose task is paused (a taken-over session's
     actions are :func:`shared.sessions.manual.manual_action`)."""
     item = load(svc, org_id, session_id)
@@ -48,7 +46,7 @@ def perform(
     svc: Services,
     org_id: str,
     item: dict[str, Any],
-    action: BaseModel,
+    action: BrowserAction,
     *,
     by: str,
     statuses: list[SessionStatus],
@@ -57,7 +55,7 @@ def perform(
     """Push one action into the session's sandbox and keep its step (marked ``by``); ``fields``
     go into the session record with the step, while it is in one of ``statuses``."""
     session_id = item["id"]
-    body = action.model_dump(mode="json", exclude_none=True)
+    body = action.agent_args()
     name = body.pop("action")
     if body.get("output_schema") is not None:  # 422 before anything reaches the browser
         check_output_schema(body["output_schema"], field="output_schema")
@@ -70,6 +68,8 @@ def perform(
         raise ServiceUnavailable(
             f"the browser did not finish {name} within {REPLY_TIMEOUT_S:g} s", code="action_timeout"
         )
+    # Done with: out of the mailbox (a typed text, a person's or a caller's, is kept nowhere).
+    svc.sandbox.remove_command(sandbox_id, command_id)
     step = reply.get("step") if isinstance(reply.get("step"), dict) else None
     fields = {**(fields or {}), "last_active_at": svc.clock.now().isoformat()}
     if step is not None:

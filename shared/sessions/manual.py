@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import Unprocessable
 from shared.logging import get_logger
-from shared.models.sessions import ActionResult, Session, SessionControlRequest, SessionStatus
+from shared.models.sessions import ActionResult, BrowserAction, Session, SessionControlRequest, SessionStatus
 from shared.services import Services
 from shared.sessions import actions
 from shared.sessions.envelope import envelope, load, wrong_state
@@ -132,7 +130,7 @@ def agent_note(item: dict[str, Any]) -> str:
     return text + " Continue the task from the page as it is now (a fresh snapshot follows)."
 
 
-def manual_action(svc: Services, org_id: str, session_id: str, action: BaseModel) -> ActionResult:
+def manual_action(svc: Services, org_id: str, session_id: str, action: BrowserAction) -> ActionResult:
     """A person's action on a taken-over session (422 for an action a person cannot take this way;
     409 unless the session is ``manual``); a step marked ``by: person``."""
     item = load(svc, org_id, session_id)
@@ -151,7 +149,7 @@ def manual_action(svc: Services, org_id: str, session_id: str, action: BaseModel
     )
 
 
-def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> ActionResult:
+def act(svc: Services, org_id: str, session_id: str, action: BrowserAction) -> ActionResult:
     """The actions endpoint: a person's action while the session is taken over, else a direct action."""
     item = load(svc, org_id, session_id)
     if SessionStatus(item["status"]) == _S.manual:
@@ -159,7 +157,7 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
     return actions.act(svc, org_id, session_id, action)
 
 
-def describe(action: BaseModel) -> str:
+def describe(action: BrowserAction) -> str:
     """One manual action in words, for the agent: never the text typed."""
     a: Any = action
     name = a.action

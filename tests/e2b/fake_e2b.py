@@ -59,6 +59,8 @@ from e2b.envd.process import process_connect, process_pb
 from protobuf import Oneof
 from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 
+from tests.support.polling import poll
+
 ENVD_VERSION = "0.6.4"
 SUPERVISOR = Path(__file__).resolve().parents[2] / "sandbox_image" / "agent" / "openhelm_agent" / "supervise.py"
 AGENT_OUTPUTS = Path(__file__).resolve().parents[2] / "devstack" / "testing" / "agent_outputs.py"
@@ -214,9 +216,20 @@ class FakeE2BCloud:
         return started + [p.pid for p in sbx.processes.values() if p.exit_code is None]
 
     def _signal_processes(self, sbx: FakeSandbox, sig: signal.Signals) -> None:
-        for pid in self.running_pids(sbx.sandbox_id):
+        pids = self.running_pids(sbx.sandbox_id)
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
+        if sig in (signal.SIGSTOP, signal.SIGCONT):
+            # E2B answers a pause once the sandbox is paused (and a connect once it runs again); a
+            # signal is delivered asynchronously, so wait for the processes to be in that state.
+            stopped = sig == signal.SIGSTOP
+            poll(
+                lambda: all(state == stopped for state in map(_is_stopped, pids) if state is not None),
+                f"sandbox {sbx.sandbox_id} {'paused' if stopped else 'resumed'}",
+                timeout=10,
+                interval=0.005,
+            )
 
     def _kill_processes(self, sbx: FakeSandbox) -> None:
         for p in sbx.processes.values():
@@ -580,6 +593,16 @@ class _ProcessService(process_connect.Process):
 
 def _start_response(event: process_pb.ProcessEvent) -> process_pb.StartResponse:
     return process_pb.StartResponse(event=event)
+
+
+def _is_stopped(pid: int) -> bool | None:
+    """Whether the process is stopped (state T); None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return None if state in ("Z", "X") else state in ("T", "t")
 
 
 def _kill_group(pid: int) -> None:

@@ -112,3 +112,33 @@ def test_sealing_round_trips_and_detects_tampering() -> None:
     assert human_input.unseal("s" * 40, sealed) == {"code": "123456"}
     with pytest.raises(ValueError):
         human_input.unseal("t" * 40, sealed)
+
+
+class _PausingProvider(FakeSandboxProvider):
+    """A provider that can pause (as E2B can); remembers what it paused."""
+
+    supports_pause = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused: list[str] = []
+
+    def pause(self, sandbox_id: str) -> bool:
+        self.paused.append(sandbox_id)
+        return True
+
+
+def test_a_long_wait_pauses_a_one_shot_runs_sandbox_but_never_a_sessions(env) -> None:  # noqa: F811
+    svc, _, org_id = env
+    provider = _PausingProvider()
+    svc.sandbox_provider = provider
+    for session_id in (None, "ses_01TEST"):
+        run_id, sandbox_id = started(svc, provider, org_id, human_input=True, max_duration_s=60)
+        if session_id:  # a session's task: its sandbox is the session's
+            svc.runs.transition(
+                org_id, run_id, from_statuses=[RunStatus.running], to_status=None, fields={"session_id": session_id}
+            )
+        request = human_input.ask(svc, org_id, run_id, "The code?", None)
+        svc.clock.advance(svc.settings.sandbox_pause_after_s + 1)
+        assert human_input.take_answer(svc, org_id, run_id, request["id"])["status"] == "waiting"
+        assert (sandbox_id in provider.paused) is (session_id is None)

@@ -75,3 +75,55 @@ def test_job_with_invalid_schema_or_cleared_prompt_is_refused(svc: Services, org
     r = call(http_event("PATCH", f"/v1/jobs/{job_id}", body={"prompt": None}, key=key))
     assert r.status == 422
     assert call(http_event("GET", f"/v1/jobs/{job_id}", key=key)).json["prompt"] == "Do it"
+
+
+LOOKUP = {
+    "name": "lookup_order",
+    "description": "Look an order up in our own system.",
+    "parameters": {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]},
+}
+
+
+def test_a_jobs_human_input_and_tools_reach_its_runs_and_a_run_may_override_them(
+    svc: Services, org_key: tuple[str, str]
+) -> None:
+    _, key = org_key
+    body = {
+        "name": "order status",
+        "prompt": "What is the status of order {{order}}?",
+        "human_input": True,
+        "input_timeout_s": 120,
+        "tools": [LOOKUP],
+        "tool_timeout_s": 30,
+    }
+    job = call(http_event("POST", "/v1/jobs", body=body, key=key))
+    assert job.status == 201, job.text
+    assert job.json["tools"] == [LOOKUP] and job.json["human_input"] is True
+    job_id = job.json["id"]
+    got = call(http_event("GET", f"/v1/jobs/{job_id}", key=key)).json
+    assert got["tools"] == [LOOKUP] and got["input_timeout_s"] == 120 and got["tool_timeout_s"] == 30
+
+    r = call(http_event("POST", f"/v1/jobs/{job_id}/runs", body={"inputs": {"order": "A-17"}}, key=key))
+    assert r.status == 202, r.text
+    run = call(http_event("GET", f"/v1/runs/{r.json['task_id']}", key=key)).json
+    assert run["human_input"] is True and run["input_timeout_s"] == 120
+    assert [t["name"] for t in run["tools"]] == ["lookup_order"] and run["tool_timeout_s"] == 30
+
+    # A run's own values win: its tools replace the job's, human_input false turns asking off.
+    other = {**LOOKUP, "name": "refund_order", "description": "Refund an order."}
+    override = {"inputs": {"order": "A-18"}, "human_input": False, "tools": [other]}
+    r = call(http_event("POST", f"/v1/jobs/{job_id}/runs", body=override, key=key))
+    assert r.status == 202, r.text
+    run = call(http_event("GET", f"/v1/runs/{r.json['task_id']}", key=key)).json
+    assert run["human_input"] is False and [t["name"] for t in run["tools"]] == ["refund_order"]
+
+    # A job's tools are checked like a run's, when the job is made or changed.
+    bad = call(http_event("POST", "/v1/jobs", body={**body, "tools": [{**LOOKUP, "name": "click"}]}, key=key))
+    assert bad.status == 422 and ["body", "tools", "0", "name"] in [d["loc"] for d in bad.json["error"]["details"]]
+    bad = call(http_event("PATCH", f"/v1/jobs/{job_id}", body={"tools": [LOOKUP, LOOKUP]}, key=key))
+    assert bad.status == 422 and ["body", "tools"] in [d["loc"] for d in bad.json["error"]["details"]]
+    cleared = call(http_event("PATCH", f"/v1/jobs/{job_id}", body={"tools": None, "human_input": None}, key=key))
+    assert cleared.status == 200 and cleared.json["tools"] is None
+    r = call(http_event("POST", f"/v1/jobs/{job_id}/runs", body={"inputs": {"order": "A-19"}}, key=key))
+    run = call(http_event("GET", f"/v1/runs/{r.json['task_id']}", key=key)).json
+    assert run["human_input"] is False and not run["tools"]

@@ -96,6 +96,9 @@ def test_take_over_pauses_the_task_and_release_resumes_it_told_what_the_person_d
         assert r.json["step"]["by"] == "person"
     typed = next(c for c in provider.commands if c.get("action") == "type")
     assert typed["by"] == "person" and typed["args"]["human_like"] is True
+    # A wheel delta goes in alone (the agent refuses direction and amount beside it).
+    scroll = next(c for c in provider.commands if c.get("action") == "scroll")
+    assert scroll["args"] == {"dx": 0, "dy": 300}
     # Not a person's action while taken over.
     assert (
         _post(key, f"/v1/sessions/{sid}/actions", {"action": "navigate", "url": "https://example.com/"}).status == 422

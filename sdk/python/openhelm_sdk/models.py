@@ -248,6 +248,8 @@ class CreateJobRequest(_Model):
     blocked_domains: list[str] | None = Field(default=None)
     default_inputs: dict[str, Any] | None = Field(default=None, description='Inputs used when a run omits them.')
     description: str | None = Field(default=None)
+    human_input: bool | None = Field(default=None, description="The runs' default for offering `ask_human` (a run's own value wins; else off).")
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
     max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
@@ -260,6 +262,8 @@ class CreateJobRequest(_Model):
     project_id: str | None = Field(default=None)
     prompt: str = Field(description='Prompt with `{{name}}` placeholders.')
     start_url: str | None = Field(default=None)
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
 
 
@@ -450,7 +454,9 @@ class Job(_Model):
     created_at: datetime
     default_inputs: dict[str, Any] | None = Field(default=None)
     description: str | None = Field(default=None)
+    human_input: bool | None = Field(default=None)
     id: str
+    input_timeout_s: int | None = Field(default=None)
     max_cost_usd: str | None = Field(default=None, description="Default cost cap of the job's runs, USD decimal string.")
     max_duration_s: int | None = Field(default=None)
     max_input_tokens: int | None = Field(default=None)
@@ -465,6 +471,8 @@ class Job(_Model):
     project_id: str | None = Field(default=None)
     prompt: str
     start_url: str | None = Field(default=None)
+    tool_timeout_s: int | None = Field(default=None)
+    tools: list[ToolDefinition] | None = Field(default=None, description="The runs' tools (a run's own list replaces them).")
     updated_at: datetime
     webhook_url: str | None = Field(default=None)
 
@@ -476,11 +484,14 @@ class JobList(_Model):
 
 
 class JobRunRequest(_Model):
-    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults."""
+    """POST /v1/jobs/{id}/runs: inputs plus overrides of the job's stored defaults (`tools` given here
+replace the job's, not add to them)."""
 
     allowed_domains: list[str] | None = Field(default=None, description="If set, the browser may only visit these domains ('example.com', '*.example.com').")
     blocked_domains: list[str] | None = Field(default=None, description='Domains the browser may never visit.')
     file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
+    human_input: bool | None = Field(default=None, description="Offer the agent `ask_human` (as on POST /v1/runs); without it, the job's default.")
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt; also handed to the agent.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
@@ -495,6 +506,8 @@ class JobRunRequest(_Model):
     project_id: str | None = Field(default=None, description="Project; defaults to the org's 'API Runs' project.")
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description='Page the browser opens first.')
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Receives this run's events (signed). Checked like a webhook endpoint's URL, without DNS at creation: an address literal in any spelling must be public (422 `webhook_url_not_allowed`).")
 
 
@@ -837,6 +850,8 @@ first if given. ``secrets`` and ``file_ids`` are the task's own: its files are p
 running sandbox before it starts, its secrets serve this task only."""
 
     file_ids: list[str] | None = Field(default=None, description='Files of your org (POST /v1/files, `ready`) placed in the sandbox before the agent starts; the agent puts them on file inputs by name (`upload_file`), and the prompt may name them.')
+    human_input: bool = Field(default=True, description="Offer the agent `ask_human` (the task goes to `needs_input`, answered with `POST /v1/runs/{task_id}/input`). On by default for a session's tasks: someone is at hand.")
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     inputs: dict[str, Any] | None = Field(default=None, description='Values for `{{name}}` placeholders in the prompt.')
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
@@ -850,6 +865,8 @@ running sandbox before it starts, its secrets serve this task only."""
     prompt: str = Field(description='What the agent should do, kept exactly as given.')
     secrets: list[RunSecret] | None = Field(default=None, description='Per-domain secrets (see RunSecret); at most 3,000 bytes of names and values in all.')
     start_url: str | None = Field(default=None, description="Page to open first, in the session's current tab.")
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Receives this task's run events (signed).")
 
 
@@ -935,6 +952,8 @@ class UpdateJobRequest(_Model):
     blocked_domains: list[str] | None = Field(default=None)
     default_inputs: dict[str, Any] | None = Field(default=None, description='Inputs used when a run omits them.')
     description: str | None = Field(default=None)
+    human_input: bool | None = Field(default=None, description="The runs' default for offering `ask_human` (a run's own value wins; else off).")
+    input_timeout_s: int | None = Field(default=None, description="How long one question may wait for its answer (default 300 s, at most the org's limit); past it the run fails `INPUT_TIMEOUT`. Waiting does not count against `max_duration_s`.")
     max_cost_usd: float | str | None = Field(default=None, description='Most this run may cost in USD (model tokens and sandbox time together), e.g. `"0.50"`. The LLM gateway refuses a call whose worst case would cross it and the sandbox clock stops the run when time alone would; such a run ends `BUDGET_EXCEEDED` and is charged at most this.')
     max_duration_s: int | None = Field(default=None, description='Wall-clock budget in seconds.')
     max_input_tokens: int | None = Field(default=None, description='LLM input token budget.')
@@ -947,6 +966,8 @@ class UpdateJobRequest(_Model):
     project_id: str | None = Field(default=None)
     prompt: str | None = Field(default=None)
     start_url: str | None = Field(default=None)
+    tool_timeout_s: int | None = Field(default=None, description='How long one tool call waits for its result (default 120 s); past it the agent gets a timeout error as the result and carries on. Waiting does not count against `max_duration_s`.')
+    tools: list[ToolDefinition] | None = Field(default=None, description='Up to 16 tools you run yourself: a call sets the run to `waiting_for_tool` with `tool_call`; answer with `POST /v1/runs/{id}/tool-results`.')
     webhook_url: str | None = Field(default=None, description="Checked like a run's webhook_url (422 `webhook_url_not_allowed`).")
 
 
