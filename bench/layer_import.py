@@ -69,8 +69,13 @@ def functions() -> dict[str, Function]:
     for lid, res in sam["Resources"].items():
         if res.get("Type") == "AWS::Serverless::Function":
             props = res["Properties"]
-            own = [ref["Ref"] for ref in props.get("Layers", [])]
-            out[lid] = Function(ROOT / props["CodeUri"], props["Handler"].rsplit(".", 1)[0], (*global_layers, *own))
+            # Layers of other accounts (the Lambda Web Adapter's ARN) hold no Python of ours: skipped.
+            own = [ref["Ref"] for ref in props.get("Layers", []) if isinstance(ref, dict) and "Ref" in ref]
+            module = props["Handler"].rsplit(".", 1)[0]
+            if props["Handler"].endswith(".sh"):  # a start script (the Lambda Web Adapter): its `python3 -m`
+                script = (ROOT / props["CodeUri"] / props["Handler"]).read_text()
+                module = script.rsplit("python3 -m", 1)[1].split()[0]
+            out[lid] = Function(ROOT / props["CodeUri"], module, (*global_layers, *own))
     return out
 
 

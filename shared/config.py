@@ -77,6 +77,10 @@ class Settings(BaseModel):
     sandbox_warm_pool: int = Field(0, alias="OPENHELM_WARM_SANDBOXES", ge=0, le=8)
     # Extra seconds a sandbox and its task may live beyond the run's max_duration_s.
     sandbox_grace_s: int = Field(60, alias="OPENHELM_SANDBOX_GRACE_S", ge=5)
+    # A run waiting this long for an answer or a tool result has its sandbox paused where the provider
+    # can (E2B: memory kept, not charged) and resumed on the answer; shorter waits skip the pause and
+    # resume latency. 0: never pause.
+    sandbox_pause_after_s: int = Field(30, alias="OPENHELM_SANDBOX_PAUSE_AFTER_S", ge=0)
     # The reaper treats a running run whose sandbox is gone as crashed only after this many seconds.
     reaper_start_grace_s: int = Field(30, alias="OPENHELM_REAPER_START_GRACE_S", ge=0)
     # Evidence: lifetime of presigned GET URLs; how long the reaper leaves a finished run's sandbox

@@ -40,6 +40,12 @@ MIN_CALL_TIMEOUT_S = 1.0
 INVOCATION_MARGIN_S = 5.0
 # OpenAI's clients honour this header: a call cut by the run's deadline is not worth retrying.
 NO_RETRY = {"x-should-retry": "false"}
+# A session's own model call (an extract with a schema): its token's subject is the session id.
+SESSION_PREFIX = "ses_"
+SESSION_CALL_STATUSES = frozenset({"ready", "paused"})
+SESSION_MAX_TOKENS = 4096
+# Within the direct action's budget in the sandbox (session_actions.ACTION_BUDGET_S).
+SESSION_CALL_TIMEOUT_S = 18.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ def chat_completions(
 ) -> UpstreamReply:
     """Forward one chat-completions request for a running run. ``time_left_s``: what the invocation
     itself has left (Lambda's remaining time), None when unbounded."""
+    if run_id.startswith(SESSION_PREFIX):  # a session's own token: its agent's extract with a schema
+        return session_completions(svc, org_id, run_id, request, time_left_s=time_left_s)
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run.status != RunStatus.running:
         raise Conflict("the run is not running", code="run_not_active", headers=dict(NO_RETRY))
@@ -97,6 +105,34 @@ def chat_completions(
         _count(svc, org_id, run_id, reply)
     else:
         log.warning("llm_upstream_error", run_id=run_id, status=reply.status)
+    return reply
+
+
+def session_completions(
+    svc: Services, org_id: str, session_id: str, request: dict[str, Any], *, time_left_s: float | None = None
+) -> UpstreamReply:
+    """One model call a session makes for itself (a direct ``extract`` with an ``output_schema``):
+    only while the session is ready or paused (its direct actions' states), on the default model,
+    ``max_tokens`` capped, bounded like a direct action; the tokens are counted into the session and
+    billed in its one usage record (shared/billing/sessions.py)."""
+    item = svc.sessions.get(org_id, session_id, consistent=True)
+    if item is None or item.get("status") not in SESSION_CALL_STATUSES:
+        raise Conflict("the session takes no model call now", code="session_not_active", headers=dict(NO_RETRY))
+    if request.get("stream"):
+        raise Conflict("streaming is not supported by the gateway", code="stream_not_supported", headers=dict(NO_RETRY))
+    body = {k: v for k, v in request.items() if k not in ("tools", "tool_choice", "max_completion_tokens")}
+    body["model"] = svc.settings.default_model
+    asked = body.get("max_tokens")
+    body["max_tokens"] = min(asked, SESSION_MAX_TOKENS) if isinstance(asked, int) and asked > 0 else SESSION_MAX_TOKENS
+    timeout_s = min(svc.settings.llm_timeout_s, SESSION_CALL_TIMEOUT_S)
+    if time_left_s is not None:
+        timeout_s = min(timeout_s, time_left_s - INVOCATION_MARGIN_S)
+    reply = _forward(svc, body, max(MIN_CALL_TIMEOUT_S, timeout_s), False)
+    if 200 <= reply.status < 300:
+        prompt, completion = _tokens(reply, session_id)
+        svc.sessions.add_usage(org_id, session_id, prompt, completion)
+    else:
+        log.warning("llm_upstream_error", session_id=session_id, status=reply.status)
     return reply
 
 
@@ -177,12 +213,16 @@ def _timeout(timeout_s: float, by_deadline: bool) -> UpstreamTimeout:
     return UpstreamTimeout(f"the model did not answer within {timeout_s:.1f} s")
 
 
-def _count(svc: Services, org_id: str, run_id: str, reply: UpstreamReply) -> None:
+def _tokens(reply: UpstreamReply, subject_id: str) -> tuple[int, int]:
     try:
         usage = json.loads(reply.body).get("usage") or {}
     except (ValueError, AttributeError):
         usage = {}
-    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     if not usage:
-        log.warning("llm_usage_missing", run_id=run_id)
+        log.warning("llm_usage_missing", subject_id=subject_id)
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def _count(svc: Services, org_id: str, run_id: str, reply: UpstreamReply) -> None:
+    prompt, completion = _tokens(reply, run_id)
     svc.runs.add_usage(org_id, run_id, prompt, completion)

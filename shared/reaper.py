@@ -27,6 +27,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.run_record import RunningRun, RunRecord
 from shared.orchestration.cleanup import cleanup
+from shared.runs import sandbox_pause
 from shared.services import Services
 from shared.sessions.paths import is_session_id
 from shared.sessions.reaper import SessionReapReport, reap_sessions
@@ -39,6 +40,7 @@ class ReapReport:
     crashed: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     killed: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # paused sandboxes whose wait expired
     sessions: SessionReapReport = field(default_factory=SessionReapReport)
 
 
@@ -63,6 +65,9 @@ def reap(svc: Services) -> ReapReport:
             continue  # a session's sandbox: reconciled with its session below
         org_id = info.metadata.get("org_id")
         run = svc.runs.get(org_id, info.run_id, consistent=True) if org_id and info.run_id else None
+        if run is not None and info.metadata.get("state") == "paused" and sandbox_pause.wake_if_expired(svc, run, now):
+            report.resumed.append(sandbox_id)
+            continue
         if _done_with(svc, run, now) and svc.sandbox.kill(sandbox_id):
             report.killed.append(sandbox_id)
     report.sessions = reap_sessions(svc, alive)

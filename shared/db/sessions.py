@@ -207,6 +207,17 @@ class SessionRepository:
             values={":s": pack_json({"steps": steps}, ["steps"])["steps_json"]},
         )
 
+    def add_usage(self, org_id: str, session_id: str, input_tokens: int, output_tokens: int) -> None:
+        """Count one model call of the session's own (an ``extract`` with an output_schema) into it:
+        atomic ADDs, billed in the session's one usage record at its close."""
+        self.table.update(
+            keys.org_pk(org_id),
+            keys.session_sk(session_id),
+            update="ADD llm_input_tokens :i, llm_output_tokens :o, llm_calls :one",
+            condition="attribute_exists(pk)",
+            values={":i": max(0, input_tokens), ":o": max(0, output_tokens), ":one": 1},
+        )
+
     def list_live(self, limit: int = 500) -> list[dict[str, Any]]:
         """Live sessions, earliest absolute expiry first, each with ``LIVE_FIELDS`` only (gsi4; an
         index, so a change of the last second may not show yet). Sessions created before gsi4 was

@@ -28,6 +28,7 @@ class SessionStatus(StrEnum):
     ready = "ready"
     busy = "busy"
     paused = "paused"
+    manual = "manual"  # a person has control (POST /v1/sessions/{id}/control); the agent takes no step
     closed = "closed"
     expired = "expired"
     failed = "failed"
@@ -112,6 +113,8 @@ class CreateSessionRequest(ApiModel):
 
 class SessionUsage(BaseModel):
     sandbox_seconds: float = Field(0.0, description="The session's sandbox time, idle time included.")
+    input_tokens: int = Field(0, description="Tokens of the session's own model calls (extract with a schema).")
+    output_tokens: int = 0
     cost_micros: int = 0
     cost_usd: str = "0.00"
     cost_status: Literal["estimate", "billed"] = "estimate"
@@ -120,6 +123,11 @@ class SessionUsage(BaseModel):
 
 class SessionStep(StepRecord):
     screenshot_url: str | None = Field(None, description="Short-lived presigned GET URL of the step's screenshot.")
+    by: Literal["api", "person"] | None = Field(
+        None,
+        description="`api`: a direct action; `person`: a manual action while taken over (typed text kept "
+        "nowhere, its length only).",
+    )
 
 
 class Session(BaseModel):
@@ -144,6 +152,7 @@ class Session(BaseModel):
     closed_at: datetime | None = None
     close_reason: CloseReason | None = None
     current_task: str | None = Field(None, description="The run id of the task running now.")
+    manual_since: datetime | None = Field(None, description="When a person took control (status `manual`).")
     tasks: list[str] = Field(default_factory=list, description="Run ids of the session's tasks, oldest first.")
     current_url: str | None = None
     current_title: str | None = None
@@ -192,6 +201,21 @@ class ScreenshotAction(_Action):
 
 class ExtractAction(_Action):
     action: Literal["extract"]
+    output_schema: dict[str, Any] | None = Field(
+        None,
+        description="With it, the model reads the page's text once (billed as tokens to the session) and the "
+        "answer, validated against this JSON Schema, is `result.data`; an answer that does not validate is "
+        "`ok: false` with `error_code` `extract_invalid`. Without it: the page as readable text, no model.",
+    )
+    instruction: str | None = Field(
+        None, max_length=2000, description="What to extract, for the model (only with `output_schema`)."
+    )
+
+
+class DoubleClickAction(_Action):
+    action: Literal["double_click"]
+    x: float = Field(ge=0, le=10_000)
+    y: float = Field(ge=0, le=10_000)
 
 
 class ClickAction(_Action):
@@ -206,6 +230,7 @@ class TypeAction(_Action):
     ref: str | None = Field(None, max_length=20, description="Field to fill; without it, types into the focus.")
     text: str = Field(max_length=10_000)
     submit: bool = Field(False, strict=True, description="Press Enter afterwards.")
+    human_like: bool = Field(False, strict=True, description="Type with a pause between characters.")
 
 
 class KeyPressAction(_Action):
@@ -217,6 +242,10 @@ class ScrollAction(_Action):
     action: Literal["scroll"]
     direction: Literal["up", "down"] = "down"
     amount: float = Field(1.0, gt=0, le=20)
+    dx: float | None = Field(
+        None, ge=-10_000, le=10_000, description="Wheel pixels right (with dy: instead of direction and amount)."
+    )
+    dy: float | None = Field(None, ge=-10_000, le=10_000, description="Wheel pixels down.")
 
 
 class GoBackAction(_Action):
@@ -242,6 +271,7 @@ SessionAction = Annotated[
     | ScreenshotAction
     | ExtractAction
     | ClickAction
+    | DoubleClickAction
     | TypeAction
     | KeyPressAction
     | ScrollAction
@@ -259,4 +289,19 @@ class ActionResult(BaseModel):
     ok: bool
     result: Any = None
     error: str | None = None
+    error_code: str | None = Field(
+        None,
+        description="Why `ok` is false, where there is a code: `extract_invalid` (the model's answer is not JSON "
+        "matching `output_schema`; `result.answer` has it), `extract_model_error` (the model did not answer).",
+    )
     step: SessionStep | None = None
+
+
+class SessionControlRequest(ApiModel):
+    action: Literal["take_over", "release"] = Field(
+        description="`take_over`: a person takes control (a running task pauses between steps; status `manual`). "
+        "`release`: the agent goes on, told what the person did, from a fresh look at the page."
+    )
+    note: str | None = Field(
+        None, max_length=1000, description="Kept with the take-over; told to the agent on release."
+    )

@@ -105,6 +105,14 @@ class DeliveryList(Model):
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null at the end.")
 
 
+class SessionRedeliveryAccepted(Model):
+    object: str = "redelivery"
+    session_id: str
+    event_type: Literal["session.started", "session.closed"]
+    webhook_id: str = Field(description="The same `webhook-id` as the first delivery, so receivers deduplicate.")
+    status: Literal["queued"] = "queued"
+
+
 class RedeliveryAccepted(Model):
     object: str = "redelivery"
     run_id: str

@@ -11,6 +11,7 @@ from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import admit as admit_run
 from shared.runs.lifecycle import fail_run
 from shared.services import Services
+from shared.sessions.task_clock import pause_allowance_s
 
 SLOT_WAIT_S = 5
 # A run that could not get a slot for this long fails instead of waiting forever.
@@ -26,7 +27,7 @@ def admit(svc: Services, run_id: str, org_id: str) -> dict[str, Any]:
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run.status.is_terminal:
         return _answer(False, True)
-    timeout = run.max_duration_s + svc.settings.sandbox_grace_s + wait_allowance_s(run)
+    timeout = run.max_duration_s + svc.settings.sandbox_grace_s + wait_allowance_s(run) + pause_allowance_s(svc, run)
     if run.status != RunStatus.queued:  # a retried Admit after it already succeeded
         return _answer(True, False, timeout)
     org = svc.orgs.get(org_id)

@@ -21,6 +21,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.models.runs import MAX_TOOL_OUTPUT_BYTES, ToolResult
+from shared.runs import sandbox_pause
 from shared.runs.envelope import run_summary
 from shared.runs.human_input import TOOL_WAITS
 from shared.runs.lifecycle import move
@@ -100,17 +101,19 @@ def submit(svc: Services, org_id: str, run_id: str, body: ToolResult) -> RunReco
 
 
 def _resume(svc: Services, run: RunRecord, now: datetime, result: dict[str, Any]) -> RunRecord:
-    waited = (now - run.paused_since).total_seconds() if run.paused_since else 0.0
+    paused_s = run.paused_total_s(now)
+    waited = paused_s - run.paused_s
     fields = {
         "tool_call": None,
         "paused_since": None,
-        "paused_s": run.paused_s + max(0.0, waited),
+        "paused_s": paused_s,
         "tool_result": result,
     }
     try:
         item = move(svc, run.org_id, run.id, frm=[RunStatus.waiting_for_tool], to=RunStatus.running, fields=fields)
     except ConditionalCheckFailed as exc:
         raise Conflict("no open tool call with this id", code="tool_call_stale") from exc
+    sandbox_pause.resume_if_paused(svc, item, now)
     log.info("tool_resumed", run_id=run.id, call_id=result["call_id"], waited_s=round(waited, 3))
     return item
 
@@ -140,4 +143,5 @@ def take_result(svc: Services, org_id: str, run_id: str, call_id: str) -> dict[s
         return {"status": "expired", "paused_s": item.paused_s}
     if run.task_token:
         svc.orchestrator.heartbeat(run.task_token)
+    sandbox_pause.maybe_pause(svc, run, now)
     return {"status": "waiting", "expires_at": open_call["expires_at"]}

@@ -33,6 +33,7 @@ from shared.logging import get_logger
 from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.models.runs import InputAnswer
+from shared.runs import sandbox_pause
 from shared.runs.envelope import run_summary
 from shared.runs.lifecycle import move
 from shared.schemas import check_output_schema
@@ -177,12 +178,13 @@ def _check_answer(schema: dict[str, Any] | None, value: Any) -> None:
 
 
 def _resume(svc: Services, run: RunRecord, now: datetime, sealed: dict[str, str] | None) -> RunRecord:
-    waited = (now - run.paused_since).total_seconds() if run.paused_since else 0.0
+    paused_s = run.paused_total_s(now)
+    waited = paused_s - run.paused_s
     request_id = (run.input_request or {}).get("id")
     fields: dict[str, Any] = {
         "input_request": None,
         "paused_since": None,
-        "paused_s": run.paused_s + max(0.0, waited),
+        "paused_s": paused_s,
         "answered_requests": [*run.answered_requests, request_id][-20:],
         "input_sealed": sealed,
     }
@@ -190,6 +192,7 @@ def _resume(svc: Services, run: RunRecord, now: datetime, sealed: dict[str, str]
         item = move(svc, run.org_id, run.id, frm=[RunStatus.needs_input], to=RunStatus.running, fields=fields)
     except ConditionalCheckFailed as exc:
         raise Conflict("no open input request with this id", code="input_request_stale") from exc
+    sandbox_pause.resume_if_paused(svc, item, now)
     log.info(
         "input_resumed", run_id=run.id, request_id=request_id, waited_s=round(waited, 3), answered=sealed is not None
     )
@@ -226,4 +229,5 @@ def take_answer(svc: Services, org_id: str, run_id: str, request_id: str) -> dic
         return {"status": "expired", "paused_s": item.paused_s}
     if run.task_token:
         svc.orchestrator.heartbeat(run.task_token)
+    sandbox_pause.maybe_pause(svc, run, now)
     return {"status": "waiting", "expires_at": request["expires_at"]}

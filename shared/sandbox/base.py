@@ -176,6 +176,21 @@ class SandboxProvider(abc.ABC):
     # and is kept alive by its activity, so the provider itself ends an idle one).
     extendable: bool = False
 
+    # Whether ``pause`` keeps the sandbox's memory while it stops charging (E2B). A run's long wait
+    # for an answer or a tool result pauses it (shared/runs/sandbox_pause.py).
+    supports_pause: bool = False
+
+    def pause(self, sandbox_id: str) -> bool:
+        """Freeze the sandbox with its memory; True if it is now paused by this call. A no-op (False)
+        where the provider cannot: the local provider's bubblewrap sandbox costs nothing idle, and
+        SIGSTOP would only break the agent's open long poll for no saving."""
+        return False
+
+    def resume(self, sandbox_id: str, timeout_s: int) -> None:
+        """Let a paused sandbox go on where it stopped, alive ``timeout_s`` more seconds (a no-op
+        where ``pause`` is one)."""
+        return None
+
     def oom_kills(self, sandbox_id: str) -> int:
         """How many of the sandbox's processes the kernel ended for want of memory, where the
         provider can tell (0 otherwise): Finalize names memory as the cause of a crash."""

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import Clock
 from shared.logging import get_logger
+from shared.sandbox import e2b_lifecycle
 from shared.sandbox.base import (
     SandboxError,
     SandboxFile,
@@ -340,6 +341,22 @@ class E2BProvider(SandboxProvider):
             _e2b().Sandbox.set_timeout(sandbox_id, timeout_s, **self._opts)
         except Exception as exc:
             raise self._map_error(exc, sandbox_id, "set_timeout") from exc
+
+    supports_pause = True
+
+    def pause(self, sandbox_id: str) -> bool:
+        try:
+            return e2b_lifecycle.pause(_e2b(), sandbox_id, self._opts)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "pause") from exc
+
+    def resume(self, sandbox_id: str, timeout_s: int) -> None:
+        try:
+            sbx = e2b_lifecycle.resume(_e2b(), sandbox_id, timeout_s, self._opts)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "resume") from exc
+        with self._lock:
+            self._connected[sandbox_id] = sbx
 
     def _kill_after_failed_start(self, sandbox_id: str, run_id: str) -> None:
         try:

@@ -17,6 +17,7 @@ from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
 from shared.models.sessions import ActionResult, SessionStatus
 from shared.sandbox.base import SandboxError, SandboxFile
+from shared.schemas import check_output_schema
 from shared.services import Services
 from shared.sessions import commands
 from shared.sessions.envelope import load, wrong_state
@@ -31,6 +32,8 @@ MAX_STEPS_KEPT = 200
 
 
 def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> ActionResult:
+    """A direct action of a ready session or one whose task is paused (a taken-over session's
+    actions are :func:`shared.sessions.manual.manual_action`)."""
     item = load(svc, org_id, session_id)
     status = SessionStatus(item["status"])
     if status not in (SessionStatus.ready, SessionStatus.paused):
@@ -38,20 +41,43 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
             item,
             "take a direct action" + (" while a task runs (pause it first)" if status == SessionStatus.busy else ""),
         )
+    return perform(svc, org_id, item, action, by="api", statuses=[SessionStatus.ready, SessionStatus.paused])
+
+
+def perform(
+    svc: Services,
+    org_id: str,
+    item: dict[str, Any],
+    action: BaseModel,
+    *,
+    by: str,
+    statuses: list[SessionStatus],
+    fields: dict[str, Any] | None = None,
+) -> ActionResult:
+    """Push one action into the session's sandbox and keep its step (marked ``by``); ``fields``
+    go into the session record with the step, while it is in one of ``statuses``."""
+    session_id = item["id"]
     body = action.model_dump(mode="json", exclude_none=True)
     name = body.pop("action")
+    if body.get("output_schema") is not None:  # 422 before anything reaches the browser
+        check_output_schema(body["output_schema"], field="output_schema")
     sandbox_id = item["sandbox_id"]
     if name == "upload_file":
         body = _place_file(svc, org_id, sandbox_id, body)
-    command_id = commands.send(svc, sandbox_id, "action", action=name, args=body)
+    command_id = commands.send(svc, sandbox_id, "action", action=name, args=body, by=by)
     reply = commands.await_reply(svc, sandbox_id, command_id, REPLY_TIMEOUT_S)
     if reply is None:
         raise ServiceUnavailable(
             f"the browser did not finish {name} within {REPLY_TIMEOUT_S:g} s", code="action_timeout"
         )
     step = reply.get("step") if isinstance(reply.get("step"), dict) else None
-    fields: dict[str, Any] = {"last_active_at": svc.clock.now().isoformat()}
+    fields = {**(fields or {}), "last_active_at": svc.clock.now().isoformat()}
     if step is not None:
+        step = {**step, "by": by}
+        if by == "person" and "text" in (step.get("args") or {}):  # never kept: its length only
+            args = dict(step["args"])
+            args["text_length"] = len(str(args.pop("text")))
+            step["args"] = args
         step = _keep_screenshot(svc, org_id, session_id, sandbox_id, step)
         fields.update({"current_url": step.get("url"), "current_title": step.get("title")})
         if step.get("screenshot_key"):
@@ -59,9 +85,7 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         with contextlib.suppress(ConditionalCheckFailed):
             svc.sessions.append_step(org_id, session_id, step, MAX_STEPS_KEPT)
     with contextlib.suppress(ConditionalCheckFailed):  # closed meanwhile: the action's answer still stands
-        svc.sessions.transition(
-            org_id, session_id, from_statuses=[SessionStatus.ready, SessionStatus.paused], to_status=None, fields=fields
-        )
+        svc.sessions.transition(org_id, session_id, from_statuses=statuses, to_status=None, fields=fields)
     keep_alive_for(svc, item, int(item["idle_timeout_s"]))
     ttl = svc.settings.evidence_url_ttl_s
     if step is not None and step.get("screenshot_key"):
@@ -72,6 +96,7 @@ def act(svc: Services, org_id: str, session_id: str, action: BaseModel) -> Actio
         ok=bool(reply.get("ok")),
         result=reply.get("result"),
         error=reply.get("error"),
+        error_code=reply.get("error_code"),
         step=step,
     )
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.billing.pricing import cost_of, usd
+from shared.billing.pricing import usd
+from shared.billing.sessions import session_cost, session_tokens
 from shared.errors import Conflict, NotFound
 from shared.ids import is_id
 from shared.models.sessions import Session, SessionList, SessionStatus
@@ -54,16 +55,13 @@ def envelope(svc: Services, item: dict[str, Any]) -> Session:
         }
     elif usage is not None:
         ms = round(float(usage.get("sandbox_seconds") or 0) * 1000)
-        cost = (
-            0
-            if usage.get("waived_reason")
-            else cost_of(
-                svc.settings.pricing, None, input_tokens=0, output_tokens=0, sandbox_ms=ms, started=False
-            ).total
-        )
+        cost = 0 if usage.get("waived_reason") else session_cost(svc, item, ms).total
         usage = {**usage, "cost_micros": cost, "cost_usd": usd(cost)}
+    if usage is not None:
+        tokens_in, tokens_out = session_tokens(item)
+        usage = {**usage, "input_tokens": tokens_in, "output_tokens": tokens_out}
     idle_at = None
-    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused):
+    if item.get("last_active_at") and SessionStatus(item["status"]) in (_S.ready, _S.paused, _S.manual):
         idle_at = datetime.fromisoformat(item["last_active_at"]) + timedelta(seconds=int(item["idle_timeout_s"]))
     shot = item.get("screenshot_key")
     return Session.model_validate(

@@ -34,9 +34,11 @@ LIVE = frozenset(set(_S) - TERMINAL)
 # from -> the statuses it may move to. Terminal statuses move nowhere.
 TRANSITIONS: Mapping[SessionStatus, frozenset[SessionStatus]] = {
     _S.starting: frozenset({_S.ready, *TERMINAL}),
-    _S.ready: frozenset({_S.busy, *TERMINAL}),
-    _S.busy: frozenset({_S.ready, _S.paused, *TERMINAL}),
-    _S.paused: frozenset({_S.busy, _S.ready, *TERMINAL}),
+    _S.ready: frozenset({_S.busy, _S.manual, *TERMINAL}),
+    _S.busy: frozenset({_S.ready, _S.paused, _S.manual, *TERMINAL}),
+    _S.paused: frozenset({_S.busy, _S.ready, _S.manual, *TERMINAL}),
+    # A person has control (shared/sessions/manual.py); release goes back to what was before.
+    _S.manual: frozenset({_S.busy, _S.paused, _S.ready, *TERMINAL}),
     _S.closed: frozenset(),
     _S.expired: frozenset(),
     _S.failed: frozenset(),
@@ -140,7 +142,7 @@ def close(
         return None
     now = svc.clock.now()
     usage: dict[str, Any] = {"sandbox_seconds": sandbox_seconds(current, now)}
-    if reason == CloseReason.failed and not current.get("tasks"):
+    if reason == CloseReason.failed and not current.get("tasks") and not current.get("llm_calls"):
         # Failed through our infrastructure before its first task: nothing is charged.
         usage["waived_reason"] = "the session failed before its first task (our infrastructure)"
     fields: dict[str, Any] = {
@@ -181,6 +183,18 @@ def task_ended(svc: Services, run: RunRecord) -> None:
     fields: dict[str, Any] = {"current_task": None, "last_active_at": svc.clock.now().isoformat()}
     if run.progress is not None and run.progress.last_url:  # where the task left the browser
         fields["current_url"] = run.progress.last_url
+    if session.get("status") == _S.manual.value:  # the person keeps control; release finds no task
+        with contextlib.suppress(ConditionalCheckFailed):
+            svc.sessions.transition(
+                org_id,
+                session_id,
+                from_statuses=[_S.manual],
+                to_status=None,
+                fields={**fields, "manual_from": _S.ready.value},
+                condition="current_task = :task",
+                condition_values={":task": run.id},
+            )
+        return
     with contextlib.suppress(ConditionalCheckFailed):  # closed meanwhile, or another task took over
         move(
             svc,

@@ -100,7 +100,7 @@ def _check(
             _end_task(svc, org_id, task, RunStatus.failed, "AGENT_TIMEOUT", "the session reached its max_duration_s")
         return "expired"
     last = item.get("last_active_at")
-    idle = status in (SessionStatus.ready, SessionStatus.paused) and last
+    idle = status in (SessionStatus.ready, SessionStatus.paused, SessionStatus.manual) and last
     if idle and now >= datetime.fromisoformat(str(last)) + timedelta(seconds=int(item["idle_timeout_s"])):
         if not act:
             return "expired"

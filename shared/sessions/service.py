@@ -23,7 +23,7 @@ from shared.runs.lifecycle import finish_run
 from shared.runs.service import CreatedRun, create_run
 from shared.sandbox.base import SandboxError, SandboxRequest
 from shared.services import Services
-from shared.sessions import commands, profile
+from shared.sessions import commands, profile, task_clock
 from shared.sessions.envelope import envelope, get_session, load, wrong_state
 from shared.sessions.lifecycle import LIVE, close, move, publish
 from shared.webhooks.ssrf import check_webhook_url
@@ -288,9 +288,18 @@ def _release(svc: Services, org_id: str, session_id: str, run_id: str) -> None:
         )
 
 
-def _end_task(svc: Services, org_id: str, run_id: str, status: RunStatus, code: str, message: str) -> None:
+def _end_task(
+    svc: Services,
+    org_id: str,
+    run_id: str,
+    status: RunStatus,
+    code: str,
+    message: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """End a session's running task (stop, terminate, a dead sandbox) and wake its execution."""
-    item = finish_run(svc, org_id, run_id, status, {"error": RunError(code=code, message=message).model_dump()})
+    fields = {"error": RunError(code=code, message=message).model_dump(), **(extra or {})}
+    item = finish_run(svc, org_id, run_id, status, fields)
     if item is not None and item.task_token:
         svc.orchestrator.fail_task(item.task_token, code, message)
 
@@ -306,8 +315,10 @@ def sandbox_died(svc: Services, org_id: str, session_id: str, exit_info: dict[st
     error = {"code": "SANDBOX_DIED", "message": f"the session's sandbox ended while the session was live{how}"[:500]}
     if close(svc, org_id, session_id, CloseReason.failed, error=error) is None:
         return False
-    if task:
-        _end_task(svc, org_id, task, RunStatus.failed, "AGENT_CRASHED", "the session's sandbox died")
+    if task:  # the supervisor's reason (exit code, signal, OOM kills) is the task's too
+        reason = f"the session's agent ended during the task{how}"[:500]
+        extra = {"agent_exit": dict(exit_info)} if exit_info else None
+        _end_task(svc, org_id, task, RunStatus.failed, "AGENT_CRASHED", reason, extra)
     return True
 
 
@@ -358,11 +369,26 @@ def _control(
     # A paused task waits for a person: keep the sandbox up to the session's own end (the reaper
     # still closes it idle_timeout_s after the last activity).
     keep_alive_for(svc, moved, int(item["max_duration_s"]))
-    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task)
+    extra = {}
+    if kind == "resume" and item.get("resume_note"):  # a person had control while it was paused
+        extra["note"] = item["resume_note"]
+        with contextlib.suppress(ConditionalCheckFailed):
+            svc.sessions.transition(
+                org_id, session_id, from_statuses=LIVE, to_status=None, fields={"resume_note": None}
+            )
+    send_control(svc, moved, kind, task, **extra)
+    return envelope(svc, moved)
+
+
+def send_control(svc: Services, item: dict[str, Any], kind: str, task: str | None, **body: Any) -> None:
+    """Pause or resume the session's agent through its mailbox (a bounded wait for its reply); the
+    task's own time budget stands still while paused (task_clock)."""
+    if task:
+        (task_clock.stop_clock if kind == "pause" else task_clock.start_clock)(svc, item["org_id"], task)
+    command_id = commands.send(svc, item["sandbox_id"], kind, run_id=task, **body)
     reply = commands.await_reply(svc, item["sandbox_id"], command_id, CONTROL_REPLY_S)
     if reply is not None and not reply.get("ok"):
-        log.warning("session_control_refused", session_id=session_id, kind=kind, error=reply.get("error"))
-    return envelope(svc, moved)
+        log.warning("session_control_refused", session_id=item["id"], kind=kind, error=reply.get("error"))
 
 
 def stop(svc: Services, org_id: str, session_id: str) -> Session:

@@ -196,13 +196,14 @@ def deliver_session_event(
     *,
     resolver: Resolver | None = None,
     tls_context: Any = None,
+    redelivery: bool = False,
 ) -> DeliveryOutcome:
     """A session's event (session.started / session.closed) to the org's endpoints that name it (a
     session has no webhook_url of its own), with the delivery state, retries and signing of a run's;
     the webhook-id is derived from (session, event type)."""
     targets = [Target(e.id, e.url) for e in subscribed(svc, org_id, event_type)]
     return _deliver(
-        svc, org_id, session_id, event_type, payload_data, targets, event_time, False, resolver, tls_context
+        svc, org_id, session_id, event_type, payload_data, targets, event_time, redelivery, resolver, tls_context
     )
 
 

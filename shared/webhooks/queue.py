@@ -129,7 +129,9 @@ def process_sqs_record(
 
     assert subject is not None and msg.event_type is not None  # the validator's
     if msg.session_id is not None:
-        outcome = _deliver_session(svc, msg.org_id, msg.session_id, msg.event_type, resolver, tls_context)
+        outcome = _deliver_session(
+            svc, msg.org_id, msg.session_id, msg.event_type, resolver, tls_context, redelivery=msg.redelivery
+        )
         if outcome is None:
             log.warning("webhook_session_missing", session_id=msg.session_id, **ctx)
             return True
@@ -161,7 +163,14 @@ def process_sqs_record(
 
 
 def _deliver_session(
-    svc: Services, org_id: str, session_id: str, event_type: str, resolver: Resolver | None, tls_context: Any
+    svc: Services,
+    org_id: str,
+    session_id: str,
+    event_type: str,
+    resolver: Resolver | None,
+    tls_context: Any,
+    *,
+    redelivery: bool = False,
 ) -> DeliveryOutcome | None:
     """A session's event with the session envelope as its data; None if there is no such session."""
     from shared.sessions.envelope import get_session  # the sessions domain only when a session event comes
@@ -180,6 +189,7 @@ def _deliver_session(
         event_time,
         resolver=resolver,
         tls_context=tls_context,
+        redelivery=redelivery,
     )
 
 

@@ -72,3 +72,12 @@ def test_stop_ends_the_task_at_its_next_step_even_while_paused_or_before_it_bega
         control.checkpoint("run_1", Deadline(60), while_paused, beat=lambda: None)
     with pytest.raises(TaskStopped):
         control.checkpoint("run_1", Deadline(60), lambda: None, beat=lambda: None)
+
+
+def test_a_resume_after_a_take_over_hands_its_note_to_the_next_step_once() -> None:
+    control = TaskControl()
+    control.begin("run_1")
+    assert control.apply("pause", "run_1") is None
+    assert control.apply("resume", "run_1", "A person took control and did: pressed Enter.") is None
+    assert control.take_note() == "A person took control and did: pressed Enter."
+    assert control.take_note() is None

@@ -90,6 +90,7 @@ class FakeSandbox:
     started_at: datetime
     end_at: datetime
     alive: bool = True
+    paused: bool = False  # paused with its memory: its processes are stopped (SIGSTOP), not ended
     processes: dict[int, FakeProcess] = field(default_factory=dict)
     # The template's start command (a process the snapshot holds running, not started over envd).
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -128,6 +129,7 @@ class FakeE2BCloud:
         self.start_cmds = dict(start_cmds or {})
         self._snapshots: dict[str, list[FakeSandbox]] = {}
         self.sandboxes: dict[str, FakeSandbox] = {}
+        self.resumes: list[str] = []  # sandbox ids a connect resumed from paused
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self._faults: dict[str, tuple[int, str, int, str | None]] = {}
         self._idempotency: dict[str, str] = {}
@@ -210,6 +212,11 @@ class FakeE2BCloud:
         sbx = self.sandboxes[sandbox_id]
         started = [p.pid for p in sbx.started if p.poll() is None]
         return started + [p.pid for p in sbx.processes.values() if p.exit_code is None]
+
+    def _signal_processes(self, sbx: FakeSandbox, sig: signal.Signals) -> None:
+        for pid in self.running_pids(sbx.sandbox_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
 
     def _kill_processes(self, sbx: FakeSandbox) -> None:
         for p in sbx.processes.values():
@@ -308,10 +315,24 @@ class FakeE2BCloud:
             if sbx is None or not sbx.alive:
                 await _json(send, 404, {"code": 404, "message": f"sandbox '{parts[2]}' not found"})
                 return
+            if sbx.paused:  # connect resumes a paused sandbox where it stopped (memory kept)
+                self._signal_processes(sbx, signal.SIGCONT)
+                sbx.paused = False
+                self.resumes.append(sbx.sandbox_id)
             grace = (body or {}).get("timeout")
             if grace:  # connect only ever extends the sandbox's life
                 sbx.end_at = max(sbx.end_at, datetime.now(UTC) + timedelta(seconds=grace))
             await _json(send, 200, self._sandbox_json(sbx))
+        elif method == "POST" and len(parts) == 3 and parts[0] == "sandboxes" and parts[2] == "pause":
+            sbx = self.sandboxes.get(unquote(parts[1]))
+            if sbx is None or not sbx.alive:
+                await _json(send, 404, {"code": 404, "message": f"sandbox '{parts[1]}' not found"})
+            elif sbx.paused:
+                await _json(send, 409, {"code": 409, "message": f"sandbox '{parts[1]}' is already paused"})
+            else:
+                self._signal_processes(sbx, signal.SIGSTOP)
+                sbx.paused = True
+                await _respond(send, 204, b"", "application/json")
         elif method == "POST" and len(parts) == 3 and parts[0] == "sandboxes" and parts[2] == "timeout":
             sbx = self.sandboxes.get(unquote(parts[1]))
             if sbx is None or not sbx.alive:
@@ -384,7 +405,9 @@ class FakeE2BCloud:
         matching = [
             s
             for s in self.sandboxes.values()
-            if s.alive and "running" in states and all(s.metadata.get(k) == v for k, v in wanted.items())
+            if s.alive
+            and ("paused" if s.paused else "running") in states
+            and all(s.metadata.get(k) == v for k, v in wanted.items())
         ]
         matching.sort(key=lambda s: s.sandbox_id)
         start = int(params.get("nextToken", "0") or 0)
@@ -402,7 +425,7 @@ class FakeE2BCloud:
                 "cpuCount": 2,
                 "memoryMB": 2048,
                 "diskSizeMB": 10240,
-                "state": "running",
+                "state": "paused" if s.paused else "running",
                 "envdVersion": ENVD_VERSION,
                 "metadata": s.metadata,
             }

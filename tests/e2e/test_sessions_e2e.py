@@ -322,3 +322,117 @@ def test_a_killed_session_agent_fails_the_session_at_once_without_the_reaper(sta
     assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
     assert "signal=9" in failed["error"]["message"]
     assert svc.sessions.active_count(api.org_id) == 0
+
+
+def test_extract_with_a_schema_asks_the_model_once_and_bills_the_session(stack, api, llm, shop) -> None:
+    from devstack.testing.fake_openai import Text
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    sid = session["id"]
+    assert act(api, sid, action="evaluate", expression="(document.cookie = 'user=carol', 1)")["ok"]
+    act(api, sid, action="navigate", url=shop + "/account.html")
+    llm.reset(
+        Text('{"name": "carol"}', usage={"prompt_tokens": 700, "completion_tokens": 9}),
+        Text('```json\n{"name": 42}\n```'),
+        Text("I think it is carol"),
+    )
+    got = act(api, sid, action="extract", output_schema=NAME_SCHEMA, instruction="Who is signed in?")
+    assert got["ok"] and got["result"]["data"] == {"name": "carol"}, got
+    assert got["step"]["action"] == "extract" and got["step"]["screenshot_url"]
+    (asked,) = llm.chat_requests
+    prompt = asked.body["messages"][-1]["content"]
+    # The model read the page's text and the schema, through the gateway on the session's model.
+    assert "Welcome back, carol" in prompt and '"required": ["name"]' in prompt and "Who is signed in?" in prompt
+    assert asked.body["model"] == "fake-model" and asked.body["response_format"] == {"type": "json_object"}
+    assert "sk-upstream-test-key" in (asked.authorization or "")  # the provider key never entered the sandbox
+
+    wrong = act(api, sid, action="extract", output_schema=NAME_SCHEMA)
+    assert not wrong["ok"] and wrong["error_code"] == "extract_invalid"
+    assert "$.name" in wrong["error"] and "42" in wrong["result"]["answer"]
+    prose = act(api, sid, action="extract", output_schema=NAME_SCHEMA)
+    assert not prose["ok"] and prose["error_code"] == "extract_invalid" and "not JSON" in prose["error"]
+    assert len(llm.chat_requests) == 3  # once per action, never retried
+    # Without a schema no model is asked.
+    assert "Welcome back, carol" in act(api, sid, action="extract")["result"]["text"]
+    assert len(llm.chat_requests) == 3
+    bad = api("POST", f"/v1/sessions/{sid}/actions", json={"action": "extract", "output_schema": {"type": 5}})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"][0] == "output_schema"
+
+    live = api("GET", f"/v1/sessions/{sid}").json()["usage"]
+    assert live["input_tokens"] == 700 + 100 + 100 and live["output_tokens"] == 9 + 10 + 10
+    closed = api("DELETE", f"/v1/sessions/{sid}").json()
+    assert closed["usage"]["input_tokens"] == 900
+    billed = poll(
+        lambda: (u := api("GET", f"/v1/sessions/{sid}").json()["usage"])["cost_status"] == "billed" and u,
+        "session billed",
+        30,
+    )
+    from shared.billing.pricing import cost_of
+    from shared.services import get_services
+
+    svc = get_services()
+    tokens_cost = cost_of(svc.settings.pricing, "fake-model", input_tokens=900, output_tokens=29, sandbox_ms=0)
+    assert billed["cost_micros"] >= tokens_cost.input + tokens_cost.output > 0
+    charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    assert [c["run_id"] for c in charges if c["kind"] == "run_charge"] == [sid]  # one record, tokens included
+
+
+def test_a_session_agent_killed_mid_task_fails_the_task_with_the_supervisors_reason(stack, api, llm, shop) -> None:
+    import os
+    import signal
+
+    from shared.services import get_services
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    stall = Stall(60)
+    llm.reset(stall)
+    task_id = api("POST", f"/v1/sessions/{session['id']}/tasks", json={"prompt": "Think"}).json()["task_id"]
+    poll(lambda: llm.chat_requests, "the agent asked the model", 30)
+    svc = get_services()
+    sandbox_id = svc.sessions.get(api.org_id, session["id"])["sandbox_id"]
+    (pid,) = [p for p, argv in svc.sandbox.processes(sandbox_id).items() if argv[1:] == ["-m", "openhelm_agent"]]
+    os.kill(pid, signal.SIGKILL)  # the supervisor reports it; nobody invokes the reaper
+    try:
+        failed = session_in(api, session["id"], {"failed", "closed", "expired"}, timeout=20)
+        run = finished(api, task_id)
+    finally:
+        stall.released.set()
+    assert failed["status"] == "failed" and failed["error"]["code"] == "SANDBOX_DIED"
+    assert run["status"] == "failed" and run["error"]["code"] == "AGENT_CRASHED"
+    assert "signal=9" in run["error"]["message"] and "reporter=supervisor" in run["error"]["message"]
+    assert svc.sessions.active_count(api.org_id) == 0
+    assert sandbox_id not in {s.sandbox_id for s in svc.sandbox.list_running()}
+
+
+def test_stop_during_a_model_call_cancels_at_once_and_bills_the_task_once(stack, api, llm, shop) -> None:
+    import time
+
+    session = ready_session(api, start_url=shop + "/login.html")
+    sid = session["id"]
+    stall = Stall(60, then=ToolCall("navigate", {"url": shop + "/account.html"}))
+    llm.reset(stall)
+    task_id = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Think, then act"}).json()["task_id"]
+    poll(lambda: llm.chat_requests, "the agent asked the model", 30)
+    t0 = time.monotonic()
+    stopped = api("POST", f"/v1/sessions/{sid}/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "ready"
+    assert time.monotonic() - t0 < 5  # the stop does not wait for the model
+    run = api("GET", f"/v1/runs/{task_id}").json()
+    assert run["status"] == "cancelled" and run["error"]["code"] == "CANCELLED"
+    # The model answers late: the agent does not act on it and asks nothing more.
+    stall.released.set()
+    poll(stall.answered.is_set, "the stalled answer went out", 10)
+    assert act(api, sid, action="evaluate", expression="location.pathname")["result"]["value"] == "/login.html"
+    assert len(llm.chat_requests) == 1
+    run = api("GET", f"/v1/runs/{task_id}").json()
+    assert run["status"] == "cancelled" and not run["steps"]  # the late answer took no step
+    # The session takes the next task in the same browser.
+    llm.reset(ToolCall("done", {"result": {"name": "x"}, "confidence": 0.5, "summary": "ok"}))
+    nxt = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Finish"}).json()["task_id"]
+    assert finished(api, nxt)["status"] == "succeeded"
+    api("DELETE", f"/v1/sessions/{sid}")
+    for task in (task_id, nxt):
+        poll(lambda t=task: api("GET", f"/v1/runs/{t}").json()["usage"]["cost_status"] == "billed", "billed", 30)
+    charges = api("GET", "/v1/balance/transactions?limit=100").json()["data"]
+    charged = [c["run_id"] for c in charges if c["kind"] == "run_charge"]
+    assert charged.count(task_id) == 1 and charged.count(nxt) == 1

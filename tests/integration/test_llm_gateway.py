@@ -221,3 +221,33 @@ def test_each_model_call_beats_the_runs_heartbeat(env, llm) -> None:
     assert status == 200
     run_id = provider.requests[-1].run_id
     assert beats == [f"tok-{run_id}", f"tok-{run_id}"]
+
+
+def test_a_session_token_calls_on_the_default_model_and_the_tokens_are_the_sessions(env, llm) -> None:
+    from devstack.testing.fake_openai import Text
+    from shared.models.sessions import CreateSessionRequest
+    from shared.sessions import service as sessions
+
+    svc, provider, org_id = env
+    org = svc.orgs.get(org_id)
+    session = sessions.create_session(svc, org, CreateSessionRequest(), control_url="http://127.0.0.1:9")
+    token = provider.requests[-1].run_token  # the session agent's own token
+    # Not ready yet (its browser is starting): no model call.
+    status, _, body = call(svc, token)
+    assert status == 409 and body["error"]["code"] == "session_not_active" and not llm.chat_requests
+
+    sessions.mark_ready(svc, org_id, session.id, "about:blank", "", "http://127.0.0.1:9")
+    llm.reset(Text('{"a": 1}', usage={"prompt_tokens": 321, "completion_tokens": 7}))
+    event = copy.deepcopy(EVENT)
+    request = {**json.loads(event["body"]), "model": "gpt-expensive", "max_tokens": 100_000}
+    status, _, body = call(svc, token, body=json.dumps(request))
+    assert status == 200 and body["choices"][0]["message"]["content"] == '{"a": 1}'
+    (sent,) = llm.chat_requests
+    assert sent.body["model"] == "pinned-model" and sent.body["max_tokens"] == 4096
+    item = svc.sessions.get(org_id, session.id, consistent=True)
+    assert (item["llm_input_tokens"], item["llm_output_tokens"], item["llm_calls"]) == (321, 7, 1)
+    assert sessions.get_session(svc, org_id, session.id).usage.input_tokens == 321
+
+    sessions.terminate(svc, org_id, session.id)
+    status, _, body = call(svc, token)
+    assert status == 409 and body["error"]["code"] == "session_not_active" and len(llm.chat_requests) == 1

@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from shared.api import deps
 from shared.clock import FakeClock
 from shared.orgs import bootstrap_org
 from shared.services import Services
 from tests.integration.test_mcp_api import rpc, tool
 from tests.support.apigw import call, http_event
-from tests.support.aws import make_services
-from tests.support.sessions import RecordingProvider
+from tests.support.sessions import RecordingProvider, api_services
 
 SESSION_TOOLS = [
     "create_session",
@@ -44,10 +42,8 @@ class AnsweringProvider(RecordingProvider):
 
 @pytest.fixture
 def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
-    services = make_services(clock=clock, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
-    deps.override(services)
-    yield services
-    deps.override(None)
+    with api_services(clock) as services:
+        yield services
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from shared.api import deps
 from shared.clock import FakeClock
 from shared.orchestration.admit import admit
 from shared.orchestration.start_sandbox import start_sandbox
@@ -20,8 +19,7 @@ from shared.sandbox.base import SandboxFile, SandboxFileNotFound
 from shared.services import Services
 from tests.integration.test_files_api import upload
 from tests.support.apigw import call, http_event
-from tests.support.aws import make_services
-from tests.support.sessions import RecordingProvider, create, ready
+from tests.support.sessions import RecordingProvider, api_services, create, ready
 
 CANARY = "canary-Pw-7f3a91"
 STATE = {
@@ -69,10 +67,8 @@ class MailboxProvider(RecordingProvider):
 
 @pytest.fixture
 def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
-    services = make_services(clock=clock, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
-    deps.override(services)
-    yield services
-    deps.override(None)
+    with api_services(clock) as services:
+        yield services
 
 
 @pytest.fixture

@@ -90,3 +90,51 @@ def test_a_session_event_for_no_such_session_is_dropped(wsvc: Services, org: tup
     detail = {"session_id": "ses_01M8TZTE9GKXWB4WBVPV369F5B", "org_id": org_id, "status": "closed"}
     wsvc.aws.sqs.send_message(QueueUrl=wsvc.settings.webhook_queue_url, MessageBody=json.dumps(detail))
     assert process(wsvc)[0]
+
+
+def test_a_sessions_deliveries_are_listed_and_redelivered_like_a_runs(wsvc: Services, org: tuple[str, str]) -> None:
+    org_id, key = org
+    provider = RecordingProvider()
+    wsvc.sandbox_provider = provider
+    with Receiver() as rx:
+        body = {"url": rx.url, "event_types": ["session.started", "session.closed"]}
+        assert call(http_event("POST", "/v1/webhooks", body=body, key=key)).status == 201
+        sid = create(key).json["id"]
+        # Not ready yet: nothing to redeliver.
+        early = call(http_event("POST", f"/v1/sessions/{sid}/deliveries/redeliver", key=key))
+        assert early.status == 409 and "starting" in early.json["error"]["message"]
+        ready(wsvc, provider, sid)
+        _as_the_rule_delivers(wsvc, org_id, sid)
+        assert process(wsvc)[0]
+        listed = call(http_event("GET", f"/v1/sessions/{sid}/deliveries", key=key))
+        assert listed.status == 200, listed.text
+        (started,) = listed.json["data"]
+        assert started["event_type"] == "session.started" and started["outcome"] == "delivered"
+        assert started["run_id"] == sid and not started["redelivery"]
+
+        # A live session's latest event is its start; once closed, its close.
+        again = call(http_event("POST", f"/v1/sessions/{sid}/deliveries/redeliver", key=key))
+        assert again.status == 202 and again.json["event_type"] == "session.started"
+        assert again.json["webhook_id"] == f"msg_{sid}_session_started"
+        assert process(wsvc)[0]
+        call(http_event("DELETE", f"/v1/sessions/{sid}", key=key))
+        _as_the_rule_delivers(wsvc, org_id, sid)
+        assert process(wsvc)[0]
+        closed = call(http_event("POST", f"/v1/sessions/{sid}/deliveries/redeliver", key=key))
+        assert closed.status == 202 and closed.json["event_type"] == "session.closed"
+        assert process(wsvc)[0]
+
+    ids = [m.headers["webhook-id"] for m in rx.received]
+    assert ids == [f"msg_{sid}_session_started"] * 2 + [f"msg_{sid}_session_closed"] * 2
+    attempts = call(http_event("GET", f"/v1/sessions/{sid}/deliveries", key=key)).json["data"]
+    assert [(a["event_type"], a["redelivery"]) for a in attempts] == [
+        ("session.closed", True),
+        ("session.closed", False),
+        ("session.started", True),
+        ("session.started", False),
+    ]
+    # Another org's key, or no such session: 404.
+    _, other = bootstrap_org("other", wsvc)
+    assert call(http_event("GET", f"/v1/sessions/{sid}/deliveries", key=other)).status == 404
+    assert call(http_event("POST", f"/v1/sessions/{sid}/deliveries/redeliver", key=other)).status == 404
+    assert call(http_event("GET", "/v1/sessions/ses_nope/deliveries", key=key)).status == 404

@@ -10,22 +10,18 @@ from datetime import datetime
 import pytest
 
 from shared import tokens
-from shared.api import deps
 from shared.clock import FakeClock
 from shared.models.orgs import OrgLimits
 from shared.orgs import bootstrap_org
 from shared.services import Services
 from tests.support.apigw import call, http_event
-from tests.support.aws import make_services
-from tests.support.sessions import RecordingProvider, create, ready
+from tests.support.sessions import RecordingProvider, api_services, create, ready
 
 
 @pytest.fixture
 def svc(moto_aws: None, clock: FakeClock) -> Iterator[Services]:
-    services = make_services(clock=clock, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
-    deps.override(services)
-    yield services
-    deps.override(None)
+    with api_services(clock) as services:
+        yield services
 
 
 @pytest.fixture

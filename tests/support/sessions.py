@@ -4,12 +4,17 @@ through the real API handler."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.api import deps
+from shared.clock import FakeClock
 from shared.sandbox.base import SandboxInfo, SandboxProvider, SandboxRequest, SandboxStartError
 from shared.services import Services
 from tests.support.apigw import call, http_event
+from tests.support.aws import make_services
 
 
 class RecordingProvider(SandboxProvider):
@@ -62,3 +67,14 @@ def ready(svc: Services, provider: RecordingProvider, session_id: str) -> Any:
             headers={"authorization": f"Bearer {request.run_token}"},
         )
     )
+
+
+@contextmanager
+def api_services(clock: FakeClock) -> Iterator[Services]:
+    """Services on moto with the given clock, which the API handler serves meanwhile."""
+    services = make_services(clock=clock, OPENHELM_RUN_TOKEN_SECRET="x" * 40)
+    deps.override(services)
+    try:
+        yield services
+    finally:
+        deps.override(None)

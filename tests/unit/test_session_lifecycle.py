@@ -28,9 +28,15 @@ def test_every_status_has_a_row_and_only_live_ones_move() -> None:
 
 def test_the_browser_goes_ready_busy_and_back_and_pauses_only_while_busy() -> None:
     assert sources(_S.starting) == []
-    assert sources(_S.ready) == [_S.starting, _S.busy, _S.paused]
-    assert sources(_S.busy) == [_S.ready, _S.paused]
-    assert sources(_S.paused) == [_S.busy]
+    assert sources(_S.ready) == [_S.starting, _S.busy, _S.paused, _S.manual]
+    assert sources(_S.busy) == [_S.ready, _S.paused, _S.manual]
+    assert sources(_S.paused) == [_S.busy, _S.manual]
+
+
+def test_a_person_takes_over_a_live_browser_and_hands_it_back_to_what_it_was() -> None:
+    assert sources(_S.manual) == [_S.ready, _S.busy, _S.paused]
+    assert TRANSITIONS[_S.manual] >= {_S.ready, _S.busy, _S.paused, *TERMINAL}
+    assert _S.manual not in TRANSITIONS[_S.starting]
 
 
 def test_every_close_reason_ends_in_a_terminal_status() -> None:
@@ -44,6 +50,8 @@ def test_every_close_reason_ends_in_a_terminal_status() -> None:
     ("frm", "to"),
     [
         ([_S.closed], _S.ready),
+        ([_S.closed], _S.manual),  # a closed session never changes
+        ([_S.starting], _S.manual),
         ([_S.ready], _S.paused),  # only a running task pauses
         ([_S.starting], _S.busy),  # a task waits for the browser
         ([_S.ready, _S.expired], _S.closed),

@@ -41,6 +41,7 @@ class StepRecord(BaseModel):
     error: str | None = None
     screenshot: str | None = None
     llm_call: int | None = None  # ordinal of the LLM reply that chose this step (None: no LLM)
+    by: str | None = None  # a session's direct action: "api", or "person" (a take-over's manual action)
 
 
 class NetworkEntry(BaseModel):

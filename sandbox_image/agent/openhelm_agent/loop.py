@@ -81,6 +81,7 @@ class AgentRun:
         )
         self.schema_repairs = 0
         self.actions = 0
+        self.manual_note: str | None = None  # set by a session's resume after a take-over
         self.refs = RefMap()  # short refs for the whole run: a number keeps its element
         self.observation: Observation | None = None
         # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
@@ -363,6 +364,15 @@ class AgentRun:
                 f"after {self.evidence.steps_written} steps ({exc})",
             ) from exc
 
+    def _after_manual(self, conversation: Conversation) -> None:
+        """After a person had control (a session's take-over): what they did, and a fresh look."""
+        note, self.manual_note = self.manual_note, None
+        if not note:
+            return
+        conversation.add_user(note)
+        obs = self._observe()
+        conversation.set_observation(obs.render(self._header()), obs.brief())
+
     def run_llm(self, llm: LLMClient) -> RunResult:
         spec = self.spec
         all_tools = tool_specs(
@@ -386,6 +396,7 @@ class AgentRun:
         told_last_turn = False
         while True:
             self._check_time()
+            self._after_manual(conversation)
             last_turn = budget >= spec.max_steps
             if last_turn and not told_last_turn:
                 conversation.add_user(_LAST_TURN.format(n=spec.max_steps))
@@ -394,6 +405,12 @@ class AgentRun:
             self.llm_call = llm.calls
             self._check_time()
             conversation.start_turn(reply.assistant_message)
+            if self.manual_note and reply.tool_calls:  # chosen on the page before a person changed it
+                for call in reply.tool_calls:
+                    name = call.name if reply.calls_in_content else None
+                    text = "Not executed: a person took control of the browser meanwhile"
+                    conversation.add_tool_result(call.id, text, f"{call.name}: skipped", name=name)
+                continue
             if not reply.tool_calls:
                 if last_turn:
                     raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"no answer after {spec.max_steps} steps")
@@ -447,6 +464,12 @@ class AgentRun:
                     )
                     continue
                 self._check_time()
+                if self.manual_note:
+                    stop_reason = "a person took control of the browser meanwhile; read the new snapshot first"
+                    conversation.add_tool_result(
+                        call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped", name=as_user
+                    )
+                    continue
                 url_before = page_url(self.session.page)
                 outcome = self._act(call.name, call.arguments)
                 budget += 1

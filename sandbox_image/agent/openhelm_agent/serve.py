@@ -32,6 +32,7 @@ from openhelm_agent.callback import COMPLETION_FD_ENV, post_json
 from openhelm_agent.clock import Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter
+from openhelm_agent.llm import LLMClient
 from openhelm_agent.log import get_logger
 from openhelm_agent.loop import AgentRun
 from openhelm_agent.options import AgentOptions
@@ -46,6 +47,8 @@ POLL_S = 0.02
 PAUSE_BEAT_S = 60.0
 MAX_COMMAND_BYTES = 512 * 1024
 PROFILE_STATE_PATH = "session/storage_state.json"
+# The gateway pins a session call's model (the org's default); this name is only what the client sends.
+SESSION_MODEL = "default"
 
 
 class SessionSpec(BaseModel):
@@ -78,6 +81,8 @@ class TaskControl:
         self.run_id: str | None = None
         self._paused = threading.Event()
         self._stopped: set[str] = set()
+        # What a person did while they had control (a resume after a take-over): for the next step.
+        self.note: str | None = None
 
     def begin(self, run_id: str) -> None:
         with self._lock:
@@ -89,7 +94,7 @@ class TaskControl:
             self.run_id = None
             self._paused.clear()
 
-    def apply(self, kind: str, run_id: str | None) -> str | None:
+    def apply(self, kind: str, run_id: str | None, note: str | None = None) -> str | None:
         """Apply a control command; an error text if it does not fit the running task."""
         with self._lock:
             if kind == "stop" and run_id:
@@ -102,8 +107,15 @@ class TaskControl:
             if kind == "pause":
                 self._paused.set()
             elif kind == "resume":
+                if note:
+                    self.note = note
                 self._paused.clear()
             return None
+
+    def take_note(self) -> str | None:
+        with self._lock:
+            note, self.note = self.note, None
+            return note
 
     def stopped(self, run_id: str) -> bool:
         with self._lock:
@@ -204,7 +216,7 @@ class SessionServer:
             for command in self.mailbox.new_commands():
                 kind = command.get("kind")
                 if kind in ("pause", "resume", "stop"):
-                    error = self.control.apply(kind, command.get("run_id"))
+                    error = self.control.apply(kind, command.get("run_id"), command.get("note"))
                     self.reply(command["id"], {"ok": error is None, "error": error})
                 else:
                     self.work.put(command)
@@ -225,7 +237,9 @@ class SessionServer:
                 storage_state=self.spec.storage_state,
             )
             try:
-                self.actions = ActionRunner(session, self.evidence, action_timeout_s=self.options.action_timeout_s)
+                self.actions = ActionRunner(
+                    session, self.evidence, action_timeout_s=self.options.action_timeout_s, llm=self._session_llm
+                )
                 if self.spec.start_url:
                     self.actions.run("navigate", {"url": self.spec.start_url})
                 self._ready(session)
@@ -237,6 +251,12 @@ class SessionServer:
                 self.closing.set()
                 session.close()
         return 0
+
+    def _session_llm(self) -> LLMClient:
+        """The model for the session's own calls (an extract with a schema): the LLM gateway on the
+        session's token, which pins the model and counts the tokens into the session. Asked once."""
+        base_url = self.options.llm_base_url or f"{self.control_url}/internal/llm/v1"
+        return LLMClient(base_url, self.token, SESSION_MODEL, max_retries=0)
 
     def _next(self, timeout: float) -> dict[str, Any] | None:
         try:
@@ -264,7 +284,10 @@ class SessionServer:
         kind = command.get("kind")
         if kind == "action":
             assert self.actions is not None
-            self.reply(command["id"], self.actions.run(str(command.get("action")), command.get("args")))
+            self.reply(
+                command["id"],
+                self.actions.run(str(command.get("action")), command.get("args"), by=str(command.get("by") or "api")),
+            )
         elif kind == "task":
             self._task(command, session)
         elif kind == "save_profile":
@@ -291,7 +314,10 @@ class SessionServer:
         if command is None:
             return
         if command.get("kind") == "action" and self.actions is not None:
-            self.reply(command["id"], self.actions.run(str(command.get("action")), command.get("args")))
+            self.reply(
+                command["id"],
+                self.actions.run(str(command.get("action")), command.get("args"), by=str(command.get("by") or "api")),
+            )
         else:
             self.deferred.append(command)
 
@@ -310,6 +336,9 @@ class SessionServer:
         class SessionTaskRun(AgentRun):
             def _check_time(self) -> None:
                 control.checkpoint(run_id, self.deadline, pause_work, self._beat)
+                note = control.take_note()
+                if note:
+                    self.manual_note = note
                 super()._check_time()
 
             def _beat(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,6 +18,7 @@ from openhelm_agent.browser import BrowserSession, page_url, safe_title, short_e
 from openhelm_agent.clock import Deadline
 from openhelm_agent.compact import RefMap
 from openhelm_agent.evidence import EvidenceWriter, StepRecord, now_iso
+from openhelm_agent.extract import Completer, ExtractFailed, structured
 from openhelm_agent.log import get_logger
 from openhelm_agent.observation import Observation, observe
 from openhelm_agent.tools import (
@@ -54,6 +56,13 @@ class ClickAtArgs(_Args):
 
 class KeyboardTypeArgs(_Args):
     text: str = Field(max_length=10_000)
+    submit: bool = False
+    human_like: bool = False
+
+
+class WheelArgs(_Args):
+    dx: float = Field(default=0.0, ge=-10_000, le=10_000)
+    dy: float = Field(default=0.0, ge=-10_000, le=10_000)
 
 
 class KeyPressArgs(_Args):
@@ -70,6 +79,11 @@ class _Empty(_Args):
     pass
 
 
+class ExtractArgs(_Args):
+    output_schema: dict[str, Any] | None = None
+    instruction: str | None = Field(default=None, max_length=2000)
+
+
 class PlacedFileArgs(_Args):
     """upload_file as the control plane sends it: the file is already in the sandbox at ``path``."""
 
@@ -84,6 +98,7 @@ ActionName = Literal[
     "screenshot",
     "extract",
     "click",
+    "double_click",
     "type",
     "key_press",
     "scroll",
@@ -94,38 +109,61 @@ ActionName = Literal[
 
 
 class ActionError(Exception):
-    """The action could not be done; the message goes back to the caller."""
+    """The action could not be done; the message (and ``code``, when there is one) go back to the caller."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ActionRunner:
     """Runs direct actions on the session's open page (main thread: Playwright's sync API is
     bound to the thread that started it)."""
 
-    def __init__(self, session: BrowserSession, evidence: EvidenceWriter, *, action_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: BrowserSession,
+        evidence: EvidenceWriter,
+        *,
+        action_timeout_s: float = 10.0,
+        llm: Callable[[], Completer] | None = None,
+    ) -> None:
         self.session = session
+        # The model, made on first use (an extract with an output_schema): the gateway, session token.
+        self._llm_factory = llm
+        self._llm: Completer | None = None
         self.evidence = evidence
         self.action_timeout_s = action_timeout_s
         self.observation: Observation | None = None
         # The session's short refs: a number the caller was shown keeps its meaning (compact.RefMap).
         self.refs = RefMap()
 
-    def run(self, action: str, raw_args: dict[str, Any] | None) -> dict[str, Any]:
-        """The reply to one action command: ``{ok, result, error, step}``; never raises."""
+    def run(self, action: str, raw_args: dict[str, Any] | None, *, by: str = "api") -> dict[str, Any]:
+        """The reply to one action command: ``{ok, result, error, step}``; never raises. ``by``
+        marks the step (``person``: a manual action of a take-over, whose typed text is kept nowhere)."""
         started_at, t0 = now_iso(), time.monotonic()
         deadline = Deadline(ACTION_BUDGET_S)
         args = dict(raw_args or {})
         result: Any = None
         error: str | None = None
+        code: str | None = None
         try:
             result = self._dispatch(action, args, deadline)
+        except ExtractFailed as exc:
+            error, code = str(exc), exc.code
+            result = {"answer": exc.answer} if exc.answer is not None else None
         except ActionError as exc:
-            error = str(exc)
+            error, code = str(exc), exc.code
         except ValidationError as exc:
             error = "; ".join(f"{'.'.join(map(str, e['loc'])) or action}: {e['msg']}" for e in exc.errors())
         except Exception as exc:  # Playwright errors: data for the caller
             error = f"{action} failed: {short_error(exc)}"
-        step = self._record(action, args, error, started_at, t0, deadline)
-        return {"ok": error is None, "result": result, "error": error, "step": step.model_dump()}
+        kept = dict(args)
+        if by == "person" and "text" in kept:  # possibly a secret: its length only
+            kept["text_length"] = len(str(kept.pop("text")))
+        step = self._record(action, kept, error, started_at, t0, deadline, by=by)
+        reply = {"ok": error is None, "result": result, "error": error, "step": step.model_dump()}
+        return {**reply, "error_code": code} if code else reply
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -136,6 +174,16 @@ class ActionRunner:
             return self._tool(executor, "navigate", NavigateArgs.model_validate(args))
         if action == "go_back":
             return self._tool(executor, "go_back", GoBackArgs.model_validate(args))
+        if action == "scroll" and ("dx" in args or "dy" in args):
+            wheel = WheelArgs.model_validate(args)
+            page.mouse.wheel(wheel.dx, wheel.dy)
+            executor._settle()
+            return {"message": f"scrolled by ({wheel.dx:g}, {wheel.dy:g})"}
+        if action == "double_click":
+            at = ClickAtArgs.model_validate(args)
+            page.mouse.dblclick(at.x, at.y)
+            executor._settle()
+            return {"message": f"double-clicked at ({at.x:g}, {at.y:g})"}
         if action == "scroll":
             return self._tool(executor, "scroll", ScrollArgs.model_validate(args))
         if action == "click":
@@ -147,9 +195,16 @@ class ActionRunner:
             return {"message": f"clicked at ({at.x:g}, {at.y:g})"}
         if action == "type":
             if "ref" in args:
-                return self._tool(executor, "type", TypeArgs.model_validate(args))
+                # The agent's tool takes no human_like (a person's typing is by keyboard, without a ref).
+                tool_args = {k: v for k, v in args.items() if k != "human_like"}
+                return self._tool(executor, "type", TypeArgs.model_validate(tool_args))
             typed = KeyboardTypeArgs.model_validate(args)
-            page.keyboard.type(typed.text)
+            # human_like: a pause between characters (bounded so the action fits its budget).
+            delay = min(80.0, 10_000 / max(1, len(typed.text))) if typed.human_like else 0
+            page.keyboard.type(typed.text, delay=delay)
+            if typed.submit:
+                page.keyboard.press("Enter")
+                executor._settle()
             return {"message": f"typed {len(typed.text)} characters into the focused element"}
         if action == "key_press":
             key = KeyPressArgs.model_validate(args)
@@ -159,8 +214,19 @@ class ActionRunner:
         if action == "evaluate":
             return self._evaluate(EvaluateArgs.model_validate(args))
         if action == "extract":
-            _Empty.model_validate(args)
+            wanted = ExtractArgs.model_validate(args)
             obs = self._observe(deadline)
+            if wanted.output_schema is not None:
+                data = structured(
+                    self._model(),
+                    obs.full_text[:MAX_TEXT_CHARS],
+                    obs.url,
+                    wanted.output_schema,
+                    wanted.instruction,
+                    deadline,
+                    deadline.remaining(),
+                )
+                return {"url": obs.url, "title": obs.title, "data": data}
             return {
                 "url": obs.url,
                 "title": obs.title,
@@ -177,6 +243,13 @@ class ActionRunner:
             executor.files = {placed.file: placed.path}
             return self._tool(executor, "upload_file", UploadFileArgs(ref=placed.ref, file=placed.file))
         raise ActionError(f"unknown action {action!r}")
+
+    def _model(self) -> Completer:
+        if self._llm is None:
+            if self._llm_factory is None:
+                raise ActionError("this session has no model to extract with", code="extract_model_error")
+            self._llm = self._llm_factory()
+        return self._llm
 
     def _tool(self, executor: ToolExecutor, name: str, args: Any) -> dict[str, Any]:
         ref = getattr(args, "ref", None)
@@ -229,7 +302,15 @@ class ActionRunner:
     # -- evidence ------------------------------------------------------------------------------
 
     def _record(
-        self, action: str, args: dict[str, Any], error: str | None, started_at: str, t0: float, deadline: Deadline
+        self,
+        action: str,
+        args: dict[str, Any],
+        error: str | None,
+        started_at: str,
+        t0: float,
+        deadline: Deadline,
+        *,
+        by: str = "api",
     ) -> StepRecord:
         index = self.evidence.steps_written + 1
         page = self.session.page
@@ -249,6 +330,7 @@ class ActionRunner:
             duration_ms=int((time.monotonic() - t0) * 1000),
             error=error,
             screenshot=screenshot,
+            by=by,
         )
         self.evidence.write_step(record)
         return record

@@ -37,6 +37,7 @@ __all__ = [
     'CreateWebhookRequest',
     'DeliveryAttempt',
     'DeliveryList',
+    'DoubleClickAction',
     'ErrorBody',
     'ErrorResponse',
     'EvaluateAction',
@@ -79,7 +80,9 @@ __all__ = [
     'ScrollAction',
     'SecretInfo',
     'Session',
+    'SessionControlRequest',
     'SessionList',
+    'SessionRedeliveryAccepted',
     'SessionStatus',
     'SessionStep',
     'SessionTaskAccepted',
@@ -133,6 +136,7 @@ RUNS_MAX_WAIT_S = 25
 class ActionResult(_Model):
     action: str
     error: str | None = Field(default=None)
+    error_code: str | None = Field(default=None, description="Why `ok` is false, where there is a code: `extract_invalid` (the model's answer is not JSON matching `output_schema`; `result.answer` has it), `extract_model_error` (the model did not answer).")
     object: str = Field(default='session_action')
     ok: bool
     result: Any | None = Field(default=None)
@@ -349,6 +353,12 @@ class DeliveryList(_Model):
     object: str = Field(default='list')
 
 
+class DoubleClickAction(_Model):
+    action: Literal['double_click']
+    x: float
+    y: float
+
+
 class ErrorBody(_Model):
     code: str = Field(description='Stable machine-readable code, e.g. run_not_found.')
     details: Any | None = Field(default=None, description='Where the error is (field paths, limits), when known.')
@@ -379,6 +389,8 @@ class EvidenceItem(_Model):
 
 class ExtractAction(_Model):
     action: Literal['extract']
+    instruction: str | None = Field(default=None, description='What to extract, for the model (only with `output_schema`).')
+    output_schema: dict[str, Any] | None = Field(default=None, description="With it, the model reads the page's text once (billed as tokens to the session) and the answer, validated against this JSON Schema, is `result.data`; an answer that does not validate is `ok: false` with `error_code` `extract_invalid`. Without it: the page as readable text, no model.")
 
 
 class FileList(_Model):
@@ -719,6 +731,8 @@ class ScrollAction(_Model):
     action: Literal['scroll']
     amount: float = Field(default=1.0)
     direction: Literal['up', 'down'] = Field(default='down')
+    dx: float | None = Field(default=None, description='Wheel pixels right (with dy: instead of direction and amount).')
+    dy: float | None = Field(default=None, description='Wheel pixels down.')
 
 
 class SecretInfo(_Model):
@@ -744,6 +758,7 @@ class Session(_Model):
     idle_timeout_s: int
     keep_alive: bool = Field(default=True)
     last_active_at: datetime | None = Field(default=None)
+    manual_since: datetime | None = Field(default=None, description='When a person took control (status `manual`).')
     max_duration_s: int
     metadata: dict[str, str] | None = Field(default=None)
     object: str = Field(default='session')
@@ -759,10 +774,23 @@ class Session(_Model):
     usage: SessionUsage | None = Field(default=None)
 
 
+class SessionControlRequest(_Model):
+    action: Literal['take_over', 'release'] = Field(description='`take_over`: a person takes control (a running task pauses between steps; status `manual`). `release`: the agent goes on, told what the person did, from a fresh look at the page.')
+    note: str | None = Field(default=None, description='Kept with the take-over; told to the agent on release.')
+
+
 class SessionList(_Model):
     data: list[Session]
     next_cursor: str | None = Field(default=None)
     object: str = Field(default='list')
+
+
+class SessionRedeliveryAccepted(_Model):
+    event_type: Literal['session.started', 'session.closed']
+    object: str = Field(default='redelivery')
+    session_id: str
+    status: Literal['queued'] = Field(default='queued')
+    webhook_id: str = Field(description='The same `webhook-id` as the first delivery, so receivers deduplicate.')
 
 
 class SessionStatus(_OpenEnum):
@@ -770,6 +798,7 @@ class SessionStatus(_OpenEnum):
     READY = 'ready'
     BUSY = 'busy'
     PAUSED = 'paused'
+    MANUAL = 'manual'
     CLOSED = 'closed'
     EXPIRED = 'expired'
     FAILED = 'failed'
@@ -778,6 +807,7 @@ class SessionStatus(_OpenEnum):
 class SessionStep(_Model):
     action: str
     args: dict[str, Any] | None = Field(default=None)
+    by: Literal['api', 'person'] | None = Field(default=None, description='`api`: a direct action; `person`: a manual action while taken over (typed text kept nowhere, its length only).')
     cost_micros: int | None = Field(default=None, description="Those tokens at the model's prices, in micro-dollars.")
     cost_usd: str | None = Field(default=None)
     duration_ms: int | None = Field(default=None)
@@ -827,6 +857,8 @@ class SessionUsage(_Model):
     cost_micros: int = Field(default=0)
     cost_status: Literal['estimate', 'billed'] = Field(default='estimate')
     cost_usd: str = Field(default='0.00')
+    input_tokens: int = Field(default=0, description="Tokens of the session's own model calls (extract with a schema).")
+    output_tokens: int = Field(default=0)
     sandbox_seconds: float = Field(default=0.0, description="The session's sandbox time, idle time included.")
     waived_reason: str | None = Field(default=None)
 
@@ -890,6 +922,7 @@ class ToolResult(_Model):
 
 class TypeAction(_Model):
     action: Literal['type']
+    human_like: bool = Field(default=False, description='Type with a pause between characters.')
     ref: str | None = Field(default=None, description='Field to fill; without it, types into the focus.')
     submit: bool = Field(default=False, description='Press Enter afterwards.')
     text: str
@@ -1053,6 +1086,7 @@ CreateSessionRequest.model_rebuild()
 CreateWebhookRequest.model_rebuild()
 DeliveryAttempt.model_rebuild()
 DeliveryList.model_rebuild()
+DoubleClickAction.model_rebuild()
 ErrorBody.model_rebuild()
 ErrorResponse.model_rebuild()
 EvaluateAction.model_rebuild()
@@ -1094,7 +1128,9 @@ ScreenshotAction.model_rebuild()
 ScrollAction.model_rebuild()
 SecretInfo.model_rebuild()
 Session.model_rebuild()
+SessionControlRequest.model_rebuild()
 SessionList.model_rebuild()
+SessionRedeliveryAccepted.model_rebuild()
 SessionStep.model_rebuild()
 SessionTaskAccepted.model_rebuild()
 SessionTaskRequest.model_rebuild()

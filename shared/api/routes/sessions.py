@@ -16,14 +16,15 @@ from shared.models.sessions import (
     CreateSessionRequest,
     Session,
     SessionAction,
+    SessionControlRequest,
     SessionList,
     SessionStatus,
     SessionTaskAccepted,
     SessionTaskRequest,
 )
 from shared.ratelimit import decision_headers
-from shared.sessions import actions as session_actions
 from shared.sessions import envelope as session_views
+from shared.sessions import manual as session_manual
 from shared.sessions import service as sessions
 
 router = APIGatewayHttpRouter()
@@ -116,16 +117,32 @@ def create_task(
 @router.post(
     "/v1/sessions/<session_id>/actions",
     summary="Take a direct browser action",
-    description="No LLM: navigate, evaluate, screenshot, extract, click (ref or x/y), type, key_press, scroll, "
-    "go_back, wait_for. Synchronous (at most about 25 s); recorded as a step with a screenshot. A session "
-    "running a task answers 409 unless the task is paused.",
+    description="No LLM: navigate, evaluate, screenshot, extract, click (ref or x/y), double_click (x/y), type, "
+    "key_press, scroll, go_back, wait_for. Synchronous (at most about 25 s); recorded as a step with a "
+    "screenshot. A session running a task answers 409 unless the task is paused. While taken over (status "
+    "`manual`), the person's actions: click, double_click, type, key_press, scroll (steps marked `by: person`; "
+    "typed text is kept nowhere, its length only; others 422).",
     responses=documented(
         ok("Done (`ok` false: the browser refused; `error` says why).", ActionResult), NOT_FOUND, CONFLICT
     ),
     tags=["Sessions"],
 )
 def take_action(session_id: SessionId, body: Annotated[SessionAction, Body()]) -> ActionResult:
-    return session_actions.act(services(), caller().id, session_id, body)
+    return session_manual.act(services(), caller().id, session_id, body)
+
+
+@router.post(
+    "/v1/sessions/<session_id>/control",
+    summary="Take over or release the browser",
+    description="`take_over`: a person takes control (status `manual`); a running task pauses between steps "
+    "and the agent takes no step meanwhile. `release`: back to what it was; a task paused by the take-over "
+    "resumes, told what the person did (never what they typed) and shown the page afresh. 409: take_over of "
+    "a session already `manual`, starting or closed; release of one not `manual`.",
+    responses=documented(ok("The session.", Session), NOT_FOUND, CONFLICT),
+    tags=["Sessions"],
+)
+def control_session(session_id: SessionId, body: SessionControlRequest) -> Session:
+    return session_manual.control(services(), caller().id, session_id, body)
 
 
 def _state_route(verb: str, summary: str, description: str) -> None:

@@ -1,4 +1,4 @@
-"""/v1/webhooks (endpoints and the signing secret) and /v1/runs/{id}/deliveries."""
+"""/v1/webhooks (endpoints and the signing secret), /v1/runs/{id}/deliveries and /v1/sessions/{id}/deliveries."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from shared.models.webhooks import (
     CreateWebhookRequest,
     DeliveryList,
     RedeliveryAccepted,
+    SessionRedeliveryAccepted,
     WebhookEndpoint,
     WebhookEndpointList,
     WebhookSecret,
 )
-from shared.webhooks import delivery, endpoints, queue, secrets
+from shared.webhooks import delivery, endpoints, queue, secrets, session_deliveries
 
 router = APIGatewayHttpRouter()
 TAGS = ["Webhooks"]
 WebhookId = Annotated[str, Path(description="Webhook endpoint id (whk_...).")]
 RunId = Annotated[str, Path(description="Run id (run_...).")]
+SessionId = Annotated[str, Path(description="Session id (ses_...).")]
 SIGNING = (
     "Deliveries follow Standard Webhooks: headers `webhook-id` (the same on every retry), "
     "`webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}`)."
@@ -129,4 +131,34 @@ def list_deliveries(
 )
 def redeliver(run_id: RunId) -> Response[RedeliveryAccepted]:
     accepted = queue.redeliver(services(), caller().id, run_id)
+    return Response(status_code=202, body=accepted, content_type="application/json")
+
+
+@router.get(
+    "/v1/sessions/<session_id>/deliveries",
+    summary="List a session's webhook deliveries",
+    description="Every delivery attempt of the session's events (`session.started`, `session.closed`) to each "
+    "endpoint that names them, newest first. An attempt's `run_id` is the session's id.",
+    responses=documented(ok("A page of delivery attempts."), NOT_FOUND),
+    tags=TAGS,
+)
+def list_session_deliveries(
+    session_id: SessionId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> DeliveryList:
+    return session_deliveries.list_session_deliveries(services(), caller().id, session_id, limit, cursor)
+
+
+@router.post(
+    "/v1/sessions/<session_id>/deliveries/redeliver",
+    summary="Redeliver a session's webhook event",
+    description="Queues the session's latest event again (`session.closed` once it is closed, else "
+    "`session.started`) for all the endpoints that name it, with the same `webhook-id`. A session that has "
+    "not been ready yet answers 409.",
+    responses=documented(ok("Queued.", SessionRedeliveryAccepted, 202), NOT_FOUND, CONFLICT),
+    tags=TAGS,
+)
+def redeliver_session(session_id: SessionId) -> Response[SessionRedeliveryAccepted]:
+    accepted = session_deliveries.redeliver_session(services(), caller().id, session_id)
     return Response(status_code=202, body=accepted, content_type="application/json")
