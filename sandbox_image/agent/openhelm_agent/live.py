@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import socketserver
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -210,6 +211,13 @@ class LiveHTTPServer(socketserver.ThreadingMixIn, HTTPServer):
             super().__init__((host or "0.0.0.0", int(port)), _Handler)
         else:
             raise ValueError(f"{LISTEN_ENV} must be tcp:<host>:<port> or unix:<path>, not {listen!r}")
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A viewer that went away mid-answer (a frame superseded, a closed tab) is not an error; the
+        rest is logged in one line, never as a traceback on the agent's stderr."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            log.warning("live view request failed", extra={"error": short_error(exc) if exc else "unknown"})
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_UNIX:
