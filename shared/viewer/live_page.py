@@ -61,7 +61,7 @@ SCRIPT = r"""(() => {
         end('This live link has expired; read the session again for a new live_url.');
       }
     } catch (e) { /* the sandbox is going or gone: the state poll says which */ }
-    setTimeout(pollFrames, 150);
+    setTimeout(pollFrames, 100);
   }
   function showSteps(steps) {
     stepsEl.replaceChildren(...steps.map((s) => {

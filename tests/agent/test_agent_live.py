@@ -54,7 +54,7 @@ def test_the_endpoint_serves_the_screencasts_latest_frame_and_url(browser: Any, 
 
     sock = str(tmp_path / "live.sock")
     view = LiveView(f"unix:{sock}", SECRET)
-    view._thread.start()
+    view.start()
     session = BrowserSession(browser, DomainPolicy.from_lists([], []), EvidenceWriter(tmp_path / "ev"))
     try:
         token = _token(int(time.time()) + 60)
@@ -78,6 +78,29 @@ def test_the_endpoint_serves_the_screencasts_latest_frame_and_url(browser: Any, 
         status, headers, _ = _get(sock, f"/frame?t={token}")
         assert int(headers["X-Frame-Seq"]) > first
         assert json.loads(_get(sock, f"/state?t={token}")[2])["url"].endswith("/pricing.html")
+    finally:
+        view.close()
+        session.close()
+
+
+ANIMATED = (
+    "data:text/html,<style>@keyframes m{from{left:0}to{left:1000px}}div{position:absolute;width:100px;"
+    "height:100px;background:red;animation:m 1s infinite alternate}</style><div></div>"
+)
+
+
+def test_a_moving_page_gives_several_frames_a_second_while_the_session_idles(browser: Any, tmp_path: Path) -> None:
+    from openhelm_agent.browser import BrowserSession
+
+    view = LiveView(f"unix:{tmp_path / 'live.sock'}", SECRET)
+    session = BrowserSession(browser, DomainPolicy.from_lists([], []), EvidenceWriter(tmp_path / "ev"))
+    try:
+        session.page.goto(ANIMATED)
+        view.screencast.attach(session.page)
+        started, first = time.monotonic(), view.frames.seq
+        while time.monotonic() - started < 2:
+            view.screencast.pump(session.page)  # as the idle loop does between its 50 ms waits
+        assert (view.frames.seq - first) / 2 >= 5  # measured about 40 a second on a 2-core machine
     finally:
         view.close()
         session.close()

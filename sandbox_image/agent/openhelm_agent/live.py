@@ -246,11 +246,15 @@ class LiveView:
         except (OSError, ValueError) as exc:  # the session goes on without its live view
             log.warning("live view not started", extra={"error": str(exc)})
             return None
-        view._thread.start()
+        view.start()
         log.info("live view serving", extra={"listen": listen.split(":", 1)[0]})
         return view
 
+    def start(self) -> None:
+        self._thread.start()
+
     def close(self) -> None:
         self.screencast.detach()
-        self.server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never ran otherwise
+            self.server.shutdown()
         self.server.server_close()
