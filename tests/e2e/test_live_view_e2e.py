@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import _QuietHandler, poll
+from devstack.testing.fake_openai import Stall, ToolCall
+from tests.e2e.conftest import _QuietHandler, finished, poll, wait_for_status
 from tests.e2e.test_sessions_e2e import act, ready_session, session_in
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def _seq(page: Any) -> int:
 
 
 def test_the_live_page_shows_frames_as_the_browser_moves_and_control_mode_clicks_it(
-    stack: Any, api: Any, live_site: str, viewer: Any
+    stack: Any, api: Any, llm: Any, live_site: str, viewer: Any
 ) -> None:
     session = ready_session(api, start_url=f"{live_site}/button.html")
     sid = session["id"]
@@ -100,6 +101,20 @@ def test_the_live_page_shows_frames_as_the_browser_moves_and_control_mode_clicks
         session_in(api, sid, {"ready"}, timeout=20)
         pressed = act(api, sid, action="evaluate", expression="document.getElementById('btn').textContent")
         assert pressed["result"]["value"] == "Pressed!"
+
+        # The agent acts (a task): its run carries a live link while it runs, and the frames follow it.
+        gate = Stall(60, then=ToolCall("navigate", {"url": f"{live_site}/other.html"}))
+        llm.reset(gate, ToolCall("done", {"result": {"ok": True}, "confidence": 0.9, "summary": "navigated"}))
+        task = api("POST", f"/v1/sessions/{sid}/tasks", json={"prompt": "Open the other page"}).json()["task_id"]
+        running = wait_for_status(api, task, {"running"})
+        assert running["live_url"] and f"/v1/sessions/{sid}/live?token=ohlv_" in running["live_url"]
+        assert ".view." in running["live_url"]  # a run's link is read-only
+        before_agent = _seq(page)
+        gate.released.set()
+        poll(lambda: page.locator("#live-url").inner_text().endswith("/other.html") or None, "the agent's page", 20)
+        poll(lambda: _seq(page) > before_agent or None, "frames while the agent acts", 15)
+        done = finished(api, task)
+        assert done["status"] == "succeeded" and done["live_url"] is None
 
         # The session ends: so does its live view.
         assert api("DELETE", f"/v1/sessions/{sid}").status_code == 200

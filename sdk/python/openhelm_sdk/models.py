@@ -654,6 +654,7 @@ class Run(_Model):
     input_timeout_s: int | None = Field(default=None)
     inputs: dict[str, Any] | None = Field(default=None)
     job_id: str | None = Field(default=None)
+    live_url: str | None = Field(default=None, description="While a session's task is running (running, needs_input, waiting_for_tool): a short-lived read-only signed link to its session's live view (the browser as it moves; see the session's `live_url`, whose `live_mode=control` acts on it). Null for a run outside a session and once the run has ended.")
     max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
     max_cost_usd: str | None = Field(default=None, description="The run's cost cap in USD as a decimal string.")
     max_duration_s: int
