@@ -414,6 +414,13 @@ class Run(Model):
         "network log, usage, errors) for a browser: no API key needed, good for this run only until its "
         "expiry (OPENHELM_VIEWER_URL_TTL_S).",
     )
+    live_url: str | None = Field(
+        None,
+        description="While a session's task is running (running, needs_input, waiting_for_tool): a "
+        "short-lived read-only signed link to its session's live view (the browser as it moves; see the "
+        "session's `live_url`, whose `live_mode=control` acts on it). Null for a run outside a session and "
+        "once the run has ended.",
+    )
     steps: list[StepRecord] | None = None
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None

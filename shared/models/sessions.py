@@ -163,6 +163,14 @@ class Session(BaseModel):
     current_url: str | None = None
     current_title: str | None = None
     screenshot_url: str | None = Field(None, description="Presigned URL of the latest action's screenshot.")
+    live_url: str | None = Field(
+        None,
+        description="Short-lived signed link (no API key in it) to the session's live view: its browser as it "
+        "moves, the current URL and the last steps, frames straight from the sandbox. Read-only unless "
+        "asked for with `live_mode=control` on GET /v1/sessions/{id}: then clicks and keys on the picture "
+        "are a person's manual actions (the first takes the session over). Set while the session is "
+        "ready, busy, paused or manual; the link stops working (410) when the session ends.",
+    )
     steps: list[SessionStep] = Field(default_factory=list, description="Direct actions, oldest first.")
     usage: SessionUsage | None = None
     error: RunError | None = None

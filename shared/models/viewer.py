@@ -20,3 +20,23 @@ class RunBundle(Model):
     bytes: int = Field(description="Size of the zip.")
     files: int | None = Field(None, description="Files in the zip besides manifest.json (null when it was cached).")
     cached: bool = Field(description="The zip was already built for this state of the run.")
+
+
+class LiveStep(Model):
+    index: int
+    action: str
+    by: Literal["api", "person"] | None = Field(None, description="`person`: a manual action of a take-over.")
+    url: str | None = None
+    error: str | None = None
+
+
+class LiveState(Model):
+    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state, by signed link)."""
+
+    object: Literal["live_state"] = "live_state"
+    session_id: str
+    status: str = Field(description="The session's status (ready, busy, paused, manual).")
+    mode: Literal["view", "control"] = Field(description="What the link allows: watch, or act on the picture.")
+    current_url: str | None = None
+    current_task: str | None = Field(None, description="The run id of the task running now.")
+    steps: list[LiveStep] = Field(default_factory=list, description="The session's last direct and manual actions.")

@@ -67,6 +67,13 @@ class SandboxRequest:
     # A session's sandbox: the agent runs in serve mode and reads commands from a mailbox the
     # provider writes (send_command); the run spec is then a session spec (docs/sessions.md).
     mailbox: bool = False
+    # A session sandbox's live-view secret (shared/viewer/live.py): the agent's frame endpoint
+    # (openhelm_agent/live.py) serves only frame tokens made with it. Empty: no live view.
+    live_secret: str = field(default="", repr=False)
+
+
+# The port of the agent's live-view frame endpoint inside a sandbox that has a network (E2B).
+LIVE_PORT = 8790
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,13 @@ class SandboxProvider(abc.ABC):
         except ValueError:  # being replaced right now: the next read has it
             return None
         return reply if isinstance(reply, dict) else None
+
+    def live_endpoint(self, sandbox_id: str) -> str | None:
+        """The base URL (``scheme://host[:port]``) at which a viewer's browser reaches the live-view
+        frame endpoint of a session sandbox started with a ``live_secret``: E2B's public host of the
+        port, the local provider's one loopback port. None where the provider exposes none.
+        SandboxNotFound if the sandbox is gone."""
+        return None
 
     def extend(self, sandbox_id: str, timeout_s: int) -> None:
         """Keep the sandbox alive ``timeout_s`` more seconds from now, where the provider has a

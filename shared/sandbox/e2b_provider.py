@@ -47,6 +47,7 @@ from shared.clock import Clock
 from shared.logging import get_logger
 from shared.sandbox import e2b_lifecycle
 from shared.sandbox.base import (
+    LIVE_PORT,
     SandboxError,
     SandboxFile,
     SandboxFileNotFound,
@@ -193,8 +194,10 @@ class E2BProvider(SandboxProvider):
             "OPENHELM_CHROMIUM": CHROMIUM_PATH,
             **({"OPENHELM_LLM_URL": request.llm_url} if request.llm_url else {}),
             **({"OPENHELM_MAILBOX": MAILBOX_DIR} if request.mailbox else {}),
+            **({"OPENHELM_LIVE_LISTEN": f"tcp:0.0.0.0:{LIVE_PORT}"} if request.mailbox and request.live_secret else {}),
         }
-        return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token}
+        secret = {"OPENHELM_LIVE_SECRET": request.live_secret} if request.mailbox and request.live_secret else {}
+        return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token, **secret}
 
     # -- SandboxProvider -------------------------------------------------------------------------
 
@@ -206,6 +209,10 @@ class E2BProvider(SandboxProvider):
             network, unenforced = network_policy(
                 request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
             )
+            if request.mailbox and request.live_secret:
+                # A viewer's <img> cannot send E2B's traffic token: the one port served (the live
+                # view's frame endpoint) checks its own short-lived frame token instead.
+                network = {**network, "allow_public_traffic": True}
             sandbox_envs, agent_envs = self._envs(request)
             spec = spec_document(request, FILES_DIR)
             e2b = _e2b()
@@ -335,6 +342,15 @@ class E2BProvider(SandboxProvider):
             self._connect(sandbox_id).files.remove(f"{MAILBOX_DIR}/{command_id}.json")
         except Exception as exc:  # gone with the sandbox, at the latest
             log.warning("e2b_remove_command_failed", sandbox_id=sandbox_id, error=type(exc).__name__)
+
+    def live_endpoint(self, sandbox_id: str) -> str | None:
+        """E2B's public host of the sandbox's live-view port (``<port>-<sandboxId>.<domain>``, the
+        SDK's get_host); the agent's frame endpoint checks the frame token itself."""
+        try:
+            host = self._connect(sandbox_id).get_host(LIVE_PORT)
+        except Exception as exc:
+            raise self._map_error(exc, sandbox_id, "get_host") from exc
+        return host if host.startswith(("http://", "https://")) else f"https://{host}"
 
     def extend(self, sandbox_id: str, timeout_s: int) -> None:
         try:

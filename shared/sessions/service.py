@@ -26,6 +26,7 @@ from shared.services import Services
 from shared.sessions import commands, profile, task_clock
 from shared.sessions.envelope import envelope, get_session, load, wrong_state
 from shared.sessions.lifecycle import LIVE, close, move, publish
+from shared.viewer.live_secret import sandbox_secret
 from shared.webhooks.ssrf import check_webhook_url
 
 log = get_logger(__name__)
@@ -173,6 +174,7 @@ def _start_sandbox(svc: Services, org_id: str, item: dict[str, Any]) -> dict[str
         blocked_domains=tuple(item["blocked_domains"]),
         metadata={"session_id": session_id, "org_id": org_id},
         mailbox=True,
+        live_secret=sandbox_secret(svc, session_id),
     )
     try:
         info = svc.sandbox.start(request)

@@ -98,3 +98,29 @@ def test_files_go_into_a_running_sandbox_and_a_taken_command_can_be_removed(
     provider.remove_command(info.sandbox_id, "cmd_0001")
     assert not sbx.host_path(f"{MAILBOX_DIR}/cmd_0001.json").exists()
     provider.remove_command(info.sandbox_id, "cmd_0001")  # gone already: never raises
+
+
+def test_a_live_session_serves_its_frames_on_the_sandbox_ports_public_host(
+    provider: E2BProvider, e2b_env: FakeE2BCloud
+) -> None:
+    from dataclasses import replace
+
+    from shared.sandbox.base import LIVE_PORT
+
+    info = provider.start(replace(session_request(), live_secret="frame-secret-1"))
+    (create,) = [b for m, p, b in e2b_env.requests if m == "POST" and p == "/v2/sandboxes"]
+    # The agent listens on the one port; a viewer's <img> carries no E2B traffic token, so the
+    # sandbox's public traffic is allowed (the endpoint checks its own frame token).
+    assert create["envVars"]["OPENHELM_LIVE_LISTEN"] == f"tcp:0.0.0.0:{LIVE_PORT}"
+    assert create["network"]["allowPublicTraffic"] is True
+    # The secret goes to the agent process only, never into the sandbox-wide envs.
+    assert "frame-secret-1" not in json.dumps(create)
+    # E2B's convention for a sandbox port: <port>-<sandboxId>.<domain>.
+    assert provider.live_endpoint(info.sandbox_id) == f"https://{LIVE_PORT}-{info.sandbox_id}.e2b.example"
+
+
+def test_a_session_without_a_live_secret_serves_nothing() -> None:
+    from shared.sandbox.e2b_network import network_policy
+
+    opts, _ = network_policy((), (), "https://api.openhelm.example")
+    assert opts["allow_public_traffic"] is False

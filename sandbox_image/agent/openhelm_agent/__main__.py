@@ -36,6 +36,9 @@ class AgentEnv(BaseModel):
     OPENHELM_CONSTRAINED_OUTPUT: bool = False
     # Session mode (serve.py): the directory the provider pushes commands into.
     OPENHELM_MAILBOX: str | None = None
+    # The live view's frame endpoint (live.py): where it listens, and the per-sandbox secret.
+    OPENHELM_LIVE_LISTEN: str | None = None
+    OPENHELM_LIVE_SECRET: str | None = Field(default=None, repr=False)
 
 
 # After SIGTERM the process is gone within this many seconds, whatever cleanup is stuck on.
@@ -120,6 +123,7 @@ def _main(env_source: Mapping[str, str], browser: Any) -> int:
 
 
 def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int:
+    from openhelm_agent.live import LISTEN_ENV, SECRET_ENV, LiveView
     from openhelm_agent.serve import SessionServer, SessionSpec
 
     log = get_logger("openhelm_agent")
@@ -134,7 +138,13 @@ def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int
     server = SessionServer(
         session, env.OPENHELM_OUT_DIR, env.OPENHELM_MAILBOX, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options
     )
-    return server.serve()
+    live = LiveView.from_env({LISTEN_ENV: env.OPENHELM_LIVE_LISTEN or "", SECRET_ENV: env.OPENHELM_LIVE_SECRET or ""})
+    server.live = live
+    try:
+        return server.serve()
+    finally:
+        if live is not None:
+            live.close()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from openhelm_agent.callback import COMPLETION_FD_ENV, post_json
 from openhelm_agent.clock import Deadline
 from openhelm_agent.errors import AgentFailure, ErrorCode
 from openhelm_agent.evidence import EvidenceWriter
+from openhelm_agent.live import LiveView
 from openhelm_agent.llm import LLMClient
 from openhelm_agent.log import get_logger
 from openhelm_agent.loop import AgentRun
@@ -202,6 +203,9 @@ class SessionServer:
         self.closing = threading.Event()
         self.evidence = EvidenceWriter(self.out_dir / "session")
         self.actions: ActionRunner | None = None
+        # The live view's frame source (live.py), when the provider gave this sandbox one.
+        self.live: LiveView | None = None
+        self._session: BrowserSession | None = None
 
     # -- replies -------------------------------------------------------------------------------
     def reply(self, command_id: str, body: dict[str, Any]) -> None:
@@ -242,6 +246,9 @@ class SessionServer:
                 )
                 if self.spec.start_url:
                     self.actions.run("navigate", {"url": self.spec.start_url})
+                self._session = session
+                if self.live is not None:
+                    self.live.screencast.attach(session.page)
                 self._ready(session)
                 while not self.closing.is_set():
                     command = self.deferred.pop(0) if self.deferred else self._next(1.0)
@@ -249,6 +256,9 @@ class SessionServer:
                         self._handle(command, session)
             finally:
                 self.closing.set()
+                self._session = None
+                if self.live is not None:
+                    self.live.screencast.detach()
                 session.close()
         return 0
 
@@ -259,6 +269,17 @@ class SessionServer:
         return LLMClient(base_url, self.token, SESSION_MODEL, max_retries=0)
 
     def _next(self, timeout: float) -> dict[str, Any] | None:
+        if self.live is not None and self._session is not None:
+            # Idle with a live view: Playwright delivers the screencast's frames only while the main
+            # thread is in one of its calls, so wait for work in short slices and pump in between.
+            until = time.monotonic() + timeout
+            while True:
+                try:
+                    return self.work.get(timeout=min(0.05, max(0.0, until - time.monotonic())))
+                except queue.Empty:
+                    self.live.screencast.pump(self._session.page)
+                    if time.monotonic() >= until:
+                        return None
         try:
             return self.work.get(timeout=timeout)
         except queue.Empty:
@@ -331,10 +352,12 @@ class SessionServer:
             return
         if self.control.stopped(run_id):
             return
-        control, pause_work = self.control, self._while_paused
+        control, pause_work, live = self.control, self._while_paused, self.live
 
         class SessionTaskRun(AgentRun):
             def _check_time(self) -> None:
+                if live is not None:  # between steps: follow a tab the agent opened
+                    live.screencast.attach(self.session.page)
                 control.checkpoint(run_id, self.deadline, pause_work, self._beat)
                 note = control.take_note()
                 if note:

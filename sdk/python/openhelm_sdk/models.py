@@ -56,6 +56,8 @@ __all__ = [
     'KeyPressAction',
     'LedgerEntry',
     'LedgerPage',
+    'LiveState',
+    'LiveStep',
     'NavigateAction',
     'NetworkEntry',
     'OriginState',
@@ -541,6 +543,26 @@ class LedgerPage(_Model):
     object: str = Field(default='list')
 
 
+class LiveState(_Model):
+    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state, by signed link)."""
+
+    current_task: str | None = Field(default=None, description='The run id of the task running now.')
+    current_url: str | None = Field(default=None)
+    mode: Literal['view', 'control'] = Field(description='What the link allows: watch, or act on the picture.')
+    object: Literal['live_state'] = Field(default='live_state')
+    session_id: str
+    status: str = Field(description="The session's status (ready, busy, paused, manual).")
+    steps: list[LiveStep] | None = Field(default=None, description="The session's last direct and manual actions.")
+
+
+class LiveStep(_Model):
+    action: str
+    by: Literal['api', 'person'] | None = Field(default=None, description='`person`: a manual action of a take-over.')
+    error: str | None = Field(default=None)
+    index: int
+    url: str | None = Field(default=None)
+
+
 class NavigateAction(_Model):
     action: Literal['navigate']
     url: str
@@ -645,6 +667,7 @@ class Run(_Model):
     input_timeout_s: int | None = Field(default=None)
     inputs: dict[str, Any] | None = Field(default=None)
     job_id: str | None = Field(default=None)
+    live_url: str | None = Field(default=None, description="While a session's task is running (running, needs_input, waiting_for_tool): a short-lived read-only signed link to its session's live view (the browser as it moves; see the session's `live_url`, whose `live_mode=control` acts on it). Null for a run outside a session and once the run has ended.")
     max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
     max_cost_usd: str | None = Field(default=None, description="The run's cost cap in USD as a decimal string.")
     max_duration_s: int
@@ -771,6 +794,7 @@ class Session(_Model):
     idle_timeout_s: int
     keep_alive: bool = Field(default=True)
     last_active_at: datetime | None = Field(default=None)
+    live_url: str | None = Field(default=None, description="Short-lived signed link (no API key in it) to the session's live view: its browser as it moves, the current URL and the last steps, frames straight from the sandbox. Read-only unless asked for with `live_mode=control` on GET /v1/sessions/{id}: then clicks and keys on the picture are a person's manual actions (the first takes the session over). Set while the session is ready, busy, paused or manual; the link stops working (410) when the session ends.")
     manual_since: datetime | None = Field(default=None, description='When a person took control (status `manual`).')
     max_duration_s: int
     metadata: dict[str, str] | None = Field(default=None)
@@ -1126,6 +1150,8 @@ JobRunRequest.model_rebuild()
 KeyPressAction.model_rebuild()
 LedgerEntry.model_rebuild()
 LedgerPage.model_rebuild()
+LiveState.model_rebuild()
+LiveStep.model_rebuild()
 NavigateAction.model_rebuild()
 NetworkEntry.model_rebuild()
 OriginState.model_rebuild()

@@ -26,6 +26,8 @@ from shared.ratelimit import decision_headers
 from shared.sessions import envelope as session_views
 from shared.sessions import manual as session_manual
 from shared.sessions import service as sessions
+from shared.viewer.live import with_live_url
+from shared.viewer.live_links import LiveMode
 
 router = APIGatewayHttpRouter()
 SessionId = Annotated[str, Path(description="Session id (ses_...).")]
@@ -60,17 +62,28 @@ def list_sessions(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     status: Annotated[SessionStatus | None, Query()] = None,
 ) -> SessionList:
-    return session_views.list_sessions(services(), caller().id, limit=limit, cursor=cursor, status=status)
+    svc, org_id = services(), caller().id
+    page = session_views.list_sessions(svc, org_id, limit=limit, cursor=cursor, status=status)
+    base = base_url(svc)
+    return page.model_copy(update={"data": [with_live_url(svc, s, org_id, base) for s in page.data]})
 
 
 @router.get(
     "/v1/sessions/<session_id>",
     summary="Get a session",
+    description="With a fresh `live_url` while the session is ready, busy, paused or manual: read-only, or "
+    "with `live_mode=control` a link whose clicks and keys on the picture are a person's manual actions.",
     responses=documented(ok("The session."), NOT_FOUND),
     tags=["Sessions"],
 )
-def get_session(session_id: SessionId) -> Session:
-    return session_views.get_session(services(), caller().id, session_id)
+def get_session(
+    session_id: SessionId,
+    live_mode: Annotated[
+        LiveMode, Query(description="What the envelope's `live_url` allows: `view` (default) or `control`.")
+    ] = "view",
+) -> Session:
+    svc, org_id = services(), caller().id
+    return with_live_url(svc, session_views.get_session(svc, org_id, session_id), org_id, base_url(svc), live_mode)
 
 
 @router.delete(
@@ -142,7 +155,11 @@ def take_action(session_id: SessionId, body: Annotated[SessionAction, Body()]) -
     tags=["Sessions"],
 )
 def control_session(session_id: SessionId, body: SessionControlRequest) -> Session:
-    return session_manual.control(services(), caller().id, session_id, body)
+    svc, org_id = services(), caller().id
+    session = session_manual.control(svc, org_id, session_id, body)
+    # Who takes over gets a link to act on the picture; a release hands back a read-only one.
+    mode: LiveMode = "control" if body.action == "take_over" else "view"
+    return with_live_url(svc, session, org_id, base_url(svc), mode)
 
 
 def _state_route(verb: str, summary: str, description: str) -> None:

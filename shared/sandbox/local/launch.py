@@ -45,6 +45,7 @@ from shared.sandbox.local.staging import plan_staging, stage_root, staged_comman
 
 log = get_logger("openhelm.sandbox.local")
 MAILBOX_IN_SANDBOX = f"{IN_SANDBOX}/mailbox"
+LIVE_IN_SANDBOX = f"{IN_SANDBOX}/live"
 
 
 class SandboxLauncher:
@@ -97,6 +98,11 @@ class SandboxLauncher:
         if rec.mailbox_dir is not None:
             # Written by the provider only (send_command); bound read-only into the sandbox.
             rec.mailbox_dir.mkdir(mode=0o755 if self.sandbox_uid != os.geteuid() else 0o700)
+        if rec.live_socket is not None:
+            # The agent's live-view socket (live_port.py); writable by the sandbox uid only.
+            rec.live_socket.parent.mkdir(mode=0o700)
+            if self.sandbox_uid != os.geteuid():
+                os.chown(rec.live_socket.parent, self.sandbox_uid, self.sandbox_gid)
 
     def _env(
         self,
@@ -110,6 +116,7 @@ class SandboxLauncher:
         home: str,
         llm_url: str = "",
         mailbox: str = "",
+        live_socket: str = "",
     ) -> dict[str, str]:
         """The agent's environment; without a request (a warm sandbox) only what is not per run: the
         run's variables come with the hand-out (warm_pool.py)."""
@@ -145,6 +152,9 @@ class SandboxLauncher:
             env["OPENHELM_LLM_URL"] = llm_url
         if mailbox:
             env["OPENHELM_MAILBOX"] = mailbox
+        if live_socket and request is not None and request.live_secret:
+            env["OPENHELM_LIVE_LISTEN"] = f"unix:{live_socket}"
+            env["OPENHELM_LIVE_SECRET"] = request.live_secret
         if self._cgroups.available:  # the agent names it when a page dies of it
             env["OPENHELM_MEMORY_LIMIT_MB"] = str(self.memory_limit_mb)
         return env
@@ -195,6 +205,7 @@ class SandboxLauncher:
             home="/tmp",
             llm_url=urls.get("OPENHELM_LLM_URL", ""),
             mailbox=MAILBOX_IN_SANDBOX if rec.mailbox_dir is not None else "",
+            live_socket=f"{LIVE_IN_SANDBOX}/live.sock" if rec.live_socket is not None else "",
         )
         binds = [
             *self._ro_binds,
@@ -205,6 +216,8 @@ class SandboxLauncher:
             binds.append(Bind(str(rec.run_dir / "handout"), handout))
         if rec.mailbox_dir is not None:
             binds.append(Bind(str(rec.mailbox_dir), MAILBOX_IN_SANDBOX))
+        if rec.live_socket is not None:
+            binds.append(Bind(str(rec.live_socket.parent), LIVE_IN_SANDBOX, True))
         staged: list[tuple[Bind, str]] = []
         if self.is_root:
 
@@ -321,6 +334,7 @@ class SandboxLauncher:
             home=str(home),
             llm_url=request.llm_url.rstrip("/"),
             mailbox=str(rec.mailbox_dir) if rec.mailbox_dir is not None else "",
+            live_socket=str(rec.live_socket) if rec.live_socket is not None else "",
         )
         cmd = self._limit_prefix(rec) + launch_prefix(self._setpriv, self.sandbox_uid != os.geteuid())
         cmd += [self.python, "-I", "-S", str(supervisor), "--", *self.command]

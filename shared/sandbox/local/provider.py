@@ -42,6 +42,7 @@ from shared.sandbox.local.inspection import SandboxInspection
 from shared.sandbox.local.isolation import Isolation, choose_isolation
 from shared.sandbox.local.launch import SandboxLauncher
 from shared.sandbox.local.limits import detect_limits
+from shared.sandbox.local.live_port import LivePort
 from shared.sandbox.local.record import SandboxRecord
 from shared.sandbox.local.warm_pool import WarmPool
 from shared.sandbox.local.watcher import SandboxWatcher
@@ -233,6 +234,7 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
             control_url=request.control_url.rstrip("/"),
             run_token=request.run_token,
             mailbox_dir=run_dir / "mailbox" if request.mailbox else None,
+            live_socket=run_dir / "live" / "live.sock" if request.mailbox and request.live_secret else None,
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
@@ -351,6 +353,19 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
             return
         with contextlib.suppress(OSError):
             (rec.mailbox_dir / f"{command_id}.json").unlink()
+
+    def live_endpoint(self, sandbox_id: str) -> str | None:
+        """The one loopback port relayed to the agent's live-view socket (live_port.py)."""
+        rec = self._get(sandbox_id)
+        if rec.live_socket is None:
+            return None
+        if rec.exited.is_set():
+            raise SandboxNotFound(f"sandbox {sandbox_id} has ended")
+        with rec.lock:
+            if rec.live_port is None:
+                rec.live_port = LivePort(rec.live_socket)
+                rec.servers.append(rec.live_port)
+            return rec.live_port.url
 
     def list_running(self) -> list[SandboxInfo]:
         with self._lock:

@@ -13,6 +13,7 @@ from shared.sandbox.base import (
 )
 from shared.sandbox.local.egress_server import ControlForwarder, EgressProxy
 from shared.sandbox.local.limits import SandboxCgroup
+from shared.sandbox.local.live_port import LivePort
 
 
 @dataclass(eq=False)
@@ -23,7 +24,7 @@ class SandboxRecord:
     log_dir: Path
     isolation: str
     proc: subprocess.Popen[bytes] | None = None
-    servers: list[ControlForwarder | EgressProxy] = field(default_factory=list)
+    servers: list[ControlForwarder | EgressProxy | LivePort] = field(default_factory=list)
     status_fd: int | None = None
     # pidfd of the sandbox's init (bwrap's pid 1): readable once every process of the sandbox is gone.
     init_pidfd: int | None = None
@@ -45,6 +46,10 @@ class SandboxRecord:
     mailbox_dir: Path | None = None
     # The mailbox as the agent sees it (bwrap: a fixed path inside; subprocess: the host path).
     mailbox_in_sandbox: str = ""
+    # The live view's frame socket (host path) of a session started with a live secret, and the
+    # loopback port relayed to it (live_port.py), made on the first live_endpoint call.
+    live_socket: Path | None = None
+    live_port: LivePort | None = None
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ class SandboxWatcher:
             return
         if rec.stage_dir is not None:
             shutil.rmtree(rec.stage_dir, ignore_errors=True)
-        for name in ("out", "sock", "home", "handout", "mailbox", "run_spec.json"):
+        for name in ("out", "sock", "live", "home", "handout", "mailbox", "run_spec.json"):
             path = rec.run_dir / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
