@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
-from shared.models.common import ApiModel, DomainList, Metadata, Name, WebUrl
+from shared.models.common import ApiModel, DomainList, Metadata, Model, Name, WebUrl
 from shared.models.runs import (
     CreateRunRequest,
     RunCallerLoopOptions,
@@ -117,7 +117,7 @@ class CreateSessionRequest(ApiModel):
     )
 
 
-class SessionUsage(BaseModel):
+class SessionUsage(Model):
     sandbox_seconds: float = Field(0.0, description="The session's sandbox time, idle time included.")
     input_tokens: int = Field(0, description="Tokens of the session's own model calls (extract with a schema).")
     output_tokens: int = 0
@@ -136,7 +136,7 @@ class SessionStep(StepRecord):
     )
 
 
-class Session(BaseModel):
+class Session(Model):
     id: str
     object: str = "session"
     status: SessionStatus
@@ -176,13 +176,13 @@ class Session(BaseModel):
     error: RunError | None = None
 
 
-class SessionList(BaseModel):
+class SessionList(Model):
     object: str = "list"
     data: list[Session]
     next_cursor: str | None = None
 
 
-class SessionTaskAccepted(BaseModel):
+class SessionTaskAccepted(Model):
     task_id: str = Field(description="The run id of the task; GET /v1/runs/{id} has its envelope.")
     session_id: str
     poll_url: str
@@ -305,7 +305,7 @@ SessionAction = Annotated[
 ]
 
 
-class ActionResult(BaseModel):
+class ActionResult(Model):
     object: str = "session_action"
     session_id: str
     action: str

@@ -25,8 +25,6 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from jsonschema.validators import validator_for
-
 from shared.db.dynamo import ConditionalCheckFailed
 from shared.errors import Conflict, EventPublishFailed, NotFound, ServiceUnavailable, Unprocessable
 from shared.logging import get_logger
@@ -167,6 +165,10 @@ def _check_answer(schema: dict[str, Any] | None, value: Any) -> None:
                 details=[{"loc": ["body", "answer"], "msg": "not a string"}],
             )
         return
+    # Imported on the first answer with a schema, for cold start: jsonschema (attrs, referencing, its
+    # format checkers) is ~60 ms of the API function's import and this module is on every route table.
+    from jsonschema.validators import validator_for
+
     errors = sorted(validator_for(schema)(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
     if errors:
         # Messages name the schema's rule, never the value (it may be a secret).

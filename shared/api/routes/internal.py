@@ -11,13 +11,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared import callbacks, tokens
 from shared.api.deps import event, header, query, services
 from shared.api.urls import base_url
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
+from shared.models.common import Model
 from shared.runs import custom_tools, human_input
 from shared.sessions import service as sessions
 from shared.sessions.paths import is_session_id
@@ -60,7 +61,7 @@ def agent_exit(run_id: str, body: callbacks.ExitReport) -> Response[None]:
     return Response(status_code=202)
 
 
-class AskBody(BaseModel):
+class AskBody(Model):
     question: str = Field(min_length=1, max_length=human_input.MAX_QUESTION)
     schema_: dict[str, Any] | None = Field(None, alias="schema")
 
@@ -89,7 +90,7 @@ def input_answer(run_id: str) -> dict[str, Any]:
         svc.clock.sleep(INPUT_POLL_S)
 
 
-class ToolCallBody(BaseModel):
+class ToolCallBody(Model):
     name: str = Field(min_length=1, max_length=64)
     arguments: dict[str, Any] = Field(default_factory=dict)
 
@@ -121,7 +122,7 @@ def _wait_s() -> float:
         raise BadRequest("wait must be a number of seconds", code="invalid_wait") from exc
 
 
-class ReadyReport(BaseModel):
+class ReadyReport(Model):
     url: str | None = Field(None, max_length=4096)
     title: str | None = Field(None, max_length=1000)
 
