@@ -168,9 +168,9 @@ def test_list_follows_cursors_lazily_and_stops_at_the_limit() -> None:
 
 
 def test_unknown_fields_from_a_newer_api_are_kept_not_refused() -> None:
-    wire = Wire((200, {**RUN, "live_url": "https://live/run_1", "status": "running"}, {}))
+    wire = Wire((200, {**RUN, "replay_url": "https://replay/run_1", "status": "running"}, {}))
     run = wire.client().runs.get("run_1")
-    assert run.model_extra == {"live_url": "https://live/run_1"}
+    assert run.model_extra == {"replay_url": "https://replay/run_1"}
 
 
 def test_the_async_client_retries_and_waits_alike() -> None:
