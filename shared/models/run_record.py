@@ -103,6 +103,7 @@ class RunRecord(Model):
     task_token: str | None = None  # the StartSandbox task the execution waits on
     sandbox_id: str | None = None
     sandbox_provider: str | None = None
+    live_view: bool = False  # its sandbox serves the live view (SandboxInfo metadata LIVE_VIEW_KEY)
     sandbox_paused: bool = False  # paused for a long wait (shared/runs/sandbox_pause.py)
     sandbox_ended_at: IsoTime | None = None  # when the agent's work ended (shared/callbacks.py)
     agent_exit: dict[str, Any] | None = None  # the exit report, when the agent ended without one

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.models.common import ApiModel, DomainList, DomainPattern, Metadata, Model, Name, RunStatus, WebUrl
@@ -416,11 +416,15 @@ class Run(Model):
     )
     live_url: str | None = Field(
         None,
-        description="While a session's task is running (running, needs_input, waiting_for_tool): a "
-        "short-lived read-only signed link to its session's live view (the browser as it moves; see the "
-        "session's `live_url`, whose `live_mode=control` acts on it). Null for a run outside a session and "
-        "once the run has ended.",
+        description="While the run is running, needs_input or waiting_for_tool: a short-lived read-only "
+        "signed link to its live view (the browser as it moves, several frames a second; no API key). A "
+        "session's task links to its session's live view (whose `live_mode=control` acts on it); a one-shot "
+        "run to GET /v1/runs/{id}/live (read-only: manual control is a sessions feature). Null once the run "
+        "has ended, and for a run whose sandbox serves no live view (a warm local sandbox, a provider "
+        "without one).",
     )
+    # Internal (not in the envelope): the run's sandbox serves the live view (RunRecord.live_view).
+    _live_view: bool = PrivateAttr(default=False)
     steps: list[StepRecord] | None = None
     network: list[NetworkEntry] | None = None
     usage: Usage | None = None

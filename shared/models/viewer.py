@@ -31,11 +31,16 @@ class LiveStep(Model):
 
 
 class LiveState(Model):
-    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state, by signed link)."""
+    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state or
+    /v1/runs/{id}/live/state, by signed link)."""
 
     object: Literal["live_state"] = "live_state"
-    session_id: str
-    status: str = Field(description="The session's status (ready, busy, paused, manual).")
+    session_id: str | None = Field(None, description="The session watched (null for a one-shot run).")
+    run_id: str | None = Field(None, description="The one-shot run watched, or the session's current task.")
+    status: str = Field(
+        description="The session's status (ready, busy, paused, manual), or the run's (running, needs_input, "
+        "waiting_for_tool)."
+    )
     mode: Literal["view", "control"] = Field(description="What the link allows: watch, or act on the picture.")
     current_url: str | None = None
     current_task: str | None = Field(None, description="The run id of the task running now.")

@@ -19,9 +19,10 @@ from shared.models.run_record import RunRecord
 from shared.orchestration.errors import RunCancelled, SandboxStartFailed
 from shared.runs.human_input import wait_allowance_s
 from shared.runs.lifecycle import mark_running
-from shared.sandbox.base import SandboxError, SandboxFile, SandboxInfo, SandboxRequest
+from shared.sandbox.base import LIVE_VIEW_KEY, SandboxError, SandboxFile, SandboxInfo, SandboxRequest
 from shared.services import Services
 from shared.sessions.tasks import deliver_task
+from shared.viewer.live_secret import sandbox_secret
 
 log = get_logger(__name__)
 
@@ -85,6 +86,7 @@ def start_sandbox(svc: Services, run_id: str, org_id: str, task_token: str) -> d
             {
                 "sandbox_id": info.sandbox_id,
                 "sandbox_provider": info.provider,
+                "live_view": not run.session_id and info.metadata.get(LIVE_VIEW_KEY) == "1",
                 "started_at": svc.clock.now().isoformat(),
             },
             # Listed by the reaper until the run ends.
@@ -128,6 +130,8 @@ def _start(
         secrets=secrets,
         files=attached,
         storage_state=state,
+        # A one-shot run's frame source (shared/viewer/live.py); a session's task uses its session's.
+        live_secret="" if run.session_id else sandbox_secret(svc, run_id),
     )
     try:
         # A session's task goes to the session's live sandbox instead of a new one.

@@ -39,7 +39,9 @@ def envelope(svc: Services, run: RunRecord) -> Run:
     """The run envelope of a run record, with its usage (no evidence URLs: see :func:`public_run`)."""
     pricing = svc.settings.pricing
     usage = envelope_usage(pricing, run, svc.clock.now())
-    return Run.model_validate({**run.model_dump(), "usage": usage, "steps": priced_steps(pricing, run)})
+    out = Run.model_validate({**run.model_dump(), "usage": usage, "steps": priced_steps(pricing, run)})
+    out._live_view = run.live_view
+    return out
 
 
 def with_download_urls(svc: Services, run: Run, manifest_key: str, expires_s: int | None = None) -> Run:

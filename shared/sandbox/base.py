@@ -67,13 +67,17 @@ class SandboxRequest:
     # A session's sandbox: the agent runs in serve mode and reads commands from a mailbox the
     # provider writes (send_command); the run spec is then a session spec (docs/sessions.md).
     mailbox: bool = False
-    # A session sandbox's live-view secret (shared/viewer/live.py): the agent's frame endpoint
+    # A run's or session sandbox's live-view secret (shared/viewer/live.py): the agent's frame endpoint
     # (openhelm_agent/live.py) serves only frame tokens made with it. Empty: no live view.
     live_secret: str = field(default="", repr=False)
 
 
 # The port of the agent's live-view frame endpoint inside a sandbox that has a network (E2B).
 LIVE_PORT = 8790
+# SandboxInfo.metadata key ("1") of a sandbox whose agent serves the live view: asked for with a
+# ``live_secret`` and started cold. A warm sandbox handed a run has none (its agent was started
+# before the run's secret existed), so that run has no live_url rather than a broken one.
+LIVE_VIEW_KEY = "live_view"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from shared.logging import get_logger
 from shared.sandbox import e2b_lifecycle
 from shared.sandbox.base import (
     LIVE_PORT,
+    LIVE_VIEW_KEY,
     SandboxError,
     SandboxFile,
     SandboxFileNotFound,
@@ -194,9 +195,9 @@ class E2BProvider(SandboxProvider):
             "OPENHELM_CHROMIUM": CHROMIUM_PATH,
             **({"OPENHELM_LLM_URL": request.llm_url} if request.llm_url else {}),
             **({"OPENHELM_MAILBOX": MAILBOX_DIR} if request.mailbox else {}),
-            **({"OPENHELM_LIVE_LISTEN": f"tcp:0.0.0.0:{LIVE_PORT}"} if request.mailbox and request.live_secret else {}),
+            **({"OPENHELM_LIVE_LISTEN": f"tcp:0.0.0.0:{LIVE_PORT}"} if request.live_secret else {}),
         }
-        secret = {"OPENHELM_LIVE_SECRET": request.live_secret} if request.mailbox and request.live_secret else {}
+        secret = {"OPENHELM_LIVE_SECRET": request.live_secret} if request.live_secret else {}
         return public, {**public, "OPENHELM_RUN_TOKEN": request.run_token, **secret}
 
     # -- SandboxProvider -------------------------------------------------------------------------
@@ -209,7 +210,7 @@ class E2BProvider(SandboxProvider):
             network, unenforced = network_policy(
                 request.allowed_domains, request.blocked_domains, request.control_url, request.llm_url
             )
-            if request.mailbox and request.live_secret:
+            if request.live_secret:
                 # A viewer's <img> cannot send E2B's traffic token: the one port served (the live
                 # view's frame endpoint) checks its own short-lived frame token instead.
                 network = {**network, "allow_public_traffic": True}
@@ -295,6 +296,8 @@ class E2BProvider(SandboxProvider):
         metadata = {"template": self.template, "agent_pid": pid}
         if warm:
             metadata["warm"] = "true"
+        elif request.live_secret:  # a warm agent got only the hand-out's variables: no live view
+            metadata[LIVE_VIEW_KEY] = "1"
         return SandboxInfo(
             sandbox_id=sbx.sandbox_id,
             run_id=request.run_id,

@@ -1,4 +1,4 @@
-"""The live page (GET /v1/sessions/{id}/live): the session's browser as it moves, its URL and last
+"""The live page (GET /v1/sessions/{id}/live, GET /v1/runs/{id}/live): the browser as it moves, its URL and last
 steps; in control mode clicks, keys and the wheel on the picture become manual actions.
 
 The page's script is a constant (its hash is in the CSP); what it needs is a JSON data block. It
@@ -176,17 +176,19 @@ def render(data: dict[str, Any], token: str) -> str:
         "(the first one takes the session over; Release hands it back to the agent)."
         if control
         else "Read-only: this link shows the browser; ask for live_mode=control to act on it."
+        if data.get("session_id")
+        else "Read-only: this link shows the run's browser (acting on it is a sessions feature)."
     )
     release = '<p><button id="live-release" type="button">Release to the agent</button></p>' if control else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
-        f"<title>Live: {html.escape(data['session_id'])}</title><style>{LIVE_CSS}</style></head>"
+        f"<title>Live: {html.escape(data['title'])}</title><style>{LIVE_CSS}</style></head>"
         f'<body class="{"control" if control else "view"}"><main><section>'
-        f"<h1>Live view of {html.escape(data['session_id'])}</h1>"
+        f"<h1>Live view of {html.escape(data['title'])}</h1>"
         f'<p>Status: <b id="live-status">{html.escape(str(data["status"]))}</b> · '
         f'Page: <code id="live-url">{html.escape(str(data.get("current_url") or ""))}</code></p>'
         f'<p class="mut">{html.escape(how)}</p>'
-        '<img id="live-frame" alt="The session\'s browser" tabindex="0">'
+        '<img id="live-frame" alt="The browser" tabindex="0">'
         f'<p id="live-note" class="mut"></p>{release}'
         f'<h2>Last steps</h2><ol id="live-steps">{steps}</ol>'
         f'</section></main><script type="application/json" id="live-data">{blob}</script>'

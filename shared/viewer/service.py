@@ -18,19 +18,18 @@ from shared.errors import Conflict, Forbidden, NotFound
 from shared.evidence import prefix
 from shared.ids import is_id
 from shared.logging import get_logger
-from shared.models.common import RunStatus
 from shared.models.run_record import RunRecord
 from shared.models.runs import Run
 from shared.models.viewer import RunBundle
 from shared.runs.envelope import envelope, public_run
 from shared.services import Services
 from shared.version import VERSION
-from shared.viewer import bundle, links, live_links, page
+from shared.viewer import bundle, links, page
+from shared.viewer.live_urls import run_live_url
 
 log = get_logger(__name__)
 
 # A session task's statuses with a browser to watch (the session is busy, paused or manual meanwhile).
-_LIVE_RUN = frozenset({RunStatus.running, RunStatus.needs_input, RunStatus.waiting_for_tool})
 # Parallel S3 reads while building a bundle: up to 200 screenshots must be read within API Gateway's
 # 30 s, and each GET is a round trip.
 _READERS = 8
@@ -53,22 +52,11 @@ def viewer_url(svc: Services, run_id: str, org_id: str, base_url: str) -> str | 
     return f"{base_url.rstrip('/')}/v1/runs/{run_id}/view?token={links.mint(key, org_id, run_id, expires)}"
 
 
-def task_live_url(svc: Services, run: Run, org_id: str, base_url: str) -> str | None:
-    """A session task's read-only live link while it runs (its session's live view, which checks the
-    session at every request); None outside a session or once the run has ended."""
-    key = _key(svc)
-    if key is None or not run.session_id or run.status not in _LIVE_RUN:
-        return None
-    expires = int(svc.clock.now().timestamp()) + svc.settings.viewer_url_ttl_s
-    token = live_links.mint(key, org_id, run.session_id, "view", expires)
-    return f"{base_url.rstrip('/')}/v1/sessions/{run.session_id}/live?token={token}"
-
-
 def with_viewer_url(svc: Services, run: Run, org_id: str, base_url: str) -> Run:
     return run.model_copy(
         update={
             "viewer_url": viewer_url(svc, run.id, org_id, base_url),
-            "live_url": task_live_url(svc, run, org_id, base_url),
+            "live_url": run_live_url(svc, org_id, run, base_url),
         }
     )
 

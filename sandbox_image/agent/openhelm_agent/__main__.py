@@ -10,15 +10,19 @@ import sys
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openhelm_agent.log import get_logger, setup_logging
+from openhelm_agent.loop import AgentRun
 from openhelm_agent.options import AgentOptions
 from openhelm_agent.run import fail_without_spec, run_agent
 from openhelm_agent.spec import SpecError, read_spec_file
 from openhelm_agent.warm import StandDown, is_warm, warm_env
+
+if TYPE_CHECKING:
+    from openhelm_agent.live import LiveView
 
 
 class AgentEnv(BaseModel):
@@ -116,14 +120,45 @@ def _main(env_source: Mapping[str, str], browser: Any) -> int:
     )
     if spec.get("mode") == "session":
         return _serve(spec, env, options)
-    result = run_agent(
-        spec, env.OPENHELM_OUT_DIR, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options=options, browser=browser
-    )
+    live = _live_view(env)
+    try:
+        result = run_agent(
+            spec,
+            env.OPENHELM_OUT_DIR,
+            env.OPENHELM_CONTROL_URL,
+            env.OPENHELM_RUN_TOKEN,
+            options=options,
+            browser=browser,
+            factory=_watched(live) if live is not None else AgentRun,
+        )
+    finally:
+        if live is not None:
+            live.close()
     return 0 if result.status == "succeeded" else 1
 
 
-def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int:
+def _live_view(env: AgentEnv) -> LiveView | None:
+    """The live view's frame source (live.py), when the provider gave this sandbox one."""
+    if not env.OPENHELM_LIVE_LISTEN or not env.OPENHELM_LIVE_SECRET:
+        return None
     from openhelm_agent.live import LISTEN_ENV, SECRET_ENV, LiveView
+
+    return LiveView.from_env({LISTEN_ENV: env.OPENHELM_LIVE_LISTEN, SECRET_ENV: env.OPENHELM_LIVE_SECRET})
+
+
+def _watched(live: LiveView) -> type[AgentRun]:
+    """A one-shot run whose page is screencast: between steps the screencast follows the current tab
+    (Playwright delivers its frames while the run's own calls run)."""
+
+    class WatchedRun(AgentRun):
+        def _check_time(self) -> None:
+            live.screencast.attach(self.session.page)
+            super()._check_time()
+
+    return WatchedRun
+
+
+def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int:
     from openhelm_agent.serve import SessionServer, SessionSpec
 
     log = get_logger("openhelm_agent")
@@ -138,7 +173,7 @@ def _serve(spec: Mapping[str, Any], env: AgentEnv, options: AgentOptions) -> int
     server = SessionServer(
         session, env.OPENHELM_OUT_DIR, env.OPENHELM_MAILBOX, env.OPENHELM_CONTROL_URL, env.OPENHELM_RUN_TOKEN, options
     )
-    live = LiveView.from_env({LISTEN_ENV: env.OPENHELM_LIVE_LISTEN or "", SECRET_ENV: env.OPENHELM_LIVE_SECRET or ""})
+    live = _live_view(env)
     server.live = live
     try:
         return server.serve()

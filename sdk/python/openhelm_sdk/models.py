@@ -544,14 +544,16 @@ class LedgerPage(_Model):
 
 
 class LiveState(_Model):
-    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state, by signed link)."""
+    """What a live page polls besides its frames (GET /v1/sessions/{id}/live/state or
+/v1/runs/{id}/live/state, by signed link)."""
 
     current_task: str | None = Field(default=None, description='The run id of the task running now.')
     current_url: str | None = Field(default=None)
     mode: Literal['view', 'control'] = Field(description='What the link allows: watch, or act on the picture.')
     object: Literal['live_state'] = Field(default='live_state')
-    session_id: str
-    status: str = Field(description="The session's status (ready, busy, paused, manual).")
+    run_id: str | None = Field(default=None, description="The one-shot run watched, or the session's current task.")
+    session_id: str | None = Field(default=None, description='The session watched (null for a one-shot run).')
+    status: str = Field(description="The session's status (ready, busy, paused, manual), or the run's (running, needs_input, waiting_for_tool).")
     steps: list[LiveStep] | None = Field(default=None, description="The session's last direct and manual actions.")
 
 
@@ -667,7 +669,7 @@ class Run(_Model):
     input_timeout_s: int | None = Field(default=None)
     inputs: dict[str, Any] | None = Field(default=None)
     job_id: str | None = Field(default=None)
-    live_url: str | None = Field(default=None, description="While a session's task is running (running, needs_input, waiting_for_tool): a short-lived read-only signed link to its session's live view (the browser as it moves; see the session's `live_url`, whose `live_mode=control` acts on it). Null for a run outside a session and once the run has ended.")
+    live_url: str | None = Field(default=None, description="While the run is running, needs_input or waiting_for_tool: a short-lived read-only signed link to its live view (the browser as it moves, several frames a second; no API key). A session's task links to its session's live view (whose `live_mode=control` acts on it); a one-shot run to GET /v1/runs/{id}/live (read-only: manual control is a sessions feature). Null once the run has ended, and for a run whose sandbox serves no live view (a warm local sandbox, a provider without one).")
     max_cost_micros: int | None = Field(default=None, description="The run's cost cap in micro-dollars.")
     max_cost_usd: str | None = Field(default=None, description="The run's cost cap in USD as a decimal string.")
     max_duration_s: int

@@ -1,5 +1,6 @@
-"""The live view of a session, by its signed ``live_url`` (no API key): the page, its state poll,
-and control mode's input and release. Frames come from the sandbox, never through here."""
+"""The live view of a session or a one-shot run, by its signed ``live_url`` (no API key): the page,
+its state poll, and (sessions only) control mode's input and release. Frames come from the sandbox,
+never through here."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from shared.models.sessions import ActionResult, Session, SessionAction
 from shared.models.viewer import LiveState
 from shared.viewer import live, live_page, page
 from shared.viewer.links import ViewerLinkExpired
+from shared.viewer.live_urls import TargetKind
 
 router = APIGatewayHttpRouter()
 SessionId = Annotated[str, Path(description="Session id (ses_...).")]
+RunId = Annotated[str, Path(description="Run id (run_...).")]
 Token = Annotated[str | None, Query(max_length=400, description="The signed token of `live_url`.")]
 _TITLES = {403: "This link is not valid", 404: "No live view", 410: "This live view has ended"}
 _LINK_ERRORS = {
@@ -53,8 +56,12 @@ def _html(description: str) -> dict[str, object]:
     tags=["Sessions"],
 )
 def live_view(session_id: SessionId, token: Token = None) -> Response[str]:
+    return _page(session_id, token, "session")
+
+
+def _page(target_id: str, token: str | None, kind: TargetKind) -> Response[str]:
     try:
-        data = live.page_data(services(), session_id, token)
+        data = live.page_data(services(), target_id, token, kind)
     except OpenHelmError as exc:
         if exc.status not in _TITLES:
             raise
@@ -111,3 +118,41 @@ def live_input(session_id: SessionId, body: Annotated[SessionAction, Body()], to
 )
 def live_release(session_id: SessionId, token: Token = None) -> Session:
     return live.release(services(), session_id, token)
+
+
+# -- a one-shot run's (read-only) ----------------------------------------------------------------
+
+
+@router.get(
+    "/v1/runs/<run_id>/live",
+    summary="The run's live page (signed link)",
+    description="A one-shot run's browser as it moves (frames straight from the sandbox, several a second), "
+    "the current URL and the last step, while it is running, needs_input or waiting_for_tool. Opened with "
+    "the run envelope's `live_url`; needs no API key. Read-only: manual control is a sessions feature. "
+    "Faults answer an HTML page.",
+    security=[],
+    responses={
+        200: _html("The live page."),
+        403: _html("The link is malformed or its signature does not match."),
+        404: _html("The link is another run's, or the run has no browser to show (yet, or on its sandbox)."),
+        410: _html("The link has expired, or the run has ended."),
+        **PUBLIC_ERRORS,
+        422: COMMON_ERRORS[422],
+        503: COMMON_ERRORS[503],
+    },
+    tags=["Runs"],
+)
+def run_live_view(run_id: RunId, token: Token = None) -> Response[str]:
+    return _page(run_id, token, "run")
+
+
+@router.get(
+    "/v1/runs/<run_id>/live/state",
+    summary="The run's live page state (signed link)",
+    description="The run's status, page and last step, for the live page's poll; 410 once it has ended.",
+    security=[],
+    responses={**ok("The state.", LiveState), **_LINK_ERRORS, **PUBLIC_ERRORS},
+    tags=["Runs"],
+)
+def run_live_state(run_id: RunId, token: Token = None) -> LiveState:
+    return live.state(services(), run_id, token, "run")

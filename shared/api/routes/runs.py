@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -17,6 +17,7 @@ from shared.models.runs import CreateRunRequest, InputAnswer, Run, RunAccepted, 
 from shared.ratelimit import decision_headers
 from shared.runs import custom_tools, human_input
 from shared.runs import service as runs
+from shared.viewer.live_urls import refuse_run_control
 from shared.viewer.service import with_viewer_url
 
 router = APIGatewayHttpRouter()
@@ -97,12 +98,25 @@ def list_runs(
 @router.get(
     "/v1/runs/<run_id>",
     summary="Get a run",
-    responses=documented(ok("The run envelope."), NOT_FOUND),
+    description="The run envelope, with a fresh read-only `live_url` while it runs.",
+    responses=documented(ok("The run envelope."), NOT_FOUND, CONFLICT),
     tags=["Runs"],
 )
-def get_run(run_id: RunId) -> Run:
+def get_run(
+    run_id: RunId,
+    live_mode: Annotated[
+        Literal["view", "control"],
+        Query(
+            description="What the envelope's `live_url` allows: `view` (default). `control` answers 409: "
+            "manual control is a sessions feature (GET /v1/sessions/{id}?live_mode=control)."
+        ),
+    ] = "view",
+) -> Run:
     svc, org_id = services(), caller().id
-    return with_viewer_url(svc, runs.get_run(svc, org_id, run_id), org_id, base_url(svc))
+    run = runs.get_run(svc, org_id, run_id)
+    if live_mode == "control":
+        refuse_run_control(run_id, run.session_id)
+    return with_viewer_url(svc, run, org_id, base_url(svc))
 
 
 @router.post(

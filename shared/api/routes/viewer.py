@@ -20,8 +20,11 @@ from shared.viewer.service import run_bundle, run_page
 router = APIGatewayHttpRouter()
 HTML = "text/html; charset=utf-8"
 # The viewer page is opened by its signed link alone: the API key check skips it (shared/api/app.py).
-# So are the live view's (shared/api/routes/live.py): page, state, input and release, by signed link.
-PUBLIC_PATH = re.compile(r"^/v1/(runs/[^/]+/view|sessions/[^/]+/live(/state|/input|/release)?)$")
+# So are the live view's (shared/api/routes/live.py): page, state, input and release, by signed link
+# (a run's: page and state; it is read-only).
+PUBLIC_PATH = re.compile(
+    r"^/v1/(runs/[^/]+/view|sessions/[^/]+/live(/state|/input|/release)?|runs/[^/]+/live(/state)?)$"
+)
 RunId = Annotated[str, Path(description="Run id (run_...).")]
 
 _TITLES = {403: "This link is not valid", 404: "No such run", 410: "This link has expired"}

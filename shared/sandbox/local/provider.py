@@ -20,6 +20,7 @@ from typing import Any
 
 from shared.logging import get_logger
 from shared.sandbox.base import (
+    LIVE_VIEW_KEY,
     SandboxError,
     SandboxFile,
     SandboxInfo,
@@ -223,7 +224,12 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
             run_id=request.run_id,
             provider=self.name,
             started_at=datetime.now(UTC),
-            metadata={**request.metadata, "isolation": self.isolation, "org_id": request.org_id},
+            metadata={
+                **request.metadata,
+                "isolation": self.isolation,
+                "org_id": request.org_id,
+                **({LIVE_VIEW_KEY: "1"} if request.live_secret else {}),
+            },
         )
         rec = SandboxRecord(
             info=info,
@@ -234,7 +240,7 @@ class LocalProvider(WarmPool, SandboxLauncher, SandboxWatcher, SandboxInspection
             control_url=request.control_url.rstrip("/"),
             run_token=request.run_token,
             mailbox_dir=run_dir / "mailbox" if request.mailbox else None,
-            live_socket=run_dir / "live" / "live.sock" if request.mailbox and request.live_secret else None,
+            live_socket=run_dir / "live" / "live.sock" if request.live_secret else None,
         )
         bound = log.bind(sandbox_id=sandbox_id, run_id=request.run_id)
         try:
