@@ -119,6 +119,31 @@ def test_a_live_session_serves_its_frames_on_the_sandbox_ports_public_host(
     assert provider.live_endpoint(info.sandbox_id) == f"https://{LIVE_PORT}-{info.sandbox_id}.e2b.example"
 
 
+def test_a_one_shot_run_with_a_live_secret_serves_its_frames_too(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    from dataclasses import replace
+
+    from shared.sandbox.base import LIVE_PORT, LIVE_VIEW_KEY
+
+    info = provider.start(replace(request("run_live"), live_secret="frame-secret-2"))
+    (create,) = [b for m, p, b in e2b_env.requests if m == "POST" and p == "/v2/sandboxes"]
+    assert create["envVars"]["OPENHELM_LIVE_LISTEN"] == f"tcp:0.0.0.0:{LIVE_PORT}"
+    assert "OPENHELM_MAILBOX" not in create["envVars"]  # run mode: no mailbox, still a frame endpoint
+    assert create["network"]["allowPublicTraffic"] is True
+    assert "frame-secret-2" not in json.dumps(create)
+    # Started cold with the secret: the control plane may hand out its live_url.
+    assert info.metadata[LIVE_VIEW_KEY] == "1"
+    assert provider.live_endpoint(info.sandbox_id) == f"https://{LIVE_PORT}-{info.sandbox_id}.e2b.example"
+
+
+def test_a_run_without_a_live_secret_serves_no_frames(provider: E2BProvider, e2b_env: FakeE2BCloud) -> None:
+    from shared.sandbox.base import LIVE_VIEW_KEY
+
+    info = provider.start(request("run_plain"))
+    (create,) = [b for m, p, b in e2b_env.requests if m == "POST" and p == "/v2/sandboxes"]
+    assert "OPENHELM_LIVE_LISTEN" not in create["envVars"] and create["network"]["allowPublicTraffic"] is False
+    assert LIVE_VIEW_KEY not in info.metadata
+
+
 def test_a_session_without_a_live_secret_serves_nothing() -> None:
     from shared.sandbox.e2b_network import network_policy
 
