@@ -122,3 +122,42 @@ def test_the_live_page_shows_frames_as_the_browser_moves_and_control_mode_clicks
         assert page.goto(control).status == 410
     finally:
         page.close()
+
+
+def test_a_one_shot_runs_live_page_shows_the_agent_move_and_ends_with_the_run(
+    stack: Any, api: Any, llm: Any, live_site: str, viewer: Any
+) -> None:
+    # The model holds the run at its first step until the page is open, then navigates, then holds
+    # it again (still running) until the frames have followed, then ends it.
+    first = Stall(60, then=ToolCall("navigate", {"url": f"{live_site}/other.html"}))
+    second = Stall(60, then=ToolCall("done", {"result": {"ok": True}, "confidence": 0.9, "summary": "navigated"}))
+    llm.reset(first, second)
+    created = api("POST", "/v1/runs", json={"prompt": "Open the other page", "start_url": f"{live_site}/button.html"})
+    assert created.status_code == 202, created.text
+    run_id = created.json()["task_id"]
+    running = wait_for_status(api, run_id, {"running"})
+    live_url = running["live_url"]
+    assert live_url and f"/v1/runs/{run_id}/live?token=ohlv_" in live_url and ".view." in live_url
+    assert api.api_key not in live_url
+    refused = api("GET", f"/v1/runs/{run_id}", params={"live_mode": "control"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "live_control_unsupported"
+
+    page = viewer.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        assert page.goto(live_url).status == 200
+        assert page.locator("#live-release").count() == 0  # read-only: nothing to hand back
+        poll(lambda: page.locator("#live-status").inner_text() == "running" or None, "the run's status", 15)
+        before = _seq(page)
+        shot = page.locator("#live-frame").screenshot() if before else None
+        first.released.set()
+        poll(lambda: page.locator("#live-url").inner_text().endswith("/other.html") or None, "the agent's page", 30)
+        poll(lambda: _seq(page) > before or None, "frames while the agent acts", 15)
+        if shot is not None:
+            assert page.locator("#live-frame").screenshot() != shot
+        second.released.set()
+        done = finished(api, run_id)
+        assert done["status"] == "succeeded" and done["live_url"] is None
+        poll(lambda: page.locator("#live-status").inner_text() == "ended" or None, "the page says it ended", 15)
+        assert page.goto(live_url).status == 410
+    finally:
+        page.close()
