@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devstack.testing.fake_openai import FakeOpenAI, ToolCall, make_handler
-from shared.sandbox.base import SandboxRequest
+from shared.sandbox.base import LIVE_VIEW_KEY, SandboxRequest
 from shared.sandbox.local.provider import LocalProvider
 from tests.agent.harness import CHROMIUM, FakeControlPlane
 from tests.sandbox_local.conftest import RecordingServer, make_request, requires_bwrap
@@ -92,10 +92,13 @@ def test_a_warm_sandbox_serves_one_run_and_the_pool_refills(
     fake, url = plane
     (warm_id,) = wait_until(lambda: pool.warm_ids(ready_only=True))
 
-    first = run_request(url, page)
+    # A run that asks for a live view: the warm agent has no live socket, so the run gets none (no
+    # live_view mark, no endpoint: the control plane gives it no live_url rather than a broken one).
+    first = dataclasses.replace(run_request(url, page), live_secret="s" * 64)
     info = pool.start(first)
     assert info.sandbox_id == warm_id
     assert info.metadata["warm"] == "true" and info.run_id == first.run_id
+    assert LIVE_VIEW_KEY not in info.metadata and pool.live_endpoint(warm_id) is None
     assert warm_id not in pool.warm_ids()
     body = completion(fake, first.run_id)
     assert body["status"] == "succeeded", body
