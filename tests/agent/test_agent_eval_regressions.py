@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devstack.testing.fake_openai import ToolCall, find_ref, last_user_text
+from devstack.testing.fake_openai import ToolCall, ToolCalls, find_ref, last_user_text
 from tests.agent.harness import FakeControlPlane, make_spec, read_jsonl, run
 
 YEAR_SCHEMA = {"type": "object", "properties": {"year": {"type": "number"}}, "required": ["year"]}
@@ -128,3 +128,33 @@ def test_the_prompt_says_to_wait_for_a_loading_page_and_to_fill_a_form_first(
     system = plane.llm.chat_requests[0].body["messages"][0]["content"]
     assert "Loading" in system and "wait(2)" in system
     assert "before you submit" in system
+
+
+def test_a_click_after_reopening_the_same_url_in_one_reply_waits_for_the_new_snapshot(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    # The real model's search-year and nav-url-in-prompt runs: one reply [navigate to the page it is on,
+    # click a ref of the snapshot it read]; the navigation replaced the document, so that ref was stale
+    # and Playwright timed out ("could not be used within 10s") or said "Invalid frame in aria-ref".
+    plane, url = control
+    page = f"{site}/search.html"
+    plane.llm.add(
+        lambda body: ToolCalls(
+            (ToolCall("navigate", {"url": page}), ToolCall("click", {"ref": find_ref(body, r"searchbox")}))
+        ),
+        lambda body: ToolCall("type", {"ref": find_ref(body, r"searchbox"), "text": "Gull Island"}),
+        ToolCall("done", {"result": {"year": 2019}, "confidence": 0.9, "summary": "x"}),
+    )
+
+    result = run(make_spec(site, start_url=page, output_schema=YEAR_SCHEMA), tmp_path, url, browser)
+
+    assert result.status == "succeeded", result
+    steps = read_jsonl(tmp_path / "steps.jsonl")
+    assert [(s["action"], s["error"]) for s in steps] == [
+        ("navigate", None),
+        ("navigate", None),
+        ("type", None),
+        ("done", None),
+    ]
+    told = _sent(plane, 1)
+    assert "Not executed: the page changed" in told

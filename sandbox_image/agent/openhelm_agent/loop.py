@@ -486,6 +486,7 @@ class AgentRun:
                     )
                     continue
                 url_before = page_url(self.session.page)
+                frame_before = _main_frame(self.session.page)
                 page_before = self.observation.full_text if self.observation else None
                 outcome = self._act(call.name, call.arguments)
                 budget += 1
@@ -497,13 +498,31 @@ class AgentRun:
                 conversation.add_tool_result(
                     call.id, text, f"{call.name}({call.arguments[:120]}): {text[:160]}", name=as_user
                 )
-                if outcome.error or page_url(self.session.page) != url_before:
+                # A navigate or go_back loads a new document even to the same URL (the real model
+                # reopened the page it was on and clicked in the same reply): the old refs are stale.
+                if (
+                    outcome.error
+                    or call.name in NEW_DOCUMENT_ACTIONS
+                    or page_url(self.session.page) != url_before
+                    or _main_frame(self.session.page) is not frame_before
+                ):
                     stop_reason = "the page changed or the previous action failed; read the new snapshot first"
             if last_turn and not tried_done:
                 raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"no answer after {spec.max_steps} steps")
             if acted:
                 obs = self._observe()
                 conversation.set_observation(obs.render(self._header()), obs.brief())
+
+
+NEW_DOCUMENT_ACTIONS = frozenset({"navigate", "go_back"})
+
+
+def _main_frame(page: Any) -> Any:
+    """The page's main frame object (a new one after a cross-document navigation in Chromium)."""
+    try:
+        return page.main_frame
+    except Exception:  # a closed page
+        return None
 
 
 def _strings(value: Any) -> list[str]:
