@@ -168,6 +168,17 @@ def healthy() -> bool:
         return False
 
 
+def _no_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """``--no-repack`` on a CPU with AMX: llama.cpp's AMX kernels (chosen through weight repacking when
+    built with GGML_NATIVE) crash this build with SIGSEGV in ggml_backend_amx_mul_mat during the warm-up
+    run, before the server is ever healthy. Without repacking the plain AVX2/AVX-512 kernels run."""
+    try:
+        flags = cpuinfo.read_text()
+    except OSError:
+        return []
+    return ["--no-repack"] if "amx_int8" in flags or "amx_tile" in flags else []
+
+
 def serve(timeout_s: float = 600) -> None:
     if healthy():
         _say(f"llama-server already healthy at {base_url()}")
@@ -204,6 +215,7 @@ def serve(timeout_s: float = 600) -> None:
         "0",
         "-n",
         "768",
+        *_no_amx(),
     ]
     _say(f"starting llama-server on {base_url()} (log {LOG})")
     with LOG.open("ab") as log:

@@ -23,6 +23,7 @@ from openhelm_agent.prompt import (
     tool_call_format,
     url_in_prompt,
 )
+from openhelm_agent.repeats import RepeatWatch
 from openhelm_agent.secrets import SecretBook
 from openhelm_agent.spec import RunSpec
 from openhelm_agent.tools import (
@@ -45,6 +46,11 @@ log = get_logger("openhelm_agent.loop")
 MAX_ASKS = 3  # the control plane gives the sandbox this many input timeouts of extra lifetime
 
 _NUDGE_TOOL = "Reply with a tool call: an action, or done(result, confidence, summary) if you have the answer."
+MISSING_VALUE = (
+    "A null here means you have not found that value yet. Do not make one up: you have {n} action(s) "
+    "left, so go and read it on the site first (type into the search or login fields, click, select), "
+    "then call done with what the page shows.\n"
+)
 _LAST_TURN = (
     "You have used all {n} browser actions. Call done now with your best schema-valid result "
     "(use a low confidence if unsure and say what is missing in the summary)."
@@ -83,6 +89,7 @@ class AgentRun:
         self.actions = 0
         self.manual_note: str | None = None  # set by a session's resume after a take-over
         self.refs = RefMap()  # short refs for the whole run: a number keeps its element
+        self.repeats = RepeatWatch()
         self.observation: Observation | None = None
         # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
         # replays): step records name it so the control plane can show that call's tokens and cost.
@@ -439,9 +446,17 @@ class AgentRun:
                         )
                     self.schema_repairs += 1
                     left = MAX_SCHEMA_REPAIRS - self.schema_repairs
+                    # A null where a value is required means "not read yet": the 1.5B model, told only
+                    # to fix it, made a number up (the eval's search-year and login-balance runs).
+                    missing = (
+                        MISSING_VALUE.format(n=spec.max_steps - budget)
+                        if "got null" in error and budget < spec.max_steps
+                        else ""
+                    )
                     conversation.add_tool_result(
                         call.id,
-                        f"Error: {error}\nFix the result and call done again ({left} more correction(s) allowed).",
+                        f"Error: {error}\n{missing}Fix the result and call done again "
+                        f"({left} more correction(s) allowed).",
                         "done: result rejected by the output schema",
                         name=as_user,
                     )
@@ -471,21 +486,43 @@ class AgentRun:
                     )
                     continue
                 url_before = page_url(self.session.page)
+                frame_before = _main_frame(self.session.page)
+                page_before = self.observation.full_text if self.observation else None
                 outcome = self._act(call.name, call.arguments)
                 budget += 1
                 self.actions += 1
                 acted = True
                 text = f"Error: {outcome.error}. {outcome.message}".strip() if outcome.error else outcome.message
+                repeated = self.repeats.note(call.name, call.arguments, page_before)
+                text = f"{text} {repeated}".strip() if repeated else text
                 conversation.add_tool_result(
                     call.id, text, f"{call.name}({call.arguments[:120]}): {text[:160]}", name=as_user
                 )
-                if outcome.error or page_url(self.session.page) != url_before:
+                # A navigate or go_back loads a new document even to the same URL (the real model
+                # reopened the page it was on and clicked in the same reply): the old refs are stale.
+                if (
+                    outcome.error
+                    or call.name in NEW_DOCUMENT_ACTIONS
+                    or page_url(self.session.page) != url_before
+                    or _main_frame(self.session.page) is not frame_before
+                ):
                     stop_reason = "the page changed or the previous action failed; read the new snapshot first"
             if last_turn and not tried_done:
                 raise AgentFailure(ErrorCode.AGENT_MAX_STEPS, f"no answer after {spec.max_steps} steps")
             if acted:
                 obs = self._observe()
                 conversation.set_observation(obs.render(self._header()), obs.brief())
+
+
+NEW_DOCUMENT_ACTIONS = frozenset({"navigate", "go_back"})
+
+
+def _main_frame(page: Any) -> Any:
+    """The page's main frame object (a new one after a cross-document navigation in Chromium)."""
+    try:
+        return page.main_frame
+    except Exception:  # a closed page
+        return None
 
 
 def _strings(value: Any) -> list[str]:

@@ -124,7 +124,13 @@ def extract(full_text: str, query: str, part: int, max_chars: int) -> str:
         needle = query.strip().lower()
         hits = [i for i, line in enumerate(lines) if needle in line.lower()]
         if not hits:
-            return f"no text matching {query!r} on this page"
+            # Not "not found": a small model read the bare sentence as the answer while the fact was one
+            # link away (the eval's nav-url-in-prompt).
+            return (
+                f"no text matching {query!r} on this page (the whole page was searched). That does not mean "
+                "the site lacks it: it may be on another page; open the link whose name fits best, "
+                "or search with a shorter query"
+            )
         keep = sorted({j for i in hits for j in range(max(0, i - 1), min(len(lines), i + 2))})
         out: list[str] = []
         used = 0
