@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -154,25 +155,16 @@ def _sessions(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO
     if args.action == "list":
         listed = client.sessions.list(status=args.status, limit=args.limit or None)
         for s in listed:
-            if args.json:
-                cli._write_json(out, s)
-            else:
-                created = s.created_at.strftime("%Y-%m-%d %H:%M:%S")
-                out.write(f"{s.id}  {s.status.value:<9} {created}  {s.current_url or s.start_url or ''}\n")
+            created = s.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            _show(out, args, s, f"{s.id}  {s.status.value:<9} {created}  {s.current_url or s.start_url or ''}")
         return cli.EXIT_OK
     if args.action == "get":
         session = client.sessions.get(args.session_id)
-        if args.json:
-            cli._write_json(out, session)
-        else:
-            _session_summary(out, session)
+        _show(out, args, session, lambda: _session_summary(out, session))
         return cli.EXIT_OK
     if args.action in ("pause", "resume", "stop", "close"):
         session = getattr(client.sessions, args.action)(args.session_id)
-        if args.json:
-            cli._write_json(out, session)
-        else:
-            out.write(f"{session.id} {session.status.value}\n")
+        _show(out, args, session, f"{session.id} {session.status.value}")
         return cli.EXIT_OK
     if args.action == "task":
         return _task(client, args, out, err)
@@ -280,11 +272,8 @@ def _files(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -
         return cli.EXIT_OK
     if args.action == "list":
         for f in client.files.list(limit=args.limit or None):
-            if args.json:
-                cli._write_json(out, f)
-            else:
-                created = f.created_at.strftime("%Y-%m-%d %H:%M:%S")
-                out.write(f"{f.id}  {f.status:<7} {f.size:>10}  {created}  {f.name}\n")
+            created = f.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            _show(out, args, f, f"{f.id}  {f.status:<7} {f.size:>10}  {created}  {f.name}")
         return cli.EXIT_OK
     if args.action == "get":
         f = client.files.get(args.file_id)
@@ -335,11 +324,8 @@ def _profiles(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO
 
     if args.action == "list":
         for p in client.profiles.list(limit=args.limit or None):
-            if args.json:
-                cli._write_json(out, p)
-            else:
-                used = p.last_used_at.strftime("%Y-%m-%d %H:%M:%S") if p.last_used_at else "never used"
-                out.write(f"{p.id}  {p.size:>8}  {used:<19}  {p.name}\n")
+            used = p.last_used_at.strftime("%Y-%m-%d %H:%M:%S") if p.last_used_at else "never used"
+            _show(out, args, p, f"{p.id}  {p.size:>8}  {used:<19}  {p.name}")
         return cli.EXIT_OK
     if args.action == "get":
         p = client.profiles.get(args.profile_id)
@@ -376,6 +362,18 @@ def _session_summary(out: TextIO, s: Any) -> None:
 
 def _error(s: Any) -> str:
     return f": {s.error.code}: {s.error.message}" if s.error else ""
+
+
+def _show(out: TextIO, args: argparse.Namespace, obj: Any, human: str | Callable[[], None]) -> None:
+    """With --json, the API's object as one JSON line; otherwise its human form (a line, or a writer)."""
+    from openhelm_sdk import cli
+
+    if args.json:
+        cli._write_json(out, obj)
+    elif callable(human):
+        human()
+    else:
+        out.write(human + "\n")
 
 
 def _rows(out: TextIO, rows: list[tuple[str, Any]]) -> None:
