@@ -6,10 +6,6 @@ the end once the session is terminated."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +13,11 @@ from typing import Any
 import pytest
 
 from devstack.testing.fake_openai import Stall, ToolCall
-from tests.e2e.conftest import _QuietHandler, finished, poll, wait_for_status
+from tests.e2e.conftest import chromium_browser, finished, poll, serve_directory, wait_for_status
 from tests.e2e.test_sessions_e2e import act, ready_session, session_in
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
 SITE = Path(__file__).resolve().parent / "live_site"
 # Where live_site/button.html draws its button, in the session's 1280x800 viewport (CSS pixels).
 BUTTON_CENTRE = (250, 160)
@@ -30,24 +25,14 @@ BUTTON_CENTRE = (250, 160)
 
 @pytest.fixture(scope="module")
 def live_site() -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def viewer() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 def _seq(page: Any) -> int:

@@ -3,10 +3,7 @@ through the state machine) and direct actions, with the model played by the scri
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.testing.fake_openai import Stall, ToolCall, find_ref, last_user_text
-from tests.e2e.conftest import _QuietHandler, finished, poll, wait_for_status
+from tests.e2e.conftest import finished, poll, serve_directory, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -25,12 +22,8 @@ NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "re
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(SITE) as url:
+        yield url
 
 
 def ready_session(api: Any, **body: Any) -> dict:

@@ -21,11 +21,10 @@ import requests
 from devstack.testing.fake_openai import ToolCall, find_ref
 from shared.config import Settings
 from shared.viewer import bundle, links
-from tests.e2e.conftest import ROOT, finished, poll
+from tests.e2e.conftest import ROOT, chromium_browser, finished, poll
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
 SECRET = "e2e-" + "s" * 40  # the stack's RunTokenSecret (tests/e2e/conftest.py); ViewerSecret is left empty
 SCREENSHOT = Path(os.environ.get("OPENHELM_VIEWER_SCREENSHOT", "/work/wt/viewer-screenshot.png"))
 OTHER = "run_01" + "Z" * 24  # a well-formed id of no run
@@ -39,14 +38,8 @@ TIERS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 def _page_shows_the_run(page, run: dict) -> None:  # type: ignore[no-untyped-def]
