@@ -29,6 +29,7 @@ _LINK_ERRORS = {
     403: _doc(Forbidden, "The link is malformed or forged, or (input) read-only."),
     404: _doc(NotFound, "Another session's link, no browser yet, or a provider without live views."),
     410: _doc(ViewerLinkExpired, "The link has expired, or the session has ended."),
+    422: COMMON_ERRORS[422],  # a token past its length, a malformed body
 }
 
 
