@@ -41,6 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
         stale.unlink()
     config._openhelm_crash_log = (CRASH_DIR / "stacks.txt").open("w")  # type: ignore[attr-defined]
     faulthandler.enable(file=config._openhelm_crash_log, all_threads=True)  # type: ignore[attr-defined]
+    # pytest sets and deletes PYTEST_CURRENT_TEST in os.environ around every test phase, from the main
+    # thread, while the local stack's in-process Lambdas read the environment on their own threads
+    # (pydantic-settings iterates os.environ): a deleted key mid-iteration failed a Step Functions task
+    # with KeyError 'PYTEST_CURRENT_TEST'. The test being run is in current_test.txt instead.
+    import _pytest.runner
+
+    _pytest.runner._update_current_test_var = lambda item, when: None  # type: ignore[assignment]
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:

@@ -126,7 +126,7 @@ def test_a_rate_limited_create_waits_the_apis_retry_after_and_goes_through(stack
     from shared.models.orgs import OrgLimits
     from shared.orgs import bootstrap_org
 
-    _, key = bootstrap_org(f"sdk-rate-{time.monotonic_ns()}", limits=OrgLimits(rate_per_minute=60, rate_burst=1))
+    _, key = bootstrap_org(f"sdk-rate-{time.monotonic_ns()}", limits=OrgLimits(rate_per_minute=12, rate_burst=1))
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:  # the SDK's own wait for the bucket, recorded

@@ -96,6 +96,7 @@ def live_state(session_id: SessionId, token: Token = None) -> LiveState:
         **ok("Done (`ok` false: the browser refused).", ActionResult),
         **_LINK_ERRORS,
         409: _doc(Conflict, "The session cannot be taken over now."),
+        415: COMMON_ERRORS[415],
         **PUBLIC_ERRORS,
     },
     tags=["Sessions"],
