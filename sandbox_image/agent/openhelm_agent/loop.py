@@ -90,6 +90,9 @@ class AgentRun:
         self.manual_note: str | None = None  # set by a session's resume after a take-over
         self.refs = RefMap()  # short refs for the whole run: a number keeps its element
         self.repeats = RepeatWatch()
+        # (URL, main frame) of the document our last action loaded by a navigate, while nothing else
+        # has been done on it: a navigate there again is answered without a reload (see _already_open).
+        self._opened: tuple[str, Any] | None = None
         self.observation: Observation | None = None
         # Ordinal of the LLM reply that chose the steps being taken (None before the first, and in
         # replays): step records name it so the control plane can show that call's tokens and cost.
@@ -193,7 +196,34 @@ class AgentRun:
             if blocked and outcome.error is None:
                 outcome.error = blocked[0]
         self._record(action, recorded, outcome.error, started_at, t0)
+        if action == "navigate" and outcome.error is None:
+            self._opened = (page_url(self.session.page), _main_frame(self.session.page))
+        elif action != "extract":  # extract reads the observation; the page is not touched
+            self._opened = None
         return outcome
+
+    def _already_open(self, action: str, arguments: str | dict[str, Any] | None) -> str:
+        """The answer to a navigate to the page our last navigate opened, untouched since ("" otherwise).
+
+        The real 1.5B model's first call was nearly always a navigate to the URL the run had already
+        opened, often with a click in the same reply: a reload spent a step and made that click's ref
+        stale (the eval's search-year, js-tide, iframe-wind, form-quote). Not reloading keeps the refs;
+        a second navigate there in a row does reload, for a model that means it."""
+        if action != "navigate" or self._opened is None:
+            return ""
+        try:
+            url = str(parse_args(action, arguments).url)  # type: ignore[attr-defined]
+        except ToolArgsError:
+            return ""
+        opened, frame = self._opened
+        page = self.session.page
+        if _same_url(url, opened) and page_url(page) == opened and _main_frame(page) is frame:
+            self._opened = None
+            return (
+                f"{opened} is already open and the snapshot is current (not reloaded): use its refs. "
+                "Call navigate to it again only to reload the page."
+            )
+        return ""
 
     def _attempt_done(self, arguments: str | dict[str, Any] | None) -> tuple[RunResult | None, str]:
         """Validate a done call and record it as a step; (result, "") or (None, errors for the model)."""
@@ -485,6 +515,11 @@ class AgentRun:
                         call.id, f"Not executed: {stop_reason}", f"{call.name}: skipped", name=as_user
                     )
                     continue
+                already = self._already_open(call.name, call.arguments)
+                if already:
+                    budget += 1
+                    conversation.add_tool_result(call.id, already, f"navigate: {already[:160]}", name=as_user)
+                    continue
                 url_before = page_url(self.session.page)
                 frame_before = _main_frame(self.session.page)
                 page_before = self.observation.full_text if self.observation else None
@@ -515,6 +550,15 @@ class AgentRun:
 
 
 NEW_DOCUMENT_ACTIONS = frozenset({"navigate", "go_back"})
+
+
+def _same_url(asked: str, current: str) -> bool:
+    """The same page: equal but for a trailing slash of the path or a fragment."""
+
+    def norm(url: str) -> str:
+        return url.split("#", 1)[0].rstrip("/")
+
+    return norm(asked) == norm(current)
 
 
 def _main_frame(page: Any) -> Any:
