@@ -76,8 +76,28 @@ def test_a_repeated_extract_is_called_out(
 
     run(make_spec(site, start_url=f"{site}/quote.html", output_schema=PRICE_SCHEMA), tmp_path, url, browser)
 
-    assert "did exactly this" not in _sent(plane, 1)
-    assert "did exactly this" in _sent(plane, 2)
+    # the real model repeated one extract eight times with the answer in its text (iframe-wind)
+    assert "asked for exactly this" not in _sent(plane, 1)
+    told = _sent(plane, 2)
+    assert "asked for exactly this in your previous step" in told and "call done with it now" in told
+
+
+def test_a_ref_no_snapshot_showed_is_not_called_a_page_change(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    # The real model clicked "14", a table's row number, twice and was told "the page changed" (table-lagos)
+    plane, url = control
+    plane.llm.add(
+        ToolCall("click", {"ref": "914"}),
+        ToolCall("done", {"result": {"year": 2019}, "confidence": 0.9, "summary": "x"}),
+    )
+
+    run(make_spec(site, start_url=f"{site}/search.html", output_schema=YEAR_SCHEMA), tmp_path, url, browser)
+
+    click = next(s for s in read_jsonl(tmp_path / "steps.jsonl") if s["action"] == "click")
+    assert click["error"].startswith("no element has ref '914'")
+    told = _sent(plane, 1)
+    assert "page changed" not in told and "table cells have none" in told
 
 
 def test_an_extract_without_a_match_points_to_other_pages_not_to_not_found(
@@ -184,3 +204,22 @@ def test_a_click_after_reloading_the_page_in_one_reply_waits_for_the_new_snapsho
         ("done", None),
     ]
     assert "Not executed: the page changed" in _sent(plane, 2)
+
+
+def test_an_extract_worded_otherwise_than_a_short_page_gets_the_page_whole(
+    site: str, browser: Any, control: tuple[FakeControlPlane, str], tmp_path: Path
+) -> None:
+    # The real model asked for "tide height" where the table said "Height (m)" / "12:00 3.61", was sent
+    # to other pages and made a value up (js-tide): a page that fits the budget comes back whole.
+    plane, url = control
+    plane.llm.add(
+        ToolCall("extract", {"query": "publication year of the book", "part": 1}),
+        ToolCall("done", {"result": {"year": 1}, "confidence": 0.1, "summary": "x"}),
+    )
+
+    run(make_spec(site, start_url=f"{site}/search.html", output_schema=YEAR_SCHEMA), tmp_path, url, browser)
+
+    messages = plane.llm.chat_requests[1].body["messages"]
+    told = next(m["content"] for m in reversed(messages) if "publication year" in str(m.get("content")))
+    assert "here it is whole" in told
+    assert "searchbox" in told  # the page's own text follows, not only advice

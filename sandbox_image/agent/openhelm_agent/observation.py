@@ -123,6 +123,15 @@ def extract(full_text: str, query: str, part: int, max_chars: int) -> str:
     if query.strip():
         needle = query.strip().lower()
         hits = [i for i, line in enumerate(lines) if needle in line.lower()]
+        if not hits and len(full_text) <= max_chars:
+            # The answer may be worded otherwise: the real model asked for "tide height" on a page whose
+            # table said "Height (m)" and "12:00 3.61", was told to look elsewhere, and made a value up
+            # (the eval's js-tide). A page that fits is given whole.
+            return (
+                f"no text matching {query!r} on this page; the page is short, so here it is whole (the answer "
+                "may be worded differently: a table row, a label). If it is not here, it may be on another "
+                f"page: open the link whose name fits best.\n{full_text}"
+            )
         if not hits:
             # Not "not found": a small model read the bare sentence as the answer while the fact was one
             # link away (the eval's nav-url-in-prompt).

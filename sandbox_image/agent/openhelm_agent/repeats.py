@@ -12,6 +12,12 @@ REPEATED = (
     "another link, or call done if the snapshot already shows the answer."
 )
 
+REPEATED_EXTRACT = (
+    "You asked for exactly this in your previous step and the page did not change, so the text above is "
+    "all there is: if it holds the answer, call done with it now; otherwise open another page, or ask "
+    "for a different part or a shorter query."
+)
+
 
 def _canonical(name: str, arguments: str | dict | None) -> str:
     if isinstance(arguments, str):
@@ -34,4 +40,6 @@ class RepeatWatch:
         call = _canonical(name, arguments)
         repeated = page_before is not None and call == self._call and page_before == self._page
         self._call, self._page = call, page_before
-        return REPEATED if repeated else ""
+        if not repeated:
+            return ""
+        return REPEATED_EXTRACT if name == "extract" else REPEATED
