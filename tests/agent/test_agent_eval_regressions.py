@@ -41,6 +41,9 @@ def test_a_ref_works_after_the_model_reopens_the_page_it_is_on(
     assert clicks[0]["error"] is None
     # A number of an older document is refused in words, not sent to Playwright for a 10 s timeout
     assert "not in the latest snapshot" in clicks[1]["error"]
+    # ... and says what the page has now (the real model clicked a sign-in button's number three more
+    # times after signing in: login-balance)
+    assert "It has: " in clicks[1]["error"] and "searchbox" in clicks[1]["error"]
 
 
 def test_the_same_click_on_an_unchanged_page_is_called_out(

@@ -191,6 +191,18 @@ def describe(ref: str, elements: Mapping[str, tuple[str, str]]) -> str:
     return f'ref {ref} ({role} "{name[:60]}")' if name else f"ref {ref} ({role})"
 
 
+def stale_ref(ref: str, elements: Mapping[str, tuple[str, str]]) -> str:
+    """The error for a ref of an earlier snapshot, naming what the page has now: the real model clicked
+    the sign-in button's number three more times after signing in (the eval's login-balance)."""
+    now = [f"{r} ({role} {name[:40]})" if name else f"{r} ({role})" for r, (role, name) in elements.items()]
+    listed = ", ".join(now[:MAX_LISTED_ALTERNATIVES]) + (" …" if len(now) > MAX_LISTED_ALTERNATIVES else "")
+    return (
+        f"ref {ref!r} is not in the latest snapshot (the page changed); use a ref from the latest snapshot"
+        + (f". It has: {listed}" if listed else "")
+        + ". If the snapshot shows the answer, call done with it"
+    )
+
+
 def wrong_kind(action: str, ref: str, elements: Mapping[str, tuple[str, str]], *, force: bool = False) -> str:
     """The error for typing into / selecting on an element of the wrong kind, naming the ones that
     would work; "" when the element is of the right kind (or unknown, unless ``force``)."""
@@ -283,9 +295,7 @@ class ToolExecutor:
         elements = elements or {}
         ref = getattr(args, "ref", None)
         if ref is not None and ref not in known_refs:
-            return ToolOutcome(
-                "", f"ref {ref!r} is not in the latest snapshot (the page changed); use a ref from the latest snapshot"
-            )
+            return ToolOutcome("", stale_ref(ref, elements))
         self._aria = dict(known_refs)
         if ref is not None:
             mismatch = wrong_kind(name, ref, elements)
