@@ -131,7 +131,11 @@ def phases(
             last_exit = stamp(e)
             if name in entered:
                 out[f"state {name}"] = out.get(f"state {name}", 0.0) + (last_exit - entered[name]) * 1000
-        elif kind == "LambdaFunctionSucceeded" and "StartSandbox" in entered and "lambda StartSandbox" not in out:
+        elif (
+            kind in ("LambdaFunctionSucceeded", "TaskSubmitted")
+            and "StartSandbox" in entered
+            and "lambda StartSandbox" not in out
+        ):
             out["lambda StartSandbox"] = (stamp(e) - entered["StartSandbox"]) * 1000
             invoked = stamp(e)
             if agent_start is not None and agent_end is not None:
