@@ -50,13 +50,13 @@ def poll_terminal(session: requests.Session, url: str, run_id: str, timeout: flo
     raise TimeoutError(f"run {run_id} did not finish in {timeout}s")
 
 
-def agent_time_s(svc: Any, org_id: str, run_id: str) -> tuple[float | None, float | None]:
-    """(seconds the agent process lived, Chromium launch ms) from the local sandbox's own logs."""
+def agent_span(svc: Any, org_id: str, run_id: str) -> tuple[float | None, float | None, float | None]:
+    """(agent's first log time, last log time, Chromium launch ms) from the local sandbox's own logs."""
     record = svc.runs.get(org_id, run_id, consistent=True)
     sandbox_id = record.sandbox_id if record else None
     log_paths = getattr(svc.sandbox, "log_paths", None)
     if not sandbox_id or log_paths is None:
-        return None, None
+        return None, None, None
     _, stderr = log_paths(sandbox_id)
     stamps: list[float] = []
     launch_ms = None
@@ -71,7 +71,9 @@ def agent_time_s(svc: Any, org_id: str, run_id: str) -> tuple[float | None, floa
             stamps.append(ts(entry["ts"]))
         if entry.get("event") == "browser launched":
             launch_ms = entry.get("ms")
-    return (stamps[-1] - stamps[0] if len(stamps) > 1 else None), launch_ms
+    if len(stamps) < 2:
+        return None, None, launch_ms
+    return stamps[0], stamps[-1], launch_ms
 
 
 def wait_warm(provider: Any, timeout: float = 60) -> int:
@@ -84,8 +86,7 @@ def wait_warm(provider: Any, timeout: float = 60) -> int:
     return 0
 
 
-def transitions(sfn: Any, execution_arn: str) -> int:
-    """Billed state transitions of a Standard workflow: every state entered (retries included)."""
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
@@ -94,7 +95,57 @@ def transitions(sfn: Any, execution_arn: str) -> int:
         if not page.get("nextToken"):
             break
         kwargs["nextToken"] = page["nextToken"]
+    return events
+
+
+def transitions(events: list[dict[str, Any]]) -> int:
+    """Billed state transitions of a Standard workflow: every state entered (retries included)."""
     return sum(1 for e in events if e["type"].endswith("StateEntered"))
+
+
+def stamp(event: dict[str, Any]) -> float:
+    value = event["timestamp"]
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def phases(
+    events: list[dict[str, Any]], t0: float, agent_start: float | None, agent_end: float | None
+) -> dict[str, float]:
+    """Milliseconds of each phase of one run, from the execution history and the agent's own log span:
+    POST → execution started, each state's enter → exit, and StartSandbox split into Lambda (enter →
+    its invoke returned), hand-off (→ agent's first log line), agent, and callback (agent's last line →
+    the state's exit: SendTaskSuccess reaching the waiting task)."""
+    out: dict[str, float] = {}
+    entered: dict[str, float] = {}
+    for e in events:
+        kind = e["type"]
+        if kind == "ExecutionStarted":
+            out["POST → ExecutionStarted"] = (stamp(e) - t0) * 1000
+            last_exit = stamp(e)
+        elif kind.endswith("StateEntered"):
+            name = e["stateEnteredEventDetails"]["name"]
+            entered[name] = stamp(e)
+            out[f"gap → {name}"] = (stamp(e) - last_exit) * 1000
+        elif kind.endswith("StateExited"):
+            name = e["stateExitedEventDetails"]["name"]
+            last_exit = stamp(e)
+            if name in entered:
+                out[f"state {name}"] = out.get(f"state {name}", 0.0) + (last_exit - entered[name]) * 1000
+        elif (
+            kind in ("LambdaFunctionSucceeded", "TaskSubmitted")
+            and "StartSandbox" in entered
+            and "lambda StartSandbox" not in out
+        ):
+            out["lambda StartSandbox"] = (stamp(e) - entered["StartSandbox"]) * 1000
+            invoked = stamp(e)
+            if agent_start is not None and agent_end is not None:
+                out["  StartSandbox lambda return → agent first log"] = (agent_start - invoked) * 1000
+                out["  agent log span"] = (agent_end - agent_start) * 1000
+        elif kind == "TaskSucceeded" and agent_end is not None and "StartSandbox" in entered:
+            out["  agent last log → task succeeded (callback)"] = (stamp(e) - agent_end) * 1000
+        elif kind == "ExecutionSucceeded":
+            out["last state exit → ExecutionSucceeded"] = (stamp(e) - last_exit) * 1000
+    return out
 
 
 def main() -> None:
@@ -120,6 +171,7 @@ def main() -> None:
 
         to_first, to_end, overhead, launches, billed = [], [], [], [], []
         warm_runs = 0
+        breakdown: dict[str, list[float]] = {}
         for i in range(args.runs + 1):
             if args.warm:
                 warm_runs += wait_warm(svc.sandbox)
@@ -134,7 +186,8 @@ def main() -> None:
                 continue
             first = ts(run["steps"][0]["started_at"]) - t0
             end = ts(run["finished_at"]) - t0
-            lived, launch_ms = agent_time_s(svc, org_id, run_id)
+            agent_start, agent_end, launch_ms = agent_span(svc, org_id, run_id)
+            lived = agent_end - agent_start if agent_start is not None and agent_end is not None else None
             execution_arn = f"{svc.orchestrator.state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
             if i == 0:
                 line("first run (cold agent imports): POST → terminal", end * 1000, "ms")
@@ -145,7 +198,10 @@ def main() -> None:
                 overhead.append((end - lived) * 1000)
             if launch_ms is not None:
                 launches.append(float(launch_ms))
-            billed.append(transitions(sfn, execution_arn))
+            events = history(sfn, execution_arn)
+            billed.append(transitions(events))
+            for name, ms in phases(events, t0, agent_start, agent_end).items():
+                breakdown.setdefault(name, []).append(ms)
 
         n = len(to_end)
         line("warm sandboxes kept / runs that found one ready", args.warm, "", f"{warm_runs} of {args.runs + 1}")
@@ -154,6 +210,9 @@ def main() -> None:
         line("orchestration overhead (terminal - agent log span)", median(overhead), "ms", "goal ≤ 300")
         line("Chromium launch inside the sandbox (median)", median(launches), "ms")
         line("billed state transitions per run", median(billed), "", f"min {min(billed)} max {max(billed)}")
+        sys.stdout.write("per-phase breakdown (execution history + agent log span, median):\n")
+        for name, values in breakdown.items():
+            line("  " + name, median(values), "ms", f"min {min(values):.0f} max {max(values):.0f}")
 
         # Sandbox start alone: bwrap set up and the agent process spawned (killed at once).
         starts = []

@@ -99,6 +99,7 @@ def install() -> None:
         _install_callback_patch()
         _install_put_events_limit()
         _install_terminal_errors_patch()
+        _install_sfn_client_cache()
         _installed = True
 
 
@@ -168,6 +169,49 @@ def _install_terminal_errors_patch() -> None:
         original(self, env)
 
     ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
+
+
+# moto 5.2.5: the Step Functions interpreter builds a new boto3 client for every task it runs
+# (boto_client_for: 8-40 ms on this machine, plus a fresh connection pool), three per run for the
+# run state machine's Lambda tasks. Step Functions has no such per-task cost. The function ignores
+# the state's credentials (it always signs as "ak"/"sk"), so one client per (region, service, the
+# endpoint it would pick) is the same client, reused (botocore clients are thread-safe).
+_sfn_clients: dict[tuple[Any, ...], Any] = {}
+_sfn_clients_lock = threading.Lock()
+_SFN_CLIENT_USERS = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+)
+
+
+def _install_sfn_client_cache() -> None:
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    _originals["boto_client_for"] = original
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, botocore_stubber.enabled, None if botocore_stubber.enabled else moto_server_port())
+        with _sfn_clients_lock:
+            client = _sfn_clients.get(key)
+            if client is None:
+                client = _sfn_clients[key] = original(
+                    region=region, service=service, state_credentials=state_credentials
+                )
+        return client
+
+    boto_client.boto_client_for = boto_client_for
+    for name in _SFN_CLIENT_USERS:
+        module = importlib.import_module(name)
+        if getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 # moto 5.2.5: the DynamoDB backend has no locking, and TransactWriteItems deep-copies every table it

@@ -95,14 +95,16 @@ def _end_agent(svc: Services, org_id: str, run_id: str, fields: dict[str, Any]) 
     """Record ``sandbox_ended_at`` = now on a running run (first report wins); the run. Conflict if
     the run is not running. An end already recorded is kept, and the caller still tries to wake the
     task: a completion retried after the orchestrator failed once must get through, while one whose
-    task already ended gets a False from ``succeed_task``."""
+    task already ended gets a False from ``succeed_task``. The conditional write comes first and
+    returns the run, so the usual completion reads nothing; the run is read only when it fails."""
+    try:
+        return svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now(), fields, require_task_token=True)
+    except ConditionalCheckFailed:
+        pass
     run = svc.runs.get(org_id, run_id, consistent=True)
     if run is None or run.status != RunStatus.running or not run.task_token:
         raise Conflict("the run is not running", code="run_not_active")
-    try:
-        return svc.runs.mark_sandbox_ended(org_id, run_id, svc.clock.now(), fields)
-    except ConditionalCheckFailed:
-        return run
+    return run
 
 
 class E2BEvent(Model):

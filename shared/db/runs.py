@@ -274,12 +274,20 @@ class RunRepository:
         )
 
     def mark_sandbox_ended(
-        self, org_id: str, run_id: str, ended_at: datetime, fields: Mapping[str, Any] | None = None
+        self,
+        org_id: str,
+        run_id: str,
+        ended_at: datetime,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        require_task_token: bool = False,
     ) -> RunRecord:
-        """Record when the run's agent ended (``sandbox_ended_at``), once, while the run is running.
+        """Record when the run's agent ended (``sandbox_ended_at``), once, while the run is running
+        (and, with ``require_task_token``, has a waiting task to wake).
 
-        ConditionalCheckFailed if the run is not running or the end was already recorded (the
-        first of the completion callback, an exit report and the reaper wins)."""
+        ConditionalCheckFailed if the run is not running, has no task token when one is required,
+        or the end was already recorded (the first of the completion callback, an exit report and
+        the reaper wins)."""
         sets = ["sandbox_ended_at = :at"]
         values: dict[str, Any] = {":at": ended_at.isoformat(), ":running": RunStatus.running.value}
         names = {"#status": "status"}
@@ -291,7 +299,8 @@ class RunRepository:
             keys.org_pk(org_id),
             keys.run_sk(run_id),
             update="SET " + ", ".join(sets),
-            condition="attribute_exists(pk) AND #status = :running AND attribute_not_exists(sandbox_ended_at)",
+            condition="attribute_exists(pk) AND #status = :running AND attribute_not_exists(sandbox_ended_at)"
+            + (" AND attribute_exists(task_token)" if require_task_token else ""),
             names=names,
             values=values,
         )

@@ -162,3 +162,19 @@ def test_sfn_interpreter_import_needs_only_batch_utils() -> None:
     spec = importlib.util.find_spec("moto.batch")
     assert spec is not None and spec.submodule_search_locations
     assert importlib.util.find_spec("moto.batch.utils") is not None
+
+
+def test_sfn_task_clients_are_built_once() -> None:
+    # boto_client_for(region, service, state_credentials) signs as "ak"/"sk" whatever the state's
+    # credentials say (so one client per region and service is the same client), and every module
+    # that imported it now holds the caching wrapper.
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    assert params(original("boto_client_for")) == ["region", "service", "state_credentials"]
+    assert "state_credentials" not in inspect.getsource(original("boto_client_for")).split("boto3.client(")[1]
+    for name in patches._SFN_CLIENT_USERS:
+        assert importlib.import_module(name).boto_client_for is boto_client.boto_client_for, name
+    first = boto_client.boto_client_for(region="us-east-1", service="lambda")
+    assert boto_client.boto_client_for(region="us-east-1", service="lambda", state_credentials=object()) is first

@@ -358,3 +358,22 @@ def test_an_e2b_killed_event_ends_the_run_billed_to_the_kill(moto_aws: None) -> 
         assert run.usage.sandbox_seconds == 7.0
     finally:
         deps.override(None)
+
+
+def test_the_completion_records_the_agents_end_once_and_refuses_a_run_not_running(env) -> None:
+    svc, provider, org_id = env
+    run_id, _ = started(svc, provider, org_id)
+    svc.clock.advance(7)
+    report = callbacks.CompletionReport(status="succeeded", steps=1)
+    callbacks.complete(svc, org_id, run_id, report)  # the task is woken; the agent's end recorded
+    ended = svc.runs.get(org_id, run_id, consistent=True).sandbox_ended_at
+    assert ended == svc.clock.now()
+    svc.clock.advance(5)  # a retried completion (the first answer was lost) keeps the first end
+    callbacks.complete(svc, org_id, run_id, report)
+    assert svc.runs.get(org_id, run_id, consistent=True).sandbox_ended_at == ended
+
+    queued = new_run(svc, org_id)  # no sandbox, no task: nothing to complete, nothing recorded
+    with pytest.raises(Conflict) as idle:
+        callbacks.complete(svc, org_id, queued, report)
+    assert idle.value.code == "run_not_active"
+    assert svc.runs.get(org_id, queued, consistent=True).sandbox_ended_at is None
