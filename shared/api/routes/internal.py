@@ -15,6 +15,7 @@ from pydantic import Field
 
 from shared import callbacks, tokens
 from shared.api.deps import event, header, query, services
+from shared.api.route_table import INTERNAL_PREFIX as PREFIX  # noqa: F401 (re-exported: shared.api.app)
 from shared.api.urls import base_url
 from shared.errors import BadRequest, NotFound
 from shared.logging import bind_context
@@ -24,7 +25,6 @@ from shared.sessions import service as sessions
 from shared.sessions.paths import is_session_id
 
 router = APIGatewayHttpRouter()
-PREFIX = "/internal/"
 MAX_INPUT_WAIT_S = 20.0
 INPUT_POLL_S = 0.5
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.api.errors import PUBLIC_ERRORS, ok
+from shared.api.route_table import PUBLIC_PATHS as PUBLIC_PATHS
 from shared.models.common import Model
 from shared.version import VERSION
 
 router = APIGatewayHttpRouter()
-PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json", "/docs"})
 
 
 class Health(Model):

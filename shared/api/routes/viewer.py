@@ -3,7 +3,6 @@ and GET /v1/runs/{id}/bundle (a presigned download of the run's zip)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -12,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from shared.api.deps import caller, services
 from shared.api.errors import COMMON_ERRORS, CONFLICT, NOT_FOUND, PUBLIC_ERRORS, documented, ok
+from shared.api.route_table import VIEWER_PUBLIC_PATH as PUBLIC_PATH  # noqa: F401 (re-exported)
 from shared.errors import OpenHelmError
 from shared.models.viewer import RunBundle
 from shared.viewer import page
@@ -19,12 +19,6 @@ from shared.viewer.service import run_bundle, run_page
 
 router = APIGatewayHttpRouter()
 HTML = "text/html; charset=utf-8"
-# The viewer page is opened by its signed link alone: the API key check skips it (shared/api/app.py).
-# So are the live view's (shared/api/routes/live.py): page, state, input and release, by signed link
-# (a run's: page and state; it is read-only).
-PUBLIC_PATH = re.compile(
-    r"^/v1/(runs/[^/]+/view|sessions/[^/]+/live(/state|/input|/release)?|runs/[^/]+/live(/state)?)$"
-)
 RunId = Annotated[str, Path(description="Run id (run_...).")]
 
 _TITLES = {403: "This link is not valid", 404: "No such run", 410: "This link has expired"}
