@@ -75,7 +75,7 @@ sam-check: $(SAM_STAMP) $(UV_STAMP)
 	$(PY) scripts/check_layer.py .aws-sam/build
 
 test: system-deps lint
-	$(BIN)/python -m pytest -q || { rc=$$?; $(BIN)/python scripts/crash_report.py; exit $$rc; }
+	$(BIN)/python -m pytest -q --durations=30 || { rc=$$?; $(BIN)/python scripts/crash_report.py; exit $$rc; }
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
