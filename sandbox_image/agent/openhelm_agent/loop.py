@@ -182,11 +182,7 @@ class AgentRun:
             else:
                 known = self.observation.refs if self.observation else {}
                 elements = self.observation.elements if self.observation else {}
-                ref = getattr(args, "ref", None)
-                if ref is not None and ref not in known and self.refs.aria(ref) is None:
-                    outcome = ToolOutcome("", NO_SUCH_REF.format(ref=ref))
-                else:
-                    outcome = self.executor.execute(action, args, known, elements)
+                outcome = self.executor.execute(action, args, known, elements, handed_out=self.refs.aria)
         downloads = self.session.keep_downloads()
         if downloads:
             outcome.message = " ".join(filter(None, [outcome.message, *downloads]))
@@ -554,14 +550,6 @@ class AgentRun:
 
 
 NEW_DOCUMENT_ACTIONS = frozenset({"navigate", "go_back"})
-
-# A number no snapshot of this run ever showed (the real model clicked "14", the row number of a table
-# whose text already held the answer, twice: the eval's table-lagos). "The page changed" would be untrue.
-NO_SUCH_REF = (
-    "no element has ref {ref!r}: refs are the numbers in brackets after links, buttons and fields, e.g. "
-    "'link Pricing [3]'; text, headings and table cells have none and need no click. If the snapshot "
-    "shows the answer, call done with it"
-)
 
 
 def _same_url(asked: str, current: str) -> bool:

@@ -191,11 +191,24 @@ def describe(ref: str, elements: Mapping[str, tuple[str, str]]) -> str:
     return f'ref {ref} ({role} "{name[:60]}")' if name else f"ref {ref} ({role})"
 
 
+def _listed(items: list[str]) -> str:
+    """The first ``MAX_LISTED_ALTERNATIVES`` items, comma-separated, with " …" when there are more."""
+    return ", ".join(items[:MAX_LISTED_ALTERNATIVES]) + (" …" if len(items) > MAX_LISTED_ALTERNATIVES else "")
+
+
+# A number no snapshot of this run ever showed (the real model clicked "14", the row number of a table
+# whose text already held the answer, twice: the eval's table-lagos). "The page changed" would be untrue.
+NO_SUCH_REF = (
+    "no element has ref {ref!r}: refs are the numbers in brackets after links, buttons and fields, e.g. "
+    "'link Pricing [3]'; text, headings and table cells have none and need no click. If the snapshot "
+    "shows the answer, call done with it"
+)
+
+
 def stale_ref(ref: str, elements: Mapping[str, tuple[str, str]]) -> str:
     """The error for a ref of an earlier snapshot, naming what the page has now: the real model clicked
     the sign-in button's number three more times after signing in (the eval's login-balance)."""
-    now = [f"{r} ({role} {name[:40]})" if name else f"{r} ({role})" for r, (role, name) in elements.items()]
-    listed = ", ".join(now[:MAX_LISTED_ALTERNATIVES]) + (" …" if len(now) > MAX_LISTED_ALTERNATIVES else "")
+    listed = _listed([f"{r} ({role} {name[:40]})" if name else f"{r} ({role})" for r, (role, name) in elements.items()])
     return (
         f"ref {ref!r} is not in the latest snapshot (the page changed); use a ref from the latest snapshot"
         + (f". It has: {listed}" if listed else "")
@@ -213,9 +226,7 @@ def wrong_kind(action: str, ref: str, elements: Mapping[str, tuple[str, str]], *
     if not force and (not role or role in roles):
         return ""
     alternatives = [f"{r} ({n[:40]})" if n else r for r, (kind, n) in elements.items() if kind in offered and r != ref]
-    listed = ", ".join(alternatives[:MAX_LISTED_ALTERNATIVES]) + (
-        " …" if len(alternatives) > MAX_LISTED_ALTERNATIVES else ""
-    )
+    listed = _listed(alternatives)
     role_text = f"a {role}" if role else "an element"
     name = elements.get(ref, ("", ""))[1]
     head = f"ref {ref} is {role_text}" + (f' "{name[:60]}"' if name else "") + f", not {one}"
@@ -287,6 +298,7 @@ class ToolExecutor:
         args: _Args,
         known_refs: Mapping[str, str],
         elements: Mapping[str, tuple[str, str]] | None = None,
+        handed_out: Callable[[str], object] | None = None,
     ) -> ToolOutcome:
         """Run the action; its errors (bad ref, wrong kind of element, timeouts) come back as an
         error outcome that says what the ref is and what would work (``known_refs``: short ref ->
@@ -295,6 +307,10 @@ class ToolExecutor:
         elements = elements or {}
         ref = getattr(args, "ref", None)
         if ref is not None and ref not in known_refs:
+            # ``handed_out``: the run's own ref map, telling a number of an earlier snapshot from one
+            # that never was (without it, every unknown ref is taken for a stale one).
+            if handed_out is not None and not handed_out(ref):
+                return ToolOutcome("", NO_SUCH_REF.format(ref=ref))
             return ToolOutcome("", stale_ref(ref, elements))
         self._aria = dict(known_refs)
         if ref is not None:
